@@ -1,0 +1,8 @@
+"""pants-backend-ko: ko's model (Go main package -> OCI image, `ko://` YAML) as a Pants backend.
+
+Layout:
+  oci/         the pure OCI core: layers, image model, layout and tarball I/O (no Pants imports)
+  oci/remote/  the registry client: references, credentials, auth, pull and push (no Pants imports)
+  k8s/         `ko://` resolution in Kubernetes YAML and label selectors (no Pants imports)
+  target_types.py, subsystems.py, goals/, util_rules/: the Pants shell that connects targets to the core
+"""

@@ -1,0 +1,9 @@
+"""Activation module: lists the backend's target types and rules, nothing else."""
+
+
+def target_types():
+    return []
+
+
+def rules():
+    return []
