@@ -1,0 +1,137 @@
+"""ko's repository namers and the validation of ``KO_DOCKER_REPO`` values.
+
+ko names the repository of an image from ``KO_DOCKER_REPO`` (the "base") and
+the Go import path (``pkg/commands/options/publish.go`` ``MakeNamer``). The
+import path loses its ``ko://`` prefix and is lower-cased first (ko's
+publisher does ``strings.ToLower``), and the parts are joined with Go's
+``filepath.Join`` semantics (cleaned, no doubled slashes).
+
+| mode       | ko flag                    | result                              |
+|------------|----------------------------|-------------------------------------|
+| default    | (none)                     | ``base/<last element>-<md5(ip)>``   |
+| preserve   | ``-P``                     | ``base/<ip>``                       |
+| base       | ``-B``                     | ``base/<last element>``             |
+| bare       | ``--bare``                 | ``base``                            |
+
+No Pants imports here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+
+from pants_backend_ko.oci.reference import (
+    InvalidReferenceError,
+    looks_like_registry,
+    parse_repository,
+    validate_registry,
+)
+
+NAMING_MODES = ("default", "preserve", "base", "bare")
+KO_SCHEME = "ko://"
+
+
+def _go_clean_join(*parts: str) -> str:
+    """Go's ``filepath.Join``: join the non-empty parts, then ``Clean`` the result."""
+    joined = "/".join(p for p in parts if p)
+    if not joined:
+        return ""
+    cleaned = posixpath.normpath(joined)
+    # posixpath keeps a leading '//' (POSIX allows it to be special); Go does not.
+    if cleaned.startswith("//"):
+        cleaned = "/" + cleaned.lstrip("/")
+    return cleaned
+
+
+def _go_base(path: str) -> str:
+    """Go's ``filepath.Base``: the last element, trailing slashes ignored; '.' for ''."""
+    if not path:
+        return "."
+    stripped = path.rstrip("/")
+    if not stripped:
+        return "/"
+    return stripped.rsplit("/", 1)[-1]
+
+
+def normalize_import_path(import_path: str) -> str:
+    """Strip ``ko://`` and lower-case, as ko's publisher does before naming."""
+    ip = import_path[len(KO_SCHEME) :] if import_path.startswith(KO_SCHEME) else import_path
+    return ip.lower()
+
+
+def md5_hex(import_path: str) -> str:
+    """Hex md5 of the (already normalized) import path: the suffix of ko's default names."""
+    return hashlib.md5(import_path.encode("utf-8")).hexdigest()
+
+
+def validate_ko_docker_repo(value: str, *, source: str = "KO_DOCKER_REPO") -> str:
+    """Validate a ``KO_DOCKER_REPO`` value and return it without trailing slashes.
+
+    It must be a registry (``ghcr.io``, ``127.0.0.1:5000``) or a registry plus a
+    repository path (``ghcr.io/acme``), all lower-case, with no tag or digest.
+    A value without a registry (``acme``) is Docker Hub, as in ko.
+    """
+
+    def bad(problem: str, fix: str) -> ValueError:
+        return ValueError(f"{source}={value!r} is not valid: {problem}; {fix}")
+
+    if value is None or not str(value).strip():
+        raise bad("it is empty", "set it to a registry or registry/repository, e.g. ghcr.io/acme")
+    text = value.strip().rstrip("/")
+    if text.startswith(("http://", "https://")):
+        raise bad("it contains a URL scheme", "drop 'http://' or 'https://'")
+    if text != text.lower():
+        raise bad("it contains upper-case letters", "registry and repository names must be lower-case")
+    if "@" in text:
+        raise bad("it contains a digest", "name only the registry and repository")
+    first, _, rest = text.partition("/")
+    if not rest:
+        if looks_like_registry(first):
+            try:
+                validate_registry(first)
+            except InvalidReferenceError as e:
+                raise bad(e.problem, e.fix) from None
+            return text
+    if ":" in (rest if looks_like_registry(first) else text):
+        raise bad("it contains a tag", "name only the registry and repository; tags are set separately")
+    try:
+        parse_repository(text)
+    except InvalidReferenceError as e:
+        raise bad(e.problem, e.fix) from None
+    return text
+
+
+def image_repository(ko_docker_repo: str, import_path: str, mode: str = "default") -> str:
+    """The repository ko would push ``import_path`` to, e.g. ``ghcr.io/acme/app-<md5>``.
+
+    ``ko_docker_repo`` is validated with :func:`validate_ko_docker_repo`; the
+    result is checked to be a valid repository name.
+    """
+    if mode not in NAMING_MODES:
+        raise ValueError(f"unknown naming mode {mode!r}; use one of {', '.join(NAMING_MODES)}")
+    base = validate_ko_docker_repo(ko_docker_repo)
+    ip = normalize_import_path(import_path)
+    if mode != "bare" and not ip:
+        raise ValueError(f"cannot name an image for an empty import path {import_path!r}; pass a Go import path")
+    if mode == "default":
+        name = _go_clean_join(base, f"{_go_base(ip)}-{md5_hex(ip)}")
+    elif mode == "preserve":
+        name = _go_clean_join(base, ip)
+    elif mode == "base":
+        name = _go_clean_join(base, _go_base(ip))
+    else:
+        if "/" not in base and looks_like_registry(base):
+            raise ValueError(
+                f"naming mode 'bare' pushes to KO_DOCKER_REPO itself, but {base!r} names only a registry; "
+                "add a repository path, e.g. ghcr.io/acme/app"
+            )
+        name = base
+    try:
+        parse_repository(name)
+    except InvalidReferenceError as e:
+        raise ValueError(
+            f"import path {import_path!r} gives the repository name {name!r}, which is not valid: "
+            f"{e.problem}; {e.fix}"
+        ) from None
+    return name
