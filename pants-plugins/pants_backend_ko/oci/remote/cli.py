@@ -1,0 +1,142 @@
+"""Command line of the registry client: ``python -m pants_backend_ko.oci.remote``.
+
+``push --layout DIR --repository REPO [--tag T]... [--insecure-registry HOST]...
+[--ca-bundle PEM] [--mount-from DIGEST=REPO]... [--blob-source DIGEST=REGISTRY/REPO]...
+[--ref-name NAME] [--jobs N] [--json-output FILE]`` prints one line,
+``REPO@sha256:<hex>``, on stdout; logs go to stderr.
+
+``inspect REF [--insecure-registry HOST]... [--ca-bundle PEM] [--raw]`` prints
+the digest of a tag or digest reference (or, with ``--raw``, the manifest bytes).
+
+Any error prints one ``error: ...`` line on stderr and exits with status 1.
+This entry point is the only place where ``os.environ`` feeds the keychain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from pants_backend_ko.oci.reference import InvalidReferenceError, parse_reference, parse_repository
+from pants_backend_ko.oci.remote.credentials import CredentialError, Keychain
+from pants_backend_ko.oci.remote.descriptors import check_digest
+from pants_backend_ko.oci.remote.errors import RegistryError
+from pants_backend_ko.oci.remote.pull import get_manifest
+from pants_backend_ko.oci.remote.push import push_layout
+from pants_backend_ko.oci.remote.transport import RegistryClient
+
+
+class UsageError(ValueError):
+    pass
+
+
+def _digest_pairs(values: Sequence[str], flag: str) -> List[Tuple[str, str]]:
+    pairs = []
+    for value in values:
+        digest, sep, target = value.partition("=")
+        if not sep or not target:
+            raise UsageError(f"{flag} {value!r}: write it as sha256:<hex>=<repository>")
+        check_digest(digest, flag)
+        pairs.append((digest, target))
+    return pairs
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pants_backend_ko.oci.remote", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each registry operation on stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def transport_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST", help="allow plain HTTP / unverified TLS")
+        p.add_argument("--ca-bundle", default=None, metavar="PEM", help="CA certificates to trust for registry TLS")
+
+    push = sub.add_parser("push", help="push an OCI layout to a repository")
+    push.add_argument("--layout", required=True, metavar="DIR")
+    push.add_argument("--repository", required=True, metavar="REPO", help="registry/repository")
+    push.add_argument("--tag", action="append", default=[], metavar="T")
+    push.add_argument("--mount-from", action="append", default=[], metavar="DIGEST=REPO")
+    push.add_argument("--blob-source", action="append", default=[], metavar="DIGEST=REGISTRY/REPO")
+    push.add_argument("--ref-name", default=None, help="the image of index.json to push, by ref name")
+    push.add_argument("--jobs", type=int, default=4)
+    push.add_argument("--json-output", default=None, metavar="FILE")
+    transport_flags(push)
+
+    inspect = sub.add_parser("inspect", help="print the digest of an image reference")
+    inspect.add_argument("reference")
+    inspect.add_argument("--raw", action="store_true", help="print the manifest bytes instead")
+    transport_flags(inspect)
+    return parser
+
+
+def _run_push(args: argparse.Namespace, keychain: Keychain) -> int:
+    target = parse_repository(args.repository)
+    mounts: Dict[str, str] = dict(_digest_pairs(args.mount_from, "--mount-from"))
+    blob_sources: Dict[str, Tuple[str, str]] = {}
+    for digest, name in _digest_pairs(args.blob_source, "--blob-source"):
+        parsed = parse_repository(name)
+        blob_sources[digest] = (parsed.registry, parsed.repository)
+    with RegistryClient(
+        target.registry, keychain=keychain, insecure_registries=args.insecure_registry, ca_bundle=args.ca_bundle
+    ) as client:
+        result = push_layout(
+            args.layout,
+            target.name,
+            args.tag,
+            client=client,
+            mount_sources=mounts,
+            blob_sources=blob_sources,
+            jobs=args.jobs,
+            ref_name=args.ref_name,
+        )
+    logging.getLogger(__name__).info(
+        "pushed %s: %d blobs uploaded, %d mounted, %d already present",
+        result.reference,
+        result.blobs_uploaded,
+        result.blobs_mounted,
+        result.blobs_skipped,
+    )
+    if args.json_output:
+        tmp = f"{args.json_output}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(result.to_json(), f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, args.json_output)
+    print(result.reference)
+    return 0
+
+
+def _run_inspect(args: argparse.Namespace, keychain: Keychain) -> int:
+    ref = parse_reference(args.reference)
+    with RegistryClient(
+        ref.registry, keychain=keychain, insecure_registries=args.insecure_registry, ca_bundle=args.ca_bundle
+    ) as client:
+        fetched = get_manifest(client, ref.repository, ref.identifier)
+    if args.raw:
+        sys.stdout.buffer.write(fetched.data)
+        sys.stdout.buffer.flush()
+    else:
+        print(fetched.digest)
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr
+    )
+    keychain = Keychain(os.environ)  # the one place the process environment is used
+    try:
+        if args.command == "push":
+            return _run_push(args, keychain)
+        return _run_inspect(args, keychain)
+    except (RegistryError, CredentialError, InvalidReferenceError, UsageError, ValueError, OSError) as e:
+        message = " ".join(str(e).split()) or type(e).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 1

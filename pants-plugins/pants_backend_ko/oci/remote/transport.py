@@ -1,0 +1,573 @@
+"""HTTP transport to one registry: scheme choice, authentication, retries, errors.
+
+:class:`RegistryClient` wraps a ``requests.Session`` for one registry host:
+
+* **Scheme.** https with certificate verification (``ca_bundle`` or the system
+  store). Plain http is tried only for loopback hosts (``localhost``,
+  127.0.0.0/8, ``::1``) and hosts listed in ``insecure_registries`` (for those,
+  https is also not verified), and only after https failed for a reason other
+  than an untrusted certificate, so a public host is never downgraded.
+* **Auth.** ``GET /v2/`` learns the challenge once. Basic challenges get the
+  keychain's credential; Bearer challenges get a token for the operation's
+  scopes, fetched before any body is sent and cached per (service, scopes).
+  A 401 is answered once: its challenge's scopes are merged in and a fresh
+  token fetched; a second 401 is an error (no loops).
+* **Retries.** Connection errors, 429 and 5xx are retried with exponential
+  backoff honouring ``Retry-After``, bounded by a count and a total time.
+* **Locations and redirects.** ``Location`` headers are resolved against the
+  request URL; upload locations on another scheme/host/port are refused.
+  Redirects are followed by hand, and ``Authorization`` goes only to the
+  registry's own origin (blob downloads are often redirected to storage).
+* **Errors** are :class:`RegistryError` with one line naming the registry, the
+  request, the status and error code, and for 401/403 the credentials tried
+  (never the secret).
+
+``requests`` is used with ``trust_env = False``: no netrc, no proxy variables
+from ``os.environ`` (Pants passes environments explicitly). No Pants imports.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import threading
+import time
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from pants_backend_ko.oci.reference import normalize_registry, validate_registry
+from pants_backend_ko.oci.remote.auth import (
+    Challenge,
+    TokenCache,
+    basic_header,
+    fetch_token,
+    is_loopback_host,
+    merge_scopes,
+    parse_www_authenticate,
+)
+from pants_backend_ko.oci.remote.credentials import (
+    BASIC,
+    IDENTITY_TOKEN,
+    IDENTITY_TOKEN_USERNAME,
+    REGISTRY_TOKEN,
+    Credential,
+    Keychain,
+)
+from pants_backend_ko.oci.remote.errors import RegistryError, one_line
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "pants-backend-ko"
+MAX_REDIRECTS = 5
+Body = Union[None, bytes, Callable[[], object]]
+
+
+def _origin(url: str) -> Tuple[str, str, int]:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _retry_after_seconds(value: Optional[str]) -> Optional[float]:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _error_code_and_message(resp: requests.Response) -> Tuple[str, str]:
+    """The first distribution error (``{"errors":[{"code","message"}]}``), else the body text."""
+    try:
+        text = resp.text if resp.request is None or resp.request.method != "HEAD" else ""
+    except Exception:  # a streamed body that cannot be read any more
+        text = ""
+    if text:
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("errors"), list) and data["errors"]:
+            first = data["errors"][0]
+            if isinstance(first, dict):
+                return str(first.get("code") or ""), one_line(str(first.get("message") or ""), 160)
+        if "json" not in resp.headers.get("Content-Type", ""):
+            return "", one_line(text, 120)
+    return "", ""
+
+
+class RegistryClient:
+    """A connection to one registry host; thread-safe for concurrent requests."""
+
+    def __init__(
+        self,
+        registry: str,
+        *,
+        keychain: Optional[Keychain] = None,
+        insecure_registries: Iterable[str] = (),
+        ca_bundle: Optional[str] = None,
+        retries: int = 4,
+        backoff: float = 0.5,
+        max_backoff: float = 20.0,
+        retry_budget: float = 120.0,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 300.0,
+        pool_size: int = 16,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        self.registry = validate_registry(registry)
+        self.keychain = keychain if keychain is not None else Keychain({})
+        self.insecure_registries = tuple(sorted({normalize_registry(r.strip()) for r in insecure_registries if r.strip()}))
+        self.insecure = self.registry in self.insecure_registries
+        self.loopback = is_loopback_host(self.registry)
+        self.ca_bundle = ca_bundle
+        self.retries = max(0, int(retries))
+        self.backoff = max(0.0, float(backoff))
+        self.max_backoff = max_backoff
+        self.retry_budget = retry_budget
+        self.timeout = (connect_timeout, read_timeout)
+        self.user_agent = user_agent
+        self._pool_size = pool_size
+        self._verify: Union[bool, str] = False if self.insecure else (ca_bundle or True)
+        self._session = requests.Session()
+        self._session.trust_env = False
+        self._session.headers["User-Agent"] = user_agent
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._lock = threading.Lock()
+        self._token_lock = threading.Lock()
+        self._scheme: Optional[str] = None
+        self._challenge: Optional[Challenge] = None
+        self._credential: Optional[Credential] = None
+        self._tokens = TokenCache()
+        self._siblings: Dict[str, "RegistryClient"] = {}
+
+    # ----------------------------------------------------------------- basics
+
+    def sibling(self, registry: str) -> "RegistryClient":
+        """A client for another registry with the same keychain and transport options."""
+        registry = validate_registry(registry)
+        if registry == self.registry:
+            return self
+        with self._lock:
+            if registry not in self._siblings:
+                self._siblings[registry] = RegistryClient(
+                    registry,
+                    keychain=self.keychain,
+                    insecure_registries=self.insecure_registries,
+                    ca_bundle=self.ca_bundle,
+                    retries=self.retries,
+                    backoff=self.backoff,
+                    max_backoff=self.max_backoff,
+                    retry_budget=self.retry_budget,
+                    connect_timeout=self.timeout[0],
+                    read_timeout=self.timeout[1],
+                    pool_size=self._pool_size,
+                    user_agent=self.user_agent,
+                )
+            return self._siblings[registry]
+
+    def close(self) -> None:
+        for other in list(self._siblings.values()):
+            other.close()
+        self._session.close()
+
+    def __enter__(self) -> "RegistryClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def credential(self) -> Credential:
+        if self._credential is None:
+            self._credential = self.keychain.resolve(self.registry)
+        return self._credential
+
+    @property
+    def base_url(self) -> str:
+        self.ping()
+        assert self._scheme is not None
+        return f"{self._scheme}://{self.registry}"
+
+    @property
+    def challenge(self) -> Optional[Challenge]:
+        self.ping()
+        return self._challenge
+
+    # ------------------------------------------------------------------- ping
+
+    def ping(self) -> None:
+        """Find the scheme and the auth challenge with ``GET /v2/`` (once per client)."""
+        with self._lock:
+            if self._scheme is not None:
+                return
+            schemes = ["https", "http"] if (self.insecure or self.loopback) else ["https"]
+            failures: List[str] = []
+            for index, scheme in enumerate(schemes):
+                url = f"{scheme}://{self.registry}/v2/"
+                last = index == len(schemes) - 1
+                try:
+                    resp = self._send("GET", url, headers={}, body=None, stream=False, retry_connect=last)
+                except requests.exceptions.SSLError as e:
+                    if "CERTIFICATE_VERIFY_FAILED" in str(e) or "certificate verify failed" in str(e):
+                        raise RegistryError(
+                            f"registry {self.registry}: GET /v2/: the TLS certificate is not trusted; "
+                            "pass the CA bundle that signed it, or list the host as an insecure registry",
+                            registry=self.registry,
+                            method="GET",
+                            path="/v2/",
+                        ) from None
+                    failures.append(f"{scheme}: TLS handshake failed")
+                    continue
+                except requests.RequestException as e:
+                    failures.append(f"{scheme}: {type(e).__name__}")
+                    continue
+                with resp:
+                    if resp.status_code == 200:
+                        self._challenge = None
+                    elif resp.status_code == 401:
+                        self._challenge = parse_www_authenticate(resp.headers.get("WWW-Authenticate"))
+                        if self._challenge is None:
+                            raise RegistryError(
+                                f"registry {self.registry}: GET /v2/: 401 without a Basic or Bearer challenge; "
+                                "this client cannot authenticate to it",
+                                registry=self.registry,
+                                method="GET",
+                                path="/v2/",
+                                status=401,
+                            )
+                    elif resp.status_code == 400 and scheme == "http":
+                        failures.append("http: 400 (a TLS listener answering plain HTTP?)")
+                        continue
+                    else:
+                        raise self._status_error("GET", url, resp, attempts=1)
+                self._scheme = scheme
+                logger.debug("registry %s speaks %s, challenge %s", self.registry, scheme, self._challenge and self._challenge.scheme)
+                return
+            raise RegistryError(
+                f"registry {self.registry}: GET /v2/: cannot connect ({'; '.join(failures)}); "
+                "check that the registry is running and reachable"
+                + ("" if (self.insecure or self.loopback) else ", or list it as an insecure registry if it speaks plain HTTP"),
+                registry=self.registry,
+                method="GET",
+                path="/v2/",
+            )
+
+    # ------------------------------------------------------------------- auth
+
+    def _authorization(self, scopes: Tuple[str, ...], *, force_new: bool = False) -> Optional[str]:
+        challenge = self._challenge
+        if challenge is None:
+            return None
+        cred = self.credential
+        if challenge.scheme == "basic":
+            if cred.kind == BASIC:
+                return basic_header(cred.username, cred.secret)
+            if cred.kind == IDENTITY_TOKEN:
+                return basic_header(cred.username or IDENTITY_TOKEN_USERNAME, cred.secret)
+            if cred.kind == REGISTRY_TOKEN:
+                return "Bearer " + cred.secret.reveal()
+            return None
+        if cred.kind == REGISTRY_TOKEN:
+            return "Bearer " + cred.secret.reveal()
+        with self._token_lock:
+            token = None if force_new else self._tokens.get(challenge.service, scopes)
+            if token is None:
+                token = fetch_token(
+                    self._session,
+                    registry=self.registry,
+                    challenge=challenge,
+                    scopes=scopes,
+                    credential=cred,
+                    verify=self._verify if self._is_registry_origin(challenge.realm) else (self.ca_bundle or True),
+                    timeout=self.timeout,
+                    plain_http_ok=self.insecure or self.loopback,
+                )
+                self._tokens.put(challenge.service, scopes, token)
+                logger.debug("registry %s: new token for %s", self.registry, " ".join(scopes))
+        return "Bearer " + token.token.reveal()
+
+    # --------------------------------------------------------------- requests
+
+    def _is_registry_origin(self, url: str) -> bool:
+        if self._scheme is None:
+            return False
+        return _origin(url) == _origin(f"{self._scheme}://{self.registry}/")
+
+    def url_for(self, target: str) -> str:
+        """``/v2/...`` -> an absolute URL on this registry; absolute URLs must be on this registry."""
+        if target.startswith("/"):
+            return self.base_url + target
+        self.ping()
+        if not self._is_registry_origin(target):
+            parts = urlsplit(target)
+            raise RegistryError(
+                f"registry {self.registry}: refusing to send a request to {parts.scheme}://{parts.netloc}{parts.path}, "
+                f"which is not {self._scheme}://{self.registry}; the registry returned a location on another "
+                "scheme, host or port",
+                registry=self.registry,
+            )
+        return target
+
+    def resolve_location(self, resp: requests.Response, method: str) -> str:
+        """The ``Location`` of an upload answer, resolved and checked to stay on this registry."""
+        location = resp.headers.get("Location")
+        path = urlsplit(resp.url).path
+        if not location:
+            raise RegistryError(
+                f"registry {self.registry}: {method} {path}: {resp.status_code} without a Location header; "
+                "the registry does not follow the distribution spec",
+                registry=self.registry,
+                method=method,
+                path=path,
+                status=resp.status_code,
+            )
+        return self.url_for(urljoin(resp.url, location))
+
+    def request(
+        self,
+        method: str,
+        target: str,
+        *,
+        scopes: Sequence[str] = (),
+        params: Optional[Mapping[str, str]] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        body: Body = None,
+        expected: Sequence[int] = (200,),
+        stream: bool = False,
+        follow_redirects: bool = False,
+    ) -> requests.Response:
+        """Send an authenticated request; return the response if its status is in ``expected``.
+
+        ``body`` is bytes or a zero-argument callable returning a fresh readable
+        (so that a retry can re-send a streamed file). Anything else raises
+        :class:`RegistryError`.
+        """
+        url = self.url_for(target)
+        if params:
+            url = requests.Request("GET", url, params=dict(params)).prepare().url or url
+        merged = merge_scopes(scopes)
+        auth_retried = False
+        while True:
+            auth = self._authorization(merged)
+            hdrs: Dict[str, str] = dict(headers or {})
+            if auth:
+                hdrs["Authorization"] = auth
+            try:
+                resp, attempts = self._send_counting(method, url, headers=hdrs, body=body, stream=stream)
+            except requests.exceptions.SSLError as e:
+                path = urlsplit(url).path
+                raise RegistryError(
+                    f"registry {self.registry}: {method} {path}: TLS failure ({one_line(str(e), 120)}); "
+                    "check the registry's certificate and the CA bundle",
+                    registry=self.registry,
+                    method=method,
+                    path=path,
+                ) from None
+            if resp.status_code == 401 and not auth_retried:
+                new = parse_www_authenticate(resp.headers.get("WWW-Authenticate"))
+                if new is not None and (self._challenge is None or new.scheme != self._challenge.scheme or new.scheme == "bearer"):
+                    auth_retried = True
+                    resp.close()
+                    if self._challenge is None or new.scheme != self._challenge.scheme:
+                        self._challenge = new
+                    old = merged
+                    merged = merge_scopes(list(merged) + list(new.scopes))
+                    if self._challenge.scheme == "bearer":
+                        self._tokens.invalidate(self._challenge.service, old)
+                        self._tokens.invalidate(self._challenge.service, merged)
+                    continue
+            if follow_redirects and resp.status_code in (301, 302, 303, 307, 308):
+                resp = self._follow(method, resp, hdrs)
+            if resp.status_code not in expected:
+                raise self._status_error(method, url, resp, attempts=attempts, scopes=merged)
+            return resp
+
+    def _follow(self, method: str, resp: requests.Response, headers: Dict[str, str]) -> requests.Response:
+        """Follow redirects by hand: ``Authorization`` only to the registry's own origin."""
+        for _ in range(MAX_REDIRECTS):
+            if resp.status_code not in (301, 302, 303, 307, 308):
+                return resp
+            location = resp.headers.get("Location")
+            if not location:
+                return resp
+            target = urljoin(resp.url, location)
+            resp.close()
+            hdrs = dict(headers)
+            same = self._is_registry_origin(target)
+            if not same:
+                hdrs.pop("Authorization", None)
+            parts = urlsplit(target)
+            if parts.scheme not in ("http", "https"):
+                raise RegistryError(
+                    f"registry {self.registry}: {method}: redirected to an unsupported URL scheme {parts.scheme!r}",
+                    registry=self.registry,
+                    method=method,
+                )
+            verify = self._verify if same else (self.ca_bundle or True)
+            try:
+                resp = self._session.request(
+                    method, target, headers=hdrs, stream=True, timeout=self.timeout, verify=verify, allow_redirects=False
+                )
+            except requests.RequestException as e:
+                raise RegistryError(
+                    f"registry {self.registry}: {method} {parts.scheme}://{parts.netloc}{parts.path} (redirect): "
+                    f"cannot connect ({type(e).__name__}); check the storage the registry redirects to",
+                    registry=self.registry,
+                    method=method,
+                    path=parts.path,
+                ) from None
+        raise RegistryError(
+            f"registry {self.registry}: {method}: more than {MAX_REDIRECTS} redirects; the registry is misconfigured",
+            registry=self.registry,
+            method=method,
+        )
+
+    def _send(self, method, url, *, headers, body, stream, retry_connect=True) -> requests.Response:
+        resp, _ = self._send_counting(method, url, headers=headers, body=body, stream=stream, retry_connect=retry_connect)
+        return resp
+
+    def _send_counting(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: Body, stream: bool, retry_connect: bool = True
+    ) -> Tuple[requests.Response, int]:
+        """Send with bounded retries on connection errors, 429 and 5xx. Returns (response, attempts)."""
+        deadline = time.monotonic() + self.retry_budget
+        attempt = 0
+        while True:
+            attempt += 1
+            data = body() if callable(body) else body
+            try:
+                resp = self._session.request(
+                    method,
+                    url,
+                    headers=dict(headers),
+                    data=data,
+                    stream=stream,
+                    timeout=self.timeout,
+                    verify=self._verify,
+                    allow_redirects=False,
+                )
+            except requests.exceptions.SSLError:
+                raise  # never retried; callers turn it into a RegistryError
+            except (requests.ConnectionError, requests.Timeout) as e:
+                if not retry_connect or not self._may_retry(attempt, deadline, None):
+                    if not retry_connect:
+                        raise
+                    path = urlsplit(url).path
+                    raise RegistryError(
+                        f"registry {self.registry}: {method} {path}: cannot connect after {attempt} attempts "
+                        f"({type(e).__name__}); check that the registry is running and reachable",
+                        registry=self.registry,
+                        method=method,
+                        path=path,
+                    ) from None
+                self._sleep(attempt, deadline, None)
+                continue
+            finally:
+                close = getattr(data, "close", None)
+                if callable(close):
+                    close()
+            if resp.status_code == 429 or resp.status_code >= 500:
+                wait = _retry_after_seconds(resp.headers.get("Retry-After"))
+                if self._may_retry(attempt, deadline, wait):
+                    logger.info(
+                        "registry %s: %s %s answered %s; retrying", self.registry, method, urlsplit(url).path, resp.status_code
+                    )
+                    resp.close()
+                    self._sleep(attempt, deadline, wait)
+                    continue
+            return resp, attempt
+
+    def _delay(self, attempt: int, retry_after: Optional[float]) -> float:
+        delay = self.backoff * (2 ** (attempt - 1))
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return min(delay, self.max_backoff)
+
+    def _may_retry(self, attempt: int, deadline: float, retry_after: Optional[float]) -> bool:
+        if attempt > self.retries:
+            return False
+        return time.monotonic() + self._delay(attempt, retry_after) <= deadline
+
+    def _sleep(self, attempt: int, deadline: float, retry_after: Optional[float]) -> None:
+        time.sleep(max(0.0, min(self._delay(attempt, retry_after), deadline - time.monotonic())))
+
+    # ----------------------------------------------------------------- errors
+
+    def _status_error(
+        self, method: str, url: str, resp: requests.Response, *, attempts: int, scopes: Sequence[str] = ()
+    ) -> RegistryError:
+        path = urlsplit(url).path
+        status = resp.status_code
+        code, message = _error_code_and_message(resp)
+        resp.close()
+        head = f"registry {self.registry}: {method} {path}: {status} {code or one_line(resp.reason, 60) or 'error'}"
+        if message and message.lower().replace(" ", "_") != code.lower():
+            head += f": {message}"
+        cred = self.credential.describe()
+        if status == 401:
+            hint = f"credentials tried: {cred}"
+            if self._challenge is not None and self._challenge.scheme == "bearer" and scopes:
+                hint += f"; the token did not grant {' '.join(scopes)}"
+            hint += "; log in to the registry or fix the credentials"
+        elif status == 403:
+            hint = f"credentials tried: {cred}; they are not allowed to do this on the repository"
+        elif status == 404:
+            hint = "not found; check the registry, repository and reference"
+        elif status == 429:
+            hint = f"rate limited after {attempts} attempts; try again later"
+        elif status >= 500:
+            hint = f"the registry failed after {attempts} attempts; try again later"
+        else:
+            hint = ""
+        return RegistryError(
+            head + (f" ({hint})" if hint else ""),
+            registry=self.registry,
+            method=method,
+            path=path,
+            status=status,
+            code=code,
+        )
+
+
+class ClientPool:
+    """One :class:`RegistryClient` per registry, sharing keychain and transport options."""
+
+    def __init__(self, *, keychain: Optional[Keychain] = None, insecure_registries: Iterable[str] = (), ca_bundle: Optional[str] = None, **options: object) -> None:
+        self.keychain = keychain if keychain is not None else Keychain({})
+        self.insecure_registries = tuple(insecure_registries)
+        self.ca_bundle = ca_bundle
+        self.options = options
+        self._clients: Dict[str, RegistryClient] = {}
+        self._lock = threading.Lock()
+
+    def get(self, registry: str) -> RegistryClient:
+        key = validate_registry(registry)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = RegistryClient(
+                    key,
+                    keychain=self.keychain,
+                    insecure_registries=self.insecure_registries,
+                    ca_bundle=self.ca_bundle,
+                    **self.options,  # type: ignore[arg-type]
+                )
+            return self._clients[key]
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
