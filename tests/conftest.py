@@ -1,0 +1,75 @@
+"""Shared pytest fixtures. Keep this file thin: the peers live in ``tests/peers/*``.
+
+Registry fixtures (session-scoped, started once; tests isolate themselves by
+using fresh repository names from ``unique_repo``):
+
+* ``registry_plain``: docker-registry over plain HTTP, no auth.
+* ``registry_tls``: docker-registry over TLS (own CA) with htpasswd Basic auth.
+* ``token_server`` + ``registry_token``: docker-registry with token auth.
+* ``fault_proxy``: a recording, fault-injecting proxy in front of ``registry_plain``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from tests.peers.registry import (
+    IDENTITY_TOKEN,
+    TOKEN_PASSWORD,
+    TOKEN_READONLY_PASSWORD,
+    TOKEN_READONLY_USER,
+    TOKEN_USER,
+    FaultProxy,
+    RegistryPeer,
+)
+from tests.peers.token_server import TokenServer
+
+
+@pytest.fixture(scope="session")
+def registry_plain(tmp_path_factory):
+    peer = RegistryPeer(str(tmp_path_factory.mktemp("registry-plain")), "plain").start()
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture(scope="session")
+def registry_tls(tmp_path_factory):
+    peer = RegistryPeer(str(tmp_path_factory.mktemp("registry-tls")), "tls-basic").start()
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture(scope="session")
+def token_server(tmp_path_factory):
+    server = TokenServer(
+        str(tmp_path_factory.mktemp("token-server")),
+        users={TOKEN_USER: TOKEN_PASSWORD, TOKEN_READONLY_USER: TOKEN_READONLY_PASSWORD},
+        readonly_users=(TOKEN_READONLY_USER,),
+        refresh_tokens={IDENTITY_TOKEN: TOKEN_USER},
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def registry_token(tmp_path_factory, token_server):
+    peer = RegistryPeer(str(tmp_path_factory.mktemp("registry-token")), "token", token_server=token_server).start()
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture
+def fault_proxy(registry_plain):
+    proxy = FaultProxy(registry_plain)
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def unique_repo(request):
+    """A repository path no other test uses, e.g. ``t/test-push-index-3f2a9c1d``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    return f"t/{slug}-{uuid.uuid4().hex[:8]}"
