@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
 
 from pants_backend_ko.oci.reference import (
     InvalidReferenceError,
@@ -29,6 +30,9 @@ from pants_backend_ko.oci.reference import (
 )
 
 NAMING_MODES = ("default", "preserve", "base", "bare")
+# ko's flag names, as the [ko].naming option spells them.
+_MODE_ALIASES = {"md5": "default", "preserve-import-paths": "preserve", "base-import-paths": "base"}
+_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 KO_SCHEME = "ko://"
 
 
@@ -65,6 +69,38 @@ def md5_hex(import_path: str) -> str:
     return hashlib.md5(import_path.encode("utf-8")).hexdigest()
 
 
+class _Invalid(ValueError):
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(f"{problem}; {fix}")
+        self.problem, self.fix = problem, fix
+
+
+def _check_docker_repo(value: str) -> str:
+    if value is None or not str(value).strip():
+        raise _Invalid("it is empty", "set it to a registry or registry/repository, e.g. ghcr.io/acme")
+    text = str(value).strip().rstrip("/")
+    if text.startswith(("http://", "https://")):
+        raise _Invalid("it contains a URL scheme", "drop 'http://' or 'https://'")
+    if text != text.lower():
+        raise _Invalid("it contains upper-case letters", "registry and repository names must be lower-case")
+    if "@" in text:
+        raise _Invalid("it contains a digest", "name only the registry and repository")
+    first, _, rest = text.partition("/")
+    if not rest and looks_like_registry(first):
+        try:
+            validate_registry(first)
+        except InvalidReferenceError as e:
+            raise _Invalid(e.problem, e.fix) from None
+        return text
+    if ":" in (rest if looks_like_registry(first) else text):
+        raise _Invalid("it contains a tag", "name only the registry and repository; tags are set separately")
+    try:
+        parse_repository(text)
+    except InvalidReferenceError as e:
+        raise _Invalid(e.problem, e.fix) from None
+    return text
+
+
 def validate_ko_docker_repo(value: str, *, source: str = "KO_DOCKER_REPO") -> str:
     """Validate a ``KO_DOCKER_REPO`` value and return it without trailing slashes.
 
@@ -72,34 +108,30 @@ def validate_ko_docker_repo(value: str, *, source: str = "KO_DOCKER_REPO") -> st
     repository path (``ghcr.io/acme``), all lower-case, with no tag or digest.
     A value without a registry (``acme``) is Docker Hub, as in ko.
     """
+    try:
+        return _check_docker_repo(value)
+    except _Invalid as e:
+        raise ValueError(f"{source}={value!r} is not valid: {e.problem}; {e.fix}") from None
 
-    def bad(problem: str, fix: str) -> ValueError:
-        return ValueError(f"{source}={value!r} is not valid: {problem}; {fix}")
 
-    if value is None or not str(value).strip():
-        raise bad("it is empty", "set it to a registry or registry/repository, e.g. ghcr.io/acme")
-    text = value.strip().rstrip("/")
-    if text.startswith(("http://", "https://")):
-        raise bad("it contains a URL scheme", "drop 'http://' or 'https://'")
-    if text != text.lower():
-        raise bad("it contains upper-case letters", "registry and repository names must be lower-case")
-    if "@" in text:
-        raise bad("it contains a digest", "name only the registry and repository")
-    first, _, rest = text.partition("/")
-    if not rest:
-        if looks_like_registry(first):
-            try:
-                validate_registry(first)
-            except InvalidReferenceError as e:
-                raise bad(e.problem, e.fix) from None
-            return text
-    if ":" in (rest if looks_like_registry(first) else text):
-        raise bad("it contains a tag", "name only the registry and repository; tags are set separately")
+def validate_repository(value: str) -> str:
+    """Validate an explicit repository (``registry/path``, lower-case, no tag) and return it.
+
+    The message of the ``ValueError`` does not repeat the value (callers name it).
+    """
+    text = (value or "").strip().rstrip("/")
+    if not text:
+        raise ValueError("it is empty; write it as registry/repository, e.g. ghcr.io/acme/app")
     try:
         parse_repository(text)
     except InvalidReferenceError as e:
-        raise bad(e.problem, e.fix) from None
+        raise ValueError(f"{e.problem}; {e.fix}") from None
     return text
+
+
+def is_valid_tag(tag: str) -> bool:
+    """Whether ``tag`` is a valid tag: 1-128 of ``[A-Za-z0-9_.-]``, not starting with ``.`` or ``-``."""
+    return isinstance(tag, str) and bool(_TAG_RE.match(tag))
 
 
 def image_repository(ko_docker_repo: str, import_path: str, mode: str = "default") -> str:
@@ -108,9 +140,30 @@ def image_repository(ko_docker_repo: str, import_path: str, mode: str = "default
     ``ko_docker_repo`` is validated with :func:`validate_ko_docker_repo`; the
     result is checked to be a valid repository name.
     """
+    mode = _MODE_ALIASES.get(mode, mode)
     if mode not in NAMING_MODES:
         raise ValueError(f"unknown naming mode {mode!r}; use one of {', '.join(NAMING_MODES)}")
     base = validate_ko_docker_repo(ko_docker_repo)
+    return _name(base, import_path, mode)
+
+
+def repository_for(docker_repo: str, import_path: str, mode: str = "default") -> str:
+    """Like :func:`image_repository`, with errors that do not repeat ``docker_repo``.
+
+    ``mode`` also accepts the spellings ``md5``, ``preserve-import-paths`` and
+    ``base-import-paths`` (ko's flag names).
+    """
+    mode = _MODE_ALIASES.get(mode, mode)
+    if mode not in NAMING_MODES:
+        raise ValueError(f"unknown naming mode {mode!r}; use one of {', '.join(NAMING_MODES)}")
+    try:
+        base = _check_docker_repo(docker_repo)
+    except _Invalid as e:
+        raise ValueError(str(e)) from None
+    return _name(base, import_path, mode)
+
+
+def _name(base: str, import_path: str, mode: str) -> str:
     ip = normalize_import_path(import_path)
     if mode != "bare" and not ip:
         raise ValueError(f"cannot name an image for an empty import path {import_path!r}; pass a Go import path")

@@ -177,19 +177,23 @@ def _split_registry(name: str) -> Tuple[str, str]:
 
 def parse_repository(text: str) -> RepositoryName:
     """Parse ``[registry/]repository`` (no tag, no digest)."""
+    return _parse_repository(text, text)
+
+
+def _parse_repository(text: str, shown: str) -> RepositoryName:
     if not isinstance(text, str) or not text:
-        raise _fail(str(text), "it is empty", "write it as [registry/]path, e.g. ghcr.io/acme/app")
+        raise _fail(str(shown), "it is empty", "write it as [registry/]path, e.g. ghcr.io/acme/app")
     if text.startswith(("http://", "https://")):
-        raise _fail(text, "it contains a URL scheme", "drop 'http://' or 'https://'")
+        raise _fail(shown, "it contains a URL scheme", "drop 'http://' or 'https://'")
     if "@" in text:
-        raise _fail(text, "a repository cannot carry a digest", "remove the '@sha256:...' part")
+        raise _fail(shown, "a repository cannot carry a digest", "remove the '@sha256:...' part")
     registry, repository = _split_registry(text)
     if ":" in repository:
-        raise _fail(text, "a repository cannot carry a tag", "remove the ':<tag>' part")
-    registry = validate_registry(registry, context=text) if registry else DEFAULT_REGISTRY
+        raise _fail(shown, "a repository cannot carry a tag", "remove the ':<tag>' part")
+    registry = validate_registry(registry, context=shown) if registry else DEFAULT_REGISTRY
     if registry == DEFAULT_REGISTRY and repository and "/" not in repository:
         repository = f"library/{repository}"
-    _validate_repository_path(repository, text)
+    _validate_repository_path(repository, shown)
     return RepositoryName(registry, repository)
 
 
@@ -223,7 +227,7 @@ def parse_reference(text: str) -> Reference:
                 f"tag {tag!r} is not valid",
                 "tags are 1-128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
             )
-    context = parse_repository(base) if base else None
+    context = _parse_repository(base, text) if base else None
     if context is None:
         raise _fail(text, "the repository is empty", "write it as [registry/]repository[:tag]")
     if tag is None and digest is None:

@@ -24,6 +24,7 @@ import binascii
 import json
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
@@ -280,14 +281,8 @@ class Keychain:
         server = helper_server_url(registry)
         env = {k: v for k, v in self._environ.items()}
         try:
-            proc = subprocess.run(
-                [executable, "get"],
-                input=(server + "\n").encode("utf-8"),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-                timeout=self._helper_timeout,
-                check=False,
+            returncode, stdout, stderr = _run_helper_process(
+                [executable, "get"], (server + "\n").encode("utf-8"), env, self._helper_timeout
             )
         except subprocess.TimeoutExpired:
             raise CredentialError(
@@ -295,14 +290,15 @@ class Keychain:
             ) from None
         except OSError as e:
             raise CredentialError(f"cannot run credential helper {program}: {e.strerror}") from None
-        out = proc.stdout.decode("utf-8", "replace")
-        if proc.returncode != 0:
-            if "credentials not found" in out.lower() or "credentials not found" in proc.stderr.decode("utf-8", "replace").lower():
+        out = stdout.decode("utf-8", "replace")
+        err = stderr.decode("utf-8", "replace")
+        if returncode != 0:
+            if "credentials not found" in out.lower() or "credentials not found" in err.lower():
                 return Credential(kind=ANONYMOUS, searched=(f"{program} ({configured_by})",))
-            # stdout of a failing helper is a plain message; stderr first line only, trimmed.
-            detail = (proc.stderr.decode("utf-8", "replace").strip().splitlines() or [out.strip()] or [""])[0][:200]
+            # A failing helper prints a plain message; quote its first line only, trimmed.
+            detail = ((err.strip() or out.strip()).splitlines() or [""])[0][:200]
             raise CredentialError(
-                f"credential helper {program} failed for {server} (exit {proc.returncode}): {detail or 'no message'}; "
+                f"credential helper {program} failed for {server} (exit {returncode}): {detail or 'no message'}; "
                 "log in again or fix the helper"
             )
         try:
@@ -319,6 +315,23 @@ class Keychain:
         if username == IDENTITY_TOKEN_USERNAME:
             return Credential(IDENTITY_TOKEN, "", Secret(secret), source)
         return Credential(BASIC, username, Secret(secret), source)
+
+
+def _run_helper_process(argv: List[str], stdin: bytes, env: Dict[str, str], timeout: float) -> Tuple[int, bytes, bytes]:
+    """Run a helper in its own process group so a timeout kills it and anything it started."""
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
+    )
+    try:
+        out, err = proc.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.communicate()
+        raise
+    return proc.returncode, out, err
 
 
 def anonymous_keychain() -> Keychain:

@@ -364,7 +364,7 @@ def _atomic_copy(source: Path, dest: Path, digest: str, where: str) -> None:
 
 
 @dataclass(frozen=True)
-class BaseImage:
+class PulledBaseImage:
     """One platform's image of a base: manifest and config bytes (verified) and layers."""
 
     platform: Platform
@@ -401,7 +401,7 @@ class ResolvedBase:
     digest: str
     media_type: str
     index_bytes: Optional[bytes]
-    images: Tuple[BaseImage, ...]
+    images: Tuple[PulledBaseImage, ...]
     layout_dir: Optional[str] = None
 
     @property
@@ -524,13 +524,13 @@ class _Source:
         return data
 
 
-def _build_image(source: _Source, ref_text: str, media_type: str, data: bytes, digest: str, index_desc: Optional[Descriptor]) -> BaseImage:
+def _build_image(source: _Source, ref_text: str, media_type: str, data: bytes, digest: str, index_desc: Optional[Descriptor]) -> PulledBaseImage:
     where = f"base image {ref_text} manifest {digest}"
     doc = parse_manifest_json(data, where)
     config_desc, layers = _layers_of(doc, where)
     config_bytes = source.config(config_desc, where)
     platform = index_desc.platform if index_desc is not None and index_desc.platform is not None else _config_platform(config_bytes, where)
-    return BaseImage(
+    return PulledBaseImage(
         platform=platform,
         manifest_media_type=media_type,
         manifest_bytes=data,
@@ -543,7 +543,7 @@ def _build_image(source: _Source, ref_text: str, media_type: str, data: bytes, d
     )
 
 
-def _resolve(source: _Source, ref_text: str, top: FetchedManifest, wanted: Optional[List[Platform]]) -> Tuple[Optional[bytes], Tuple[BaseImage, ...]]:
+def _resolve(source: _Source, ref_text: str, top: FetchedManifest, wanted: Optional[List[Platform]]) -> Tuple[Optional[bytes], Tuple[PulledBaseImage, ...]]:
     if top.is_index:
         children = _select_children(ref_text, top.json(), f"base image {ref_text}", wanted)
         images = []
