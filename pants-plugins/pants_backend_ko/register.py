@@ -1,9 +1,21 @@
 """Activation module: lists the backend's target types and rules, nothing else."""
 
+from pants_backend_ko import subsystems
+from pants_backend_ko import target_types as ko_target_types
+from pants_backend_ko.goals import package
+from pants_backend_ko.util_rules import base_image, go_build, image, naming
+
 
 def target_types():
-    return []
+    return ko_target_types.target_types()
 
 
 def rules():
-    return []
+    return [
+        *subsystems.rules(),
+        *go_build.rules(),
+        *base_image.rules(),
+        *naming.rules(),
+        *image.rules(),
+        *package.rules(),
+    ]

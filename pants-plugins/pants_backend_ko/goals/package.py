@@ -1,0 +1,71 @@
+"""`pants package` for `ko_image`: an OCI layout, a docker archive and a JSON of references."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
+from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+from pants_backend_ko.target_types import KoImageFieldSet
+from pants_backend_ko.util_rules.image import BuiltKoImage, KoImageRequest
+
+
+@dataclass(frozen=True)
+class KoImagePackageFieldSet(KoImageFieldSet, PackageFieldSet):
+    pass
+
+
+def image_metadata(image: BuiltKoImage) -> dict:
+    """The `<name>.ko-image.json` document: what an image is and where it will live."""
+    name = image.name
+    references = []
+    if name.repository:
+        references.append(f"{name.repository}@{image.digest}")
+        references.extend(f"{name.repository}:{tag}" for tag in name.tags)
+    return {
+        "address": str(image.settings.address),
+        "import_path": image.settings.import_path,
+        "digest": image.digest,
+        "media_type": image.media_type,
+        "platforms": dict(image.platform_digests),
+        "base_image": image.settings.base_image,
+        "repository": name.repository,
+        "tags": list(name.tags),
+        "references": references,
+    }
+
+
+@rule(desc="Package a ko_image", level=LogLevel.DEBUG)
+async def package_ko_image(field_set: KoImagePackageFieldSet) -> BuiltPackage:
+    image = await Get(BuiltKoImage, KoImageRequest(field_set))
+    output_path = field_set.output_path.value_or_default(file_ending=None)
+    metadata = json.dumps(image_metadata(image), indent=2, sort_keys=True) + "\n"
+    parts = [
+        Get(Digest, AddPrefix(image.layout, output_path)),
+        Get(Digest, CreateDigest([FileContent(f"{output_path}.ko-image.json", metadata.encode())])),
+    ]
+    artifacts = [
+        BuiltPackageArtifact(
+            output_path,
+            extra_log_lines=(
+                f"    image: {image.digest} ({image.settings.import_path})",
+                *(f"    {ref}" for ref in image_metadata(image)["references"][:1]),
+            ),
+        ),
+        BuiltPackageArtifact(f"{output_path}.ko-image.json"),
+    ]
+    if image.docker_archive is not None:
+        artifacts.append(BuiltPackageArtifact(f"{output_path}.tar"))
+    digests = await MultiGet(parts)
+    extra = [image.docker_archive] if image.docker_archive is not None else []
+    merged = await Get(Digest, MergeDigests([*digests, *extra]))
+    return BuiltPackage(merged, tuple(artifacts))
+
+
+def rules():
+    return [*collect_rules(), UnionRule(PackageFieldSet, KoImagePackageFieldSet)]

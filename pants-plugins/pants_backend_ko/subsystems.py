@@ -1,0 +1,120 @@
+"""The `[ko]` options: defaults for every `ko_image`, and where the Go toolchain is found."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pants.core.util_rules.search_paths import ExecutableSearchPathsOptionMixin
+from pants.option.option_types import BoolOption, EnumOption, IntOption, StrListOption, StrOption
+from pants.engine.rules import collect_rules
+from pants.option.subsystem import Subsystem
+from pants.util.strutil import softwrap
+
+
+DEFAULT_BASE_IMAGE = "cgr.dev/chainguard/static:latest"
+
+
+class NamingMode(Enum):
+    """ko's repository naming modes (ko-image-format.md section 9.1)."""
+
+    MD5 = "md5"
+    PRESERVE_IMPORT_PATHS = "preserve-import-paths"
+    BASE_IMPORT_PATHS = "base-import-paths"
+    BARE = "bare"
+
+
+class KoSubsystem(Subsystem):
+    options_scope = "ko"
+    help = softwrap(
+        """
+        Options for building Go `package main` programs into OCI images the way ko does
+        (https://ko.build), and for publishing and deploying them.
+        """
+    )
+
+    default_base_image = StrOption(
+        default=DEFAULT_BASE_IMAGE,
+        help=softwrap(
+            f"""
+            The base image of every `ko_image` that sets no `base_image`, as in ko's
+            `defaultBaseImage` (ko's default: `{DEFAULT_BASE_IMAGE}`). Any image reference
+            (tag or digest), `scratch` for an empty base, or a path to an OCI image layout
+            folder inside the repository.
+            """
+        ),
+    )
+    default_platforms = StrListOption(
+        default=["linux/amd64"],
+        help=softwrap(
+            """
+            Platforms of every `ko_image` that sets no `platforms`, as `os/arch[/variant]`.
+            ko's default is `linux/amd64` whatever the host; several platforms give an image index.
+            """
+        ),
+    )
+    docker_repo = StrOption(
+        default=None,
+        help=softwrap(
+            """
+            The repository prefix that images are named under, as ko's `KO_DOCKER_REPO`
+            (for example `ghcr.io/acme`). The environment variable `KO_DOCKER_REPO`, when set,
+            wins over this option; a target's `repository` field wins over both.
+            """
+        ),
+    )
+    naming = EnumOption(
+        default=NamingMode.MD5,
+        help=softwrap(
+            """
+            How an import path becomes a repository name under the repository prefix, as ko's
+            flags: `md5` (ko's default, `<prefix>/<last element>-<md5 of import path>`),
+            `preserve-import-paths` (`-P`: `<prefix>/<import path>`), `base-import-paths`
+            (`-B`: `<prefix>/<last element>`) or `bare` (`--bare`: `<prefix>`).
+            """
+        ),
+    )
+    default_tags = StrListOption(
+        default=["latest"],
+        help="Tags pushed for every `ko_image` that sets no `tags` (ko's `--tags`).",
+    )
+    insecure_registries = StrListOption(
+        default=[],
+        help=softwrap(
+            """
+            Registries (`host[:port]`) spoken to over plain HTTP or without TLS verification.
+            Loopback registries (`localhost`, `127.0.0.0/8`, `::1`) are always allowed plain HTTP.
+            """
+        ),
+    )
+    go_build_flags = StrListOption(
+        default=[],
+        help="Extra `go build` flags for every image, before the target's `flags` (ko's `defaultFlags`).",
+    )
+    publish_jobs = IntOption(
+        default=4,
+        help="How many blobs are uploaded to a registry at once.",
+        advanced=True,
+    )
+    strip_vcs_info = BoolOption(
+        default=True,
+        help=softwrap(
+            """
+            Build with `-buildvcs=false`. Builds run in sandboxes without `.git`, so Go could not
+            stamp VCS information anyway; saying so keeps results identical on every machine.
+            """
+        ),
+        advanced=True,
+    )
+
+    class EnvironmentAware(ExecutableSearchPathsOptionMixin, Subsystem.EnvironmentAware):
+        env_vars_used_by_options = ("PATH",)
+        executable_search_paths_help = softwrap(
+            """
+            Where to look for the `go` toolchain that builds images (its `go version` output is
+            part of every build's cache key).
+            """
+        )
+
+
+def rules():
+    return collect_rules()

@@ -1,0 +1,232 @@
+"""Image assembly: a built Go binary, kodata and a base become an OCI image or index.
+
+The bytes come from the pure core (`pants_backend_ko.oci`); this module only gathers inputs
+(binaries, kodata files, base image, settings) through the engine and turns the results into
+digests. Every digest is known here, without any network: `ko://` resolution renders from it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from pants.engine.addresses import Address
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.fs import (
+    CreateDigest,
+    Digest,
+    DigestContents,
+    FileContent,
+    PathGlobs,
+    Snapshot,
+)
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+
+from pants_backend_ko.errors import KoError
+from pants_backend_ko.oci import image as oci_image
+from pants_backend_ko.oci import layout as oci_layout
+from pants_backend_ko.oci.platform import Platform
+from pants_backend_ko.subsystems import KoSubsystem
+from pants_backend_ko.target_types import KoImageFieldSet
+from pants_backend_ko.util_rules.base_image import BaseImageRequest, ResolvedBaseImage
+from pants_backend_ko.util_rules.go_build import (
+    BuiltGoBinary,
+    GoBuildRequest,
+    GoModule,
+    GoModuleRequest,
+)
+from pants_backend_ko.util_rules.naming import ImageNameRequest, ImageName
+
+
+def binary_name_of(import_path: str) -> str:
+    """ko's rule: the last element of the import path (`ko-app` when there is none)."""
+    name = import_path.rstrip("/").rsplit("/", 1)[-1]
+    return name if name not in ("", ".", "/") else "ko-app"
+
+
+def parse_epoch(env: EnvironmentVars, name: str) -> int | None:
+    value = env.get(name)
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise KoError(f"${name}={value!r} is not a Unix time in seconds; set it to an integer or unset it.")
+
+
+@dataclass(frozen=True)
+class KoImageSettings:
+    """What a `ko_image` target means once fields, `[ko]` options and go.mod are combined."""
+
+    address: Address
+    package_dir: str
+    module: GoModule
+    import_path: str
+    binary_name: str
+    platforms: tuple[Platform, ...]
+    base_image: str
+    kodata_dir: str
+
+
+@dataclass(frozen=True)
+class KoImageRequest:
+    """Build the image of a `ko_image` (any field set that carries its fields)."""
+
+    field_set: KoImageFieldSet
+
+
+@dataclass(frozen=True)
+class KoImageSettingsRequest:
+    field_set: KoImageFieldSet
+
+
+@rule(desc="Read ko_image settings", level=LogLevel.DEBUG)
+async def ko_image_settings(request: KoImageSettingsRequest, ko: KoSubsystem) -> KoImageSettings:
+    field_set = request.field_set
+    address = field_set.address
+    main = field_set.main.value or "."
+    package_dir = os.path.normpath(os.path.join(address.spec_path, main))
+    if package_dir == ".":
+        package_dir = ""
+    if package_dir.startswith(".."):
+        raise KoError(f"{address}: `main={main!r}` points outside the repository.")
+    module = await Get(GoModule, GoModuleRequest(package_dir))
+    import_path = module.import_path_of(package_dir or ".")
+    platform_strings = field_set.platforms.value or tuple(ko.default_platforms)
+    platforms = []
+    for value in platform_strings:
+        try:
+            platforms.append(Platform.parse(value))
+        except ValueError as e:
+            raise KoError(f"{address}: invalid platform {value!r} in `platforms`: {e}")
+    if len(set(platforms)) != len(platforms):
+        raise KoError(f"{address}: `platforms` lists a platform twice: {list(platform_strings)}.")
+    return KoImageSettings(
+        address=address,
+        package_dir=package_dir,
+        module=module,
+        import_path=import_path,
+        binary_name=binary_name_of(import_path),
+        platforms=tuple(platforms),
+        base_image=field_set.base_image.value or ko.default_base_image,
+        kodata_dir=os.path.normpath(os.path.join(package_dir, field_set.kodata.value or "kodata")),
+    )
+
+
+@dataclass(frozen=True)
+class KodataContents:
+    files: FrozenDict[str, bytes]  # relative to the kodata folder
+    dirs: tuple[str, ...]
+
+
+@rule(desc="Read kodata", level=LogLevel.DEBUG)
+async def read_kodata(settings: KoImageSettings) -> KodataContents:
+    snapshot = await Get(Snapshot, PathGlobs([f"{settings.kodata_dir}/**"]))
+    contents = await Get(DigestContents, Digest, snapshot.digest)
+    prefix = settings.kodata_dir + "/"
+    files = {fc.path[len(prefix):]: fc.content for fc in contents}
+    dirs = tuple(d[len(prefix):] for d in snapshot.dirs if d.startswith(prefix))
+    return KodataContents(FrozenDict(files), dirs)
+
+
+@dataclass(frozen=True)
+class BuiltKoImage:
+    """A built image or index: its OCI layout files and what other rules need to know."""
+
+    settings: KoImageSettings
+    layout: Digest  # an OCI image layout at the digest's root
+    digest: str  # sha256:<hex> of the top manifest or index
+    media_type: str
+    platform_digests: FrozenDict[str, str]  # "linux/arm64" -> digest of that platform's manifest
+    docker_archive: Digest | None  # `<output_path>.tar`, single-platform images only
+    name: ImageName
+
+
+@rule(desc="Build a ko image", level=LogLevel.DEBUG)
+async def build_ko_image(request: KoImageRequest) -> BuiltKoImage:
+    field_set = request.field_set
+    settings = await Get(KoImageSettings, KoImageSettingsRequest(field_set))
+    owner = str(settings.address)
+    epochs = await Get(EnvironmentVars, EnvironmentVarsRequest(["SOURCE_DATE_EPOCH", "KO_DATA_DATE_EPOCH"]))
+    source_date_epoch = parse_epoch(epochs, "SOURCE_DATE_EPOCH")
+    kodata_date_epoch = parse_epoch(epochs, "KO_DATA_DATE_EPOCH")
+    base, kodata, name = await MultiGet(
+        Get(ResolvedBaseImage, BaseImageRequest(settings.base_image, settings.platforms, owner)),
+        Get(KodataContents, KoImageSettings, settings),
+        Get(ImageName, ImageNameRequest(field_set, settings.import_path)),
+    )
+    binaries = await MultiGet(
+        Get(
+            BuiltGoBinary,
+            GoBuildRequest(
+                module=settings.module,
+                import_path=settings.import_path,
+                binary_name=settings.binary_name,
+                platform=platform,
+                flags=tuple(field_set.flags.value or ()),
+                ldflags=tuple(field_set.ldflags.value or ()),
+                owner=owner,
+            ),
+        )
+        for platform in base.platforms
+    )
+    binary_contents = await MultiGet(Get(DigestContents, Digest, b.digest) for b in binaries)
+
+    images = []
+    for platform, base_for_platform, contents in zip(base.platforms, base.images, binary_contents):
+        images.append(
+            oci_image.build_image(
+                base_for_platform,
+                platform=platform,
+                import_path=settings.import_path,
+                binaries=[(settings.binary_name, contents[0].content)],
+                kodata_files=dict(kodata.files),
+                kodata_dirs=kodata.dirs,
+                source_date_epoch=source_date_epoch,
+                kodata_date_epoch=kodata_date_epoch,
+                user=field_set.user.value,
+                env=dict(field_set.env.value or {}),
+                labels=dict(field_set.labels.value or {}),
+                annotations=dict(field_set.annotations.value or {}),
+                entrypoint=field_set.entrypoint.value,
+                args=field_set.args.value,
+                workdir=field_set.workdir.value,
+            )
+        )
+    ref_name = name.tags[0] if name.tags else None
+    if base.is_index:
+        index = oci_image.build_index(
+            [(img, platform) for img, platform in zip(images, base.platforms)],
+            media_type=base.index_media_type,
+            annotations=base.index_annotations(dict(field_set.annotations.value or {})),
+        )
+        top = index
+        top_digest, top_media_type = index.descriptor.digest, index.descriptor.media_type
+    else:
+        top = images[0]
+        top_digest, top_media_type = images[0].manifest_descriptor.digest, images[0].manifest_descriptor.media_type
+    files = oci_layout.layout_files(top, images, dict(base.blobs), ref_name)
+    layout_digest = await Get(Digest, CreateDigest(FileContent(p, c) for p, c in sorted(files.items())))
+    docker_archive = None
+    if len(images) == 1:
+        repo_tags = [f"{name.repository_or_local}:{tag}" for tag in name.tags]
+        archive = oci_layout.docker_archive(images[0], dict(base.blobs), repo_tags)
+        archive_path = field_set.output_path.value_or_default(file_ending="tar")
+        docker_archive = await Get(Digest, CreateDigest([FileContent(archive_path, archive)]))
+    return BuiltKoImage(
+        settings=settings,
+        layout=layout_digest,
+        digest=top_digest,
+        media_type=top_media_type,
+        platform_digests=FrozenDict(
+            {str(p): img.manifest_descriptor.digest for p, img in zip(base.platforms, images)}
+        ),
+        docker_archive=docker_archive,
+        name=name,
+    )
+
+
+def rules():
+    return collect_rules()

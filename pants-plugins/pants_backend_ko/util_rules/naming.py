@@ -1,0 +1,65 @@
+"""Where an image will live: its repository (ko's `KO_DOCKER_REPO` + namer) and tags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.rules import Get, collect_rules, rule
+from pants.util.logging import LogLevel
+
+from pants_backend_ko.errors import KoError
+from pants_backend_ko.oci import naming
+from pants_backend_ko.subsystems import KoSubsystem
+from pants_backend_ko.target_types import KoImageFieldSet
+
+
+@dataclass(frozen=True)
+class ImageNameRequest:
+    field_set: KoImageFieldSet
+    import_path: str
+
+
+@dataclass(frozen=True)
+class ImageName:
+    repository: str | None  # None when neither KO_DOCKER_REPO, [ko].docker_repo nor `repository` is set
+    tags: tuple[str, ...]
+    local_name: str  # a name for local outputs (docker archive) when no repository is known
+
+    @property
+    def repository_or_local(self) -> str:
+        return self.repository or self.local_name
+
+    def reference(self, digest: str) -> str | None:
+        return f"{self.repository}@{digest}" if self.repository else None
+
+
+@rule(desc="Name a ko image", level=LogLevel.DEBUG)
+async def name_ko_image(request: ImageNameRequest, ko: KoSubsystem) -> ImageName:
+    env = await Get(EnvironmentVars, EnvironmentVarsRequest(["KO_DOCKER_REPO"]))
+    owner = request.field_set.address
+    tags = tuple(dict.fromkeys(request.field_set.tags.value or ko.default_tags))
+    for tag in tags:
+        if not naming.is_valid_tag(tag):
+            raise KoError(f"{owner}: invalid tag {tag!r}: tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -.")
+    explicit = request.field_set.repository.value
+    if explicit:
+        try:
+            repository = naming.validate_repository(explicit)
+        except ValueError as e:
+            raise KoError(f"{owner}: invalid `repository` {explicit!r}: {e}")
+    else:
+        docker_repo = env.get("KO_DOCKER_REPO") or ko.docker_repo
+        source = "KO_DOCKER_REPO" if env.get("KO_DOCKER_REPO") else "[ko].docker_repo"
+        repository = None
+        if docker_repo:
+            try:
+                repository = naming.repository_for(docker_repo, request.import_path, ko.naming.value)
+            except ValueError as e:
+                raise KoError(f"invalid {source} {docker_repo!r}: {e}")
+    local_name = naming.repository_for("ko.local", request.import_path, ko.naming.value)
+    return ImageName(repository=repository, tags=tags, local_name=local_name)
+
+
+def rules():
+    return collect_rules()
