@@ -218,6 +218,11 @@ def parse_stream(text: str, path: str) -> ParsedStream:
             f"{path}:{line}:{column}: invalid YAML: character U+{e.character:04X} is not allowed"
             " (YAML text must be printable Unicode); remove it or escape it in a quoted string"
         ) from None
+    except RecursionError:
+        raise ManifestError(
+            f"{path}:1:1: invalid YAML: collections are nested too deeply to parse;"
+            " flatten the document"
+        ) from None
     finally:
         if loader is not None:
             loader.dispose()

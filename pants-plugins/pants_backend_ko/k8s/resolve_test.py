@@ -505,6 +505,15 @@ def test_malformed_yaml_is_one_line_with_position(text: str, message: str) -> No
         assert str(info.value) == message
 
 
+def test_absurdly_deep_nesting_is_a_clear_error() -> None:
+    text = "a: " + "[" * 2000 + "ko://a" + "]" * 2000 + "\n"
+    with pytest.raises(ManifestError, match=r"^m.yaml:1:1: invalid YAML: collections are nested too deeply"):
+        resolve_text(text, "m.yaml", RESOLVED)
+    # Ordinary depth is fine.
+    text = "a: " + "[" * 50 + "ko://a" + "]" * 50 + "\n"
+    assert check_resolution(text).count(RESOLVED["a"]) == 1
+
+
 def test_resolved_value_that_needs_quoting_is_refused() -> None:
     with pytest.raises(ValueError, match=r"resolved image reference for ko://a is 'bad value'"):
         resolve_text("a: ko://a\n", "m.yaml", {"a": "bad value"})
