@@ -1,0 +1,278 @@
+"""Select Kubernetes documents by label selector, keeping the survivors byte-for-byte.
+
+ko's semantics (`ko resolve -l`, ko-build/ko `pkg/resolve/selector.go`, ko-image-format.md §15.3):
+- null documents (empty, `null`, `~`) are dropped;
+- a document that is not a Kubernetes object (a mapping with string `apiVersion` and `kind`)
+  is an error, because a selector can only be applied to objects;
+- `kind: List`: the `items` are filtered and the document is kept if any item survives
+  (null items are dropped, items that are not objects are an error);
+- any other document is matched on `metadata.labels`.
+
+One deliberate difference from ko: an object without `metadata.labels` is matched against an
+empty label set (so `!canary` or `tier notin (web)` select it), as `kubectl get -l` does;
+ko's `objMatchesSelector` never selects such an object.
+
+ko decodes and re-encodes, which loses comments and layout; here whole documents (and
+non-matching List items) are cut out of the text instead, so what survives is unchanged.
+Each document owns the text from its `---` line (or the file start, or just after the
+previous document's `...` line) up to the next document's, so comments above a `---` travel
+with the document before it, and comments after the last document with the last one.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Mapping, Optional, Sequence, Union
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from pants_backend_ko.k8s.resolve import (
+    NULL_TAG,
+    STR_TAG,
+    ManifestError,
+    ParsedDocument,
+    ParsedStream,
+    Range,
+    parse_stream,
+    render_ranges,
+)
+from pants_backend_ko.k8s.selector import Selector, parse_selector
+
+_LINE_BREAK_CHARS = "\n\r\x85\u2028\u2029"
+
+
+def _line_start(text: str, offset: int) -> int:
+    i = offset
+    while i > 0 and text[i - 1] not in _LINE_BREAK_CHARS:
+        i -= 1
+    return i
+
+
+def _after_line(text: str, offset: int) -> int:
+    """The offset just past the line break that ends the line containing `offset`."""
+    for i in range(offset, len(text)):
+        if text[i] in _LINE_BREAK_CHARS:
+            return i + 2 if text[i] == "\r" and text[i + 1 : i + 2] == "\n" else i + 1
+    return len(text)
+
+
+def _location(stream: ParsedStream, node: Node) -> str:
+    return f"{stream.path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+
+def _is_null(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == NULL_TAG
+
+
+def _first_value(node: MappingNode, key: str, kind: type) -> Optional[Node]:
+    """The value of the first `key:` whose value is a `kind` node (ko's ValuesForMap)."""
+    for k, v in node.value:
+        if isinstance(k, ScalarNode) and k.value == key and isinstance(v, kind):
+            return v
+    return None
+
+
+def _string_value(node: MappingNode, key: str) -> Optional[str]:
+    for k, v in node.value:
+        if isinstance(k, ScalarNode) and k.value == key:
+            if isinstance(v, ScalarNode) and v.tag == STR_TAG:
+                return v.value
+    return None
+
+
+def object_kind(node: Node) -> Optional[str]:
+    """`kind` of a Kubernetes object node, or None if it lacks string apiVersion and kind."""
+    if not isinstance(node, MappingNode) or _string_value(node, "apiVersion") is None:
+        return None
+    return _string_value(node, "kind")
+
+
+def object_labels(node: MappingNode) -> Dict[str, str]:
+    """`metadata.labels` as raw scalar text (`v: 1` gives "1"); first duplicate key wins."""
+    labels: Dict[str, str] = {}
+    metadata = _first_value(node, "metadata", MappingNode)
+    if metadata is None:
+        return labels
+    label_map = _first_value(metadata, "labels", MappingNode)  # type: ignore[arg-type]
+    if label_map is None:
+        return labels
+    for k, v in label_map.value:
+        if isinstance(k, ScalarNode) and k.value not in labels:
+            labels[k.value] = v.value if isinstance(v, ScalarNode) else ""
+    return labels
+
+
+def _block_item_removals(
+    stream: ParsedStream, items: SequenceNode, spans: Sequence[Range], keep: Sequence[bool]
+) -> List[Range]:
+    """Whole-line ranges of the dropped items of a block sequence.
+
+    An item owns the text from its `-` line up to the next item's `-` line; the last item
+    owns up to the line of the token after the sequence (its trailing comments included).
+    """
+    text = stream.text
+    starts = []
+    for start, _ in spans:
+        dash = stream.block_entry_before(start)
+        line_start = _line_start(text, dash)
+        starts.append(line_start if not text[line_start:dash].strip(" \t") else dash)
+    seq_end = items.end_mark.index
+    line_start = _line_start(text, seq_end)
+    ends = starts[1:] + [line_start if not text[line_start:seq_end].strip(" \t") else seq_end]
+    return [(starts[i], ends[i]) for i in range(len(spans)) if not keep[i]]
+
+
+def _flow_item_removals(spans: Sequence[Range], keep: Sequence[bool]) -> List[Range]:
+    """Ranges of the dropped items of a flow sequence `[a, b, c]`, commas included.
+
+    A dropped item before the last kept one goes with the text up to the next item; the
+    dropped items after it go as one range from the end of the last kept item, which takes
+    their leading commas and keeps a trailing comma, if any, after the last kept item.
+    """
+    last_kept = max(i for i, k in enumerate(keep) if k)
+    removals = [(spans[i][0], spans[i + 1][0]) for i in range(last_kept) if not keep[i]]
+    if last_kept < len(spans) - 1:
+        removals.append((spans[last_kept][1], spans[-1][1]))
+    return removals
+
+
+def _select_document(
+    stream: ParsedStream, document: ParsedDocument, selector: Selector
+) -> Optional[List[Range]]:
+    """None to drop the document, else the ranges to cut out of it (List items)."""
+    root = document.root
+    if _is_null(root):
+        return None
+    kind = object_kind(root)
+    if kind is None:
+        raise ManifestError(
+            f"{_location(stream, root)}: document is not a Kubernetes object (it needs string"
+            " apiVersion and kind), so the label selector cannot be applied to it;"
+            " add apiVersion and kind, or render this file without a selector"
+        )
+    assert isinstance(root, MappingNode)
+    if kind != "List":
+        return [] if selector.matches(object_labels(root)) else None
+
+    items = _first_value(root, "items", SequenceNode)
+    if items is None:
+        raise ManifestError(
+            f"{_location(stream, root)}: this kind: List has no items sequence, so the label"
+            " selector cannot be applied to it; add items: [...] or render without a selector"
+        )
+    keep = []
+    for index, item in enumerate(items.value):
+        if _is_null(item):
+            keep.append(False)
+            continue
+        if object_kind(item) is None:
+            raise ManifestError(
+                f"{_location(stream, item)}: item {index} of this kind: List is not a Kubernetes"
+                " object (it needs string apiVersion and kind), so the label selector cannot be"
+                " applied to it; fix the item or render without a selector"
+            )
+        keep.append(selector.matches(object_labels(item)))  # type: ignore[arg-type]
+    if not any(keep):
+        return None
+    if all(keep):
+        return []
+    spans = stream.item_spans(items)
+    if len(spans) != len(items.value):
+        raise AssertionError("item spans were not recorded for every List item")
+    if items.flow_style:
+        return _flow_item_removals(spans, keep)
+    return _block_item_removals(stream, items, spans, keep)
+
+
+def _document_cuts(stream: ParsedStream) -> List[int]:
+    """Offsets that split the text into one segment per document (see module doc)."""
+    text, documents = stream.text, stream.documents
+    cuts = [0]
+    for previous, document in zip(documents, documents[1:]):
+        if previous.end_explicit:
+            cuts.append(_after_line(text, previous.end))  # just after the `...` line
+        else:
+            # PyYAML only allows an implicit start for the first document, so this is `---`.
+            cuts.append(_line_start(text, document.start))
+    cuts.append(len(text))
+    return cuts
+
+
+def _subtract(start: int, end: int, removals: Sequence[Range]) -> List[Range]:
+    ranges = []
+    cursor = start
+    for a, b in sorted(removals):
+        if a > cursor:
+            ranges.append((cursor, a))
+        cursor = max(cursor, b)
+    if end > cursor:
+        ranges.append((cursor, end))
+    return ranges
+
+
+def _check_list_still_parses(
+    stream: ParsedStream, document: ParsedDocument, ranges: Sequence[Range]
+) -> None:
+    """Cutting List items out must leave valid YAML (an alias into a dropped item would not)."""
+    try:
+        parse_stream("".join(stream.text[a:b] for a, b in ranges), stream.path)
+    except ManifestError as e:
+        raise ManifestError(
+            f"{_location(stream, document.root)}: dropping the List items that do not match the"
+            f" selector leaves invalid YAML ({str(e).split(': ', 1)[-1]}); probably a kept item"
+            " uses an alias to an anchor in a dropped item: inline the value or drop the selector"
+        ) from None
+
+
+def selected_ranges(stream: ParsedStream, selector: Selector) -> List[Range]:
+    """The sorted, disjoint text ranges that survive `selector` (see module doc)."""
+    cuts = _document_cuts(stream)
+    kept: List[Range] = []
+    for index, document in enumerate(stream.documents):
+        removals = _select_document(stream, document, selector)
+        if removals is None:
+            continue
+        ranges = _subtract(cuts[index], cuts[index + 1], removals)
+        if removals:
+            _check_list_still_parses(stream, document, ranges)
+        kept.extend(ranges)
+    return kept
+
+
+def _as_selector(selector: Union[Selector, str]) -> Selector:
+    return parse_selector(selector) if isinstance(selector, str) else selector
+
+
+def select_documents(text: str, path: str, selector: Union[Selector, str]) -> str:
+    """The documents of `text` that match `selector`, each byte-for-byte as written.
+
+    `selector` is a Selector or a label-selector string (`app=web,tier notin (db)`). Returns
+    "" when no document survives. Raises ManifestError for malformed YAML and for documents
+    or List items that are not Kubernetes objects, ValueError for a malformed selector.
+    """
+    selector = _as_selector(selector)
+    stream = parse_stream(text, path)
+    return "".join(text[a:b] for a, b in selected_ranges(stream, selector))
+
+
+def render_file(
+    text: str,
+    path: str,
+    resolved: Mapping[str, str],
+    selector: Union[Selector, str, None] = None,
+    known: Sequence[str] = (),
+) -> str:
+    """Select documents (if a selector is given), then resolve `ko://` references.
+
+    Selection comes first, as in ko, so references in dropped documents need no image: they
+    are neither required in `resolved` nor checked. Error locations refer to `text` as given.
+    An empty selector string means no selection (ko's `-l ""`).
+    """
+    if isinstance(selector, str) and not selector.strip():
+        selector = None
+    parsed_selector = None if selector is None else _as_selector(selector)
+    stream = parse_stream(text, path)
+    if parsed_selector is None:
+        kept: List[Range] = [(0, len(text))]
+    else:
+        kept = selected_ranges(stream, parsed_selector)
+    return render_ranges(stream, kept, resolved, known)
