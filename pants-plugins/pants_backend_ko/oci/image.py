@@ -335,6 +335,7 @@ def build_index(
     media_type: str = OCI_INDEX,
     annotations: Mapping[str, str] | None = None,
     base_descriptors: Sequence[Descriptor | None] | None = None,
+    child_artifact_type: bool = True,
 ) -> BuiltIndex:
     """An index over `children`, in the given order, each descriptor carrying its platform.
 
@@ -343,6 +344,11 @@ def build_index(
     (ggcr >= v0.21.6 adds it, and ko's HEAD pins v0.21.9). `base_descriptors`, aligned with
     `children`, are the matching base index entries whose `urls`/`annotations` ko copies.
     Index-level `annotations` are written as given (ko: user annotations plus base name/digest).
+
+    `child_artifact_type=False` leaves `artifactType` out, as ggcr before v0.21.6 (ko v0.19.0 and
+    older) did. Tools built on containers/image 5.23 (skopeo 1.9, Debian bookworm) drop the
+    field when they re-serialize an index, so they cannot copy a ko-style index with
+    `--preserve-digests`; without that flag they copy it but rewrite the index digest.
     """
     if media_type not in INDEX_TYPES:
         raise ValueError(f"index media type {media_type!r} must be one of {', '.join(INDEX_TYPES)}")
@@ -366,7 +372,7 @@ def build_index(
                 urls=base_desc.urls if base_desc else (),
                 annotations=base_desc.annotations if base_desc else FrozenDict(),
                 platform=platform,
-                artifact_type=image.config_descriptor.media_type,
+                artifact_type=image.config_descriptor.media_type if child_artifact_type else None,
             )
         )
     index_annotations = _string_map(annotations, "index annotations")

@@ -1,0 +1,377 @@
+"""OCI image layouts and `docker load` tarballs: writing them as files, reading them back.
+
+- `layout_files` returns the files of an OCI image layout (opencontainers/image-spec
+  `image-layout.md`) as a path -> bytes mapping: `oci-layout`, `index.json` and
+  `blobs/sha256/<hex>`. An index uses the nested shape (top `index.json` -> one descriptor of
+  the index blob -> the per-platform manifests), which skopeo and umoci read
+  (registry-protocol.md §4). A tag is the `org.opencontainers.image.ref.name` annotation.
+- `docker_archive` returns a tarball in the shape Docker 25+ `docker save` writes: the same OCI
+  layout files plus `manifest.json` and `repositories`, so both `docker load` and
+  `skopeo copy docker-archive:` accept it. Its bytes are deterministic (sorted entries,
+  mtime 0, uid/gid 0).
+- `read_layout` opens a layout on disk for the registry client: the top descriptor, manifests
+  and indexes by digest, blob paths, and the push order of everything under a descriptor.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from pants_backend_ko.oci import gojson
+from pants_backend_ko.oci.image import BuiltImage, BuiltIndex
+from pants_backend_ko.oci.model import (
+    IMAGE_MANIFEST_TYPES,
+    INDEX_TYPES,
+    OCI_INDEX,
+    Descriptor,
+    FrozenDict,
+    ImageIndex,
+    ImageManifest,
+    check_digest,
+    digest_of,
+)
+
+__all__ = [
+    "OCI_LAYOUT_FILE",
+    "ANNOTATION_REF_NAME",
+    "ANNOTATION_CONTAINERD_IMAGE_NAME",
+    "layout_files",
+    "docker_archive",
+    "read_layout",
+    "OciLayout",
+    "PushOrder",
+    "blob_path",
+]
+
+OCI_LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
+ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
+ANNOTATION_CONTAINERD_IMAGE_NAME = "io.containerd.image.name"
+
+# image-spec's grammar for org.opencontainers.image.ref.name.
+_REF_NAME = re.compile(r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*")
+
+
+def blob_path(digest: str) -> str:
+    """`blobs/sha256/<hex>`, the layout path of a blob."""
+    check_digest(digest, "blob digest")
+    return "blobs/sha256/" + digest[len("sha256:") :]
+
+
+def _check_ref_name(ref_name: str) -> None:
+    if not isinstance(ref_name, str) or not _REF_NAME.fullmatch(ref_name):
+        raise ValueError(
+            f"layout tag {ref_name!r} is not a valid org.opencontainers.image.ref.name "
+            "(letters and digits separated by one of - . _ : @ + or /)"
+        )
+
+
+def _image_files(
+    image: BuiltImage,
+    base_blobs: Mapping[str, bytes],
+    allow_missing_base_blobs: bool,
+) -> dict[str, bytes]:
+    files = {blob_path(image.digest): image.manifest}
+    for digest, data in image.blobs.items():
+        files[blob_path(digest)] = data
+    for layer in image.base_layers:
+        data = base_blobs.get(layer.digest)
+        if data is None:
+            if allow_missing_base_blobs:
+                continue
+            raise ValueError(
+                f"image {image.digest} needs base layer {layer.digest}, which is not among the base blobs given; "
+                "pull the base image's layers first"
+            )
+        if digest_of(data) != layer.digest:
+            raise ValueError(f"base blob given for {layer.digest} has digest {digest_of(data)}")
+        files[blob_path(layer.digest)] = bytes(data)
+    return files
+
+
+def _top_descriptor(top: BuiltImage | BuiltIndex, annotations: Mapping[str, str]) -> Descriptor:
+    if isinstance(top, BuiltImage):
+        # ggcr's layout.AppendImage uses partial.Descriptor, which adds the config media type.
+        return Descriptor(
+            media_type=top.media_type,
+            size=top.manifest_descriptor.size,
+            digest=top.digest,
+            annotations=FrozenDict(annotations),
+            artifact_type=top.config_descriptor.media_type,
+        )
+    return Descriptor(
+        media_type=top.media_type,
+        size=top.descriptor.size,
+        digest=top.digest,
+        annotations=FrozenDict(annotations),
+    )
+
+
+def _index_json(descriptors: Sequence[Descriptor]) -> bytes:
+    return gojson.dumps(
+        {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [d.to_json() for d in descriptors]}
+    )
+
+
+def layout_files(
+    top: BuiltImage | BuiltIndex,
+    images: Sequence[BuiltImage],
+    base_blobs: Mapping[str, bytes],
+    ref_name: str | None,
+    *,
+    allow_missing_base_blobs: bool = False,
+) -> dict[str, bytes]:
+    """The files of an OCI image layout holding `top` (an image, or an index over `images`).
+
+    `base_blobs` maps digests of base layers to their (compressed) bytes. A layout that skopeo
+    or umoci can read needs them all; `allow_missing_base_blobs=True` leaves absent ones out
+    (only for a pusher that mounts them from the base repository instead).
+    """
+    if ref_name is not None:
+        _check_ref_name(ref_name)
+    files: dict[str, bytes] = {"oci-layout": OCI_LAYOUT_FILE}
+    if isinstance(top, BuiltIndex):
+        by_digest = {image.digest: image for image in list(images) + list(top.children)}
+        index = ImageIndex.parse(top.manifest, "built index")
+        for entry in index.manifests or ():
+            if entry.digest not in by_digest:
+                raise ValueError(f"index {top.digest} lists {entry.digest}, which is not among the images given")
+            files.update(_image_files(by_digest[entry.digest], base_blobs, allow_missing_base_blobs))
+        files[blob_path(top.digest)] = top.manifest
+    elif isinstance(top, BuiltImage):
+        files.update(_image_files(top, base_blobs, allow_missing_base_blobs))
+    else:
+        raise TypeError(f"layout_files: top must be a BuiltImage or BuiltIndex, got {type(top).__name__}")
+    annotations = {ANNOTATION_REF_NAME: ref_name} if ref_name else {}
+    files["index.json"] = _index_json([_top_descriptor(top, annotations)])
+    return files
+
+
+def _split_repo_tag(repo_tag: str) -> tuple[str, str]:
+    slash = repo_tag.rfind("/")
+    colon = repo_tag.rfind(":")
+    if colon <= slash or colon == len(repo_tag) - 1 or colon == 0 or "@" in repo_tag:
+        raise ValueError(f"repo tag {repo_tag!r} must look like 'name:tag' (no digest), e.g. 'ko.local/app:latest'")
+    return repo_tag[:colon], repo_tag[colon + 1 :]
+
+
+def _tar_bytes(files: Mapping[str, bytes]) -> bytes:
+    """A deterministic tar: parent directories first, entries sorted, mtime 0, root-owned."""
+    dirs = set()
+    for path in files:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            dirs.add("/".join(parts[:i]))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for path in sorted(set(files) | dirs):
+            info = tarfile.TarInfo(path)
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if path in dirs:
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                tar.addfile(info)
+            else:
+                data = files[path]
+                info.mode = 0o644
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def docker_archive(image: BuiltImage, base_blobs: Mapping[str, bytes], repo_tags: Sequence[str]) -> bytes:
+    """A `docker save`-style tarball (Docker 25+ shape) of one image, for `docker load`.
+
+    Layers are stored compressed, under their blob digests, and `manifest.json` points at
+    them; `docker load` and skopeo decompress them and check the config's diffIDs.
+    """
+    if isinstance(repo_tags, str):
+        raise ValueError(f"repo_tags must be a list of 'name:tag' strings, got the string {repo_tags!r}")
+    tags = [_split_repo_tag(t) for t in repo_tags]
+    files = _image_files(image, base_blobs, allow_missing_base_blobs=False)
+    files["oci-layout"] = OCI_LAYOUT_FILE
+    if repo_tags:
+        descriptors = [
+            Descriptor(
+                media_type=image.media_type,
+                size=image.manifest_descriptor.size,
+                digest=image.digest,
+                platform=image.platform,
+                annotations=FrozenDict({ANNOTATION_CONTAINERD_IMAGE_NAME: full, ANNOTATION_REF_NAME: tag}),
+            )
+            for full, (_, tag) in zip(repo_tags, tags)
+        ]
+    else:
+        descriptors = [
+            Descriptor(
+                media_type=image.media_type,
+                size=image.manifest_descriptor.size,
+                digest=image.digest,
+                platform=image.platform,
+            )
+        ]
+    files["index.json"] = _index_json(descriptors)
+    # Docker writes these two with json.Encoder, which ends them with a newline.
+    manifest_item = {
+        "Config": blob_path(image.config_descriptor.digest),
+        "RepoTags": list(repo_tags) if repo_tags else None,
+        "Layers": [blob_path(layer.digest) for layer in image.layers],
+    }
+    files["manifest.json"] = gojson.dumps([manifest_item]) + b"\n"
+    if repo_tags:
+        repositories: dict[str, dict[str, str]] = {}
+        top_layer = image.layers_diff_ids[-1][len("sha256:") :]
+        for name, tag in tags:
+            repositories.setdefault(name, {})[tag] = top_layer
+        files["repositories"] = (
+            gojson.dumps({name: gojson.sorted_map(t) for name, t in sorted(repositories.items())}) + b"\n"
+        )
+    return _tar_bytes(files)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _json_object(data: bytes, where: str) -> dict:
+    try:
+        value = json.loads(data)
+    except ValueError as e:
+        raise ValueError(f"{where} is not valid JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: expected a JSON object")
+    return value
+
+
+@dataclass(frozen=True)
+class PushOrder:
+    """Everything under one descriptor, in the order a registry accepts it.
+
+    `blobs` (configs and layers, each once) go first; `manifests` then follow children before
+    parents, ending with the top descriptor. `missing` are blobs the layout does not hold
+    (base layers left out on purpose), which a pusher must mount or copy from elsewhere.
+    """
+
+    blobs: tuple[Descriptor, ...]
+    manifests: tuple[Descriptor, ...]
+    missing: tuple[Descriptor, ...]
+
+
+@dataclass(frozen=True)
+class OciLayout:
+    """An OCI image layout directory on disk (see `read_layout`)."""
+
+    root: Path
+
+    def index(self) -> ImageIndex:
+        path = self.root / "index.json"
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise ValueError(f"{path}: cannot read the layout's index.json: {e.strerror}") from None
+        return ImageIndex.parse(data, str(path))
+
+    def descriptors(self) -> tuple[Descriptor, ...]:
+        return tuple(self.index().manifests or ())
+
+    def top(self, ref_name: str | None = None) -> Descriptor:
+        """The descriptor tagged `ref_name`, or the only one when no name is given."""
+        descriptors = self.descriptors()
+        if ref_name is None:
+            if len(descriptors) != 1:
+                raise ValueError(
+                    f"{self.root}/index.json lists {len(descriptors)} manifests; say which one by its "
+                    f"{ANNOTATION_REF_NAME} tag"
+                )
+            return descriptors[0]
+        matches = [d for d in descriptors if d.annotations.get(ANNOTATION_REF_NAME) == ref_name]
+        if len(matches) != 1:
+            tags = sorted({d.annotations.get(ANNOTATION_REF_NAME, "") for d in descriptors} - {""})
+            raise ValueError(
+                f"{self.root}: {len(matches)} manifests are tagged {ref_name!r}; tags present: {tags or 'none'}"
+            )
+        return matches[0]
+
+    def blob_path(self, digest: str) -> Path:
+        return self.root / blob_path(digest)
+
+    def has_blob(self, digest: str) -> bool:
+        return self.blob_path(digest).is_file()
+
+    def read_blob(self, digest: str) -> bytes:
+        """The blob's bytes, checked against its digest (a corrupt layout is an error)."""
+        path = self.blob_path(digest)
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise ValueError(f"{path}: cannot read blob {digest}: {e.strerror}") from None
+        if digest_of(data) != digest:
+            raise ValueError(f"{path}: content has digest {digest_of(data)}, not {digest}; the layout is corrupt")
+        return data
+
+    def image_manifest(self, digest: str) -> ImageManifest:
+        return ImageManifest.parse(self.read_blob(digest), f"{self.blob_path(digest)} (image manifest)")
+
+    def image_index(self, digest: str) -> ImageIndex:
+        return ImageIndex.parse(self.read_blob(digest), f"{self.blob_path(digest)} (image index)")
+
+    def media_type_of(self, descriptor: Descriptor) -> str:
+        """The descriptor's media type, or the blob's own `mediaType` when the descriptor has none."""
+        if descriptor.media_type:
+            return descriptor.media_type
+        value = _json_object(self.read_blob(descriptor.digest), str(self.blob_path(descriptor.digest)))
+        media_type = value.get("mediaType")
+        if not isinstance(media_type, str) or not media_type:
+            raise ValueError(f"{self.blob_path(descriptor.digest)}: cannot tell whether it is an image or an index")
+        return media_type
+
+    def push_order(self, descriptor: Descriptor, *, max_depth: int = 4) -> PushOrder:
+        """Blobs, then manifests (children before parents), for everything under `descriptor`."""
+        blobs: dict[str, Descriptor] = {}
+        missing: dict[str, Descriptor] = {}
+        manifests: dict[str, Descriptor] = {}
+
+        def visit(desc: Descriptor, depth: int) -> None:
+            if depth > max_depth:
+                raise ValueError(f"{self.root}: indexes nested deeper than {max_depth} levels under {descriptor.digest}")
+            if desc.digest in manifests:
+                return
+            media_type = self.media_type_of(desc)
+            if media_type in INDEX_TYPES:
+                for child in self.image_index(desc.digest).manifests or ():
+                    visit(child, depth + 1)
+            elif media_type in IMAGE_MANIFEST_TYPES:
+                manifest = self.image_manifest(desc.digest)
+                for blob in (manifest.config, *(manifest.layers or ())):
+                    if blob.digest in blobs or blob.digest in missing:
+                        continue
+                    if self.has_blob(blob.digest):
+                        blobs[blob.digest] = blob
+                    else:
+                        missing[blob.digest] = blob
+            else:
+                raise ValueError(f"{self.root}: {desc.digest} has media type {media_type!r}, not an image or index")
+            manifests[desc.digest] = desc
+
+        visit(descriptor, 0)
+        return PushOrder(tuple(blobs.values()), tuple(manifests.values()), tuple(missing.values()))
+
+
+def read_layout(root: Path | str) -> OciLayout:
+    """Open an OCI image layout directory, checking its `oci-layout` marker file."""
+    root = Path(root)
+    marker = root / "oci-layout"
+    try:
+        value = _json_object(marker.read_bytes(), str(marker))
+    except OSError as e:
+        raise ValueError(f"{root} is not an OCI image layout: cannot read {marker}: {e.strerror}") from None
+    version = value.get("imageLayoutVersion")
+    if version != "1.0.0":
+        raise ValueError(f"{marker}: imageLayoutVersion is {version!r}, only '1.0.0' is supported")
+    return OciLayout(root)
