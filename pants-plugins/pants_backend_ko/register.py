@@ -2,8 +2,8 @@
 
 from pants_backend_ko import subsystems
 from pants_backend_ko import target_types as ko_target_types
-from pants_backend_ko.goals import package
-from pants_backend_ko.util_rules import base_image, go_build, image, naming
+from pants_backend_ko.goals import package, publish
+from pants_backend_ko.util_rules import base_image, go_build, image, naming, registry
 
 
 def target_types():
@@ -17,5 +17,7 @@ def rules():
         *base_image.rules(),
         *naming.rules(),
         *image.rules(),
+        *registry.rules(),
         *package.rules(),
+        *publish.rules(),
     ]

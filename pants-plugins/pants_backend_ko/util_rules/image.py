@@ -142,6 +142,8 @@ class BuiltKoImage:
     platform_digests: FrozenDict[str, str]  # "linux/arm64" -> digest of that platform's manifest
     docker_archive: Digest | None  # `<output_path>.tar`, single-platform images only
     name: ImageName
+    # Base layers the layout does not carry: (digest, "registry/repository") to mount or stream from.
+    base_blob_sources: tuple[tuple[str, str], ...] = ()
 
 
 @rule(desc="Build a ko image", level=LogLevel.DEBUG)
@@ -153,7 +155,10 @@ async def build_ko_image(request: KoImageRequest) -> BuiltKoImage:
     source_date_epoch = parse_epoch(epochs, "SOURCE_DATE_EPOCH")
     kodata_date_epoch = parse_epoch(epochs, "KO_DATA_DATE_EPOCH")
     base, kodata, name = await MultiGet(
-        Get(ResolvedBaseImage, BaseImageRequest(settings.base_image, settings.platforms, owner)),
+        Get(
+            ResolvedBaseImage,
+            BaseImageRequest(settings.base_image, settings.platforms, owner, settings.address.spec_path),
+        ),
         Get(KodataContents, KoImageSettings, settings),
         Get(ImageName, ImageNameRequest(field_set, settings.import_path)),
     )
@@ -225,6 +230,7 @@ async def build_ko_image(request: KoImageRequest) -> BuiltKoImage:
         ),
         docker_archive=docker_archive,
         name=name,
+        base_blob_sources=base.blob_sources,
     )
 
 
