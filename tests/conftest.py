@@ -73,3 +73,10 @@ def unique_repo(request):
     """A repository path no other test uses, e.g. ``t/test-push-index-3f2a9c1d``."""
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     return f"t/{slug}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(params=["plain", "tls-basic", "token"])
+def any_registry(request):
+    """Each of the three registry set-ups in turn."""
+    name = {"plain": "registry_plain", "tls-basic": "registry_tls", "token": "registry_token"}[request.param]
+    return request.getfixturevalue(name)

@@ -294,6 +294,22 @@ class RegistryPeer:
         hexdigest = digest.split(":", 1)[1]
         return os.path.join(self.storage_dir, "docker", "registry", "v2", "blobs", "sha256", hexdigest[:2], hexdigest, "data")
 
+    # ------------------------------------------------------- client set-up
+
+    @property
+    def ca_bundle(self) -> Optional[str]:
+        return self.tls.ca_cert if self.tls else None
+
+    def docker_config_env(self, directory: str, *, form: str = "auth") -> Dict[str, str]:
+        """An environment whose Docker config holds this peer's credentials (empty config if none)."""
+        os.makedirs(directory, exist_ok=True)
+        if self.username:
+            write_docker_config(directory, self.host, self.username, self.password or "", form=form)
+        else:
+            with open(os.path.join(directory, "config.json"), "w") as f:
+                f.write("{}")
+        return {"DOCKER_CONFIG": directory}
+
     # -------------------------------------------------------------- skopeo
 
     def skopeo_flags(self, direction: str = "") -> List[str]:
@@ -639,6 +655,16 @@ def write_test_layout(
     for digest in omit_blobs:
         os.unlink(os.path.join(path, "blobs", "sha256", digest.split(":")[1]))
     return SampleLayout(path, root_digest, root_type, root_bytes, tuple(images), ref_name)
+
+
+def client_for(peer: RegistryPeer, workdir: str, *, form: str = "auth", **options):
+    """A RegistryClient for ``peer`` with its credentials in a Docker config under ``workdir``."""
+    from pants_backend_ko.oci.remote.credentials import Keychain
+    from pants_backend_ko.oci.remote.transport import RegistryClient
+
+    env = peer.docker_config_env(os.path.join(workdir, f"docker-config-{peer.kind}"), form=form)
+    options.setdefault("backoff", 0.05)
+    return RegistryClient(peer.host, keychain=Keychain(env), ca_bundle=peer.ca_bundle, **options)
 
 
 def write_docker_config(directory: str, registry: str, username: str, password: str, *, form: str = "auth") -> str:

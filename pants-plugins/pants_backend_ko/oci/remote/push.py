@@ -246,6 +246,7 @@ class _Pusher:
         self.repo = repository
         self.scopes = tuple(scopes)
         self.counts = _Counts()
+        self.failed = threading.Event()
 
     # ---------------------------------------------------------------- blobs
 
@@ -255,6 +256,15 @@ class _Pusher:
         return resp.status_code == 200
 
     def push_blob(self, blob: _Blob) -> str:
+        if self.failed.is_set():
+            return SKIPPED  # another blob failed: start nothing new, the push is aborted
+        try:
+            return self._push_blob(blob)
+        except BaseException:
+            self.failed.set()
+            raise
+
+    def _push_blob(self, blob: _Blob) -> str:
         desc = blob.descriptor
         if self.blob_exists(desc.digest):
             logger.info("%s: blob %s already present", self.repo, desc.digest)

@@ -32,10 +32,12 @@ import email.utils
 import logging
 import threading
 import time
+import warnings
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from pants_backend_ko.oci.reference import normalize_registry, validate_registry
@@ -63,6 +65,7 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "pants-backend-ko"
 MAX_REDIRECTS = 5
 Body = Union[None, bytes, Callable[[], object]]
+_STATUS_CODES = {401: "UNAUTHORIZED", 403: "DENIED", 404: "NOT_FOUND", 429: "TOOMANYREQUESTS"}
 
 
 def _origin(url: str) -> Tuple[str, str, int]:
@@ -139,6 +142,10 @@ class RegistryClient:
         self.user_agent = user_agent
         self._pool_size = pool_size
         self._verify: Union[bool, str] = False if self.insecure else (ca_bundle or True)
+        if self.insecure:
+            # The user listed this host as insecure: say so once instead of a warning per request.
+            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+            logger.warning("registry %s: TLS verification is off and plain HTTP is allowed (insecure registry)", self.registry)
         self._session = requests.Session()
         self._session.trust_env = False
         self._session.headers["User-Agent"] = user_agent
@@ -513,6 +520,9 @@ class RegistryClient:
         status = resp.status_code
         code, message = _error_code_and_message(resp)
         resp.close()
+        if not code and not message:
+            # HEAD answers (and some proxies) carry no error body: name the status the spec's way.
+            code = _STATUS_CODES.get(status, "")
         head = f"registry {self.registry}: {method} {path}: {status} {code or one_line(resp.reason, 60) or 'error'}"
         if message and message.lower().replace(" ", "_") != code.lower():
             head += f": {message}"
