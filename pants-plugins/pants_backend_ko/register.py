@@ -2,8 +2,16 @@
 
 from pants_backend_ko import subsystems
 from pants_backend_ko import target_types as ko_target_types
-from pants_backend_ko.goals import package, publish
-from pants_backend_ko.util_rules import base_image, go_build, image, naming, registry
+from pants_backend_ko.goals import deploy, package, publish, run
+from pants_backend_ko.util_rules import (
+    base_image,
+    deploy_plan,
+    go_build,
+    image,
+    manifests,
+    naming,
+    registry,
+)
 
 
 def target_types():
@@ -18,6 +26,10 @@ def rules():
         *naming.rules(),
         *image.rules(),
         *registry.rules(),
+        *manifests.rules(),
+        *deploy_plan.rules(),
         *package.rules(),
         *publish.rules(),
+        *run.rules(),
+        *deploy.rules(),
     ]

@@ -12,6 +12,7 @@ from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     Dependencies,
     FieldSet,
+    MultipleSourcesField,
     DictStringToStringField,
     StringField,
     StringSequenceField,
@@ -187,8 +188,6 @@ class KoImageTarget(Target):
     )
 
 
-def target_types():
-    return [KoImageTarget]
 
 
 @dataclass(frozen=True)
@@ -213,3 +212,110 @@ class KoImageFieldSet(FieldSet):
     ldflags: KoLdflagsField
     flags: KoFlagsField
     output_path: KoImageOutputPathField
+
+
+# ---------------------------------------------------------------------------------------------
+# ko_manifests
+
+
+class KoManifestsSourcesField(MultipleSourcesField):
+    default = ("*.yaml", "*.yml", "*.json")
+    expected_file_extensions = (".yaml", ".yml", ".json")
+    help = softwrap(
+        """
+        Kubernetes YAML or JSON files (multi-document allowed). Every string that starts with
+        `ko://<import path>` (mapping keys included, as in ko) is replaced by
+        `<repository>@sha256:<digest>` of the `ko_image` with that import path; every other byte
+        stays as written. Documents keep their order: files in the order listed, globs sorted.
+        """
+    )
+
+
+class KoManifestsDependenciesField(Dependencies):
+    help = softwrap(
+        """
+        Targets these manifests depend on. The `ko_image` targets named by `ko://` strings are
+        inferred; list others (or the same ones) here if you like.
+        """
+    )
+
+
+class KoSelectorField(StringField):
+    alias = "selector"
+    help = softwrap(
+        """
+        A Kubernetes label selector (`app=web,tier!=db`, `env in (a,b)`, `!canary`, ...) that
+        keeps only the documents whose `metadata.labels` match, `kind: List` items included,
+        as ko's `--selector`. Selection happens before resolution: only surviving documents'
+        images are built.
+        """
+    )
+
+
+class KoKubectlVerbField(StringField):
+    alias = "verb"
+    default = "apply"
+    valid_choices = ("apply", "create", "delete", "replace")
+    help = softwrap(
+        """
+        What `pants run` does with the rendered YAML, as ko's commands: `apply` (ko apply),
+        `create` (ko create), `replace`, or `delete` (ko delete; nothing is built or pushed).
+        Declare one target per verb over the same files, e.g. `:apply` and `:delete`.
+        """
+    )
+
+
+class KoKubectlArgsField(StringSequenceField):
+    alias = "kubectl_args"
+    help = softwrap(
+        """
+        Arguments always passed to `kubectl` (e.g. `["--context=dev", "-n", "demo"]`); arguments
+        after `--` on the `pants run` command line are added after them.
+        """
+    )
+
+
+class KoManifestsOutputPathField(OutputPathField):
+    help = softwrap(
+        """
+        Where `pants package` writes the rendered YAML under `dist/`: `<path>.yaml` with every
+        document, and `<path>/<file>` for each source file.
+        """
+    )
+
+
+class KoManifestsTarget(Target):
+    alias = "ko_manifests"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        KoManifestsSourcesField,
+        KoManifestsDependenciesField,
+        KoSelectorField,
+        KoKubectlVerbField,
+        KoKubectlArgsField,
+        KoManifestsOutputPathField,
+    )
+    help = softwrap(
+        """
+        Kubernetes YAML that refers to `ko_image` targets with `ko://<import path>`, as ko's
+        `resolve`/`apply`. `pants package` renders it with image digests (no push, no network);
+        `pants run` publishes the images the registry lacks and runs `kubectl <verb> -f -`;
+        `pants --loop run` re-applies on every change (ko's `apply --watch`).
+        """
+    )
+
+
+@dataclass(frozen=True)
+class KoManifestsFieldSet(FieldSet):
+    required_fields = (KoManifestsSourcesField,)
+
+    sources: KoManifestsSourcesField
+    dependencies: KoManifestsDependenciesField
+    selector: KoSelectorField
+    verb: KoKubectlVerbField
+    kubectl_args: KoKubectlArgsField
+    output_path: KoManifestsOutputPathField
+
+
+def target_types():
+    return [KoImageTarget, KoManifestsTarget]

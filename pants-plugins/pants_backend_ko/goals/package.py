@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
@@ -11,8 +12,13 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
-from pants_backend_ko.target_types import KoImageFieldSet
+from pants_backend_ko.target_types import KoImageFieldSet, KoManifestsFieldSet
 from pants_backend_ko.util_rules.image import BuiltKoImage, KoImageRequest
+from pants_backend_ko.util_rules.manifests import (
+    RenderedManifests,
+    RenderManifestsRequest,
+    image_reference,
+)
 
 
 @dataclass(frozen=True)
@@ -67,5 +73,36 @@ async def package_ko_image(field_set: KoImagePackageFieldSet) -> BuiltPackage:
     return BuiltPackage(merged, tuple(artifacts))
 
 
+@dataclass(frozen=True)
+class KoManifestsPackageFieldSet(KoManifestsFieldSet, PackageFieldSet):
+    pass
+
+
+@rule(desc="Package ko_manifests", level=LogLevel.DEBUG)
+async def package_ko_manifests(field_set: KoManifestsPackageFieldSet) -> BuiltPackage:
+    rendered = await Get(RenderedManifests, RenderManifestsRequest(field_set))
+    output_path = field_set.output_path.value_or_default(file_ending=None)
+    spec_path = field_set.address.spec_path
+    files = [FileContent(f"{output_path}.yaml", rendered.combined.encode("utf-8"))]
+    for path, text in rendered.files:
+        relative = os.path.relpath(path, spec_path) if spec_path else path
+        files.append(FileContent(f"{output_path}/{relative}", text.encode("utf-8")))
+    digest = await Get(Digest, CreateDigest(files))
+    return BuiltPackage(
+        digest,
+        (
+            BuiltPackageArtifact(
+                f"{output_path}.yaml",
+                extra_log_lines=tuple(f"    {image_reference(i)}" for i in rendered.images),
+            ),
+            BuiltPackageArtifact(f"{output_path}/"),
+        ),
+    )
+
+
 def rules():
-    return [*collect_rules(), UnionRule(PackageFieldSet, KoImagePackageFieldSet)]
+    return [
+        *collect_rules(),
+        UnionRule(PackageFieldSet, KoImagePackageFieldSet),
+        UnionRule(PackageFieldSet, KoManifestsPackageFieldSet),
+    ]

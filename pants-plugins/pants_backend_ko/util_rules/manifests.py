@@ -1,0 +1,219 @@
+"""`ko_manifests`: which `ko_image` each `ko://` string means, and the rendered YAML.
+
+Rendering needs no push and no network: every digest is known at package time. The pure
+splicing and selection live in `pants_backend_ko.k8s`; this module gathers the files, the
+images' digests and repositories, and reports problems with file, line and target address.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from pants.engine.addresses import Address
+from pants.engine.fs import Digest, DigestContents
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import (
+    AllTargets,
+    DependenciesRequest,
+    HydratedSources,
+    HydrateSourcesRequest,
+    InferDependenciesRequest,
+    InferredDependencies,
+    Targets,
+)
+from pants.engine.unions import UnionRule
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+
+from pants_backend_ko.errors import KoError
+from pants_backend_ko.k8s import ManifestError, find_references, render_file, select_documents
+from pants_backend_ko.k8s.selector import parse_selector
+from pants_backend_ko.target_types import (
+    KoImageFieldSet,
+    KoImageTarget,
+    KoManifestsFieldSet,
+    KoManifestsSourcesField,
+)
+from pants_backend_ko.util_rules.image import (
+    BuiltKoImage,
+    KoImageRequest,
+    KoImageSettings,
+    KoImageSettingsRequest,
+)
+
+
+@dataclass(frozen=True)
+class KoImageIndex:
+    """Every `ko_image` of the repository by import path: what `ko://<import path>` can mean."""
+
+    by_import_path: FrozenDict[str, tuple[Address, ...]]
+
+
+@rule(desc="Index ko_image targets by import path", level=LogLevel.DEBUG)
+async def index_ko_images(all_targets: AllTargets) -> KoImageIndex:
+    images = [t for t in all_targets if isinstance(t, KoImageTarget)]
+    settings = await MultiGet(
+        Get(KoImageSettings, KoImageSettingsRequest(KoImageFieldSet.create(t))) for t in images
+    )
+    index: dict[str, list[Address]] = {}
+    for s in settings:
+        index.setdefault(s.import_path, []).append(s.address)
+    return KoImageIndex(FrozenDict({k: tuple(sorted(v)) for k, v in index.items()}))
+
+
+@dataclass(frozen=True)
+class KoManifestsInferenceFieldSet(KoManifestsFieldSet):
+    pass
+
+
+class InferKoManifestsDependencies(InferDependenciesRequest):
+    infer_from = KoManifestsInferenceFieldSet
+
+
+@dataclass(frozen=True)
+class ManifestSources:
+    files: tuple[tuple[str, str], ...]  # (path, text) in document order
+
+
+@rule(desc="Read ko_manifests sources", level=LogLevel.DEBUG)
+async def read_manifest_sources(field: KoManifestsSourcesField) -> ManifestSources:
+    hydrated = await Get(HydratedSources, HydrateSourcesRequest(field))
+    contents = await Get(DigestContents, Digest, hydrated.snapshot.digest)
+    by_path = {fc.path: fc.content for fc in contents}
+    files = []
+    for path in hydrated.snapshot.files:  # sorted
+        try:
+            text = by_path[path].decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise KoError(f"{path}: not UTF-8 text (byte {e.start}); Kubernetes YAML must be UTF-8.")
+        files.append((path, text))
+    return ManifestSources(tuple(files))
+
+
+def import_paths_in(sources: ManifestSources, selector: str | None, owner: Address) -> dict[str, tuple[str, int]]:
+    """The import paths referenced by the documents that survive the selector, with a location."""
+    found: dict[str, tuple[str, int]] = {}
+    for path, text in sources.files:
+        try:
+            selected = select_documents(text, path, selector) if selector else text
+            refs = find_references(selected, path)
+        except (ManifestError, ValueError) as e:
+            raise KoError(f"{owner}: {e}")
+        for ref in refs:
+            found.setdefault(ref.import_path, (path, ref.line))
+    return found
+
+
+@rule(desc="Infer ko_manifests dependencies", level=LogLevel.DEBUG)
+async def infer_ko_manifests_dependencies(
+    request: InferKoManifestsDependencies, index: KoImageIndex
+) -> InferredDependencies:
+    sources = await Get(ManifestSources, KoManifestsSourcesField, request.field_set.sources)
+    try:
+        found = import_paths_in(sources, None, request.field_set.address)
+    except KoError:
+        return InferredDependencies([])  # reported with its location when rendering
+    include = []
+    for import_path in found:
+        addresses = index.by_import_path.get(import_path, ())
+        if len(addresses) == 1:
+            include.append(addresses[0])
+    return InferredDependencies(include)
+
+
+@dataclass(frozen=True)
+class RenderManifestsRequest:
+    field_set: KoManifestsFieldSet
+
+
+@dataclass(frozen=True)
+class RenderedManifests:
+    files: tuple[tuple[str, str], ...]  # (source path, rendered text)
+    images: tuple[BuiltKoImage, ...]  # the images the surviving documents refer to
+
+    @property
+    def combined(self) -> str:
+        """Every rendered file's documents, in order, as one YAML stream."""
+        parts = []
+        for _, text in self.files:
+            if not text.strip():
+                continue
+            parts.append(text if text.endswith("\n") else text + "\n")
+        return "---\n".join(parts)
+
+
+def image_reference(image: BuiltKoImage) -> str:
+    """ko's returned reference: `repo@sha256:…`, or `repo:tag@sha256:…` for one non-latest tag."""
+    repository = image.name.repository
+    tags = image.name.tags
+    if len(tags) == 1 and tags[0] != "latest":
+        return f"{repository}:{tags[0]}@{image.digest}"
+    return f"{repository}@{image.digest}"
+
+
+@rule(desc="Render ko_manifests", level=LogLevel.DEBUG)
+async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageIndex) -> RenderedManifests:
+    field_set = request.field_set
+    owner = field_set.address
+    selector = field_set.selector.value
+    if selector:
+        try:
+            parse_selector(selector)
+        except ValueError as e:
+            raise KoError(f"{owner}: invalid `selector`: {e}")
+    sources, dependencies = await MultiGet(
+        Get(ManifestSources, KoManifestsSourcesField, field_set.sources),
+        Get(Targets, DependenciesRequest(field_set.dependencies)),
+    )
+    if not sources.files:
+        raise KoError(f"{owner}: no YAML or JSON files match `sources`; check the globs.")
+    wanted = import_paths_in(sources, selector, owner)
+    image_targets = [t for t in dependencies if isinstance(t, KoImageTarget)]
+    settings = await MultiGet(
+        Get(KoImageSettings, KoImageSettingsRequest(KoImageFieldSet.create(t))) for t in image_targets
+    )
+    by_import_path: dict[str, list] = {}
+    for target, s in zip(image_targets, settings):
+        by_import_path.setdefault(s.import_path, []).append(target)
+    chosen = {}
+    for import_path, (path, line) in wanted.items():
+        candidates = by_import_path.get(import_path, [])
+        if len(candidates) > 1:
+            raise KoError(
+                f"{path}:{line}: ko://{import_path} is ambiguous: ko_image targets "
+                f"{', '.join(str(t.address) for t in candidates)} all build it; keep one, or "
+                f"list the one you mean in {owner}'s `dependencies` and exclude the others with `!`."
+            )
+        if len(candidates) == 1:
+            chosen[import_path] = candidates[0]
+        elif len(index.by_import_path.get(import_path, ())) > 1:
+            addresses = ", ".join(str(a) for a in index.by_import_path[import_path])
+            raise KoError(
+                f"{path}:{line}: ko://{import_path} is ambiguous: ko_image targets {addresses} "
+                f"all build it; list the one you mean in {owner}'s `dependencies`."
+            )
+    images = await MultiGet(
+        Get(BuiltKoImage, KoImageRequest(KoImageFieldSet.create(t))) for t in chosen.values()
+    )
+    resolved = {}
+    for import_path, image in zip(chosen, images):
+        if image.name.repository is None:
+            path, line = wanted[import_path]
+            raise KoError(
+                f"{path}:{line}: ko://{import_path} ({image.settings.address}) has no repository "
+                "to be referred to by: set KO_DOCKER_REPO, [ko].docker_repo or its `repository` field."
+            )
+        resolved[import_path] = image_reference(image)
+    known = sorted(index.by_import_path)
+    rendered = []
+    for path, text in sources.files:
+        try:
+            rendered.append((path, render_file(text, path, resolved, selector, known)))
+        except (ManifestError, ValueError) as e:
+            raise KoError(f"{owner}: {e}" if not str(e).startswith(path) else str(e))
+    return RenderedManifests(tuple(rendered), tuple(images))
+
+
+def rules():
+    return [*collect_rules(), UnionRule(InferDependenciesRequest, InferKoManifestsDependencies)]
