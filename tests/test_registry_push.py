@@ -176,6 +176,34 @@ def test_chunked_upload_when_the_registry_asks(fault_proxy, tmp_path, unique_rep
     assert (out / "blobs" / "sha256" / big_digest.split(":")[1]).stat().st_size == size
 
 
+def layout_config_size(layout) -> int:
+    return os.path.getsize(os.path.join(layout.path, "blobs", "sha256", layout.images[0].config_digest[7:]))
+
+
+def test_chunked_upload_resumes_after_416_and_relative_locations_work(fault_proxy, tmp_path, unique_repo):
+    fault_proxy.add_rule(Rule("POST", r"/blobs/uploads/$", "add_header", headers={"OCI-Chunk-Min-Length": "1048576"}))
+    # The second PATCH is refused as out of order; the client asks for the upload status and resumes.
+    # (jobs=1: the config's single PATCH comes first, then the big layer's chunks.)
+    fault_proxy.add_rule(Rule("PATCH", r"/blobs/uploads/", "respond", 416, {}, b"", times=1, after=2))
+    fault_proxy.add_rule(Rule("PATCH", r"/blobs/uploads/", "relative_location"))
+    layout = write_test_layout(str(tmp_path / "l"), single=True, shared_layer=make_layer({"big.bin": os.urandom(2_200_000)}))
+    with RegistryClient(fault_proxy.host, backoff=0.05) as client:
+        result = push_layout(layout.path, f"{fault_proxy.host}/{unique_repo}", ["latest"], client=client, jobs=1)
+    assert result.blobs_uploaded == 3
+    big = [e for e in fault_proxy.log if e.method in ("PATCH", "GET") and "/blobs/uploads/" in e.path]
+    assert [(e.method, e.status, e.header("Content-Range")) for e in big[:5]] == [
+        ("PATCH", 202, f"0-{layout_config_size(layout) - 1}"),
+        ("PATCH", 202, "0-1048575"),
+        ("PATCH", 416, "1048576-2097151"),
+        ("GET", 204, None),
+        ("PATCH", 202, "1048576-2097151"),
+    ]
+    peer = fault_proxy.upstream
+    out = tmp_path / "copied"
+    skopeo("copy", *peer.skopeo_flags("src"), f"docker://{peer.ref(unique_repo)}", f"oci:{out}:x")
+    assert skopeo("inspect", "--raw", *peer.skopeo_flags(), f"docker://{peer.ref(unique_repo)}") == layout.root_bytes
+
+
 def test_tags_are_skipped_when_current_and_moved_when_not(registry_plain, tmp_path, unique_repo):
     peer = registry_plain
     one = write_test_layout(str(tmp_path / "one"), single=True)

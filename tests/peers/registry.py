@@ -38,7 +38,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 from tests.peers.token_server import TokenServer
@@ -341,12 +341,14 @@ class Rule:
 
     method: str
     path: str
-    action: str  # "respond", "add_header", "redirect_blob", "rewrite_location"
+    action: str  # "respond", "add_header", "redirect_blob", "rewrite_location", "relative_location"
     status: int = 0
     headers: Dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     times: int = 1_000_000
+    after: int = 0  # let this many matching requests through untouched first
     used: int = 0
+    seen: int = 0
 
 
 @dataclass(frozen=True)
@@ -416,6 +418,9 @@ class FaultProxy:
         with self._lock:
             for rule in self.rules:
                 if rule.method == method and re.search(rule.path, path) and rule.used < rule.times:
+                    rule.seen += 1
+                    if rule.seen <= rule.after:
+                        continue
                     rule.used += 1
                     return rule
         return None
@@ -490,6 +495,9 @@ class FaultProxy:
                 if rule is not None and rule.action == "rewrite_location" and "Location" in headers:
                     loc = urlsplit(headers["Location"])
                     headers["Location"] = loc._replace(netloc=rule.headers["netloc"]).geturl()
+                if rule is not None and rule.action == "relative_location" and "Location" in headers:
+                    loc = urlsplit(headers["Location"])
+                    headers["Location"] = loc._replace(scheme="", netloc="").geturl()
                 with proxy._lock:
                     proxy.log.append(ProxiedRequest(self.command, path, query, status, record_headers))
                 self._reply(status, headers, data)

@@ -29,15 +29,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
+import requests
+import urllib3
+
 from pants_backend_ko.oci.reference import Reference, parse_reference
 from pants_backend_ko.oci.remote.credentials import Keychain
 from pants_backend_ko.oci.remote.descriptors import (
-    DOCKER_CONFIG,
     IMAGE_MANIFEST_MEDIA_TYPES,
     INDEX_MEDIA_TYPES,
     MANIFEST_ACCEPT,
     MAX_MANIFEST_BYTES,
-    OCI_CONFIG,
     Descriptor,
     Platform,
     check_digest,
@@ -164,12 +165,23 @@ class FetchedManifest:
         return self.media_type in INDEX_MEDIA_TYPES
 
 
-def _read_limited(resp: Any, limit: int, *, decode: bool) -> bytes:
+def _read_chunk(resp: Any, amount: int, *, decode: bool, registry: str, what: str) -> bytes:
+    """Read from a streamed answer; a broken connection becomes a one-line RegistryError."""
+    try:
+        return resp.raw.read(amount, decode_content=decode)
+    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as e:
+        raise RegistryError(
+            f"registry {registry}: the connection broke while downloading {what} ({type(e).__name__}); try again",
+            registry=registry,
+        ) from None
+
+
+def _read_limited(resp: Any, limit: int, *, decode: bool, registry: str = "", what: str = "") -> bytes:
     """Read at most ``limit + 1`` bytes of a streamed answer (one more shows it was too big)."""
     parts: List[bytes] = []
     total = 0
     while total <= limit:
-        chunk = resp.raw.read(min(_CHUNK, limit + 1 - total), decode_content=decode)
+        chunk = _read_chunk(resp, min(_CHUNK, limit + 1 - total), decode=decode, registry=registry, what=what)
         if not chunk:
             break
         parts.append(chunk)
@@ -212,7 +224,7 @@ def get_manifest(
         declared_length = resp.headers.get("Content-Length")
         if declared_length and declared_length.isdigit() and int(declared_length) > MAX_MANIFEST_BYTES:
             raise RegistryError(f"{where}: {declared_length} bytes is larger than the {MAX_MANIFEST_BYTES}-byte manifest limit")
-        data = _read_limited(resp, MAX_MANIFEST_BYTES, decode=True)
+        data = _read_limited(resp, MAX_MANIFEST_BYTES, decode=True, registry=client.registry, what=f"manifest {reference}")
         if len(data) > MAX_MANIFEST_BYTES:
             raise RegistryError(f"{where}: larger than the {MAX_MANIFEST_BYTES}-byte manifest limit")
         content_type = resp.headers.get("Content-Type", "")
@@ -263,7 +275,7 @@ def get_small_blob(
         follow_redirects=True,
     )
     with resp:
-        data = _read_limited(resp, max_size, decode=False)
+        data = _read_limited(resp, max_size, decode=False, registry=client.registry, what=f"blob {digest}")
     if len(data) > max_size:
         raise RegistryError(f"{where}: larger than the {max_size}-byte limit for configs", registry=client.registry)
     actual = sha256_digest(data)
@@ -317,7 +329,7 @@ def fetch_blob(
         size = 0
         with resp, os.fdopen(fd, "wb") as out:
             while True:
-                chunk = resp.raw.read(_CHUNK, decode_content=False)
+                chunk = _read_chunk(resp, _CHUNK, decode=False, registry=client.registry, what=f"blob {digest}")
                 if not chunk:
                     break
                 size += len(chunk)

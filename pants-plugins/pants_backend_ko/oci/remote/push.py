@@ -382,7 +382,9 @@ class _Pusher:
                         )
                     status = self.client.request("GET", location, scopes=self.scopes, expected=(204,))
                     status.close()
-                    offset = _range_end(status.headers.get("Range", "")) + 1
+                    # "0-<last byte>"; distribution also answers "0-0" for an empty upload.
+                    end = _range_end(status.headers.get("Range", ""))
+                    offset = end + 1 if end > 0 else 0
                     stream.seek(offset)
                     location = self.client.resolve_location(status, "GET")
                     continue

@@ -74,6 +74,10 @@ def _origin(url: str) -> Tuple[str, str, int]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
+def _attempts(n: int) -> str:
+    return f"{n} attempt" + ("" if n == 1 else "s")
+
+
 def _retry_after_seconds(value: Optional[str]) -> Optional[float]:
     if not value:
         return None
@@ -474,7 +478,7 @@ class RegistryClient:
                         raise
                     path = urlsplit(url).path
                     raise RegistryError(
-                        f"registry {self.registry}: {method} {path}: cannot connect after {attempt} attempts "
+                        f"registry {self.registry}: {method} {path}: cannot connect after {_attempts(attempt)} "
                         f"({type(e).__name__}); check that the registry is running and reachable",
                         registry=self.registry,
                         method=method,
@@ -537,9 +541,9 @@ class RegistryClient:
         elif status == 404:
             hint = "not found; check the registry, repository and reference"
         elif status == 429:
-            hint = f"rate limited after {attempts} attempts; try again later"
+            hint = f"rate limited after {_attempts(attempts)}; try again later"
         elif status >= 500:
-            hint = f"the registry failed after {attempts} attempts; try again later"
+            hint = f"the registry failed after {_attempts(attempts)}; try again later"
         else:
             hint = ""
         return RegistryError(
