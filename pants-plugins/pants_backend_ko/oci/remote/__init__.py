@@ -1,0 +1,11 @@
+"""The registry client: pure Python (``requests`` + stdlib), no Pants imports.
+
+* :mod:`.credentials` -- ``Keychain(environ).resolve(registry) -> Credential``
+* :mod:`.transport` -- ``RegistryClient(registry, keychain=..., insecure_registries=..., ca_bundle=...)``,
+  ``ClientPool``
+* :mod:`.pull` -- ``get_manifest``, ``resolve_base``, ``resolve_base_from_layout``, ``fetch_blob``,
+  ``ContentCache``
+* :mod:`.push` -- ``push_layout(layout_dir, repository, tags, client=...) -> PushResult``
+* :mod:`.cli` -- ``python -m pants_backend_ko.oci.remote push|inspect``
+* :mod:`.errors` -- ``RegistryError`` (one line, never a secret)
+"""
