@@ -1,0 +1,145 @@
+"""`pants package` of ko_image targets in a scratch repository, checked with tools we did not
+write: skopeo reads the layout and the docker archive, umoci unpacks it, and the entrypoint runs
+(chroot and runc for amd64, qemu-aarch64-static for arm64) and prints what the program prints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.peers import image_tools
+from tests.peers.pants_repo import make_scratch_repo, pants_args_for_isolated_caches
+
+SERVER = "src.go.cmd.server/server"
+WORKER = "src.go.cmd.worker/worker"
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory):
+    repo = make_scratch_repo(tmp_path_factory.mktemp("repo"))
+    repo.pants("package", "src/go::")
+    return repo
+
+
+def skopeo_digest(target: str) -> str:
+    return "sha256:" + hashlib.sha256(image_tools.skopeo_inspect(target, raw=True)).hexdigest()
+
+
+def unpack_platform(layout: Path, tag: str, arch: str, workdir: Path) -> Path:
+    """One platform of a layout (an index or an image), unpacked by umoci into a bundle."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    single = workdir / "single"
+    image_tools.skopeo("copy", "--override-arch", arch, f"oci:{layout}:{tag}", f"oci:{single}:x")
+    return image_tools.umoci_unpack(single, "x", workdir / "bundle")
+
+
+def image_config(layout: Path, tag: str, arch: str) -> dict:
+    raw = image_tools.skopeo_inspect(f"oci:{layout}:{tag}", raw=False, extra=["--config", "--override-arch", arch])
+    return raw
+
+
+def run_entrypoint(bundle: Path, args: list, arch: str) -> str:
+    """Runs the image's entrypoint (with extra args) from the unpacked rootfs: chroot or qemu."""
+    process = image_tools.bundle_process(bundle)
+    env = dict(e.split("=", 1) for e in process["env"])
+    rootfs = bundle / "rootfs"
+    argv = [*process["args"], *args]
+    if arch == "amd64":
+        cmd = [shutil.which("chroot"), str(rootfs), *argv]
+    else:
+        cmd = [shutil.which("qemu-aarch64-static"), "-L", str(rootfs), str(rootfs) + argv[0], *argv[1:]]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_multi_platform_index_runs_on_both_platforms(packaged, tmp_path):
+    meta = packaged.image_metadata(SERVER)
+    layout = packaged.root / "dist" / SERVER
+    assert meta["media_type"] == "application/vnd.oci.image.index.v1+json"
+    assert set(meta["platforms"]) == {"linux/amd64", "linux/arm64"}
+    assert meta["import_path"] == "example.com/app/cmd/server"
+    # skopeo reads the nested index and agrees on its digest.
+    assert skopeo_digest(f"oci:{layout}:latest") == meta["digest"]
+    index = json.loads(image_tools.skopeo_inspect(f"oci:{layout}:latest", raw=True))
+    assert [(m["platform"]["os"], m["platform"]["architecture"]) for m in index["manifests"]] == [
+        ("linux", "amd64"), ("linux", "arm64")]
+
+    for arch in ("amd64", "arm64"):
+        bundle = unpack_platform(layout, "latest", arch, tmp_path / arch)
+        config = image_config(layout, "latest", arch)
+        assert config["config"]["Entrypoint"] == ["/ko-app/server"]
+        assert "KO_DATA_PATH=/var/run/ko" in config["config"]["Env"]
+        assert "PATH=/ko-app" in config["config"]["Env"]
+        assert config["config"]["Labels"] == {"org.opencontainers.image.source": "https://example.com/app"}
+        out = run_entrypoint(bundle, ["-once"], arch)
+        assert f"hello from server on linux/{arch}" in out
+        assert "kodata: message from kodata" in out
+
+
+def test_single_platform_image_runs_under_runc_and_docker_archive_loads(packaged, tmp_path):
+    meta = packaged.image_metadata(WORKER)
+    layout = packaged.root / "dist" / WORKER
+    assert meta["media_type"] == "application/vnd.oci.image.manifest.v1+json"
+    assert skopeo_digest(f"oci:{layout}:latest") == meta["digest"]
+    bundle = image_tools.umoci_unpack(layout, "latest", tmp_path / "bundle")
+    result = image_tools.run_runc(bundle, tmp_path / "runc")
+    assert result.returncode == 0, result.stderr
+    assert "hello from worker on linux/amd64" in result.stdout
+    # The docker archive is readable by skopeo as docker-archive:, and holds the same image.
+    archive = packaged.root / "dist" / f"{WORKER}.tar"
+    copied = tmp_path / "copied"
+    image_tools.skopeo("copy", f"docker-archive:{archive}", f"oci:{copied}:x")
+    config = image_config(copied, "x", "amd64")
+    assert config["config"]["Entrypoint"] == ["/ko-app/worker"]
+
+
+def test_package_writes_ko_layers_and_metadata(packaged):
+    meta = packaged.image_metadata(WORKER)
+    layout = packaged.root / "dist" / WORKER
+    config = image_config(layout, "latest", "amd64")
+    # kodata first, then the app layer; worker has no kodata: ko's constant empty kodata layer.
+    assert config["rootfs"]["diff_ids"][0] == (
+        "sha256:ffe56a1c5f3878e9b5f803842adb9e2ce81584b6bd027e8599582aefe14a975b")
+    assert [h["created_by"] for h in config["history"]] == ["ko build ko://example.com/app/cmd/worker"] * 2
+    assert meta["repository"].startswith("localhost:5000/example/worker-")
+    assert meta["references"][0] == f"{meta['repository']}@{meta['digest']}"
+
+
+def test_reproducible_across_checkouts_and_cold_caches(packaged, tmp_path):
+    other = make_scratch_repo(tmp_path / "other")
+    other.pants(*pants_args_for_isolated_caches(tmp_path / "caches"), "package", "src/go::")
+    for output in (SERVER, WORKER):
+        assert other.image_metadata(output)["digest"] == packaged.image_metadata(output)["digest"]
+
+
+def _go_builds_run(stderr: str) -> list[str]:
+    """The `go build` processes that actually executed (cache hits spawn nothing)."""
+    return re.findall(r'spawned local process .*?description: "go build (\S+) \((\S+)\)', stderr)
+
+
+def test_editing_one_binary_rebuilds_only_that_binary(tmp_path):
+    repo = make_scratch_repo(tmp_path / "repo")
+    repo.pants("package", "src/go::")
+    before = repo.image_metadata(SERVER)["digest"], repo.image_metadata(WORKER)["digest"]
+    main_go = repo.root / "src/go/cmd/worker/main.go"
+    main_go.write_text(main_go.read_text().replace('Hello("worker")', 'Hello("edited worker")'))
+    result = repo.pants("-ldebug", "package", "src/go::")
+    assert _go_builds_run(result.stderr) == [("example.com/app/cmd/worker", "linux/amd64")]
+    after = repo.image_metadata(SERVER)["digest"], repo.image_metadata(WORKER)["digest"]
+    assert after[0] == before[0] and after[1] != before[1]
+    # Editing the shared library rebuilds both binaries, for every platform.
+    lib = repo.root / "src/go/internal/greeting/greeting.go"
+    lib.write_text(lib.read_text().replace("hello from", "hi from"))
+    result = repo.pants("-ldebug", "package", "src/go::")
+    assert sorted(_go_builds_run(result.stderr)) == [
+        ("example.com/app/cmd/server", "linux/amd64"),
+        ("example.com/app/cmd/server", "linux/arm64"),
+        ("example.com/app/cmd/worker", "linux/amd64"),
+    ]
