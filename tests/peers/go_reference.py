@@ -10,10 +10,11 @@ and indexes. Instead of trusting hand-copied expectations, tests ask Go itself:
 - `go_json(cases)`: `json.Marshal` of strings (raw bytes), float64s and decoded JSON values;
 - `ggcr(request)`: ggcr decoding/encoding of configs and manifests, and ko's `buildOne`
   steps (annotations, `mutate.Append`, config edits, `mutate.ConfigFile`) and `buildAll`'s
-  index, fed with layer blobs produced by our Python code.
+  index, fed with layer blobs produced by our Python code;
+- `ko_binary()`: the real `ko` CLI (v0.19.1), `go install`ed from the module proxy once.
 
 The stdlib programs build offline (`GOPROXY=off`). The ggcr program needs four modules from
-the Go module proxy the first time (go.sum below pins them); all Go state lives in the peers
+the Go module proxy the first time (go.sum below pins them), ko about 150; all Go state lives in the peers
 cache folder (`$PANTS_KO_PEERS_CACHE`, default `~/.cache/pants-backend-ko/peers`), like
 `build_kube.sh`. Binaries are built once per source hash; every call has a timeout.
 """
@@ -586,3 +587,39 @@ def b64(data: bytes) -> str:
 
 def unb64(text: str | None) -> bytes:
     return base64.b64decode(text or "")
+
+
+# --------------------------------------------------------------------------- ko itself
+
+KO_VERSION = "v0.19.1"  # the latest ko release (ko-image-format.md baseline: HEAD pins the same ggcr line)
+KO_BUILD_TIMEOUT = 1800  # cold: ~150 modules from the proxy and a compile on 2 cores (~4-5 min measured)
+
+
+def ko_binary() -> Path:
+    """The real `ko` CLI, `go install`ed once from the Go module proxy into the peers cache."""
+    out_dir = cache_root() / "go-reference" / f"ko-{KO_VERSION}"
+    binary = out_dir / "ko"
+    if binary.is_file():
+        return binary
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_dir.parent / ".ko.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if binary.is_file():
+            return binary
+        with tempfile.TemporaryDirectory(dir=out_dir.parent) as work:
+            env = go_env(offline=False)
+            env["GOBIN"] = work
+            env["GOFLAGS"] = "-buildvcs=false"
+            result = subprocess.run(
+                ["go", "install", f"github.com/google/ko@{KO_VERSION}"],
+                cwd=work,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=KO_BUILD_TIMEOUT,
+            )
+            if result.returncode != 0:
+                raise RuntimeError(f"go install github.com/google/ko@{KO_VERSION} failed:\n{result.stderr[-4000:]}")
+            out_dir.mkdir(exist_ok=True)
+            shutil.move(str(Path(work, "ko")), str(binary))
+    return binary

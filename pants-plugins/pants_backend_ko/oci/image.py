@@ -223,6 +223,12 @@ def build_image(
             f"base image {base.name or '(scratch)'} is {base_platform.os or '?'}/{base_platform.architecture or '?'}, "
             f"not {platform.os}/{platform.architecture}; pick a base for that platform"
         )
+    base_diff_ids = config_file.rootfs.diff_ids or ()
+    if len(base_diff_ids) != len(base.layers):
+        raise ValueError(
+            f"base image {base.name or '(scratch)'} is inconsistent: its config lists {len(base_diff_ids)} "
+            f"diff_ids but its manifest {len(base.layers)} layers"
+        )
 
     # 1. Layers: kodata, then the app binaries (§4.1).
     kodata_tar = kodata_layer_tar(kodata_files or {}, kodata_dirs, epoch=kodata_date_epoch or 0)

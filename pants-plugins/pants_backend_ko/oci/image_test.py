@@ -340,6 +340,10 @@ def test_build_errors_are_clear() -> None:
         build_image(BaseImage.scratch(AMD64), **kwargs, args="--x")
     with pytest.raises(ValueError, match="Windows images"):
         build_image(BaseImage.scratch(Platform("windows", "amd64")), **{**kwargs, "platform": Platform("windows", "amd64")})
+    inconsistent = BaseImage.from_manifest(DOCKER_BASE_MANIFEST, DOCKER_BASE_CONFIG)
+    object.__setattr__(inconsistent, "layers", inconsistent.layers * 2)
+    with pytest.raises(ValueError, match="config lists 1 diff_ids but its manifest 2 layers"):
+        build_image(inconsistent, **kwargs)
     image = build_image(BaseImage.scratch(AMD64), **kwargs)
     with pytest.raises(ValueError, match="listed twice"):
         build_index([(image, AMD64), (image, AMD64)])
