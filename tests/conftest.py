@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Iterator
 
 import pytest
 
@@ -25,6 +26,7 @@ from tests.peers.registry import (
     FaultProxy,
     RegistryPeer,
 )
+from tests.peers.kube import KubeCluster, kube_cluster
 from tests.peers.token_server import TokenServer
 
 
@@ -80,3 +82,10 @@ def any_registry(request):
     """Each of the three registry set-ups in turn."""
     name = {"plain": "registry_plain", "tls-basic": "registry_tls", "token": "registry_token"}[request.param]
     return request.getfixturevalue(name)
+
+
+@pytest.fixture(scope="session")
+def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
+    """One real kube-apiserver + etcd per test session (built once by tests/peers/build_kube.sh)."""
+    with kube_cluster(tmp_path_factory) as cluster:
+        yield cluster

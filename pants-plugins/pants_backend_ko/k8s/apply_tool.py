@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from pants_backend_ko.oci.reference import parse_repository
+from pants_backend_ko.oci.remote.cli import env_ca_bundle
 from pants_backend_ko.oci.remote.credentials import Keychain
 from pants_backend_ko.oci.remote.push import push_layout
 from pants_backend_ko.oci.remote.transport import ClientPool
@@ -67,7 +68,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         kubectl = os.environ.get("KUBECTL") or shutil.which("kubectl")
         if not kubectl:
             raise RuntimeError("kubectl not found on PATH; install it or set $KUBECTL to its path")
-        pool = ClientPool(keychain=Keychain(dict(os.environ)), insecure_registries=plan.get("insecure_registries", ()))
+        pool = ClientPool(keychain=Keychain(dict(os.environ)), insecure_registries=plan.get("insecure_registries", ()),
+                          ca_bundle=env_ca_bundle(os.environ))
         try:
             push_images(plan, base, pool)
         finally:

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from pants_backend_ko.oci.remote.cli import env_ca_bundle
 from pants_backend_ko.oci.remote.credentials import Keychain
 from pants_backend_ko.oci.remote.pull import ResolvedBase, fetch_blob, resolve_base, resolve_base_from_layout
 from pants_backend_ko.oci.remote.transport import ClientPool
@@ -97,7 +98,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             pool = ClientPool(
                 keychain=Keychain(dict(os.environ)),
                 insecure_registries=args.insecure_registry,
-                ca_bundle=args.ca_bundle,
+                ca_bundle=args.ca_bundle or env_ca_bundle(os.environ),
             )
             base = resolve_base(args.ref, args.platform, clients=pool, cache_dir=args.cache_dir)
         write_base(base, Path(args.out), pool, args.cache_dir)

@@ -34,6 +34,11 @@ class UsageError(ValueError):
     pass
 
 
+def env_ca_bundle(environ) -> Optional[str]:
+    """The CA bundle the environment names, as requests and OpenSSL read it (entry points only)."""
+    return environ.get("REQUESTS_CA_BUNDLE") or environ.get("SSL_CERT_FILE") or None
+
+
 def _digest_pairs(values: Sequence[str], flag: str) -> List[Tuple[str, str]]:
     pairs = []
     for value in values:
@@ -80,7 +85,7 @@ def _run_push(args: argparse.Namespace, keychain: Keychain) -> int:
         parsed = parse_repository(name)
         blob_sources[digest] = (parsed.registry, parsed.repository)
     with RegistryClient(
-        target.registry, keychain=keychain, insecure_registries=args.insecure_registry, ca_bundle=args.ca_bundle
+        target.registry, keychain=keychain, insecure_registries=args.insecure_registry, ca_bundle=args.ca_bundle or env_ca_bundle(os.environ)
     ) as client:
         result = push_layout(
             args.layout,
@@ -112,7 +117,7 @@ def _run_push(args: argparse.Namespace, keychain: Keychain) -> int:
 def _run_inspect(args: argparse.Namespace, keychain: Keychain) -> int:
     ref = parse_reference(args.reference)
     with RegistryClient(
-        ref.registry, keychain=keychain, insecure_registries=args.insecure_registry, ca_bundle=args.ca_bundle
+        ref.registry, keychain=keychain, insecure_registries=args.insecure_registry, ca_bundle=args.ca_bundle or env_ca_bundle(os.environ)
     ) as client:
         fetched = get_manifest(client, ref.repository, ref.identifier)
     if args.raw:
