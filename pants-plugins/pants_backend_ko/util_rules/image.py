@@ -95,14 +95,19 @@ async def ko_image_settings(request: KoImageSettingsRequest, ko: KoSubsystem) ->
     module = await Get(GoModule, GoModuleRequest(package_dir))
     import_path = module.import_path_of(package_dir or ".")
     platform_strings = field_set.platforms.value or tuple(ko.default_platforms)
+    # Point at what the user must edit: the field, or the option it falls back to.
+    source = "`platforms`" if field_set.platforms.value else "[ko].default_platforms"
     platforms = []
     for value in platform_strings:
         try:
             platforms.append(Platform.parse(value))
         except ValueError as e:
-            raise KoError(f"{address}: invalid platform {value!r} in `platforms`: {e}")
+            detail = str(e)
+            repeated = f"invalid platform {value!r}: "
+            detail = detail[len(repeated):] if detail.startswith(repeated) else detail
+            raise KoError(f"{address}: invalid platform {value!r} in {source}: {detail}")
     if len(set(platforms)) != len(platforms):
-        raise KoError(f"{address}: `platforms` lists a platform twice: {list(platform_strings)}.")
+        raise KoError(f"{address}: {source} lists a platform twice: {list(platform_strings)}; list each once.")
     return KoImageSettings(
         address=address,
         package_dir=package_dir,
