@@ -91,7 +91,10 @@ async def ko_image_settings(request: KoImageSettingsRequest, ko: KoSubsystem) ->
     if package_dir == ".":
         package_dir = ""
     if package_dir.startswith(".."):
-        raise KoError(f"{address}: `main={main!r}` points outside the repository.")
+        raise KoError(
+            f"{address}: `main={main!r}` points outside the repository; set it to a folder "
+            "inside the repository, relative to the BUILD file's folder."
+        )
     module = await Get(GoModule, GoModuleRequest(package_dir))
     import_path = module.import_path_of(package_dir or ".")
     platform_strings = field_set.platforms.value or tuple(ko.default_platforms)
