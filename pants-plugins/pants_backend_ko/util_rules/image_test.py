@@ -1,0 +1,175 @@
+"""In-process tests of `ko_image` settings (fields + `[ko]` options + go.mod) and image builds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pants.engine.addresses import Address
+from pants.engine.fs import DigestContents
+from pants.engine.internals.scheduler import ExecutionError
+from pants.testutil.rule_runner import RuleRunner
+
+from pants_backend_ko.oci.platform import Platform
+from pants_backend_ko.target_types import KoImageFieldSet
+from pants_backend_ko.testutil import (
+    go_module_files,
+    hello_main,
+    ko_error_message,
+    ko_rule_runner,
+    set_ko_options,
+)
+from pants_backend_ko.util_rules.go_build import GoModule
+from pants_backend_ko.util_rules.image import (
+    BuiltKoImage,
+    KoImageRequest,
+    KoImageSettings,
+    KoImageSettingsRequest,
+)
+
+
+@pytest.fixture(scope="module")
+def rule_runner() -> RuleRunner:
+    rule_runner = ko_rule_runner()
+    rule_runner.write_files(
+        go_module_files("app", "example.com/app", {"cmd/web": hello_main("web"), "": hello_main("root")})
+    )
+    return rule_runner
+
+
+def image_target(rule_runner: RuleRunner, folder: str, body: str, name: str = "img") -> KoImageFieldSet:
+    rule_runner.write_files({f"{folder}/BUILD": f"ko_image(name={name!r}, {body})\n"})
+    return KoImageFieldSet.create(rule_runner.get_target(Address(folder, target_name=name)))
+
+
+def settings_of(rule_runner: RuleRunner, field_set: KoImageFieldSet) -> KoImageSettings:
+    return rule_runner.request(KoImageSettings, [KoImageSettingsRequest(field_set)])
+
+
+def settings_error(rule_runner: RuleRunner, field_set: KoImageFieldSet) -> str:
+    with pytest.raises(ExecutionError) as excinfo:
+        settings_of(rule_runner, field_set)
+    return ko_error_message(excinfo)
+
+
+def test_settings_combine_fields_options_and_go_mod(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner, ["--ko-default-platforms=['linux/arm64','linux/arm/v7']"])
+    settings = settings_of(rule_runner, image_target(rule_runner, "app/cmd/web", ""))
+    assert settings == KoImageSettings(
+        address=Address("app/cmd/web", target_name="img"),
+        package_dir="app/cmd/web",
+        module=GoModule(root="app", module_path="example.com/app", vendored=False),
+        import_path="example.com/app/cmd/web",
+        binary_name="web",
+        platforms=(Platform.parse("linux/arm64"), Platform.parse("linux/arm/v7")),
+        base_image="scratch",
+        kodata_dir="app/cmd/web/kodata",
+    )
+
+
+def test_main_relative_to_the_build_file(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner)
+    field_set = image_target(rule_runner, "app/deploy", "main='../cmd/web', kodata='data', platforms=['linux/amd64']")
+    settings = settings_of(rule_runner, field_set)
+    assert (settings.package_dir, settings.import_path, settings.kodata_dir) == (
+        "app/cmd/web",
+        "example.com/app/cmd/web",
+        "app/cmd/web/data",
+    )
+    # A module-root main is named after the module's last element, as in ko.
+    root = settings_of(rule_runner, image_target(rule_runner, "app", "", name="root"))
+    assert (root.import_path, root.binary_name) == ("example.com/app", "app")
+
+
+@pytest.mark.parametrize(
+    "platform, problem",
+    [
+        ("linux", "expected os/arch[/variant], for example 'linux/amd64' or 'linux/arm/v7'"),
+        ("linux/amd64/v9/x", "expected os/arch[/variant], for example 'linux/amd64' or 'linux/arm/v7'"),
+        (
+            "plan9/foo",
+            "unknown architecture 'foo'; use one of 386, amd64, arm, arm64, loong64, mips, mips64, "
+            "mips64le, mipsle, ppc64, ppc64le, riscv64, s390x, wasm",
+        ),
+        ("plan9/arm64", "Go cannot build plan9/arm64 (see `go tool dist list`)"),
+        ("linux/amd64/v9", "variant 'v9' for amd64 must be "),
+    ],
+)
+def test_invalid_platform(rule_runner: RuleRunner, platform: str, problem: str) -> None:
+    set_ko_options(rule_runner)
+    field_set = image_target(rule_runner, "app/cmd/web", f"platforms=['linux/amd64', {platform!r}]")
+    message = settings_error(rule_runner, field_set)
+    assert message.startswith(f"app/cmd/web:img: invalid platform {platform!r} in `platforms`: {problem}"), message
+    assert "\n" not in message and message.count("invalid platform") == 1
+
+
+def test_invalid_default_platform_names_the_target(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner, ["--ko-default-platforms=['linux/sparc']"])
+    message = settings_error(rule_runner, image_target(rule_runner, "app/cmd/web", ""))
+    assert message == (
+        "app/cmd/web:img: invalid platform 'linux/sparc' in [ko].default_platforms: unknown "
+        "architecture 'sparc'; use one of 386, amd64, arm, arm64, loong64, mips, mips64, mips64le, "
+        "mipsle, ppc64, ppc64le, riscv64, s390x, wasm"
+    )
+
+
+def test_duplicate_platforms(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner)
+    field_set = image_target(rule_runner, "app/cmd/web", "platforms=['linux/arm64', 'linux/amd64', 'linux/arm64']")
+    assert settings_error(rule_runner, field_set) == (
+        "app/cmd/web:img: `platforms` lists a platform twice: ['linux/arm64', 'linux/amd64', "
+        "'linux/arm64']; list each once."
+    )
+
+
+def test_main_outside_the_repository(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner)
+    field_set = image_target(rule_runner, "app/cmd/web", "main='../../../../elsewhere'")
+    assert settings_error(rule_runner, field_set) == (
+        "app/cmd/web:img: `main='../../../../elsewhere'` points outside the repository; set it "
+        "to a folder inside the repository, relative to the BUILD file's folder."
+    )
+
+
+def test_main_without_a_module(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner)
+    rule_runner.write_files({"loose/main.go": hello_main()})
+    field_set = image_target(rule_runner, "loose", "")
+    assert settings_error(rule_runner, field_set) == (
+        "no go.mod in loose or any folder above it; a ko_image builds a package of a Go module: "
+        "run `go mod init <module path>` at the module root."
+    )
+
+
+def test_invalid_source_date_epoch(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner, env={"SOURCE_DATE_EPOCH": "yesterday"})
+    field_set = image_target(rule_runner, "app/cmd/web", "platforms=['linux/amd64']")
+    with pytest.raises(ExecutionError) as excinfo:
+        rule_runner.request(BuiltKoImage, [KoImageRequest(field_set)])
+    assert ko_error_message(excinfo) == (
+        "$SOURCE_DATE_EPOCH='yesterday' is not a Unix time in seconds; set it to an integer or unset it."
+    )
+
+
+def test_image_on_scratch_has_kos_config(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner, ["--ko-docker-repo=registry.example/team"])
+    rule_runner.write_files({"app/cmd/web/kodata/index.html": "<h1>hi</h1>\n"})
+    field_set = image_target(
+        rule_runner,
+        "app/cmd/web",
+        "platforms=['linux/amd64'], env={'MODE': 'test'}, args=['--port=8080'], user='65532'",
+    )
+    image = rule_runner.request(BuiltKoImage, [KoImageRequest(field_set)])
+    assert image.media_type == "application/vnd.oci.image.manifest.v1+json"
+    assert image.name.repository.startswith("registry.example/team/web-")
+    assert image.docker_archive is not None
+    files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [image.layout])}
+    index = json.loads(files["index.json"])
+    assert index["manifests"][0]["digest"] == image.digest
+    manifest = json.loads(files["blobs/" + image.digest.replace(":", "/")])
+    config = json.loads(files["blobs/" + manifest["config"]["digest"].replace(":", "/")])
+    assert config["config"]["Entrypoint"] == ["/ko-app/web"]
+    assert config["config"]["Cmd"] == ["--port=8080"]
+    assert config["config"]["User"] == "65532"
+    assert "MODE=test" in config["config"]["Env"] and "KO_DATA_PATH=/var/run/ko" in config["config"]["Env"]
+    assert len(manifest["layers"]) == 2  # kodata, then the binary, on an empty base
