@@ -57,7 +57,10 @@ async def name_ko_image(request: ImageNameRequest, ko: KoSubsystem) -> ImageName
                 repository = naming.repository_for(docker_repo, request.import_path, ko.naming.value)
             except ValueError as e:
                 raise KoError(f"invalid {source} {docker_repo!r}: {e}")
-    local_name = naming.repository_for("ko.local", request.import_path, ko.naming.value)
+    # `bare` would name every image plain "ko.local", which is no repository: name local
+    # outputs (docker archive tags) by the import path's last element instead.
+    local_mode = "base-import-paths" if ko.naming.value == "bare" else ko.naming.value
+    local_name = naming.repository_for("ko.local", request.import_path, local_mode)
     return ImageName(repository=repository, tags=tags, local_name=local_name)
 
 
