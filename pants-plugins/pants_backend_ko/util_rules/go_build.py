@@ -179,6 +179,22 @@ class GoPackage:
 class GoListRequest:
     module: GoModule
     platform: Platform
+    # Build flags that change which files and imports a package has (`-tags`): `go list`
+    # must see the same ones as `go build`, or tagged files would be missing from the inputs.
+    selection_flags: tuple[str, ...] = ()
+
+
+def selection_flags_of(flags: tuple[str, ...]) -> tuple[str, ...]:
+    """The `-tags` flags among `go build` flags, in both `-tags=a,b` and `-tags a,b` forms."""
+    selected: list[str] = []
+    for i, flag in enumerate(flags):
+        name = flag.lstrip("-").split("=")[0]
+        if name == "tags":
+            if "=" in flag:
+                selected.append(flag)
+            elif i + 1 < len(flags):
+                selected.extend((flag, flags[i + 1]))
+    return tuple(selected)
 
 
 @dataclass(frozen=True)
@@ -235,7 +251,10 @@ async def go_list(request: GoListRequest, go: GoToolchain) -> GoListing:
     result = await Get(
         FallibleProcessResult,
         Process(
-            argv=(go.path, "list", "-e", "-deps", f"-json={GO_LIST_FIELDS}", flags, "./..."),
+            argv=(
+                go.path, "list", "-e", "-deps", f"-json={GO_LIST_FIELDS}", flags,
+                *request.selection_flags, "./...",
+            ),
             description=f"go list {request.module.module_path} ({request.platform})",
             input_digest=sources.snapshot.digest,
             working_directory=request.module.root or None,
@@ -284,7 +303,11 @@ def check_build_flags(flags: tuple[str, ...], owner: str) -> None:
 
 @rule(desc="Build a Go binary", level=LogLevel.DEBUG)
 async def go_build(request: GoBuildRequest, go: GoToolchain, ko: KoSubsystem) -> BuiltGoBinary:
-    listing = await Get(GoListing, GoListRequest(request.module, request.platform))
+    check_build_flags(request.flags, request.owner)
+    listing = await Get(
+        GoListing,
+        GoListRequest(request.module, request.platform, selection_flags_of(request.flags)),
+    )
     main = listing.packages.get(request.import_path)
     if main is None:
         raise KoError(
@@ -298,7 +321,6 @@ async def go_build(request: GoBuildRequest, go: GoToolchain, ko: KoSubsystem) ->
             f"{request.owner}: {request.import_path} is `package {main.name}`, not `package main`; "
             "a ko_image builds a command: point `main` at a folder with `package main`."
         )
-    check_build_flags(request.flags, request.owner)
     files = set(main.files)
     for dep in main.deps:
         package = listing.packages.get(dep)
