@@ -380,3 +380,23 @@ def test_vendored_module_builds_with_mod_vendor(rule_runner: RuleRunner, tmp_pat
     binary = rule_runner.request(DigestContents, [built.digest])[0].content
     assert elf_machine(binary) == EM_X86_64
     assert b"vendored" in binary
+
+
+def test_build_tags_in_flags_select_the_tagged_files(rule_runner: RuleRunner) -> None:
+    # `flags=["-tags=..."]` is the documented example: the files and imports a tag selects must
+    # be in the build's inputs, so `go list` has to see the same tags.
+    rule_runner.write_files(
+        {
+            "tagged/go.mod": "module example.com/tagged\n\ngo 1.21\n",
+            "tagged/main.go": '//go:build !kotest\n\npackage main\n\nimport "fmt"\n\nfunc main() { fmt.Println("untagged") }\n',
+            "tagged/main_kotest.go": (
+                '//go:build kotest\n\npackage main\n\nimport (\n\t"fmt"\n\n\t"example.com/tagged/extra"\n)\n\n'
+                "func main() { fmt.Println(extra.Word) }\n"
+            ),
+            "tagged/extra/extra.go": 'package extra\n\nconst Word = "tagged-build"\n',
+        }
+    )
+    binary = build(rule_runner, "tagged", "example.com/tagged", flags=["-tags=kotest"])
+    assert b"tagged-build" in binary and b"untagged" not in binary
+    plain = build(rule_runner, "tagged", "example.com/tagged")
+    assert b"untagged" in plain and b"tagged-build" not in plain
