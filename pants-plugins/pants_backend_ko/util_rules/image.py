@@ -155,7 +155,7 @@ class BuiltKoImage:
 
 
 @rule(desc="Build a ko image", level=LogLevel.DEBUG)
-async def build_ko_image(request: KoImageRequest) -> BuiltKoImage:
+async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoImage:
     field_set = request.field_set
     settings = await Get(KoImageSettings, KoImageSettingsRequest(field_set))
     owner = str(settings.address)
@@ -178,7 +178,8 @@ async def build_ko_image(request: KoImageRequest) -> BuiltKoImage:
                 import_path=settings.import_path,
                 binary_name=settings.binary_name,
                 platform=platform,
-                flags=tuple(field_set.flags.value or ()),
+                # [ko].go_build_flags first, as its help says, then the target's own.
+                flags=(*ko.go_build_flags, *(field_set.flags.value or ())),
                 ldflags=tuple(field_set.ldflags.value or ()),
                 owner=owner,
             ),
