@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -173,3 +174,34 @@ def test_image_on_scratch_has_kos_config(rule_runner: RuleRunner) -> None:
     assert config["config"]["User"] == "65532"
     assert "MODE=test" in config["config"]["Env"] and "KO_DATA_PATH=/var/run/ko" in config["config"]["Env"]
     assert len(manifest["layers"]) == 2  # kodata, then the binary, on an empty base
+
+
+def test_go_build_flags_option_reaches_go_build(rule_runner: RuleRunner) -> None:
+    # [ko].go_build_flags is documented as "extra go build flags for every image": a tag set
+    # there must select the tagged file, exactly as the same flag in a target's `flags`.
+    rule_runner.write_files(
+        {
+            "flagged/go.mod": "module example.com/flagged\n\ngo 1.21\n",
+            "flagged/main.go": '//go:build !fromoption\n\npackage main\n\nimport "fmt"\n\nfunc main() { fmt.Println("no-option") }\n',
+            "flagged/opt.go": '//go:build fromoption\n\npackage main\n\nimport "fmt"\n\nfunc main() { fmt.Println("with-option") }\n',
+            "flagged/BUILD": "ko_image(name='img', platforms=['linux/amd64'])\n",
+        }
+    )
+    field_set = KoImageFieldSet.create(rule_runner.get_target(Address("flagged", target_name="img")))
+
+    def app_layer(args) -> bytes:
+        set_ko_options(rule_runner, args)
+        image = rule_runner.request(BuiltKoImage, [KoImageRequest(field_set)])
+        files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [image.layout])}
+        manifest = json.loads(files["blobs/" + image.digest.replace(":", "/")])
+        # The last layer holds /ko-app/flagged (gzipped tar).
+        return gzip.decompress(files["blobs/" + manifest["layers"][-1]["digest"].replace(":", "/")])
+
+    with_option = app_layer(["--ko-go-build-flags=['-tags=fromoption']"])
+    assert b"with-option" in with_option and b"no-option" not in with_option
+    without = app_layer([])
+    assert b"no-option" in without and b"with-option" not in without
+    set_ko_options(rule_runner, ["--ko-go-build-flags=['-toolexec=/bin/true']"])
+    with pytest.raises(ExecutionError) as excinfo:
+        rule_runner.request(BuiltKoImage, [KoImageRequest(field_set)])
+    assert "`-toolexec=/bin/true` is not allowed" in ko_error_message(excinfo)
