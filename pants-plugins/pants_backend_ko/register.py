@@ -2,7 +2,7 @@
 
 from pants_backend_ko import subsystems
 from pants_backend_ko import target_types as ko_target_types
-from pants_backend_ko.goals import deploy, package, publish, run
+from pants_backend_ko.goals import deploy, package, publish, run, tailor
 from pants_backend_ko.util_rules import (
     base_image,
     deploy_plan,
@@ -32,4 +32,5 @@ def rules():
         *publish.rules(),
         *run.rules(),
         *deploy.rules(),
+        *tailor.rules(),
     ]

@@ -106,6 +106,17 @@ class KoSubsystem(Subsystem):
         advanced=True,
     )
 
+    tailor = BoolOption(
+        default=True,
+        help=softwrap(
+            """
+            If true, `pants tailor` adds a `ko_image` next to every Go `package main` of a module
+            that has none, and a `ko_manifests` target (named `apply`) next to YAML or JSON files
+            that contain `ko://` and belong to no target.
+            """
+        ),
+    )
+
     class EnvironmentAware(ExecutableSearchPathsOptionMixin, Subsystem.EnvironmentAware):
         env_vars_used_by_options = ("PATH",)
         executable_search_paths_help = softwrap(

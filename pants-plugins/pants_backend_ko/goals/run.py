@@ -1,4 +1,5 @@
-"""`pants run` on `ko_manifests`: push the images the registry lacks, then `kubectl <verb>`.
+"""`pants run`: on `ko_manifests`, push the images the registry lacks, then `kubectl <verb>`;
+on `ko_image`, run the binary locally (built for this machine) with `$KO_DATA_PATH` at its kodata.
 
 With `pants --loop run`, every change to a Go source, kodata file or YAML file the target
 depends on re-renders and re-applies; unchanged images are neither rebuilt nor pushed.
@@ -9,10 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pants.core.goals.run import RunFieldSet, RunInSandboxBehavior, RunRequest
+from pants.engine.fs import AddPrefix, CreateDigest, Digest, Directory, MergeDigests, PathGlobs, RemovePrefix
+from pants.engine.platform import Platform as PantsPlatform
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 
-from pants_backend_ko.target_types import KoManifestsFieldSet
+from pants_backend_ko.oci.platform import Platform
+from pants_backend_ko.target_types import KoImageFieldSet, KoManifestsFieldSet
+from pants_backend_ko.util_rules.go_build import BuiltGoBinary, GoBuildRequest
+from pants_backend_ko.util_rules.image import KoImageSettings, KoImageSettingsRequest
 from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlan, DeployPlanRequest
 
 
@@ -32,5 +38,53 @@ async def run_ko_manifests(field_set: KoManifestsRunFieldSet) -> RunRequest:
     )
 
 
+
+
+# ---------------------------------------------------------------------------------------------
+# `pants run` on a ko_image: the binary, built for this machine, run locally with its kodata.
+
+_HOST_PLATFORMS = {
+    PantsPlatform.linux_x86_64: "linux/amd64",
+    PantsPlatform.linux_arm64: "linux/arm64",
+    PantsPlatform.macos_x86_64: "darwin/amd64",
+    PantsPlatform.macos_arm64: "darwin/arm64",
+}
+
+
+@dataclass(frozen=True)
+class KoImageRunFieldSet(KoImageFieldSet, RunFieldSet):
+    # The run needs nothing but the built binary and kodata: it may run in a sandbox.
+    run_in_sandbox_behavior = RunInSandboxBehavior.RUN_REQUEST_HERMETIC
+
+
+@rule(desc="Prepare to run a ko_image's binary locally", level=LogLevel.DEBUG)
+async def run_ko_image(field_set: KoImageRunFieldSet, host: PantsPlatform) -> RunRequest:
+    settings = await Get(KoImageSettings, KoImageSettingsRequest(field_set))
+    binary = await Get(
+        BuiltGoBinary,
+        GoBuildRequest(
+            module=settings.module,
+            import_path=settings.import_path,
+            binary_name=settings.binary_name,
+            platform=Platform.parse(_HOST_PLATFORMS[host]),
+            flags=tuple(field_set.flags.value or ()),
+            ldflags=tuple(field_set.ldflags.value or ()),
+            owner=str(field_set.address),
+        ),
+    )
+    kodata = await Get(Digest, PathGlobs([f"{settings.kodata_dir}/**"]))
+    kodata = await Get(Digest, RemovePrefix(kodata, settings.kodata_dir))
+    kodata_dir = await Get(Digest, CreateDigest([Directory("kodata")]))
+    kodata = await Get(Digest, AddPrefix(kodata, "kodata"))
+    digest = await Get(Digest, MergeDigests([binary.digest, kodata, kodata_dir]))
+    entrypoint = field_set.entrypoint.value
+    args = (f"{{chroot}}/{binary.binary_path}",) if not entrypoint else tuple(entrypoint)
+    return RunRequest(
+        digest=digest,
+        args=(*args, *(field_set.args.value or ())),
+        extra_env={**dict(field_set.env.value or {}), "KO_DATA_PATH": "{chroot}/kodata"},
+    )
+
+
 def rules():
-    return [*collect_rules(), *KoManifestsRunFieldSet.rules()]
+    return [*collect_rules(), *KoManifestsRunFieldSet.rules(), *KoImageRunFieldSet.rules()]

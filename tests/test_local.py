@@ -1,0 +1,34 @@
+"""Local workflows: `pants run` of a ko_image runs its binary with `$KO_DATA_PATH`, and
+`pants tailor` adds ko targets next to Go main packages and `ko://` YAML."""
+
+from __future__ import annotations
+
+from tests.peers.pants_repo import make_scratch_repo
+
+
+def test_run_ko_image_runs_the_binary_with_its_kodata(tmp_path):
+    repo = make_scratch_repo(tmp_path / "repo")
+    result = repo.pants("run", "src/go/cmd/server", "--", "-once")
+    assert "hello from server on linux/amd64" in result.stdout
+    assert "kodata: message from kodata" in result.stdout
+
+
+def test_tailor_adds_ko_image_and_ko_manifests(tmp_path):
+    repo = make_scratch_repo(tmp_path / "repo")
+    (repo.root / "src/go/cmd/worker/BUILD").unlink()
+    (repo.root / "src/config/BUILD").unlink()
+    repo.write("src/go/cmd/tool/main.go", "// Command tool.\npackage main\n\nfunc main() {}\n")
+    repo.write("src/go/internal/lib/lib.go", "package lib\n")
+    repo.write("src/go/cmd/ignored/gen.go", "//go:build ignore\n\npackage main\n\nfunc main() {}\n")
+    check = repo.pants("tailor", "--check", "::", check=False)
+    assert check.returncode != 0
+    repo.pants("tailor", "::")
+    assert "ko_image()" in (repo.root / "src/go/cmd/worker/BUILD").read_text()
+    assert "ko_image()" in (repo.root / "src/go/cmd/tool/BUILD").read_text()
+    assert 'ko_manifests(\n    name="apply",\n)' in (repo.root / "src/config/BUILD").read_text()
+    assert not (repo.root / "src/go/internal/lib/BUILD").exists()
+    assert not (repo.root / "src/go/cmd/ignored/BUILD").exists()
+    assert "ko_image(" not in (repo.root / "src/go/cmd/server/BUILD").read_text().replace("ko_image(\n    name=\"server\"", "")
+    # Idempotent: nothing more to add, and the new targets build.
+    repo.pants("tailor", "--check", "::")
+    repo.pants("package", "src/go/cmd/tool", "src/config:apply", "src/go::")
