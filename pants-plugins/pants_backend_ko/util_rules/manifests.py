@@ -27,7 +27,9 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from pants_backend_ko.errors import KoError
-from pants_backend_ko.k8s import ManifestError, find_references, render_file, select_documents
+from pants_backend_ko.k8s import ManifestError, render_file
+from pants_backend_ko.k8s.documents import selected_ranges
+from pants_backend_ko.k8s.resolve import parse_stream, references_in
 from pants_backend_ko.k8s.selector import parse_selector
 from pants_backend_ko.target_types import (
     KoImageFieldSet,
@@ -96,8 +98,10 @@ def import_paths_in(sources: ManifestSources, selector: str | None, owner: Addre
     found: dict[str, tuple[str, int]] = {}
     for path, text in sources.files:
         try:
-            selected = select_documents(text, path, selector) if selector else text
-            refs = find_references(selected, path)
+            # Select ranges of the file itself, not a cut-down copy: locations stay file lines.
+            stream = parse_stream(text, path)
+            kept = selected_ranges(stream, parse_selector(selector)) if selector else [(0, len(text))]
+            refs = references_in(stream, kept)
         except (ManifestError, ValueError) as e:
             raise KoError(f"{owner}: {e}")
         for ref in refs:
