@@ -510,6 +510,10 @@ class RegistryClient:
     def _may_retry(self, attempt: int, deadline: float, retry_after: Optional[float]) -> bool:
         if attempt > self.retries:
             return False
+        if retry_after is not None and retry_after > self.max_backoff:
+            # The registry asked for a longer pause than we ever wait: give up now and say so,
+            # rather than retrying early (ignoring it) or sleeping for as long as it asked.
+            return False
         return time.monotonic() + self._delay(attempt, retry_after) <= deadline
 
     def _sleep(self, attempt: int, deadline: float, retry_after: Optional[float]) -> None:
