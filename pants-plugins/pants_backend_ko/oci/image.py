@@ -28,7 +28,6 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
-from pants_backend_ko.oci import gojson
 from pants_backend_ko.oci.layers import (
     APP_DIR,
     KODATA_ROOT,
@@ -41,7 +40,6 @@ from pants_backend_ko.oci.model import (
     OCI_INDEX,
     ZERO_TIME,
     BaseImage,
-    ConfigFile,
     Descriptor,
     FrozenDict,
     History,
