@@ -1,0 +1,134 @@
+"""ko's `.Git` template data, computed with the same `git` commands ko runs.
+
+Source: ko-build/ko `pkg/internal/git/{info.go,git.go}`. Every command is
+`git -c log.showSignature=false <args>` run in the build directory:
+
+| Field        | Command                                        | Notes                          |
+|--------------|------------------------------------------------|--------------------------------|
+| (repo check) | `rev-parse --is-inside-work-tree`              | must print `true`              |
+| Branch       | `rev-parse --abbrev-ref HEAD --quiet`          | `HEAD` when detached           |
+| ShortCommit  | `show --format=%h HEAD --quiet`                |                                |
+| FullCommit   | `show --format=%H HEAD --quiet`                |                                |
+| CommitDate   | `show --format='%ct' HEAD --quiet`             | Unix seconds; shown in UTC     |
+| dirty        | `status --porcelain`                           | any output (or failure) = dirty|
+| Tag          | `describe --tags --abbrev=0 HEAD`              | `v0.0.0` when it fails         |
+
+ko only logs when the directory is not a git repository and renders zero values; here that
+is an error, because the caller asks for git data only when a template uses `.Git`, and an
+empty commit stamped into a binary is a bug worth hearing about.
+"""
+
+from __future__ import annotations
+
+import datetime
+import subprocess
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Sequence
+
+from pants_backend_ko.errors import KoError
+
+DEFAULT_TAG = "v0.0.0"
+GIT_TIMEOUT_SECONDS = 60.0
+
+
+class GitInfoError(KoError):
+    """git data could not be computed; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class GitInfo:
+    """ko's `git.Info`; hashable, so it can be part of a build's cache key."""
+
+    branch: str
+    tag: str
+    short_commit: str
+    full_commit: str
+    commit_timestamp: int  # Unix seconds of HEAD's committer date
+    dirty: bool
+
+    @property
+    def commit_date(self) -> str:
+        """RFC 3339 in UTC, as ko's `CommitDate.UTC().Format(time.RFC3339)`."""
+        moment = datetime.datetime.fromtimestamp(self.commit_timestamp, tz=datetime.timezone.utc)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @property
+    def tree_state(self) -> str:
+        return "dirty" if self.dirty else "clean"
+
+    def template_value(self) -> Dict[str, Any]:
+        """The `.Git` map, with ko's value types (str, int, bool)."""
+        return {
+            "Branch": self.branch,
+            "Tag": self.tag,
+            "ShortCommit": self.short_commit,
+            "FullCommit": self.full_commit,
+            "CommitDate": self.commit_date,
+            "CommitTimestamp": self.commit_timestamp,
+            "IsDirty": self.dirty,
+            "IsClean": not self.dirty,
+            "TreeState": self.tree_state,
+        }
+
+
+Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
+
+
+def git_info(repo_root: str, run: Runner = subprocess.run, timeout: float = GIT_TIMEOUT_SECONDS) -> GitInfo:
+    """Compute ko's git data for the work tree at `repo_root` (`run` is `subprocess.run`-like)."""
+
+    def git(args: Sequence[str]) -> "subprocess.CompletedProcess[bytes]":
+        command = ["git", "-c", "log.showSignature=false", *args]
+        try:
+            return run(command, cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)
+        except FileNotFoundError:
+            raise GitInfoError(
+                "a flags/ldflags template uses .Git, but `git` is not on the PATH; install git or remove .Git from the templates"
+            ) from None
+        except subprocess.TimeoutExpired:
+            raise GitInfoError(
+                f"`git {' '.join(args)}` in {repo_root} did not finish within {timeout:g}s; check the repository (locks, hooks) and retry"
+            ) from None
+
+    def first_line(args: Sequence[str], what: str) -> str:
+        result = git(args)
+        if result.returncode != 0:
+            raise GitInfoError(
+                f"cannot get the {what} of the git repository at {repo_root}: {_one_line(result.stderr)}; "
+                f"a template uses .Git, so commit at least once (or remove .Git from the templates)"
+            )
+        # ko's `clean`: the first line, with single quotes removed.
+        return _text(result.stdout).split("\n")[0].replace("'", "")
+
+    check = git(["rev-parse", "--is-inside-work-tree"])
+    if check.returncode != 0 or _text(check.stdout).strip() != "true":
+        raise GitInfoError(
+            f"{repo_root} is not inside a git work tree, but a flags/ldflags template uses .Git; "
+            f"run in a git checkout or remove .Git from the templates"
+        )
+    branch = first_line(["rev-parse", "--abbrev-ref", "HEAD", "--quiet"], "current branch")
+    short = first_line(["show", "--format=%h", "HEAD", "--quiet"], "current commit")
+    full = first_line(["show", "--format=%H", "HEAD", "--quiet"], "current commit")
+    stamp = first_line(["show", "--format='%ct'", "HEAD", "--quiet"], "commit date")
+    try:
+        timestamp = int(stamp) if stamp else 0
+    except ValueError:
+        raise GitInfoError(f"git printed {stamp!r} as the commit date in {repo_root}; expected Unix seconds") from None
+    status = git(["status", "--porcelain"])
+    dirty = status.returncode != 0 or bool(_text(status.stdout).strip())
+    described = git(["describe", "--tags", "--abbrev=0", "HEAD"])
+    tag = DEFAULT_TAG
+    if described.returncode == 0:
+        # ko's cleanAllLines: trimmed, quote-free, non-empty lines; the first one is the tag.
+        lines = [line.replace("'", "").strip() for line in _text(described.stdout).split("\n")]
+        lines = [line for line in lines if line]
+        tag = lines[0] if lines else ""
+    return GitInfo(branch=branch, tag=tag, short_commit=short, full_commit=full, commit_timestamp=timestamp, dirty=dirty)
+
+
+def _text(data: Any) -> str:
+    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data or "")
+
+
+def _one_line(data: Any) -> str:
+    return " ".join(_text(data).split()) or "no error text"
