@@ -205,3 +205,34 @@ def test_go_build_flags_option_reaches_go_build(rule_runner: RuleRunner) -> None
     with pytest.raises(ExecutionError) as excinfo:
         rule_runner.request(BuiltKoImage, [KoImageRequest(field_set)])
     assert "`-toolexec=/bin/true` is not allowed" in ko_error_message(excinfo)
+
+
+def test_base_image_path_without_a_layout(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner)
+    rule_runner.write_files({"app/cmd/web/nolayout/README": "not an OCI layout\n"})
+    field_set = image_target(rule_runner, "app/cmd/web", "base_image='./nolayout', platforms=['linux/amd64']")
+    with pytest.raises(ExecutionError) as excinfo:
+        rule_runner.request(BuiltKoImage, [KoImageRequest(field_set)])
+    assert ko_error_message(excinfo) == (
+        "app/cmd/web:img: base image './nolayout': app/cmd/web/nolayout/index.json not found; a "
+        "path base must be an OCI image layout folder in the repository."
+    )
+
+
+def test_image_on_a_layout_base_keeps_the_base_layers(rule_runner: RuleRunner) -> None:
+    # The base is an OCI layout in the repository: here, the layout of another ko image.
+    set_ko_options(rule_runner)
+    base_field_set = image_target(rule_runner, "app/cmd/web", "platforms=['linux/amd64']", name="base")
+    base = rule_runner.request(BuiltKoImage, [KoImageRequest(base_field_set)])
+    base_files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [base.layout])}
+    rule_runner.write_files({f"layouts/web/{path}": content for path, content in base_files.items()})
+    base_manifest = json.loads(base_files["blobs/" + base.digest.replace(":", "/")])
+
+    field_set = image_target(rule_runner, "app", "base_image='//layouts/web', platforms=['linux/amd64']", name="on_layout")
+    image = rule_runner.request(BuiltKoImage, [KoImageRequest(field_set)])
+    files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [image.layout])}
+    manifest = json.loads(files["blobs/" + image.digest.replace(":", "/")])
+    assert len(manifest["layers"]) == 4
+    assert manifest["layers"][:2] == base_manifest["layers"]
+    config = json.loads(files["blobs/" + manifest["config"]["digest"].replace(":", "/")])
+    assert config["config"]["Entrypoint"] == ["/ko-app/app"]
