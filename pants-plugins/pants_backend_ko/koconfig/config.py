@@ -29,7 +29,7 @@ from __future__ import annotations
 import difflib
 import posixpath
 from dataclasses import dataclass, replace
-from typing import Any, Collection, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Collection, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 import yaml
 
@@ -509,6 +509,19 @@ def matching_build(config: KoConfig, package_dir: str) -> Optional[BuildConfig]:
         if entry.package_dir == wanted:
             found = entry
     return found
+
+
+def check_build_dirs(config: KoConfig, is_dir: Callable[[str], bool]) -> None:
+    """ko's load-time check that every entry's package folder exists (ko issue 483).
+
+    `is_dir(repo_relative_path)` answers from the repository (e.g. a Pants snapshot's dirs).
+    """
+    for index, entry in enumerate(config.builds):
+        if not is_dir(entry.package_dir):
+            raise KoError(
+                f"{config.path}:{entry.line}: builds[{index}] ({entry.id}) points at {entry.package_dir!r}, "
+                f"which is not a folder of the repository; fix its dir and main (relative to the repository root)"
+            )
 
 
 def build_settings_for(config: KoConfig, import_path: str, package_dir: str) -> BuildSettings:

@@ -14,6 +14,7 @@ from pants_backend_ko.koconfig.config import (
     KoConfig,
     apply_env_overrides,
     build_settings_for,
+    check_build_dirs,
     effective_value,
     find_ko_config_path,
     ko_config_candidate_paths,
@@ -356,3 +357,15 @@ def test_effective_value_precedence() -> None:
     nothing = build_settings_for(KoConfig(path=""), "example.com/a", "a")
     assert effective_value(None, nothing.platforms, ("linux/arm64",), ("linux/amd64",)) == ("linux/arm64",)
     assert effective_value(None, nothing.base_image, None, DEFAULT_BASE_IMAGE) == "cgr.dev/chainguard/static:latest"
+
+
+def test_build_entries_must_point_at_existing_folders() -> None:
+    config = load(FULL)
+    folders = {"cmd/server", "cmd/tool", "sub/cmd/x"}
+    check_build_dirs(config, folders.__contains__)
+    with pytest.raises(KoError) as info:
+        check_build_dirs(config, {"cmd/server", "sub/cmd/x"}.__contains__)
+    assert str(info.value) == (
+        "conf/.ko.yaml:23: builds[1] (#1) points at 'cmd/tool', which is not a folder of the repository; "
+        "fix its dir and main (relative to the repository root)"
+    )

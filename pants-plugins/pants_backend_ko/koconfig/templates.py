@@ -792,6 +792,79 @@ def template_needs(templates: Iterable[str], where: str = "") -> Set[str]:
     return needs
 
 
+def template_keys_used(templates: Iterable[str], family: str, where: str = "") -> Optional[FrozenSet[str]]:
+    """The keys of one map family (`Env` or `GoEnv`, or `Git`) that the templates read.
+
+    `None` means "all of them": the map is used whole (`{{.Env}}`, `{{len .Env}}`, `index`
+    with a computed key). Lets a caller pass only the environment variables a template
+    names (`{{.Env.VERSION}}`, `{{index .Env "VERSION"}}`) into the build and its cache key.
+    """
+    keys: Set[str] = set()
+    for template in templates:
+        if "{{" not in template:
+            continue
+        parser, nodes = _parse(template, where)
+        for command in _commands(nodes):
+            args = command.args
+            for position, arg in enumerate(args):
+                path = _field_path(arg)
+                if path is None:
+                    continue
+                if not path:
+                    return None  # `.` or `$` as a value: every family, whole
+                if path[0] != family:
+                    continue
+                if len(path) > 1:
+                    keys.add(path[1])
+                    continue
+                # the map itself: fine only as `index <map> "literal"`
+                head = args[0]
+                is_index = isinstance(head, _Func) and head.name == "index" and position == 1
+                if is_index and len(args) > 2 and isinstance(args[2], _Literal) and isinstance(args[2].value, str):
+                    keys.add(args[2].value)
+                    continue
+                return None
+    return frozenset(keys)
+
+
+def _field_path(node: Any) -> Optional[Tuple[str, ...]]:
+    """The root-relative field path of an operand, or None when it is not a plain field."""
+    if isinstance(node, _Field):
+        return node.names
+    if isinstance(node, _Chain):
+        inner = node.operand
+        if isinstance(inner, _Pipeline) and len(inner.commands) == 1 and len(inner.commands[0].args) == 1:
+            base = _field_path(inner.commands[0].args[0])
+            if base is not None:
+                return base + node.names
+    if isinstance(node, _Pipeline) and len(node.commands) == 1 and len(node.commands[0].args) == 1:
+        return _field_path(node.commands[0].args[0])
+    return None
+
+
+def _commands(nodes: Iterable[Any]) -> Iterable[_Command]:
+    for node in nodes:
+        pipelines: List[_Pipeline] = []
+        if isinstance(node, _Action):
+            pipelines.append(node.pipeline)
+        elif isinstance(node, _If):
+            for cond, body in node.branches:
+                pipelines.append(cond)
+                yield from _commands(body)
+            yield from _commands(node.otherwise)
+        while pipelines:
+            pipeline = pipelines.pop()
+            for command in pipeline.commands:
+                yield command
+                for arg in command.args:
+                    if _field_path(arg) is not None:
+                        continue  # `(.Env.X)`, `(.Env).X`: a field, judged as a whole by the caller
+                    if isinstance(arg, _Pipeline):
+                        pipelines.append(arg)
+                    elif isinstance(arg, _Chain) and isinstance(arg.operand, _Pipeline):
+                        pipelines.append(arg.operand)
+
+
 def _fields(nodes: Iterable[Any]) -> Iterable[_Field]:
     for node in nodes:
         if isinstance(node, _Action):

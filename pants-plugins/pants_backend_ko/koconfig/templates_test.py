@@ -23,6 +23,7 @@ from pants_backend_ko.koconfig.templates import (
     render_templates,
     template_data,
     template_env,
+    template_keys_used,
     template_needs,
 )
 from tests.peers.go_reference import _build, _run
@@ -329,3 +330,18 @@ def test_date_is_rfc3339_utc() -> None:
     assert format_date(0) == "1970-01-01T00:00:00Z"
     assert format_date(EPOCH) == "2024-04-05T19:34:38Z"
     assert data()["Date"] == "2024-04-05T19:34:38Z" and data()["Timestamp"] == EPOCH
+
+
+def test_template_keys_used_names_only_the_keys_read() -> None:
+    templates = [
+        '-X a={{.Env.A}} -X b={{ index .Env "B" }} -X c={{ (.Env).C }} -X f={{ index (.Env) "F" }}',
+        '{{ printf "%s" (index .Env "D") | printf "%s" }}{{ if .Env.E }}{{ else if $.Env.G }}{{ end }}',
+        "{{ .GoEnv.GOARCH }} {{ .Git.Tag }} plain",
+    ]
+    assert template_keys_used(templates, "Env") == {"A", "B", "C", "D", "E", "F", "G"}
+    assert template_keys_used(templates, "GoEnv") == {"GOARCH"}
+    assert template_keys_used(templates, "Git") == {"Tag"}
+    assert template_keys_used(["-s -w"], "Env") == frozenset()
+    # the whole map (or the whole data) is used: every key
+    for whole in ["{{ .Env }}", "{{ len .Env }}", "{{ index .Env .Git.Tag }}", "{{ . }}", "{{ index $ \"Env\" }}"]:
+        assert template_keys_used([whole], "Env") is None, whole
