@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from pants_backend_ko.errors import KoError
 
@@ -596,8 +596,8 @@ class _Evaluator:
                 raise fail("wrong number of args for index: want at least 1 got 0")
             value = args[0]
             for key in args[1:]:
-                if isinstance(value, GoMap) and isinstance(key, str):
-                    value = value.get(key, value.zero)
+                if isinstance(value, dict) and isinstance(key, str):
+                    value = value.get(key, getattr(value, "zero", None))
                 elif isinstance(value, str) and isinstance(key, int) and not isinstance(key, bool):
                     raw = value.encode("utf-8")
                     if not 0 <= key < len(raw):
