@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 import shutil
+import uuid
 import subprocess
 from pathlib import Path
 
@@ -129,14 +130,16 @@ def test_editing_one_binary_rebuilds_only_that_binary(tmp_path):
     repo.pants("package", "src/go::")
     before = repo.image_metadata(SERVER)["digest"], repo.image_metadata(WORKER)["digest"]
     main_go = repo.root / "src/go/cmd/worker/main.go"
-    main_go.write_text(main_go.read_text().replace('Hello("worker")', 'Hello("edited worker")'))
+    # A nonce: the persistent process cache must not already hold a build of the edited source.
+    nonce = uuid.uuid4().hex[:8]
+    main_go.write_text(main_go.read_text().replace('Hello("worker")', f'Hello("worker {nonce}")'))
     result = repo.pants("-ldebug", "package", "src/go::")
     assert _go_builds_run(result.stderr) == [("example.com/app/cmd/worker", "linux/amd64")]
     after = repo.image_metadata(SERVER)["digest"], repo.image_metadata(WORKER)["digest"]
     assert after[0] == before[0] and after[1] != before[1]
     # Editing the shared library rebuilds both binaries, for every platform.
     lib = repo.root / "src/go/internal/greeting/greeting.go"
-    lib.write_text(lib.read_text().replace("hello from", "hi from"))
+    lib.write_text(lib.read_text().replace("hello from", f"hi {nonce} from"))
     result = repo.pants("-ldebug", "package", "src/go::")
     assert sorted(_go_builds_run(result.stderr)) == [
         ("example.com/app/cmd/server", "linux/amd64"),
