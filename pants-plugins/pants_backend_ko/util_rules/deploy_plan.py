@@ -35,7 +35,10 @@ class DeployPlan:
 async def deploy_plan(request: DeployPlanRequest, ko: KoSubsystem, tool: RegistryToolEnv) -> DeployPlan:
     field_set = request.field_set
     verb = field_set.verb.value or "apply"
-    rendered = await Get(RenderedManifests, RenderManifestsRequest(field_set))
+    # ko delete builds nothing: kubectl deletes by kind and name, `ko://` strings and all.
+    rendered = await Get(
+        RenderedManifests, RenderManifestsRequest(field_set, resolve_images=verb != "delete")
+    )
     push = request.push_images and verb != "delete"
     images = rendered.images if push else ()
     plan = {

@@ -27,7 +27,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from pants_backend_ko.errors import KoError
-from pants_backend_ko.k8s import ManifestError, render_file
+from pants_backend_ko.k8s import ManifestError, render_file, select_documents
 from pants_backend_ko.k8s.documents import selected_ranges
 from pants_backend_ko.k8s.resolve import parse_stream, references_in
 from pants_backend_ko.k8s.selector import parse_selector
@@ -129,6 +129,9 @@ async def infer_ko_manifests_dependencies(
 @dataclass(frozen=True)
 class RenderManifestsRequest:
     field_set: KoManifestsFieldSet
+    # False for `kubectl delete` (ko delete): documents are selected but `ko://` strings stay
+    # as written and no image is built, since deleting needs only kinds and names.
+    resolve_images: bool = True
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,14 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
     )
     if not sources.files:
         raise KoError(f"{owner}: no YAML or JSON files match `sources`; check the globs.")
+    if not request.resolve_images:
+        selected = []
+        for path, text in sources.files:
+            try:
+                selected.append((path, select_documents(text, path, selector) if selector else text))
+            except (ManifestError, ValueError) as e:
+                raise KoError(f"{owner}: {e}" if not str(e).startswith(path) else str(e))
+        return RenderedManifests(tuple(selected), ())
     wanted = import_paths_in(sources, selector, owner)
     image_targets = [t for t in dependencies if isinstance(t, KoImageTarget)]
     settings = await MultiGet(
