@@ -1,0 +1,127 @@
+"""In-process tests of what `pants publish` and `pants run` (ko_manifests) prepare: the push
+command line, the deploy plan, and the message when an image has nowhere to go. The pushes
+themselves run against real registries in tests/test_publish.py and tests/test_deploy.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from pants.core.goals.package import BuiltPackage
+from pants.core.goals.publish import PublishProcesses
+from pants.core.goals.run import RunRequest
+from pants.engine.addresses import Address
+from pants.engine.fs import DigestContents
+from pants.engine.internals.scheduler import ExecutionError
+from pants.engine.rules import QueryRule
+from pants.testutil.rule_runner import RuleRunner
+
+from pants_backend_ko.goals.package import KoImagePackageFieldSet
+from pants_backend_ko.goals.publish import KoImagePublishFieldSet, PublishKoImageRequest
+from pants_backend_ko.goals.run import KoManifestsRunFieldSet
+from pants_backend_ko.testutil import go_module_files, hello_main, ko_error_message, ko_rule_runner, set_ko_options
+from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlan, DeployPlanRequest
+
+IMG = Address("pub/cmd/api", target_name="img")
+
+
+@pytest.fixture(scope="module")
+def rule_runner() -> RuleRunner:
+    rule_runner = ko_rule_runner(
+        extra_rules=[
+            QueryRule(PublishProcesses, (PublishKoImageRequest,)),
+            QueryRule(DeployPlan, (DeployPlanRequest,)),
+            QueryRule(RunRequest, (KoManifestsRunFieldSet,)),
+        ]
+    )
+    rule_runner.write_files(
+        {
+            **go_module_files("pub", "example.com/pub", {"cmd/api": hello_main("api")}),
+            "pub/cmd/api/BUILD": "ko_image(name='img', platforms=['linux/amd64'], tags=['v2', 'latest'])\n",
+            "pub/deploy/api.yaml": "kind: Pod\nmetadata: {name: api}\nspec:\n  containers:\n    - image: ko://example.com/pub/cmd/api\n",
+            "pub/deploy/BUILD": (
+                "ko_manifests(name='apply', kubectl_args=['-n', 'demo'])\n"
+                "ko_manifests(name='delete', verb='delete')\n"
+            ),
+        }
+    )
+    return rule_runner
+
+
+def publish(rule_runner: RuleRunner) -> PublishProcesses:
+    target = rule_runner.get_target(IMG)
+    package = rule_runner.request(BuiltPackage, [KoImagePackageFieldSet.create(target)])
+    request = PublishKoImageRequest(KoImagePublishFieldSet.create(target), (package,))
+    return rule_runner.request(PublishProcesses, [request])
+
+
+def test_publish_pushes_the_packaged_layout(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner, ["--ko-insecure-registries=['reg.internal:5000']"], env={"KO_DOCKER_REPO": "127.0.0.1:5000/pub"})
+    (published,) = publish(rule_runner)
+    repository = published.data["repository"]
+    assert repository.startswith("127.0.0.1:5000/pub/api-")
+    assert published.names == (f"{repository}@{published.data['digest']}",)
+    argv = published.process.process.argv
+    assert argv[:3] == (sys.executable, "-m", "pants_backend_ko.oci.remote")
+    assert argv[3:] == (
+        "push", "--layout", "pub.cmd.api/img", "--repository", repository, "--jobs", "4",
+        "--tag", "v2", "--tag", "latest", "--insecure-registry", "reg.internal:5000",
+    )
+    # The process pushes the very files `pants package` wrote: the layout is in its input.
+    inputs = {fc.path for fc in rule_runner.request(DigestContents, [published.process.process.input_digest])}
+    assert "pub.cmd.api/img/index.json" in inputs
+
+
+def test_publish_without_a_repository(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner)
+    with pytest.raises(ExecutionError) as excinfo:
+        publish(rule_runner)
+    assert ko_error_message(excinfo) == (
+        "pub/cmd/api:img: nowhere to publish: set KO_DOCKER_REPO (e.g. "
+        "`KO_DOCKER_REPO=ghcr.io/acme`), [ko].docker_repo, or the target's `repository` field."
+    )
+
+
+def deploy_plan(rule_runner: RuleRunner, name: str) -> tuple[dict, dict[str, bytes], DeployPlan]:
+    target = rule_runner.get_target(Address("pub/deploy", target_name=name))
+    plan = rule_runner.request(DeployPlan, [DeployPlanRequest(KoManifestsRunFieldSet.create(target), push_images=True)])
+    files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [plan.digest])}
+    return json.loads(files[PLAN_FILE]), files, plan
+
+
+def test_deploy_plan_pushes_then_applies(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner, ["--ko-docker-repo=127.0.0.1:5000/pub"])
+    plan, files, deploy = deploy_plan(rule_runner, "apply")
+    (image,) = deploy.rendered.images
+    assert plan == {
+        "target": "pub/deploy:apply",
+        "verb": "apply",
+        "manifest": "rendered.yaml",
+        "kubectl_args": ["-n", "demo"],
+        "insecure_registries": [],
+        "jobs": 4,
+        "images": [{"layout": "images/0", "repository": image.name.repository, "tags": ["v2", "latest"], "blob_sources": []}],
+    }
+    # Two tags, one of them latest: ko's reference is repo@digest.
+    assert files["ko-deploy/rendered.yaml"].decode().endswith(f"- image: {image.name.repository}@{image.digest}\n")
+    assert "ko-deploy/images/0/index.json" in files
+
+    run = rule_runner.request(RunRequest, [KoManifestsRunFieldSet.create(rule_runner.get_target(Address("pub/deploy", target_name="apply")))])
+    assert run.args == (*deploy.argv, f"{{chroot}}/{PLAN_FILE}", "--")
+
+
+def test_delete_pushes_nothing(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner, ["--ko-docker-repo=127.0.0.1:5000/pub"])
+    plan, files, _ = deploy_plan(rule_runner, "delete")
+    assert (plan["verb"], plan["images"]) == ("delete", [])
+    assert not any(path.startswith("ko-deploy/images/") for path in files)
+
+
+def test_delete_needs_no_repository(rule_runner: RuleRunner) -> None:
+    # `verb="delete"` is ko delete: nothing is built or pushed, so no repository is needed.
+    set_ko_options(rule_runner)
+    plan, files, deploy = deploy_plan(rule_runner, "delete")
+    assert (plan["verb"], plan["images"], deploy.rendered.images) == ("delete", [], ())
+    # The YAML goes to kubectl as written.
+    assert files["ko-deploy/rendered.yaml"].decode().endswith("- image: ko://example.com/pub/cmd/api\n")
