@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import difflib
 import posixpath
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Collection, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
@@ -73,6 +74,21 @@ _GORELEASER_ONLY_KEYS = frozenset(
 )
 
 _NULL_TAG = "tag:yaml.org,2002:null"
+
+# Plain scalars that ko's YAML library (go.yaml.in/yaml, YAML 1.2 core schema plus its
+# extensions: underscores, legacy 0-octal, timestamps) resolves to something other than a
+# string; and the ones whose text survives the round trip unchanged.
+_NON_STRING_PLAIN = re.compile(
+    r"""^(?:
+        true|True|TRUE|false|False|FALSE
+      | [-+]?(?:0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+)
+      | [-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?
+      | [-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)
+      | [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?
+    )$""",
+    re.VERBOSE,
+)
+_PLAIN_DECIMAL = re.compile(r"^-?(?:0|[1-9][0-9]*)$")
 
 
 @dataclass(frozen=True)
@@ -309,9 +325,20 @@ class _Reader:
     def scalar(self, node: yaml.Node, name: str, key: Optional[str] = None) -> str:
         if not isinstance(node, yaml.ScalarNode) or _is_null(node):
             self.fail(node, f"{name} must be a string, not {_kind(node)}", f"write `{key or name.split('.')[-1]}: <value>`")
-        # The raw text: YAML 1.1 resolution (yes -> True, 1.10 -> 1.1) would change it, and
-        # ko's YAML library reads these as strings.
-        return node.value
+        return self.text(node, name)
+
+    def text(self, node: yaml.ScalarNode, name: str) -> str:
+        """The scalar's text, refusing plain values that ko would not read as that text.
+
+        ko's YAML library (YAML 1.2 rules) reads plain `0755`, `1.10`, `true`, `1_000` or
+        `2001-12-14` as numbers, booleans or dates and turns them back into different text
+        (`493`, `1.1`, `1` in builds[], ...). Rather than copy those conversions, such values
+        must be quoted; plain decimal integers are the same either way and are accepted.
+        """
+        raw = node.value
+        if node.style is None and _NON_STRING_PLAIN.match(raw) and not _PLAIN_DECIMAL.match(raw):
+            self.fail(node, f"{name}: ko reads the unquoted value {raw} as a number, boolean or date, which changes its text", f"quote it: '{raw}'")
+        return raw
 
     def string_list(self, node: yaml.Node, name: str, split: str) -> Tuple[str, ...]:
         """A list of strings, or one string split as ko splits it for this key.
@@ -320,14 +347,15 @@ class _Reader:
         and mapstructure's single-value-to-slice for builds[].env).
         """
         if isinstance(node, yaml.ScalarNode) and not _is_null(node):
-            return tuple(node.value.split()) if split == "whitespace" else (node.value,)
+            value = self.text(node, name)
+            return tuple(value.split()) if split == "whitespace" else (value,)
         if not isinstance(node, yaml.SequenceNode):
             self.fail(node, f"{name} must be a list of strings or a string, not {_kind(node)}", f"write e.g. `{name.split('.')[-1].split('[')[0]}: [a, b]`")
         items = []
         for index, item in enumerate(node.value):
             if not isinstance(item, yaml.ScalarNode) or _is_null(item):
                 self.fail(item, f"{name}[{index}] must be a string, not {_kind(item)}", "quote it or remove it")
-            items.append(item.value)
+            items.append(self.text(item, f"{name}[{index}]"))
         return tuple(items)
 
     def env_list(self, node: yaml.Node, name: str, split: str) -> Tuple[str, ...]:

@@ -117,11 +117,22 @@ def test_scalar_forms_follow_viper() -> None:
     assert load("builds:\n- env: A=1 B\n").builds[0].env == ("A=1 B",)
 
 
-def test_yaml_1_1_spellings_stay_strings() -> None:
-    # ko's YAML library reads `on`, `1.10` and `0755` as the strings written.
-    config = load("defaultFlags: [on, 1.10, '0755', 0755]\nbuilds:\n- id: 007\n")
-    assert config.default_flags == ("on", "1.10", "0755", "0755")
-    assert config.builds[0].id == "007"
+def test_yaml_spellings_that_ko_reads_as_strings_stay_strings() -> None:
+    # ko's YAML 1.2 reader keeps `on`/`yes` as text, unlike PyYAML's YAML 1.1 resolver;
+    # plain decimal integers and quoted values come through unchanged.
+    config = load("defaultFlags: [on, yes, '0755', '1.10', -p, 4, -0x]\nbuilds:\n- id: 7\n  main: \"2001-12-14\"\n")
+    assert config.default_flags == ("on", "yes", "0755", "1.10", "-p", "4", "-0x")
+    assert (config.builds[0].id, config.builds[0].main) == ("7", "2001-12-14")
+
+
+@pytest.mark.parametrize("plain", ["0755", "1.10", "0x10", "1e3", "1_000", "true", "False", ".5", "+5", ".inf", "2001-12-14", "0o17"])
+def test_plain_values_ko_would_change_must_be_quoted(plain: str) -> None:
+    # Checked with the real ko v0.19.1: e.g. [0755, 1.10, true] in builds[].flags became
+    # ["493", "1.1", "1"]. Quoting keeps the text; we refuse rather than copy the conversions.
+    assert error_of(f"defaultFlags: [-x, {plain}]\n") == (
+        f"conf/.ko.yaml:1: defaultFlags[1]: ko reads the unquoted value {plain} as a number, boolean or date, "
+        f"which changes its text; quote it: '{plain}'"
+    )
 
 
 def test_key_names_are_case_insensitive_like_viper() -> None:
