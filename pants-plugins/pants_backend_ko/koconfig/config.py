@@ -195,6 +195,12 @@ def find_ko_config_path(
     if override:
         rel = _normalise_repo_path(override, repo_root, KO_CONFIG_PATH_ENV)
         if rel in files:
+            ext = posixpath.splitext(rel)[1].lstrip(".").lower()
+            if ext in _VIPER_EXTENSIONS and ext not in _READABLE_EXTENSIONS:
+                raise KoError(
+                    f"{KO_CONFIG_PATH_ENV}={override!r}: ko's configuration in {ext} format is not supported "
+                    f"by this backend; convert it to YAML"
+                )
             return rel
         prefix = "" if rel == "." else rel + "/"
         if rel == "." or any(f.startswith(prefix) for f in files):

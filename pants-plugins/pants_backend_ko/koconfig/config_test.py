@@ -225,12 +225,13 @@ def test_ko_config_path_file_or_directory() -> None:
         ("other", "KO_CONFIG_PATH='other' is a directory without a .ko.yaml file; create other/.ko.yaml or point KO_CONFIG_PATH at the config file"),
         ("missing.yaml", "KO_CONFIG_PATH='missing.yaml' does not exist in the repository; point it at a config file or a directory holding .ko.yaml (relative to the repository root), or unset it"),
         ("../outside.yaml", "KO_CONFIG_PATH='../outside.yaml' points outside the repository; use a path inside the repository root"),
+        ("conf.toml", "KO_CONFIG_PATH='conf.toml': ko's configuration in toml format is not supported by this backend; convert it to YAML"),
         ("/etc/ko.yaml", "KO_CONFIG_PATH='/etc/ko.yaml' is outside the repository; Pants reads ko's config only from the repository, so use a path relative to the repository root"),
     ],
 )
 def test_ko_config_path_errors(value: str, expected: str) -> None:
     with pytest.raises(KoError) as info:
-        find_ko_config_path([".ko.yaml", "other/README.md"], {"KO_CONFIG_PATH": value}, repo_root="/repo")
+        find_ko_config_path([".ko.yaml", "other/README.md", "conf.toml"], {"KO_CONFIG_PATH": value}, repo_root="/repo")
     assert str(info.value) == expected
 
 
