@@ -31,7 +31,14 @@ from pants_backend_ko.oci.remote.attach import (
 )
 from pants_backend_ko.oci.remote.errors import RegistryError
 from pants_backend_ko.oci.remote.push import push_layout
-from pants_backend_ko.oci.sbom import parse_go_version_m, spdx_for_image, spdx_for_index
+from pants_backend_ko.oci.sbom import (
+    base_from_manifest,
+    build_info_from_binary,
+    created_from_config,
+    parse_go_version_m,
+    spdx_for_image,
+    spdx_for_index,
+)
 from pants_backend_ko.oci.sbom_test import build_sample, check_spdx_document, go_version_m, write_sample
 from tests.peers.go_reference import go_env, ko_binary
 from tests.peers.image_tools import write_tree
@@ -292,6 +299,9 @@ def test_matches_the_sbom_real_ko_publishes(registry_plain, tmp_path) -> None:
 
     binary = tmp_path / "ko-app-binary"
     binary.write_bytes(tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer))).extractfile("/ko-app/sbomapp").read())
+    assert build_info_from_binary(binary.read_bytes(), str(binary)) == parse_go_version_m(go_version_m(binary))
+    assert base_from_manifest(ko_manifest_bytes) == (f"{peer.host}/ko-sbom-base:latest", base.digest)
+    assert created_from_config(json.dumps(ko_config).encode()) == "2023-11-14T22:13:20Z"  # SOURCE_DATE_EPOCH
     annotations = ko_manifest["annotations"]
     ours = json.loads(
         spdx_for_image(

@@ -21,6 +21,9 @@ from pants_backend_ko.oci.sbom import (
     GoBuildInfo,
     GoBuildInfoError,
     IndexChild,
+    base_from_manifest,
+    build_info_from_binary,
+    created_from_config,
     h1_to_sha256,
     parse_go_version_m,
     spdx_for_image,
@@ -80,10 +83,12 @@ def write_sample(root: Path) -> Path:
     return root / "app"
 
 
-def build_sample(root: Path, *extra_flags: str, output: str = "sbomapp") -> Tuple[Path, str]:
+def build_sample(root: Path, *extra_flags: str, output: str = "sbomapp", goarch: str = "") -> Tuple[Path, str]:
     """Build the sample (``go mod tidy`` through the proxy, then ``go build``): (binary, go.sum)."""
     app = write_sample(root)
     env = go_env(offline=False)
+    if goarch:
+        env.update(GOOS="linux", GOARCH=goarch)
     subprocess.run(["go", "mod", "tidy"], cwd=app, env=env, check=True, capture_output=True, timeout=GO_TIMEOUT)
     binary = root / output
     subprocess.run(
@@ -266,6 +271,39 @@ def test_parse_agrees_with_go_on_error_cases() -> None:
     for text in ("x: go1.26\n\tdep\ta\tb\tc\td\n", "x: go1.26\n\tpath\tp\n\tbuild\tk=a b\n"):
         with pytest.raises(RuntimeError, match="could not parse Go build info"):
             go_parse_build_info(text)
+
+
+def test_build_info_from_binary_equals_go_version_m(sample, tmp_path) -> None:
+    binary, _, text = sample
+    assert build_info_from_binary(binary.read_bytes(), str(binary)) == parse_go_version_m(text)
+    # Stripped (-s -w); cross-compiled 64-bit arm64 and 32-bit 386 ELF files.
+    stripped, _ = build_sample(tmp_path / "stripped", "-ldflags=-s -w", output="stripped")
+    assert build_info_from_binary(stripped.read_bytes(), str(stripped)) == parse_go_version_m(go_version_m(stripped))
+    for goarch in ("arm64", "386"):
+        other, _ = build_sample(tmp_path / goarch, "-trimpath", output=f"app-{goarch}", goarch=goarch)
+        info = build_info_from_binary(other.read_bytes(), str(other))
+        assert info == parse_go_version_m(go_version_m(other)) and info.setting("GOARCH") == goarch
+    named = build_info_from_binary(binary.read_bytes(), "/ko-app/sbomapp")
+    assert named.binary == "/ko-app/sbomapp" and named.deps == parse_go_version_m(text).deps
+
+
+def test_build_info_from_binary_errors(sample) -> None:
+    with pytest.raises(GoBuildInfoError, match="^/bin/sh: not a Go executable"):
+        build_info_from_binary(Path("/bin/sh").read_bytes(), "/bin/sh")
+    with pytest.raises(GoBuildInfoError, match="not an ELF executable; .* parse_go_version_m"):
+        build_info_from_binary(b"MZ" + b"\0" * 100, "app.exe")
+    with pytest.raises(GoBuildInfoError, match="truncated"):
+        build_info_from_binary(sample[0].read_bytes()[:65536], "cut")  # section headers are at the end
+
+
+def test_base_and_created_helpers() -> None:
+    manifest = json.dumps(
+        {"annotations": {"org.opencontainers.image.base.name": "cgr.dev/x:latest", "org.opencontainers.image.base.digest": BASE_DIGEST}}
+    ).encode()
+    assert base_from_manifest(manifest) == ("cgr.dev/x:latest", BASE_DIGEST)
+    assert base_from_manifest(b'{"schemaVersion":2}') is None
+    assert created_from_config(b'{"created":"2023-11-14T22:13:20Z"}') == "2023-11-14T22:13:20Z"
+    assert created_from_config(b"{}") == "0001-01-01T00:00:00Z"
 
 
 def test_h1_to_sha256() -> None:
