@@ -50,18 +50,32 @@ class KoImageIndex:
     """Every `ko_image` of the repository by import path: what `ko://<import path>` can mean."""
 
     by_import_path: FrozenDict[str, tuple[Address, ...]]
+    # ko_image targets whose settings are invalid, with the one-line reason. Nothing can refer
+    # to them, but one broken image must not break every ko_manifests target of the repository.
+    unreadable: tuple[tuple[Address, str], ...] = ()
 
 
 @rule(desc="Index ko_image targets by import path", level=LogLevel.DEBUG)
 async def index_ko_images(all_targets: AllTargets) -> KoImageIndex:
     images = [t for t in all_targets if isinstance(t, KoImageTarget)]
-    settings = await MultiGet(
-        Get(KoImageSettings, KoImageSettingsRequest(KoImageFieldSet.create(t))) for t in images
-    )
+    requests = [KoImageSettingsRequest(KoImageFieldSet.create(t)) for t in images]
+    unreadable: list[tuple[Address, str]] = []
+    try:
+        settings = list(await MultiGet(Get(KoImageSettings, KoImageSettingsRequest, r) for r in requests))
+    except KoError:
+        # Find the broken ones one at a time (each result is cached), keeping the others.
+        settings = []
+        for request in requests:
+            try:
+                settings.append(await Get(KoImageSettings, KoImageSettingsRequest, request))
+            except KoError as e:
+                address = request.field_set.address
+                message = str(e) if str(e).startswith(str(address)) else f"{address}: {e}"
+                unreadable.append((address, message))
     index: dict[str, list[Address]] = {}
     for s in settings:
         index.setdefault(s.import_path, []).append(s.address)
-    return KoImageIndex(FrozenDict({k: tuple(sorted(v)) for k, v in index.items()}))
+    return KoImageIndex(FrozenDict({k: tuple(sorted(v)) for k, v in index.items()}), tuple(unreadable))
 
 
 @dataclass(frozen=True)
@@ -208,6 +222,16 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
                 f"{path}:{line}: ko://{import_path} is ambiguous: ko_image targets {addresses} "
                 f"all build it; list the one you mean in {owner}'s `dependencies`."
             )
+    unknown = [p for p in wanted if p not in chosen and p not in index.by_import_path]
+    if unknown and index.unreadable:
+        # The reference may well mean a broken target: its problem is the one to report.
+        path, line = wanted[unknown[0]]
+        first = index.unreadable[0][1]
+        more = f" (and {len(index.unreadable) - 1} more)" if len(index.unreadable) > 1 else ""
+        raise KoError(
+            f"{path}:{line}: no ko_image target builds ko://{unknown[0]}, and some cannot be "
+            f"read{more}; fix them first: {first}"
+        )
     images = await MultiGet(
         Get(BuiltKoImage, KoImageRequest(KoImageFieldSet.create(t))) for t in chosen.values()
     )
