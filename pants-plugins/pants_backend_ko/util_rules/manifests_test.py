@@ -274,3 +274,44 @@ def test_no_files(rule_runner: RuleRunner) -> None:
     assert render_error(rule_runner, "deploy/empty") == (
         "deploy/empty:m: no YAML or JSON files match `sources`; check the globs."
     )
+
+
+def test_a_broken_ko_image_does_not_break_other_manifests() -> None:
+    # A ko_image without a go.mod (work in progress, say) used to fail the inference and the
+    # rendering of every ko_manifests target of the repository.
+    rule_runner = ko_rule_runner()
+    pod = "kind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n    - image: ko://%s\n"
+    rule_runner.write_files(
+        {
+            **go_module_files("shop", "example.com/shop", {"cmd/web": hello_main("web")}),
+            "shop/cmd/web/BUILD": "ko_image(name='img')\n",
+            "wip/main.go": hello_main(),
+            "wip/BUILD": "ko_image(name='bad')\n",
+            "deploy/good/app.yaml": pod % WEB,
+            "deploy/good/BUILD": "ko_manifests(name='m')\n",
+            "deploy/wip/app.yaml": pod % "example.com/wip",
+            "deploy/wip/BUILD": "ko_manifests(name='m')\n",
+        }
+    )
+    set_ko_options(rule_runner, [f"--ko-docker-repo={REPO}"])
+    no_go_mod = (
+        "wip:bad: no go.mod in wip or any folder above it; a ko_image builds a package of a Go "
+        "module: run `go mod init <module path>` at the module root."
+    )
+    index = rule_runner.request(KoImageIndex, [])
+    assert index.unreadable == ((Address("wip", target_name="bad"), no_go_mod),)
+    assert dict(index.by_import_path) == {WEB: (WEB_ADDRESS,)}
+
+    target = rule_runner.get_target(Address("deploy/good", target_name="m"))
+    inferred = rule_runner.request(
+        InferredDependencies, [InferKoManifestsDependencies(KoManifestsInferenceFieldSet.create(target))]
+    )
+    assert list(inferred.include) == [WEB_ADDRESS]
+    rendered = render(rule_runner, "deploy/good")
+    assert rendered.files[0][1] == (pod % WEB).replace(f"ko://{WEB}", f"{md5_name(WEB)}@{rendered.images[0].digest}")
+
+    # A reference that may mean the broken target reports that target's problem.
+    assert render_error(rule_runner, "deploy/wip") == (
+        "deploy/wip/app.yaml:5: no ko_image target builds ko://example.com/wip, and some cannot "
+        f"be read; fix them first: {no_go_mod}"
+    )
