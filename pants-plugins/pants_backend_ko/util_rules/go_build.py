@@ -164,6 +164,12 @@ async def go_process_env(request: GoEnvRequest, go: GoToolchain) -> GoProcessEnv
 
 GO_CACHES = FrozenDict({"ko_go_build": ".cache/go-build", "ko_go_mod": ".cache/go-mod"})
 
+# With a remote cache, Pants races the cache lookup against local execution after this delay
+# (0 by default: every `go` Process is spawned even on a remote hit, then killed). A lookup
+# answers in milliseconds and a miss starts local execution at once, so waiting costs nothing
+# and a fresh clone served by the remote cache spawns no `go build` at all.
+GO_REMOTE_CACHE_SPECULATION_DELAY_MS = 2000
+
 
 @dataclass(frozen=True)
 class GoPackage:
@@ -260,6 +266,7 @@ async def go_list(request: GoListRequest, go: GoToolchain) -> GoListing:
             working_directory=request.module.root or None,
             env=env.env,
             append_only_caches=GO_CACHES,
+            remote_cache_speculation_delay_millis=GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
             level=LogLevel.DEBUG,
         ),
     )
@@ -350,6 +357,7 @@ async def go_build(request: GoBuildRequest, go: GoToolchain, ko: KoSubsystem) ->
             working_directory=request.module.root or None,
             env=FrozenDict(build_env),
             append_only_caches=GO_CACHES,
+            remote_cache_speculation_delay_millis=GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
             output_files=(out,),
             level=LogLevel.DEBUG,
             cache_scope=ProcessCacheScope.SUCCESSFUL,
