@@ -70,7 +70,7 @@ _TOP_LEVEL_KEYS = (
 _BUILD_KEYS = ("id", "dir", "main", "env", "flags", "ldflags", "linux_capabilities")
 # GoReleaser keys that ko's build.Config lists as "not supported"; named in the error.
 _GORELEASER_ONLY_KEYS = frozenset(
-    {"goos", "goarch", "goarm", "gomips", "targets", "binary", "lang", "asmflags", "gcflags", "mod_timestamp", "gobinary", "hooks", "skip", "builder", "tool", "command", "buildmode", "tags", "overrides", "ignore", "no_unique_dist_dir", "no_main_check"}
+    {"goos", "goarch", "goarm", "gomips", "targets", "binary", "lang", "asmflags", "gcflags", "mod_timestamp", "gobinary", "hooks", "skip", "builder", "tool", "command", "buildmode", "overrides", "ignore", "no_unique_dist_dir", "no_main_check"}
 )
 
 _NULL_TAG = "tag:yaml.org,2002:null"
