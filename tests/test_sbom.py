@@ -245,6 +245,10 @@ def test_attach_errors(registry_plain, tmp_path, unique_repo) -> None:
         with pytest.raises(ValueError, match="is on example.com, but the client talks to"):
             attach_sbom(client, "example.com/x/y", missing, manifest, b"{}")
         # A fallback tag that is not an index is reported, not overwritten.
+        index = write_test_layout(str(tmp_path / "idx"))
+        pushed_index = push_layout(index.path, unique_repo, ["index"], client=client)
+        with pytest.raises(ValueError, match="is a application/vnd.oci.image.index.v1[+]json, not a application/vnd.oci.image.manifest"):
+            attach_sbom(client, unique_repo, pushed_index.digest, manifest, b"{}")
         layout = write_test_layout(str(tmp_path / "img"), single=True)
         pushed = push_layout(layout.path, unique_repo, [referrers_fallback_tag(layout.root_digest)], client=client)
         with pytest.raises(RegistryError, match="cannot be the referrers fallback tag"):

@@ -29,6 +29,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from pants_backend_ko.oci import gojson
 from pants_backend_ko.oci.reference import looks_like_registry, parse_repository
 from pants_backend_ko.oci.remote.descriptors import (
+    MANIFEST_ACCEPT,
     MANIFEST_MEDIA_TYPES,
     Descriptor,
     OCI_CONFIG,
@@ -234,7 +235,7 @@ def _subject_size(attacher: _Attacher, subject_digest: str, subject_media_type: 
         "HEAD",
         f"/v2/{attacher.repo}/manifests/{subject_digest}",
         scopes=attacher.pusher.scopes,
-        headers={"Accept": subject_media_type},
+        headers={"Accept": ", ".join(MANIFEST_ACCEPT)},  # distribution hides indexes otherwise
         expected=(200, 404),
     )
     resp.close()
@@ -246,6 +247,12 @@ def _subject_size(attacher: _Attacher, subject_digest: str, subject_media_type: 
             registry=attacher.client.registry,
             method="HEAD",
             status=resp.status_code,
+        )
+    served = resp.headers.get("Content-Type", "").split(";", 1)[0].strip()
+    if served in MANIFEST_MEDIA_TYPES and served != subject_media_type:
+        raise ValueError(
+            f"{attacher.repo}@{subject_digest} is a {served}, not a {subject_media_type}; "
+            "pass the subject's real media type (the referrer's subject descriptor must match it)"
         )
     return int(length)
 
