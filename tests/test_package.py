@@ -146,3 +146,20 @@ def test_editing_one_binary_rebuilds_only_that_binary(tmp_path):
         ("example.com/app/cmd/server", "linux/arm64"),
         ("example.com/app/cmd/worker", "linux/amd64"),
     ]
+
+
+def test_multi_platform_archive_loads_every_platform(packaged, tmp_path):
+    """ko writes tarballs for one platform only (ko issue 1708); ours hold every platform."""
+    meta = packaged.image_metadata(SERVER)
+    archive = packaged.root / "dist" / f"{SERVER}.tar"
+    for arch in ("amd64", "arm64"):
+        out = tmp_path / arch
+        image_tools.skopeo("copy", f"docker-archive:{archive}:{meta['repository']}:latest-linux-{arch}", f"oci:{out}:x")
+        config = image_tools.skopeo_inspect(f"oci:{out}:x", extra=["--config"])
+        assert config["architecture"] == arch
+        assert config["config"]["Entrypoint"] == ["/ko-app/server"]
+    # The same file is an OCI layout archive of the whole index.
+    everything = tmp_path / "all"
+    image_tools.skopeo("copy", "--all", f"oci-archive:{archive}:latest", f"oci:{everything}:x")
+    index = json.loads(image_tools.skopeo_inspect(f"oci:{everything}:x", raw=True))
+    assert sorted(m["platform"]["architecture"] for m in index["manifests"]) == ["amd64", "arm64"]

@@ -65,11 +65,9 @@ async def package_ko_image(field_set: KoImagePackageFieldSet) -> BuiltPackage:
         ),
         BuiltPackageArtifact(f"{output_path}.ko-image.json"),
     ]
-    if image.docker_archive is not None:
-        artifacts.append(BuiltPackageArtifact(f"{output_path}.tar"))
+    artifacts.append(BuiltPackageArtifact(f"{output_path}.tar"))
     digests = await MultiGet(parts)
-    extra = [image.docker_archive] if image.docker_archive is not None else []
-    merged = await Get(Digest, MergeDigests([*digests, *extra]))
+    merged = await Get(Digest, MergeDigests([*digests, image.docker_archive]))
     return BuiltPackage(merged, tuple(artifacts))
 
 

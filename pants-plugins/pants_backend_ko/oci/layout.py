@@ -236,6 +236,66 @@ def docker_archive(image: BuiltImage, base_blobs: Mapping[str, bytes], repo_tags
     return _tar_bytes(files)
 
 
+def _platform_tag(tag: str, image: BuiltImage) -> str:
+    platform = image.platform
+    parts = [tag, platform.os, platform.architecture] + ([platform.variant] if platform.variant else [])
+    return "-".join(parts)
+
+
+def docker_archive_index(
+    index: BuiltIndex, base_blobs: Mapping[str, bytes], repo_tags: Sequence[str]
+) -> bytes:
+    """A loadable tarball of a multi-platform image (ko cannot write one, ko issue 1708).
+
+    It is an OCI image layout whose `index.json` names the whole index (what `docker load`
+    with the containerd image store and `skopeo copy oci-archive:` read), plus a classic
+    `manifest.json` with one entry per platform for older loaders: the first platform carries
+    the plain tags, every platform also `<tag>-<os>-<arch>[-<variant>]`.
+    """
+    if isinstance(repo_tags, str):
+        raise ValueError(f"repo_tags must be a list of 'name:tag' strings, got the string {repo_tags!r}")
+    tags = [_split_repo_tag(t) for t in repo_tags]
+    images = index.children
+    if not images:
+        raise ValueError("the index has no children to archive")
+    files: dict[str, bytes] = {blob_path(index.digest): index.manifest, "oci-layout": OCI_LAYOUT_FILE}
+    for image in images:
+        files.update(_image_files(image, base_blobs, allow_missing_base_blobs=False))
+    descriptors = [
+        Descriptor(
+            media_type=index.media_type,
+            size=index.descriptor.size,
+            digest=index.digest,
+            annotations=FrozenDict({ANNOTATION_CONTAINERD_IMAGE_NAME: full, ANNOTATION_REF_NAME: tag}),
+        )
+        for full, (_, tag) in zip(repo_tags, tags)
+    ] or [Descriptor(media_type=index.media_type, size=index.descriptor.size, digest=index.digest)]
+    files["index.json"] = _index_json(descriptors)
+    items = []
+    repositories: dict[str, dict[str, str]] = {}
+    for position, image in enumerate(images):
+        image_tags = [f"{name}:{_platform_tag(tag, image)}" for name, tag in tags]
+        if position == 0:
+            image_tags = list(repo_tags) + image_tags
+        items.append(
+            {
+                "Config": blob_path(image.config_descriptor.digest),
+                "RepoTags": image_tags or None,
+                "Layers": [blob_path(layer.digest) for layer in image.layers],
+            }
+        )
+        top_layer = image.layers_diff_ids[-1][len("sha256:"):]
+        for full in image_tags:
+            name, tag = _split_repo_tag(full)
+            repositories.setdefault(name, {})[tag] = top_layer
+    files["manifest.json"] = gojson.dumps(items) + b"\n"
+    if repositories:
+        files["repositories"] = (
+            gojson.dumps({name: gojson.sorted_map(t) for name, t in sorted(repositories.items())}) + b"\n"
+        )
+    return _tar_bytes(files)
+
+
 # --------------------------------------------------------------------------- reading
 
 

@@ -148,7 +148,7 @@ class BuiltKoImage:
     digest: str  # sha256:<hex> of the top manifest or index
     media_type: str
     platform_digests: FrozenDict[str, str]  # "linux/arm64" -> digest of that platform's manifest
-    docker_archive: Digest | None  # `<output_path>.tar`, single-platform images only
+    docker_archive: Digest  # `<output_path>.tar`: docker-loadable, every platform
     name: ImageName
     # Base layers the layout does not carry: (digest, "registry/repository") to mount or stream from.
     base_blob_sources: tuple[tuple[str, str], ...] = ()
@@ -223,12 +223,14 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         top_digest, top_media_type = images[0].manifest_descriptor.digest, images[0].manifest_descriptor.media_type
     files = oci_layout.layout_files(top, images, dict(base.blobs), ref_name)
     layout_digest = await Get(Digest, CreateDigest(FileContent(p, c) for p, c in sorted(files.items())))
-    docker_archive = None
-    if len(images) == 1:
-        repo_tags = [f"{name.repository_or_local}:{tag}" for tag in name.tags]
+    repo_tags = [f"{name.repository_or_local}:{tag}" for tag in name.tags]
+    if base.is_index:
+        # Beyond ko (ko issue 1708): a loadable archive of every platform.
+        archive = oci_layout.docker_archive_index(top, dict(base.blobs), repo_tags)
+    else:
         archive = oci_layout.docker_archive(images[0], dict(base.blobs), repo_tags)
-        archive_path = field_set.output_path.value_or_default(file_ending="tar")
-        docker_archive = await Get(Digest, CreateDigest([FileContent(archive_path, archive)]))
+    archive_path = field_set.output_path.value_or_default(file_ending="tar")
+    docker_archive = await Get(Digest, CreateDigest([FileContent(archive_path, archive)]))
     return BuiltKoImage(
         settings=settings,
         layout=layout_digest,
