@@ -14,7 +14,7 @@ from typing import Dict
 
 import pytest
 
-from pants_backend_ko.koconfig.gitinfo import DEFAULT_TAG, GitInfo, GitInfoError, git_info
+from pants_backend_ko.koconfig.gitinfo import DEFAULT_TAG, GIT_COMMANDS, GitInfo, GitInfoError, git_argv, git_info, git_info_from_results
 from pants_backend_ko.koconfig.templates import render_template, template_data
 
 TIMEOUT = 60
@@ -188,3 +188,22 @@ def test_missing_git_and_timeouts_are_clear_errors(repo) -> None:
     with pytest.raises(GitInfoError, match=r"did not finish within 0\.2s"):
         git_info(str(root), run=slow, timeout=0.2)
     assert calls == [0.2]
+
+
+def test_results_gathered_elsewhere_give_the_same_info(repo) -> None:
+    # How the Pants rules use it: run GIT_COMMANDS themselves (here: plain subprocess with
+    # `git -C`), then interpret the results.
+    root, env = repo
+    git(root, "tag", "v0.9.0", env=env)
+    (root / "new.go").write_text("package main\n")
+    results = {}
+    for name, args in GIT_COMMANDS:
+        argv = list(git_argv(args))
+        argv[1:1] = ["-C", str(root)]
+        done = subprocess.run(argv, env=env, capture_output=True, timeout=TIMEOUT)
+        results[name] = (done.returncode, done.stdout, done.stderr)
+    info = git_info_from_results(str(root), results)
+    assert info == info_in(root, env)
+    assert (info.tag, info.dirty, info.branch) == ("v0.9.0", True, "trunk")
+    with pytest.raises(ValueError, match="git results lack tag"):
+        git_info_from_results(str(root), {k: v for k, v in results.items() if k != "tag"})

@@ -17,7 +17,8 @@ How a build uses them, in order:
    setting `effective_value(<BUILD field or None>, ko.<setting>, <[ko] option or None>, default)`.
 3. Per image and platform, with the effective `flags`/`ldflags`:
    `needs = template_needs(flags + ldflags)`; compute `go env` (`parse_go_env`) only if
-   `GoEnv` is needed and `git_info(repo_root)` only if `Git` is; `SOURCE_DATE_EPOCH` (or now)
+   `GoEnv` is needed and git data only if `Git` is (`git_info(repo_root)`, or run
+   `GIT_COMMANDS` as processes in the build root and call `git_info_from_results`); `SOURCE_DATE_EPOCH` (or now)
    only if `Date` is; `data = template_data(build_env, go_env, git.template_value(), epoch)`;
    `render_templates(flags, data, where)` and `render_templates(ldflags, data, where)`. Every
    computed input belongs in the build's cache key.

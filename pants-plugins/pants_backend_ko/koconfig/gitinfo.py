@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime
 import subprocess
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Sequence
+from typing import Any, Callable, Dict, Mapping, Sequence, Tuple
 
 from pants_backend_ko.errors import KoError
 
@@ -73,14 +73,31 @@ class GitInfo:
 
 Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
 
+# ko's git invocations, by name: `git -c log.showSignature=false <args>` in the repository.
+# A caller that cannot use `git_info` (e.g. Pants rules, which run processes through the
+# engine) runs these itself and hands the results to `git_info_from_results`.
+GIT_COMMANDS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
+    ("is_repo", ("rev-parse", "--is-inside-work-tree")),
+    ("branch", ("rev-parse", "--abbrev-ref", "HEAD", "--quiet")),
+    ("short_commit", ("show", "--format=%h", "HEAD", "--quiet")),
+    ("full_commit", ("show", "--format=%H", "HEAD", "--quiet")),
+    ("commit_date", ("show", "--format='%ct'", "HEAD", "--quiet")),
+    ("status", ("status", "--porcelain")),
+    ("tag", ("describe", "--tags", "--abbrev=0", "HEAD")),
+)
+
+
+def git_argv(args: Sequence[str]) -> Tuple[str, ...]:
+    """The full command line ko uses for one of `GIT_COMMANDS`."""
+    return ("git", "-c", "log.showSignature=false", *args)
+
 
 def git_info(repo_root: str, run: Runner = subprocess.run, timeout: float = GIT_TIMEOUT_SECONDS) -> GitInfo:
     """Compute ko's git data for the work tree at `repo_root` (`run` is `subprocess.run`-like)."""
-
-    def git(args: Sequence[str]) -> "subprocess.CompletedProcess[bytes]":
-        command = ["git", "-c", "log.showSignature=false", *args]
+    results: Dict[str, Tuple[int, bytes, bytes]] = {}
+    for name, args in GIT_COMMANDS:
         try:
-            return run(command, cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)
+            done = run(list(git_argv(args)), cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)
         except FileNotFoundError:
             raise GitInfoError(
                 "a flags/ldflags template uses .Git, but `git` is not on the PATH; install git or remove .Git from the templates"
@@ -89,38 +106,54 @@ def git_info(repo_root: str, run: Runner = subprocess.run, timeout: float = GIT_
             raise GitInfoError(
                 f"`git {' '.join(args)}` in {repo_root} did not finish within {timeout:g}s; check the repository (locks, hooks) and retry"
             ) from None
+        results[name] = (done.returncode, done.stdout, done.stderr)
+        if name == "is_repo":
+            _check_repo(repo_root, results)  # fail before running git six more times
+    return git_info_from_results(repo_root, results)
 
-    def first_line(args: Sequence[str], what: str) -> str:
-        result = git(args)
-        if result.returncode != 0:
-            raise GitInfoError(
-                f"cannot get the {what} of the git repository at {repo_root}: {_one_line(result.stderr)}; "
-                f"a template uses .Git, so commit at least once (or remove .Git from the templates)"
-            )
-        # ko's `clean`: the first line, with single quotes removed.
-        return _text(result.stdout).split("\n")[0].replace("'", "")
 
-    check = git(["rev-parse", "--is-inside-work-tree"])
-    if check.returncode != 0 or _text(check.stdout).strip() != "true":
+def _check_repo(repo_root: str, results: Mapping[str, Tuple[int, Any, Any]]) -> None:
+    code, out, _ = results["is_repo"]
+    if code != 0 or _text(out).strip() != "true":
         raise GitInfoError(
             f"{repo_root} is not inside a git work tree, but a flags/ldflags template uses .Git; "
             f"run in a git checkout or remove .Git from the templates"
         )
-    branch = first_line(["rev-parse", "--abbrev-ref", "HEAD", "--quiet"], "current branch")
-    short = first_line(["show", "--format=%h", "HEAD", "--quiet"], "current commit")
-    full = first_line(["show", "--format=%H", "HEAD", "--quiet"], "current commit")
-    stamp = first_line(["show", "--format='%ct'", "HEAD", "--quiet"], "commit date")
+
+
+def git_info_from_results(repo_root: str, results: Mapping[str, Tuple[int, Any, Any]]) -> GitInfo:
+    """ko's interpretation of the `GIT_COMMANDS` results: name -> (exit code, stdout, stderr)."""
+    missing = [name for name, _ in GIT_COMMANDS if name not in results]
+    if missing:
+        raise ValueError(f"git results lack {', '.join(missing)}")  # a caller bug, not bad input
+    _check_repo(repo_root, results)
+
+    def first_line(name: str, what: str) -> str:
+        code, out, err = results[name]
+        if code != 0:
+            raise GitInfoError(
+                f"cannot get the {what} of the git repository at {repo_root}: {_one_line(err)}; "
+                f"a template uses .Git, so commit at least once (or remove .Git from the templates)"
+            )
+        # ko's `clean`: the first line, with single quotes removed.
+        return _text(out).split("\n")[0].replace("'", "")
+
+    branch = first_line("branch", "current branch")
+    short = first_line("short_commit", "current commit")
+    full = first_line("full_commit", "current commit")
+    stamp = first_line("commit_date", "commit date")
     try:
         timestamp = int(stamp) if stamp else 0
     except ValueError:
         raise GitInfoError(f"git printed {stamp!r} as the commit date in {repo_root}; expected Unix seconds") from None
-    status = git(["status", "--porcelain"])
-    dirty = status.returncode != 0 or bool(_text(status.stdout).strip())
-    described = git(["describe", "--tags", "--abbrev=0", "HEAD"])
+    status_code, status_out, _ = results["status"]
+    # ko: any output, or a failure, means dirty.
+    dirty = status_code != 0 or bool(_text(status_out).strip())
+    tag_code, tag_out, _ = results["tag"]
     tag = DEFAULT_TAG
-    if described.returncode == 0:
+    if tag_code == 0:
         # ko's cleanAllLines: trimmed, quote-free, non-empty lines; the first one is the tag.
-        lines = [line.replace("'", "").strip() for line in _text(described.stdout).split("\n")]
+        lines = [line.replace("'", "").strip() for line in _text(tag_out).split("\n")]
         lines = [line for line in lines if line]
         tag = lines[0] if lines else ""
     return GitInfo(branch=branch, tag=tag, short_commit=short, full_commit=full, commit_timestamp=timestamp, dirty=dirty)
