@@ -229,7 +229,9 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         archive = oci_layout.docker_archive_index(top, dict(base.blobs), repo_tags)
     else:
         archive = oci_layout.docker_archive(images[0], dict(base.blobs), repo_tags)
-    archive_path = field_set.output_path.value_or_default(file_ending="tar")
+    # Beside the layout folder, as package writes it: an explicit `output_path` is returned as
+    # given by value_or_default (no ending added), which would put the archive on the folder.
+    archive_path = f"{field_set.output_path.value_or_default(file_ending=None)}.tar"
     docker_archive = await Get(Digest, CreateDigest([FileContent(archive_path, archive)]))
     return BuiltKoImage(
         settings=settings,
