@@ -33,6 +33,7 @@ def rule_runner() -> RuleRunner:
             "pkg/cmd/web/BUILD": (
                 "ko_image(name='img', platforms=['linux/amd64'], tags=['v1', 'latest'])\n"
                 "ko_image(name='multi', platforms=['linux/amd64', 'linux/arm64'], output_path='out/multi')\n"
+                "ko_image(name='named', platforms=['linux/amd64'], output_path='out/named')\n"
             ),
             "pkg/deploy/web.yaml": "kind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n    - image: ko://example.com/pkg/cmd/web\n",
             "pkg/deploy/BUILD": "ko_manifests(name='m', dependencies=['pkg/cmd/web:img'])\n",
@@ -115,9 +116,9 @@ def test_package_without_a_repository(rule_runner: RuleRunner) -> None:
 def test_package_multi_platform_index(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, ["--ko-docker-repo=registry.example/team"])
     built, files = package(rule_runner, "multi")
-    # Several platforms: an index, and no docker archive (it holds one platform only, as ko's).
-    assert [a.relpath for a in built.artifacts] == ["out/multi", "out/multi.ko-image.json"]
-    assert "out/multi.tar" not in files
+    # Several platforms: an index; with an explicit output_path, the archive sits beside the layout.
+    assert [a.relpath for a in built.artifacts] == ["out/multi", "out/multi.ko-image.json", "out/multi.tar"]
+    assert "out/multi.tar" in files and "out/multi/index.json" in files
     (top,) = json.loads(files["out/multi/index.json"])["manifests"]
     assert top["mediaType"] == OCI_INDEX
     index = json.loads(blob(files, "out/multi", top["digest"]))
@@ -128,6 +129,13 @@ def test_package_multi_platform_index(rule_runner: RuleRunner) -> None:
     assert metadata["media_type"] == OCI_INDEX and metadata["digest"] == top["digest"]
     assert metadata["platforms"] == platforms
     assert set(platforms) == {"linux/amd64", "linux/arm64"}
+
+
+def test_package_with_an_explicit_output_path(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner)
+    built, files = package(rule_runner, "named")
+    assert [a.relpath for a in built.artifacts] == ["out/named", "out/named.ko-image.json", "out/named.tar"]
+    assert {"out/named/index.json", "out/named/oci-layout", "out/named.tar", "out/named.ko-image.json"} <= set(files)
 
 
 def test_package_manifests(rule_runner: RuleRunner) -> None:
