@@ -29,8 +29,10 @@ from pants_backend_ko.oci.remote.attach import (
     list_referrers,
     referrers_fallback_tag,
 )
+from pants_backend_ko.oci.remote.credentials import Keychain
 from pants_backend_ko.oci.remote.errors import RegistryError
 from pants_backend_ko.oci.remote.push import push_layout
+from pants_backend_ko.oci.remote.transport import RegistryClient
 from pants_backend_ko.oci.sbom import (
     base_from_manifest,
     build_info_from_binary,
@@ -42,7 +44,14 @@ from pants_backend_ko.oci.sbom import (
 from pants_backend_ko.oci.sbom_test import build_sample, check_spdx_document, go_version_m, write_sample
 from tests.peers.go_reference import go_env, ko_binary
 from tests.peers.image_tools import write_tree
-from tests.peers.registry import client_for, skopeo, write_test_layout
+from tests.peers.registry import (
+    TOKEN_READONLY_PASSWORD,
+    TOKEN_READONLY_USER,
+    client_for,
+    skopeo,
+    write_docker_config,
+    write_test_layout,
+)
 
 pytestmark = pytest.mark.peers
 
@@ -253,6 +262,25 @@ def test_attach_errors(registry_plain, tmp_path, unique_repo) -> None:
         pushed = push_layout(layout.path, unique_repo, [referrers_fallback_tag(layout.root_digest)], client=client)
         with pytest.raises(RegistryError, match="cannot be the referrers fallback tag"):
             attach_sbom(client, unique_repo, pushed.digest, pushed.media_type, b"{}", cosign_tag=False)
+
+
+def test_read_only_token_cannot_attach_and_no_secret_leaks(registry_token, tmp_path, unique_repo) -> None:
+    peer = registry_token
+    layout = write_test_layout(str(tmp_path / "img"), single=True)
+    with client_for(peer, str(tmp_path)) as client:
+        pushed = push_layout(layout.path, unique_repo, ["latest"], client=client)
+    config_dir = tmp_path / "readonly"
+    write_docker_config(str(config_dir), peer.host, TOKEN_READONLY_USER, TOKEN_READONLY_PASSWORD)
+    mark = peer.mark()
+    with RegistryClient(peer.host, keychain=Keychain({"DOCKER_CONFIG": str(config_dir)})) as client:
+        with pytest.raises(RegistryError) as info:
+            attach_sbom(client, unique_repo, pushed.digest, pushed.media_type, b'{"spdxVersion":"SPDX-2.3"}')
+        # Reading still works for the read-only user: nothing is attached.
+        assert list_referrers(client, unique_repo, pushed.digest) == ()
+    message = str(info.value)
+    assert "\n" not in message and TOKEN_READONLY_PASSWORD not in message and "401" in message
+    assert f"credentials tried: basic auth for user '{TOKEN_READONLY_USER}'" in message
+    assert [e for e in _writes(peer.requests_since(mark)) if e.status < 300] == []
 
 
 # --------------------------------------------------------------------------- parity with ko
