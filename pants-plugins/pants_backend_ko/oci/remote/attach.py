@@ -180,6 +180,8 @@ def _split_repository(client: RegistryClient, repository: str) -> str:
 
 
 class _Attacher:
+    """Blob and manifest writes on one repository, counted, reusing push.py's checked requests."""
+
     def __init__(self, client: RegistryClient, repo: str) -> None:
         self.client = client
         self.repo = repo
@@ -240,10 +242,18 @@ def _subject_size(attacher: _Attacher, subject_digest: str, subject_media_type: 
     )
     resp.close()
     length = resp.headers.get("Content-Length", "")
-    if resp.status_code == 404 or not length.isdigit():
+    if resp.status_code == 404:
         raise RegistryError(
             f"registry {attacher.client.registry}: {attacher.repo}@{subject_digest} is not in the repository; "
             "push the image before attaching its SBOM",
+            registry=attacher.client.registry,
+            method="HEAD",
+            status=404,
+        )
+    if not length.isdigit():
+        raise RegistryError(
+            f"registry {attacher.client.registry}: HEAD of {attacher.repo}@{subject_digest} answered without a "
+            "Content-Length; the registry does not follow the distribution spec",
             registry=attacher.client.registry,
             method="HEAD",
             status=resp.status_code,
