@@ -5,7 +5,14 @@ from __future__ import annotations
 from enum import Enum
 
 from pants.core.util_rules.search_paths import ExecutableSearchPathsOptionMixin
-from pants.option.option_types import BoolOption, EnumOption, IntOption, StrListOption, StrOption
+from pants.option.option_types import (
+    BoolOption,
+    DictOption,
+    EnumOption,
+    IntOption,
+    StrListOption,
+    StrOption,
+)
 from pants.engine.rules import collect_rules
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
@@ -49,6 +56,8 @@ class KoSubsystem(Subsystem):
             """
             Platforms of every `ko_image` that sets no `platforms`, as `os/arch[/variant]`.
             ko's default is `linux/amd64` whatever the host; several platforms give an image index.
+            `["host"]` builds for the machine running Pants (e.g. `linux/arm64` on Apple silicon
+            Linux VMs); `["all"]` for every platform of the base image.
             """
         ),
     )
@@ -89,6 +98,16 @@ class KoSubsystem(Subsystem):
     go_build_flags = StrListOption(
         default=[],
         help="Extra `go build` flags for every image, before the target's `flags` (ko's `defaultFlags`).",
+    )
+    go_env = DictOption[str](
+        default={},
+        help=softwrap(
+            """
+            Extra environment variables for every `go` command (ko's `defaultEnv`), e.g.
+            `{"GOEXPERIMENT": "loopvar", "CC": "aarch64-linux-gnu-gcc"}`. They are part of the
+            build's cache key.
+            """
+        ),
     )
     publish_jobs = IntOption(
         default=4,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pants.core.goals.package import OutputPathField
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
+    BoolField,
     Dependencies,
     FieldSet,
     MultipleSourcesField,
@@ -49,8 +50,9 @@ class KoPlatformsField(StringSequenceField):
     help = softwrap(
         """
         Platforms to build, as `os/arch[/variant]` (e.g. `["linux/amd64", "linux/arm64"]`).
-        One platform gives an image, several give an OCI image index.
-        Default: `[ko].default_platforms`.
+        One platform gives an image, several give an OCI image index. `host` means this
+        machine's platform (ko issue 946); `all` means every platform of the base image index,
+        as in ko. Default: `[ko].default_platforms`.
         """
     )
 
@@ -137,6 +139,30 @@ class KoFlagsField(StringSequenceField):
     )
 
 
+class KoBinariesField(StringSequenceField):
+    alias = "binaries"
+    help = softwrap(
+        """
+        More Go `package main` folders (relative to this BUILD file) built into the same image,
+        each at `/ko-app/<last element of its import path>` (ko issue 251). The entrypoint stays
+        the `main` package's binary; all binaries share `/ko-app` on `PATH`.
+        """
+    )
+
+
+class KoCgoField(BoolField):
+    alias = "cgo"
+    default = False
+    help = softwrap(
+        """
+        Build with `CGO_ENABLED=1` (ko builds with cgo off; ko issue 52). The binary then links
+        against the C library, so pick a `base_image` that carries one (e.g. a glibc base), and
+        a C compiler for the target platform must be on the search path: `gcc` for the host's
+        architecture, or set `CC` through `[ko].go_env` for cross builds.
+        """
+    )
+
+
 class KoImageDependenciesField(Dependencies):
     help = softwrap(
         """
@@ -176,6 +202,8 @@ class KoImageTarget(Target):
         KoTagsField,
         KoLdflagsField,
         KoFlagsField,
+        KoBinariesField,
+        KoCgoField,
         KoImageOutputPathField,
     )
     help = softwrap(
@@ -211,6 +239,8 @@ class KoImageFieldSet(FieldSet):
     tags: KoTagsField
     ldflags: KoLdflagsField
     flags: KoFlagsField
+    binaries: KoBinariesField
+    cgo: KoCgoField
     output_path: KoImageOutputPathField
 
 

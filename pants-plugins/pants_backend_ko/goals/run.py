@@ -18,7 +18,7 @@ from pants.util.logging import LogLevel
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.target_types import KoImageFieldSet, KoManifestsFieldSet
 from pants_backend_ko.util_rules.go_build import BuiltGoBinary, GoBuildRequest
-from pants_backend_ko.util_rules.image import KoImageSettings, KoImageSettingsRequest
+from pants_backend_ko.util_rules.image import HOST_PLATFORMS, KoImageSettings, KoImageSettingsRequest
 from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlan, DeployPlanRequest
 
 
@@ -43,12 +43,6 @@ async def run_ko_manifests(field_set: KoManifestsRunFieldSet) -> RunRequest:
 # ---------------------------------------------------------------------------------------------
 # `pants run` on a ko_image: the binary, built for this machine, run locally with its kodata.
 
-_HOST_PLATFORMS = {
-    PantsPlatform.linux_x86_64: "linux/amd64",
-    PantsPlatform.linux_arm64: "linux/arm64",
-    PantsPlatform.macos_x86_64: "darwin/amd64",
-    PantsPlatform.macos_arm64: "darwin/arm64",
-}
 
 
 @dataclass(frozen=True)
@@ -66,10 +60,11 @@ async def run_ko_image(field_set: KoImageRunFieldSet, host: PantsPlatform) -> Ru
             module=settings.module,
             import_path=settings.import_path,
             binary_name=settings.binary_name,
-            platform=Platform.parse(_HOST_PLATFORMS[host]),
+            platform=Platform.parse(HOST_PLATFORMS[host]),
             flags=tuple(field_set.flags.value or ()),
             ldflags=tuple(field_set.ldflags.value or ()),
             owner=str(field_set.address),
+            cgo=settings.cgo,
         ),
     )
     kodata = await Get(Digest, PathGlobs([f"{settings.kodata_dir}/**"]))

@@ -35,6 +35,7 @@ class BaseImageRequest:
     platforms: tuple[Platform, ...]
     owner: str  # the target address, for messages
     spec_path: str  # the BUILD file's folder: layout paths starting with ./ are relative to it
+    all_platforms: bool = False  # every platform of the base index (ko's `all`)
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,18 @@ async def resolve_base_image(
     request: BaseImageRequest, ko: KoSubsystem, tool: RegistryToolEnv
 ) -> ResolvedBaseImage:
     if request.reference == "scratch":
+        if request.all_platforms:
+            raise KoError(
+                f"{request.owner}: platforms `all` means every platform of the base image, and "
+                "`scratch` has none; list the platforms, or use a base image index."
+            )
         return _scratch(request)
     out = "__ko_base"
     argv = [tool.python, "-m", "pants_backend_ko.oci.remote.base_tool", "--out", out]
     for platform in request.platforms:
         argv.extend(["--platform", str(platform)])
+    if request.all_platforms:
+        argv.extend(["--platform", "all"])
     layout_dir = layout_dir_of(request.reference, request.spec_path)
     if layout_dir is not None:
         snapshot = await Get(Snapshot, PathGlobs([f"{layout_dir}/**"]))

@@ -133,6 +133,7 @@ async def go_module_sources(module: GoModule) -> GoModuleSources:
 @dataclass(frozen=True)
 class GoEnvRequest:
     platform: Platform
+    cgo: bool = False  # CGO_ENABLED=1 and the user's PATH (for the C compiler)
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,10 @@ class GoProcessEnv:
 
 
 @rule(level=LogLevel.DEBUG)
-async def go_process_env(request: GoEnvRequest, go: GoToolchain) -> GoProcessEnv:
-    user_env = await Get(EnvironmentVars, EnvironmentVarsRequest(GO_NETWORK_ENV))
+async def go_process_env(request: GoEnvRequest, go: GoToolchain, ko: KoSubsystem) -> GoProcessEnv:
+    user_env = await Get(EnvironmentVars, EnvironmentVarsRequest(GO_NETWORK_ENV + ("PATH",)))
+    path = user_env.get("PATH", "") if request.cgo else None
+    user_env = {k: v for k, v in user_env.items() if k != "PATH"}
     env = {
         "CGO_ENABLED": "0",
         "GOTOOLCHAIN": "local",
@@ -158,7 +161,12 @@ async def go_process_env(request: GoEnvRequest, go: GoToolchain) -> GoProcessEnv
         "__KO_GO_FINGERPRINT": go.fingerprint,
         **request.platform.go_env(),
         **{k: v for k, v in user_env.items() if v},
+        **dict(ko.go_env),
     }
+    if request.cgo:
+        # cgo runs the C compiler: it comes from the user's PATH (and `CC` in [ko].go_env).
+        env["CGO_ENABLED"] = "1"
+        env["PATH"] = path or ""
     return GoProcessEnv(FrozenDict(env))
 
 
@@ -188,6 +196,7 @@ class GoListRequest:
     # Build flags that change which files and imports a package has (`-tags`): `go list`
     # must see the same ones as `go build`, or tagged files would be missing from the inputs.
     selection_flags: tuple[str, ...] = ()
+    cgo: bool = False
 
 
 def selection_flags_of(flags: tuple[str, ...]) -> tuple[str, ...]:
@@ -252,7 +261,7 @@ def parse_go_list(stdout: bytes) -> dict[str, GoPackage]:
 @rule(desc="List Go packages", level=LogLevel.DEBUG)
 async def go_list(request: GoListRequest, go: GoToolchain) -> GoListing:
     sources = await Get(GoModuleSources, GoModule, request.module)
-    env = await Get(GoProcessEnv, GoEnvRequest(request.platform))
+    env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo))
     flags = "-mod=vendor" if request.module.vendored else "-mod=readonly"
     result = await Get(
         FallibleProcessResult,
@@ -287,6 +296,7 @@ class GoBuildRequest:
     flags: tuple[str, ...]
     ldflags: tuple[str, ...]
     owner: str  # the target address, for messages
+    cgo: bool = False
 
 
 @dataclass(frozen=True)
@@ -313,7 +323,7 @@ async def go_build(request: GoBuildRequest, go: GoToolchain, ko: KoSubsystem) ->
     check_build_flags(request.flags, request.owner)
     listing = await Get(
         GoListing,
-        GoListRequest(request.module, request.platform, selection_flags_of(request.flags)),
+        GoListRequest(request.module, request.platform, selection_flags_of(request.flags), request.cgo),
     )
     main = listing.packages.get(request.import_path)
     if main is None:
@@ -337,7 +347,7 @@ async def go_build(request: GoBuildRequest, go: GoToolchain, ko: KoSubsystem) ->
     globs = [request.module.path(f) for f in sorted(files) + module_files]
     sources = await Get(GoModuleSources, GoModule, request.module)
     input_digest = await Get(Digest, DigestSubset(sources.snapshot.digest, PathGlobs(globs)))
-    env = await Get(GoProcessEnv, GoEnvRequest(request.platform))
+    env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo))
     build_env = dict(env.env)
     build_env["GOFLAGS"] = "-mod=vendor" if request.module.vendored else "-mod=readonly"
     out = f"__ko_out/{request.binary_name}"

@@ -20,6 +20,7 @@ from pants.engine.fs import (
     PathGlobs,
     Snapshot,
 )
+from pants.engine.platform import Platform as PantsPlatform
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
@@ -38,6 +39,15 @@ from pants_backend_ko.util_rules.go_build import (
     GoModuleRequest,
 )
 from pants_backend_ko.util_rules.naming import ImageNameRequest, ImageName
+
+
+# Pants' name for the machine it runs on -> the platform `host` means (ko issue 946).
+HOST_PLATFORMS = {
+    PantsPlatform.linux_x86_64: "linux/amd64",
+    PantsPlatform.linux_arm64: "linux/arm64",
+    PantsPlatform.macos_x86_64: "darwin/amd64",
+    PantsPlatform.macos_arm64: "darwin/arm64",
+}
 
 
 def binary_name_of(import_path: str) -> str:
@@ -65,9 +75,12 @@ class KoImageSettings:
     module: GoModule
     import_path: str
     binary_name: str
-    platforms: tuple[Platform, ...]
+    platforms: tuple[Platform, ...]  # empty when all_platforms
     base_image: str
     kodata_dir: str
+    all_platforms: bool = False  # `all`: every platform of the base index, as ko
+    extra_binaries: tuple[tuple[str, str], ...] = ()  # (import path, name) from `binaries`
+    cgo: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,7 +96,9 @@ class KoImageSettingsRequest:
 
 
 @rule(desc="Read ko_image settings", level=LogLevel.DEBUG)
-async def ko_image_settings(request: KoImageSettingsRequest, ko: KoSubsystem) -> KoImageSettings:
+async def ko_image_settings(
+    request: KoImageSettingsRequest, ko: KoSubsystem, host: PantsPlatform
+) -> KoImageSettings:
     field_set = request.field_set
     address = field_set.address
     main = field_set.main.value or "."
@@ -101,7 +116,14 @@ async def ko_image_settings(request: KoImageSettingsRequest, ko: KoSubsystem) ->
     # Point at what the user must edit: the field, or the option it falls back to.
     source = "`platforms`" if field_set.platforms.value else "[ko].default_platforms"
     platforms = []
+    all_platforms = "all" in platform_strings
+    if all_platforms and len(platform_strings) > 1:
+        raise KoError(f"{address}: {source} combines `all` with other platforms ({list(platform_strings)}); use `all` alone.")
     for value in platform_strings:
+        if value == "all":
+            continue
+        if value == "host":
+            value = HOST_PLATFORMS[host]
         try:
             platforms.append(Platform.parse(value))
         except ValueError as e:
@@ -111,6 +133,26 @@ async def ko_image_settings(request: KoImageSettingsRequest, ko: KoSubsystem) ->
             raise KoError(f"{address}: invalid platform {value!r} in {source}: {detail}")
     if len(set(platforms)) != len(platforms):
         raise KoError(f"{address}: {source} lists a platform twice: {list(platform_strings)}; list each once.")
+    extra_binaries = []
+    names = {binary_name_of(import_path)}
+    for rel in field_set.binaries.value or ():
+        extra_dir = os.path.normpath(os.path.join(address.spec_path, rel))
+        extra_dir = "" if extra_dir == "." else extra_dir
+        extra_module = await Get(GoModule, GoModuleRequest(extra_dir))
+        if extra_module.root != module.root:
+            raise KoError(
+                f"{address}: `binaries` entry {rel!r} is in module {extra_module.module_path}, not "
+                f"{module.module_path}; all binaries of one image must come from the main package's module."
+            )
+        extra_import_path = module.import_path_of(extra_dir or ".")
+        name = binary_name_of(extra_import_path)
+        if name in names:
+            raise KoError(
+                f"{address}: two binaries would both be /ko-app/{name} ({rel!r} in `binaries`); "
+                "binaries are named after the last element of their import path: rename a folder."
+            )
+        names.add(name)
+        extra_binaries.append((extra_import_path, name))
     return KoImageSettings(
         address=address,
         package_dir=package_dir,
@@ -120,6 +162,9 @@ async def ko_image_settings(request: KoImageSettingsRequest, ko: KoSubsystem) ->
         platforms=tuple(platforms),
         base_image=field_set.base_image.value or ko.default_base_image,
         kodata_dir=os.path.normpath(os.path.join(package_dir, field_set.kodata.value or "kodata")),
+        all_platforms=all_platforms,
+        extra_binaries=tuple(extra_binaries),
+        cgo=bool(field_set.cgo.value),
     )
 
 
@@ -165,37 +210,51 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
     base, kodata, name = await MultiGet(
         Get(
             ResolvedBaseImage,
-            BaseImageRequest(settings.base_image, settings.platforms, owner, settings.address.spec_path),
+            BaseImageRequest(
+                settings.base_image,
+                settings.platforms,
+                owner,
+                settings.address.spec_path,
+                all_platforms=settings.all_platforms,
+            ),
         ),
         Get(KodataContents, KoImageSettings, settings),
         Get(ImageName, ImageNameRequest(field_set, settings.import_path)),
     )
+    # The main binary first (the entrypoint), then `binaries`, for every platform.
+    programs = ((settings.import_path, settings.binary_name), *settings.extra_binaries)
     binaries = await MultiGet(
         Get(
             BuiltGoBinary,
             GoBuildRequest(
                 module=settings.module,
-                import_path=settings.import_path,
-                binary_name=settings.binary_name,
+                import_path=import_path,
+                binary_name=binary_name,
                 platform=platform,
                 # [ko].go_build_flags first, as its help says, then the target's own.
                 flags=(*ko.go_build_flags, *(field_set.flags.value or ())),
                 ldflags=tuple(field_set.ldflags.value or ()),
                 owner=owner,
+                cgo=settings.cgo,
             ),
         )
         for platform in base.platforms
+        for import_path, binary_name in programs
     )
     binary_contents = await MultiGet(Get(DigestContents, Digest, b.digest) for b in binaries)
+    per_platform = [
+        [(name, contents[0].content) for (_, name), contents in zip(programs, binary_contents[i : i + len(programs)])]
+        for i in range(0, len(binary_contents), len(programs))
+    ]
 
     images = []
-    for platform, base_for_platform, contents in zip(base.platforms, base.images, binary_contents):
+    for platform, base_for_platform, platform_binaries in zip(base.platforms, base.images, per_platform):
         images.append(
             oci_image.build_image(
                 base_for_platform,
                 platform=platform,
                 import_path=settings.import_path,
-                binaries=[(settings.binary_name, contents[0].content)],
+                binaries=platform_binaries,
                 kodata_files=dict(kodata.files),
                 kodata_dirs=kodata.dirs,
                 source_date_epoch=source_date_epoch,
