@@ -153,3 +153,23 @@ def test_publish_without_repository_says_what_to_do(repo):
     result = repo.pants("publish", "src/go/cmd/worker", "--ko-docker-repo=", check=False)
     assert result.returncode != 0
     assert "src/go/cmd/worker:worker: nowhere to publish: set KO_DOCKER_REPO" in result.stderr
+
+
+def test_package_writes_and_publish_attaches_sboms(repo, registry_plain, tmp_path, unique_repo):
+    """SPDX SBOMs beside the package; publish attaches them as ko does (sha256-<hex>.sbom) and
+    as OCI 1.1 referrers (the sha256-<hex> fallback index on a registry without the API)."""
+    env = registry_env(registry_plain, tmp_path, unique_repo)
+    repo.pants("package", "src/go/cmd/server", env=env)
+    meta = repo.image_metadata(SERVER)
+    sbom = json.loads((repo.root / "dist" / f"{SERVER}.spdx.json").read_text())
+    assert sbom["spdxVersion"] == "SPDX-2.3"
+    child = json.loads((repo.root / "dist" / f"{SERVER}.linux-arm64.spdx.json").read_text())
+    names = {p["name"] for p in child["packages"]}
+    assert "github.com/google/uuid" in names and "example.com/app" in names
+    repo.pants("publish", "src/go/cmd/server", env=env)
+    for digest in [meta["digest"], *meta["platforms"].values()]:
+        tag = digest.replace(":", "-")
+        attachment = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{meta['repository']}:{tag}.sbom"))
+        assert attachment["layers"][0]["mediaType"] == "text/spdx+json"
+        referrers = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{meta['repository']}:{tag}"))
+        assert [m.get("artifactType") for m in referrers["manifests"]] == ["application/spdx+json"]

@@ -6,3 +6,5 @@ Layout:
   k8s/         `ko://` resolution in Kubernetes YAML and label selectors (no Pants imports)
   target_types.py, subsystems.py, goals/, util_rules/: the Pants shell that connects targets to the core
 """
+
+VERSION = "0.1.0"  # keep equal to pants-plugins/BUILD's python_artifact version

@@ -125,6 +125,17 @@ class KoSubsystem(Subsystem):
         advanced=True,
     )
 
+    sbom = BoolOption(
+        default=True,
+        help=softwrap(
+            """
+            Make an SPDX 2.3 SBOM for every image and index from the binary's Go module
+            information (as ko's `--sbom=spdx`): `pants package` writes `<path>.spdx.json` beside
+            the image, `pants publish` attaches it as ko does (the `sha256-<hex>.sbom` tag) and as
+            an OCI 1.1 referrer (with the fallback tag where the registry has no referrers API).
+            """
+        ),
+    )
     tailor = BoolOption(
         default=True,
         help=softwrap(

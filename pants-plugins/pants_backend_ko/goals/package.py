@@ -66,8 +66,9 @@ async def package_ko_image(field_set: KoImagePackageFieldSet) -> BuiltPackage:
         BuiltPackageArtifact(f"{output_path}.ko-image.json"),
     ]
     artifacts.append(BuiltPackageArtifact(f"{output_path}.tar"))
+    artifacts.extend(BuiltPackageArtifact(path) for _, path in image.sbom_files)
     digests = await MultiGet(parts)
-    merged = await Get(Digest, MergeDigests([*digests, image.docker_archive]))
+    merged = await Get(Digest, MergeDigests([*digests, image.docker_archive, image.sboms]))
     return BuiltPackage(merged, tuple(artifacts))
 
 

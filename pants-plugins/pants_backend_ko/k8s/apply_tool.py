@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from pants_backend_ko.oci.reference import parse_repository
-from pants_backend_ko.oci.remote.cli import env_ca_bundle
+from pants_backend_ko.oci.remote.cli import attach_sboms, env_ca_bundle
 from pants_backend_ko.oci.remote.credentials import Keychain
 from pants_backend_ko.oci.remote.push import push_layout
 from pants_backend_ko.oci.remote.transport import ClientPool
@@ -41,6 +41,8 @@ def push_images(plan: dict, base: Path, pool: ClientPool) -> List[str]:
             blob_sources={d: tuple(src.split("/", 1)) for d, src in image.get("blob_sources", ())},
             jobs=int(plan.get("jobs", 4)),
         )
+        attach_sboms(pool.get(registry), repository, base / image["layout"],
+                     [tuple(pair) for pair in image.get("sboms", ())], base)
         print(
             f"{result.reference} ({result.blobs_uploaded} uploaded, {result.blobs_mounted} mounted, "
             f"{result.blobs_skipped} present)",

@@ -54,6 +54,7 @@ async def deploy_plan(request: DeployPlanRequest, ko: KoSubsystem, tool: Registr
                 "repository": image.name.repository,
                 "tags": list(image.name.tags),
                 "blob_sources": [list(pair) for pair in image.base_blob_sources],
+                "sboms": [[digest, f"sboms/{i}/{path}"] for digest, path in image.sbom_files],
             }
             for i, image in enumerate(images)
         ],
@@ -70,7 +71,10 @@ async def deploy_plan(request: DeployPlanRequest, ko: KoSubsystem, tool: Registr
     layouts = await MultiGet(
         Get(Digest, AddPrefix(image.layout, f"ko-deploy/images/{i}")) for i, image in enumerate(images)
     )
-    digest = await Get(Digest, MergeDigests([files, *layouts]))
+    sboms = await MultiGet(
+        Get(Digest, AddPrefix(image.sboms, f"ko-deploy/sboms/{i}")) for i, image in enumerate(images)
+    )
+    digest = await Get(Digest, MergeDigests([files, *layouts, *sboms]))
     argv = (tool.python, "-m", "pants_backend_ko.k8s.apply_tool", "--plan")
     return DeployPlan(digest, argv, {"PYTHONPATH": tool.env["PYTHONPATH"]}, rendered)
 

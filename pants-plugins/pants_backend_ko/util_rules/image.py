@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pants.engine.addresses import Address
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import (
+    EMPTY_DIGEST,
     CreateDigest,
     Digest,
     DigestContents,
@@ -28,6 +29,8 @@ from pants.util.logging import LogLevel
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci import image as oci_image
 from pants_backend_ko.oci import layout as oci_layout
+from pants_backend_ko.oci import sbom as oci_sbom
+from pants_backend_ko import VERSION
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
@@ -64,6 +67,47 @@ def parse_epoch(env: EnvironmentVars, name: str) -> int | None:
         return int(value)
     except ValueError:
         raise KoError(f"${name}={value!r} is not a Unix time in seconds; set it to an integer or unset it.")
+
+
+def image_sboms(
+    output_path: str, top, images, main_binaries: list, binary_name: str, owner: str
+) -> dict[str, tuple[str, bytes]]:
+    """SPDX 2.3 SBOMs from the main binary's embedded module information, as ko makes them:
+    one per image and, for an index, one for the index too. Path -> (subject digest, bytes)."""
+    binary_path = f"/ko-app/{binary_name}"
+    out: dict[str, tuple[str, bytes]] = {}
+    for image, binary in zip(images, main_binaries):
+        try:
+            info = oci_sbom.build_info_from_binary(binary, binary_path)
+        except ValueError as e:
+            raise KoError(f"{owner}: cannot read Go module information for the SBOM: {e}; set `[ko].sbom = false` to skip SBOMs.")
+        data = oci_sbom.spdx_for_image(
+            info,
+            image_digest=image.digest,
+            image_media_type=image.media_type,
+            binary_path_in_image=binary_path,
+            base=oci_sbom.base_from_manifest(image.manifest),
+            created=oci_sbom.created_from_config(image.config),
+            tool_version=VERSION,
+        )
+        platform = image.platform
+        suffix = "" if top is image else "." + "-".join(
+            p for p in (platform.os, platform.architecture, platform.variant) if p
+        )
+        out[f"{output_path}{suffix}.spdx.json"] = (image.digest, data)
+    if top not in images:
+        out[f"{output_path}.spdx.json"] = (
+            top.digest,
+            oci_sbom.spdx_for_index(
+                top.digest,
+                [(c.digest, c.platform) for c in images],
+                oci_sbom.created_from_config(images[0].config),
+                tool_version=VERSION,
+                index_media_type=top.media_type,
+                base=oci_sbom.base_from_manifest(top.manifest),
+            ),
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -195,6 +239,10 @@ class BuiltKoImage:
     platform_digests: FrozenDict[str, str]  # "linux/arm64" -> digest of that platform's manifest
     docker_archive: Digest  # `<output_path>.tar`: docker-loadable, every platform
     name: ImageName
+    # SPDX SBOMs (package writes them beside the image; publish attaches them): the files, and
+    # (manifest digest, file path) pairs. Empty with `[ko].sbom = false`.
+    sboms: Digest = EMPTY_DIGEST
+    sbom_files: tuple[tuple[str, str], ...] = ()
     # Base layers the layout does not carry: (digest, "registry/repository") to mount or stream from.
     base_blob_sources: tuple[tuple[str, str], ...] = ()
 
@@ -292,8 +340,21 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
     # given by value_or_default (no ending added), which would put the archive on the folder.
     archive_path = f"{field_set.output_path.value_or_default(file_ending=None)}.tar"
     docker_archive = await Get(Digest, CreateDigest([FileContent(archive_path, archive)]))
+    sbom_digest, sbom_files = EMPTY_DIGEST, ()
+    if ko.sbom:
+        output_path = field_set.output_path.value_or_default(file_ending=None)
+        files_by_path = image_sboms(
+            output_path, top, images, [b[0][1] for b in per_platform], settings.binary_name,
+            str(settings.address),
+        )
+        sbom_files = tuple((digest, path) for path, (digest, _) in files_by_path.items())
+        sbom_digest = await Get(
+            Digest, CreateDigest(FileContent(path, data) for path, (_, data) in files_by_path.items())
+        )
     return BuiltKoImage(
         settings=settings,
+        sboms=sbom_digest,
+        sbom_files=sbom_files,
         layout=layout_digest,
         digest=top_digest,
         media_type=top_media_type,

@@ -77,6 +77,8 @@ def push_argv(
         argv.extend(["--insecure-registry", registry])
     for digest, source in image.base_blob_sources:
         argv.extend(["--blob-source", f"{digest}={source}"])
+    for digest, path in image.sbom_files:
+        argv.extend(["--sbom", f"{digest}={path}"])
     return tuple(argv)
 
 

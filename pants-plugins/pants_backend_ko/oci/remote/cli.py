@@ -19,12 +19,14 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from pants_backend_ko.oci.reference import InvalidReferenceError, parse_reference, parse_repository
 from pants_backend_ko.oci.remote.credentials import CredentialError, Keychain
 from pants_backend_ko.oci.remote.descriptors import check_digest
 from pants_backend_ko.oci.remote.errors import RegistryError
+from pants_backend_ko.oci.remote.attach import attach_sbom
 from pants_backend_ko.oci.remote.pull import get_manifest
 from pants_backend_ko.oci.remote.push import push_layout
 from pants_backend_ko.oci.remote.transport import RegistryClient
@@ -67,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("--blob-source", action="append", default=[], metavar="DIGEST=REGISTRY/REPO")
     push.add_argument("--ref-name", default=None, help="the image of index.json to push, by ref name")
     push.add_argument("--jobs", type=int, default=4)
+    push.add_argument(
+        "--sbom", action="append", default=[], metavar="DIGEST=FILE",
+        help="after the push, attach the SPDX SBOM in FILE to the manifest DIGEST of the layout "
+        "(ko's sha256-<hex>.sbom tag and an OCI 1.1 referrer)",
+    )
     push.add_argument("--json-output", default=None, metavar="FILE")
     transport_flags(push)
 
@@ -75,6 +82,17 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--raw", action="store_true", help="print the manifest bytes instead")
     transport_flags(inspect)
     return parser
+
+
+def attach_sboms(
+    client: RegistryClient, repository: str, layout: Path, sboms: Sequence[Tuple[str, str]], base: Path = Path(".")
+) -> None:
+    """Attach each (manifest digest, SBOM file relative to `base`) pair; the manifests of
+    `layout` were just pushed, so they exist in the registry."""
+    for digest, path in sboms:
+        manifest = layout / "blobs" / digest.replace(":", "/", 1)
+        media_type = json.loads(manifest.read_bytes()).get("mediaType", "")
+        attach_sbom(client, repository, digest, media_type, (base / path).read_bytes())
 
 
 def _run_push(args: argparse.Namespace, keychain: Keychain) -> int:
@@ -97,6 +115,7 @@ def _run_push(args: argparse.Namespace, keychain: Keychain) -> int:
             jobs=args.jobs,
             ref_name=args.ref_name,
         )
+        attach_sboms(client, target.name, Path(args.layout), _digest_pairs(args.sbom, "--sbom"))
     logging.getLogger(__name__).info(
         "pushed %s: %d blobs uploaded, %d mounted, %d already present",
         result.reference,
