@@ -97,7 +97,12 @@ class KoSubsystem(Subsystem):
     )
     go_build_flags = StrListOption(
         default=[],
-        help="Extra `go build` flags for every image, before the target's `flags` (ko's `defaultFlags`).",
+        help=softwrap(
+            """
+            `go build` flags of every image whose BUILD `flags` and `.ko.yaml` say nothing
+            (ko's `defaultFlags`; precedence: BUILD field > `.ko.yaml` > this option).
+            """
+        ),
     )
     go_env = DictOption[str](
         default={},

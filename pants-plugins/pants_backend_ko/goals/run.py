@@ -18,6 +18,7 @@ from pants.util.logging import LogLevel
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.target_types import KoImageFieldSet, KoManifestsFieldSet
 from pants_backend_ko.util_rules.go_build import BuiltGoBinary, GoBuildRequest
+from pants_backend_ko.util_rules.koconfig import RenderBuildFlagsRequest, RenderedBuildFlags
 from pants_backend_ko.util_rules.image import HOST_PLATFORMS, KoImageSettings, KoImageSettingsRequest
 from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlan, DeployPlanRequest
 
@@ -54,17 +55,23 @@ class KoImageRunFieldSet(KoImageFieldSet, RunFieldSet):
 @rule(desc="Prepare to run a ko_image's binary locally", level=LogLevel.DEBUG)
 async def run_ko_image(field_set: KoImageRunFieldSet, host: PantsPlatform) -> RunRequest:
     settings = await Get(KoImageSettings, KoImageSettingsRequest(field_set))
+    host_platform = Platform.parse(HOST_PLATFORMS[host])
+    rendered = await Get(
+        RenderedBuildFlags,
+        RenderBuildFlagsRequest(settings.flags, settings.ldflags, settings.build_env, host_platform, str(field_set.address)),
+    )
     binary = await Get(
         BuiltGoBinary,
         GoBuildRequest(
             module=settings.module,
             import_path=settings.import_path,
             binary_name=settings.binary_name,
-            platform=Platform.parse(HOST_PLATFORMS[host]),
-            flags=tuple(field_set.flags.value or ()),
-            ldflags=tuple(field_set.ldflags.value or ()),
+            platform=host_platform,
+            flags=rendered.flags,
+            ldflags=rendered.ldflags,
             owner=str(field_set.address),
             cgo=settings.cgo,
+            build_env=settings.build_env,
         ),
     )
     kodata = await Get(Digest, PathGlobs([f"{settings.kodata_dir}/**"]))

@@ -134,6 +134,7 @@ async def go_module_sources(module: GoModule) -> GoModuleSources:
 class GoEnvRequest:
     platform: Platform
     cgo: bool = False  # CGO_ENABLED=1 and the user's PATH (for the C compiler)
+    build_env: tuple[str, ...] = ()  # `NAME=VALUE` from .ko.yaml's env (builds[].env/defaultEnv)
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ async def go_process_env(request: GoEnvRequest, go: GoToolchain, ko: KoSubsystem
         **request.platform.go_env(),
         **{k: v for k, v in user_env.items() if v},
         **dict(ko.go_env),
+        **dict(entry.split("=", 1) for entry in request.build_env),
     }
     if request.cgo:
         # cgo runs the C compiler: it comes from the user's PATH (and `CC` in [ko].go_env).
@@ -197,6 +199,7 @@ class GoListRequest:
     # must see the same ones as `go build`, or tagged files would be missing from the inputs.
     selection_flags: tuple[str, ...] = ()
     cgo: bool = False
+    build_env: tuple[str, ...] = ()
 
 
 def selection_flags_of(flags: tuple[str, ...]) -> tuple[str, ...]:
@@ -261,7 +264,7 @@ def parse_go_list(stdout: bytes) -> dict[str, GoPackage]:
 @rule(desc="List Go packages", level=LogLevel.DEBUG)
 async def go_list(request: GoListRequest, go: GoToolchain) -> GoListing:
     sources = await Get(GoModuleSources, GoModule, request.module)
-    env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo))
+    env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo, request.build_env))
     flags = "-mod=vendor" if request.module.vendored else "-mod=readonly"
     result = await Get(
         FallibleProcessResult,
@@ -297,6 +300,7 @@ class GoBuildRequest:
     ldflags: tuple[str, ...]
     owner: str  # the target address, for messages
     cgo: bool = False
+    build_env: tuple[str, ...] = ()  # `NAME=VALUE` from .ko.yaml
 
 
 @dataclass(frozen=True)
@@ -323,7 +327,9 @@ async def go_build(request: GoBuildRequest, go: GoToolchain, ko: KoSubsystem) ->
     check_build_flags(request.flags, request.owner)
     listing = await Get(
         GoListing,
-        GoListRequest(request.module, request.platform, selection_flags_of(request.flags), request.cgo),
+        GoListRequest(
+            request.module, request.platform, selection_flags_of(request.flags), request.cgo, request.build_env
+        ),
     )
     main = listing.packages.get(request.import_path)
     if main is None:
@@ -347,7 +353,7 @@ async def go_build(request: GoBuildRequest, go: GoToolchain, ko: KoSubsystem) ->
     globs = [request.module.path(f) for f in sorted(files) + module_files]
     sources = await Get(GoModuleSources, GoModule, request.module)
     input_digest = await Get(Digest, DigestSubset(sources.snapshot.digest, PathGlobs(globs)))
-    env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo))
+    env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo, request.build_env))
     build_env = dict(env.env)
     build_env["GOFLAGS"] = "-mod=vendor" if request.module.vendored else "-mod=readonly"
     out = f"__ko_out/{request.binary_name}"

@@ -32,7 +32,8 @@ from pants_backend_ko.oci import layout as oci_layout
 from pants_backend_ko.oci import sbom as oci_sbom
 from pants_backend_ko import VERSION
 from pants_backend_ko.oci.platform import Platform
-from pants_backend_ko.subsystems import KoSubsystem
+from pants_backend_ko.koconfig.config import build_settings_for, effective_value
+from pants_backend_ko.subsystems import DEFAULT_BASE_IMAGE, KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.util_rules.base_image import BaseImageRequest, ResolvedBaseImage
 from pants_backend_ko.util_rules.go_build import (
@@ -41,8 +42,11 @@ from pants_backend_ko.util_rules.go_build import (
     GoModule,
     GoModuleRequest,
 )
+from pants_backend_ko.util_rules.koconfig import LoadedKoConfig, RenderBuildFlagsRequest, RenderedBuildFlags
 from pants_backend_ko.util_rules.naming import ImageNameRequest, ImageName
 
+
+DEFAULT_PLATFORMS = ("linux/amd64",)  # ko's default, whatever the host
 
 # Pants' name for the machine it runs on -> the platform `host` means (ko issue 946).
 HOST_PLATFORMS = {
@@ -125,6 +129,10 @@ class KoImageSettings:
     all_platforms: bool = False  # `all`: every platform of the base index, as ko
     extra_binaries: tuple[tuple[str, str], ...] = ()  # (import path, name) from `binaries`
     cgo: bool = False
+    # From the precedence BUILD field > .ko.yaml (with KO_*) > [ko] option > default:
+    flags: tuple[str, ...] = ()  # templates, rendered per platform
+    ldflags: tuple[str, ...] = ()
+    build_env: tuple[str, ...] = ()  # `NAME=VALUE` for `go`, from .ko.yaml
 
 
 @dataclass(frozen=True)
@@ -141,7 +149,7 @@ class KoImageSettingsRequest:
 
 @rule(desc="Read ko_image settings", level=LogLevel.DEBUG)
 async def ko_image_settings(
-    request: KoImageSettingsRequest, ko: KoSubsystem, host: PantsPlatform
+    request: KoImageSettingsRequest, ko: KoSubsystem, host: PantsPlatform, ko_yaml: LoadedKoConfig
 ) -> KoImageSettings:
     field_set = request.field_set
     address = field_set.address
@@ -156,9 +164,20 @@ async def ko_image_settings(
         )
     module = await Get(GoModule, GoModuleRequest(package_dir))
     import_path = module.import_path_of(package_dir or ".")
-    platform_strings = field_set.platforms.value or tuple(ko.default_platforms)
+    from_ko_yaml = build_settings_for(ko_yaml.config, import_path, package_dir or ".")
+    option_platforms = tuple(ko.default_platforms)
+    platform_strings = effective_value(
+        field_set.platforms.value,
+        from_ko_yaml.platforms,
+        option_platforms if option_platforms != DEFAULT_PLATFORMS else None,
+        DEFAULT_PLATFORMS,
+    )
     # Point at what the user must edit: the field, or the option it falls back to.
-    source = "`platforms`" if field_set.platforms.value else "[ko].default_platforms"
+    source = (
+        "`platforms`" if field_set.platforms.value
+        else f"{ko_yaml.config.path} defaultPlatforms" if from_ko_yaml.platforms
+        else "[ko].default_platforms"
+    )
     platforms = []
     all_platforms = "all" in platform_strings
     if all_platforms and len(platform_strings) > 1:
@@ -204,7 +223,15 @@ async def ko_image_settings(
         import_path=import_path,
         binary_name=binary_name_of(import_path),
         platforms=tuple(platforms),
-        base_image=field_set.base_image.value or ko.default_base_image,
+        base_image=effective_value(
+            field_set.base_image.value,
+            from_ko_yaml.base_image,
+            ko.default_base_image if ko.default_base_image != DEFAULT_BASE_IMAGE else None,
+            DEFAULT_BASE_IMAGE,
+        ),
+        flags=tuple(effective_value(field_set.flags.value, from_ko_yaml.flags, tuple(ko.go_build_flags) or None, ())),
+        ldflags=tuple(effective_value(field_set.ldflags.value, from_ko_yaml.ldflags, None, ())),
+        build_env=tuple(from_ko_yaml.env or ()),
         kodata_dir=os.path.normpath(os.path.join(package_dir, field_set.kodata.value or "kodata")),
         all_platforms=all_platforms,
         extra_binaries=tuple(extra_binaries),
@@ -271,6 +298,15 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
     )
     # The main binary first (the entrypoint), then `binaries`, for every platform.
     programs = ((settings.import_path, settings.binary_name), *settings.extra_binaries)
+    # ko's flags/ldflags templates, rendered per platform (.GoEnv.GOARCH differs).
+    rendered = await MultiGet(
+        Get(
+            RenderedBuildFlags,
+            RenderBuildFlagsRequest(settings.flags, settings.ldflags, settings.build_env, platform, owner),
+        )
+        for platform in base.platforms
+    )
+    flags_by_platform = dict(zip(base.platforms, rendered))
     binaries = await MultiGet(
         Get(
             BuiltGoBinary,
@@ -279,11 +315,11 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
                 import_path=import_path,
                 binary_name=binary_name,
                 platform=platform,
-                # [ko].go_build_flags first, as its help says, then the target's own.
-                flags=(*ko.go_build_flags, *(field_set.flags.value or ())),
-                ldflags=tuple(field_set.ldflags.value or ()),
+                flags=flags_by_platform[platform].flags,
+                ldflags=flags_by_platform[platform].ldflags,
                 owner=owner,
                 cgo=settings.cgo,
+                build_env=settings.build_env,
             ),
         )
         for platform in base.platforms

@@ -1,0 +1,151 @@
+"""ko's `.ko.yaml` and `KO_*` variables, and ko's `flags`/`ldflags` templates, for the build rules.
+
+The pure parsing, precedence and template engine live in `pants_backend_ko.koconfig`. Here the
+file is read through the engine (so `--loop` watches it), and the template data that ko computes
+on every build (`go env`, seven `git` commands) is computed only when a template uses it, as
+Processes whose results are inputs of the build's cache key.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from pants.base.build_root import BuildRoot
+from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths, BinaryPathTest
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.fs import DigestContents, PathGlobs, Snapshot
+from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.util.logging import LogLevel
+
+from pants_backend_ko.errors import KoError
+from pants_backend_ko.koconfig.config import (
+    KO_ENV_VARS,
+    KoConfig,
+    apply_env_overrides,
+    find_ko_config_path,
+    ko_config_candidate_paths,
+    load_ko_config,
+)
+from pants_backend_ko.koconfig.gitinfo import GIT_COMMANDS, git_argv, git_info_from_results
+from pants_backend_ko.koconfig.templates import (
+    parse_go_env,
+    render_templates,
+    template_data,
+    template_keys_used,
+    template_needs,
+)
+from pants_backend_ko.oci.platform import Platform
+from pants_backend_ko.util_rules.go_build import GO_CACHES, GoEnvRequest, GoProcessEnv, GoToolchain
+
+
+@dataclass(frozen=True)
+class LoadedKoConfig:
+    """The repository's `.ko.yaml` (or an empty one) with the `KO_*` overrides applied."""
+
+    config: KoConfig
+
+
+@rule(desc="Read .ko.yaml", level=LogLevel.DEBUG)
+async def load_ko_yaml() -> LoadedKoConfig:
+    env = await Get(EnvironmentVars, EnvironmentVarsRequest(KO_ENV_VARS))
+    snapshot = await Get(Snapshot, PathGlobs(ko_config_candidate_paths(env)))
+    path = find_ko_config_path(snapshot.files, env)
+    if path is None:
+        return LoadedKoConfig(apply_env_overrides(KoConfig(path=""), env))
+    contents = await Get(DigestContents, PathGlobs([path]))
+    try:
+        text = contents[0].content.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise KoError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8.")
+    return LoadedKoConfig(apply_env_overrides(load_ko_config(text, path), env))
+
+
+@dataclass(frozen=True)
+class RenderBuildFlagsRequest:
+    flags: tuple[str, ...]
+    ldflags: tuple[str, ...]
+    build_env: tuple[str, ...]  # `NAME=VALUE` from .ko.yaml's env
+    platform: Platform
+    owner: str
+
+
+@dataclass(frozen=True)
+class RenderedBuildFlags:
+    flags: tuple[str, ...]
+    ldflags: tuple[str, ...]
+
+
+async def _go_env(request: RenderBuildFlagsRequest, go: GoToolchain) -> dict[str, str]:
+    env = await Get(GoProcessEnv, GoEnvRequest(request.platform, build_env=request.build_env))
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            argv=(go.path, "env"),
+            description=f"go env ({request.platform}) for {request.owner}'s templates",
+            env=env.env,
+            append_only_caches=GO_CACHES,
+            level=LogLevel.DEBUG,
+        ),
+    )
+    if result.exit_code != 0:
+        raise KoError(f"{request.owner}: `go env` failed: {result.stderr.decode(errors='replace').strip()}")
+    return parse_go_env(result.stdout.decode("utf-8", "replace"))
+
+
+async def _git(buildroot: BuildRoot, owner: str) -> dict:
+    paths = await Get(
+        BinaryPaths, BinaryPathRequest(binary_name="git", search_path=("/usr/bin", "/bin", "/usr/local/bin"), test=BinaryPathTest(["--version"]))
+    )
+    if paths.first_path is None:
+        raise KoError(f"{owner}: a flags/ldflags template uses .Git, but `git` is not installed; install git or remove .Git.")
+    git = paths.first_path.path
+    # The work tree is outside any sandbox: ask once per run (the answer changes with each commit).
+    results = await MultiGet(
+        Get(
+            FallibleProcessResult,
+            Process(
+                argv=(git, "-C", buildroot.path, *git_argv(args)[1:]),
+                description=f"git {' '.join(args)} for {owner}'s templates",
+                cache_scope=ProcessCacheScope.PER_SESSION,
+                level=LogLevel.DEBUG,
+            ),
+        )
+        for _, args in GIT_COMMANDS
+    )
+    by_name = {name: (r.exit_code, r.stdout, r.stderr) for (name, _), r in zip(GIT_COMMANDS, results)}
+    return git_info_from_results(buildroot.path, by_name).template_value()
+
+
+@rule(desc="Render ko build templates", level=LogLevel.DEBUG)
+async def render_build_flags(
+    request: RenderBuildFlagsRequest, go: GoToolchain, buildroot: BuildRoot
+) -> RenderedBuildFlags:
+    templates = (*request.flags, *request.ldflags)
+    if not any("{{" in t for t in templates):
+        return RenderedBuildFlags(request.flags, request.ldflags)
+    where = f"{request.owner}"
+    needs = template_needs(templates, where)
+    env_names = template_keys_used(templates, "Env", where) or frozenset()
+    user_env = await Get(EnvironmentVars, EnvironmentVarsRequest(sorted(env_names)))
+    build_env = [
+        *(f"{k}={v}" for k, v in sorted(user_env.items())),
+        *(f"{k}={v}" for k, v in request.platform.go_env().items()),
+        *request.build_env,
+    ]
+    go_env = await _go_env(request, go) if "GoEnv" in needs else None
+    git = await _git(buildroot, request.owner) if "Git" in needs else None
+    date = None
+    if "Date" in needs:
+        epoch = await Get(EnvironmentVars, EnvironmentVarsRequest(["SOURCE_DATE_EPOCH"]))
+        date = int(epoch["SOURCE_DATE_EPOCH"]) if epoch.get("SOURCE_DATE_EPOCH") else int(time.time())
+    data = template_data(build_env, go_env, git, date)
+    return RenderedBuildFlags(
+        render_templates(request.flags, data, f"{where} flags"),
+        render_templates(request.ldflags, data, f"{where} ldflags"),
+    )
+
+
+def rules():
+    return collect_rules()
