@@ -59,7 +59,8 @@ def test_package_single_platform_image(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, ["--ko-docker-repo=registry.example/team"])
     built, files = package(rule_runner, "img")
     out = "pkg.cmd.web/img"
-    assert [a.relpath for a in built.artifacts] == [out, f"{out}.ko-image.json", f"{out}.tar"]
+    assert [a.relpath for a in built.artifacts] == [out, f"{out}.ko-image.json", f"{out}.tar", f"{out}.spdx.json"]
+    assert json.loads(files[f"{out}.spdx.json"])["spdxVersion"] == "SPDX-2.3"  # [ko].sbom is on by default
 
     # The OCI layout: oci-layout, index.json, and every blob under its digest.
     assert json.loads(files[f"{out}/oci-layout"]) == {"imageLayoutVersion": "1.0.0"}
@@ -114,7 +115,7 @@ def test_package_without_a_repository(rule_runner: RuleRunner) -> None:
 
 
 def test_package_multi_platform_index(rule_runner: RuleRunner) -> None:
-    set_ko_options(rule_runner, ["--ko-docker-repo=registry.example/team"])
+    set_ko_options(rule_runner, ["--ko-docker-repo=registry.example/team", "--no-ko-sbom"])
     built, files = package(rule_runner, "multi")
     # Several platforms: an index; with an explicit output_path, the archive sits beside the layout.
     assert [a.relpath for a in built.artifacts] == ["out/multi", "out/multi.ko-image.json", "out/multi.tar"]
@@ -132,7 +133,7 @@ def test_package_multi_platform_index(rule_runner: RuleRunner) -> None:
 
 
 def test_package_with_an_explicit_output_path(rule_runner: RuleRunner) -> None:
-    set_ko_options(rule_runner)
+    set_ko_options(rule_runner, ["--no-ko-sbom"])
     built, files = package(rule_runner, "named")
     assert [a.relpath for a in built.artifacts] == ["out/named", "out/named.ko-image.json", "out/named.tar"]
     assert {"out/named/index.json", "out/named/oci-layout", "out/named.tar", "out/named.ko-image.json"} <= set(files)

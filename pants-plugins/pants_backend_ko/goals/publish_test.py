@@ -57,7 +57,12 @@ def publish(rule_runner: RuleRunner) -> PublishProcesses:
 
 
 def test_publish_pushes_the_packaged_layout(rule_runner: RuleRunner) -> None:
-    set_ko_options(rule_runner, ["--ko-insecure-registries=['reg.internal:5000']"], env={"KO_DOCKER_REPO": "127.0.0.1:5000/pub"})
+    # SBOM attachment has its own tests (tests/test_sbom.py): left out here to keep argv exact.
+    set_ko_options(
+        rule_runner,
+        ["--ko-insecure-registries=['reg.internal:5000']", "--no-ko-sbom"],
+        env={"KO_DOCKER_REPO": "127.0.0.1:5000/pub"},
+    )
     (published,) = publish(rule_runner)
     repository = published.data["repository"]
     assert repository.startswith("127.0.0.1:5000/pub/api-")
@@ -91,7 +96,7 @@ def deploy_plan(rule_runner: RuleRunner, name: str) -> tuple[dict, dict[str, byt
 
 
 def test_deploy_plan_pushes_then_applies(rule_runner: RuleRunner) -> None:
-    set_ko_options(rule_runner, ["--ko-docker-repo=127.0.0.1:5000/pub"])
+    set_ko_options(rule_runner, ["--ko-docker-repo=127.0.0.1:5000/pub", "--no-ko-sbom"])
     plan, files, deploy = deploy_plan(rule_runner, "apply")
     (image,) = deploy.rendered.images
     assert plan == {
@@ -101,7 +106,15 @@ def test_deploy_plan_pushes_then_applies(rule_runner: RuleRunner) -> None:
         "kubectl_args": ["-n", "demo"],
         "insecure_registries": [],
         "jobs": 4,
-        "images": [{"layout": "images/0", "repository": image.name.repository, "tags": ["v2", "latest"], "blob_sources": []}],
+        "images": [
+            {
+                "layout": "images/0",
+                "repository": image.name.repository,
+                "tags": ["v2", "latest"],
+                "blob_sources": [],
+                "sboms": [],
+            }
+        ],
     }
     # Two tags, one of them latest: ko's reference is repo@digest.
     assert files["ko-deploy/rendered.yaml"].decode().endswith(f"- image: {image.name.repository}@{image.digest}\n")
