@@ -173,3 +173,31 @@ def test_package_writes_and_publish_attaches_sboms(repo, registry_plain, tmp_pat
         assert attachment["layers"][0]["mediaType"] == "text/spdx+json"
         referrers = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{meta['repository']}:{tag}"))
         assert [m.get("artifactType") for m in referrers["manifests"]] == ["application/spdx+json"]
+
+
+def test_shallow_base_images_are_never_downloaded(repo, registry_plain, tmp_path, unique_repo):
+    """With [ko].shallow_base_images, as ko: no base layer is ever downloaded; publish mounts them."""
+    index_ref, _ = seed_base_images(registry_plain, repo, unique_repo)
+    app = make_scratch_repo(
+        tmp_path / "app",
+        files={"src/go/cmd/worker/BUILD": f'ko_image(name="worker", base_image="{index_ref}", platforms=["linux/amd64", "linux/arm64"])\n'},
+    )
+    env = {"KO_DOCKER_REPO": f"{registry_plain.host}/{unique_repo}/shallow"}
+    mark = registry_plain.mark()
+    app.pants("--ko-shallow-base-images", "package", "src/go/cmd/worker", env=env)
+    assert not (app.root / "dist" / f"{WORKER}.tar").exists()
+    published = published_references(app.pants("--ko-shallow-base-images", "publish", "src/go/cmd/worker", env=env).stdout)
+    requests = registry_plain.requests_since(mark)
+    base_repo = index_ref.split("/", 1)[1].rsplit(":", 1)[0]
+    downloads = [r for r in requests if r.method == "GET" and r.path.startswith(f"/v2/{base_repo}/blobs/")]
+    # Configs are read (they are small and needed to build); no layer of the base is.
+    base_layers = set()
+    for arch in ("amd64", "arm64"):
+        manifest = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", "--override-arch", arch, f"docker://{index_ref}"))
+        base_layers.update(layer["digest"] for layer in manifest.get("layers", []))
+    assert not [r for r in downloads if r.path.rsplit("/", 1)[-1] in base_layers], [str(r) for r in downloads]
+    (repository, digest), = published.items()
+    pulled = tmp_path / "pulled"
+    skopeo("copy", "--src-tls-verify=false", f"docker://{repository}@{digest}", f"oci:{pulled}:x")
+    bundle = image_tools.umoci_unpack(pulled, "x", tmp_path / "bundle")
+    assert "hello from worker on linux/amd64" in image_tools.run_chroot(bundle).stdout

@@ -130,6 +130,19 @@ class KoSubsystem(Subsystem):
         advanced=True,
     )
 
+    shallow_base_images = BoolOption(
+        default=False,
+        help=softwrap(
+            """
+            Never download base image layers, as ko: builds read only the base's manifests and
+            configs, `pants package` writes layouts that refer to the base layers without holding
+            them (and no `.tar` when the base has layers), and `publish`/`run` mount the layers
+            from the base repository or stream them from the base registry when the target
+            registry lacks them. Off by default so that `dist/` holds complete, offline images;
+            either way a base layer is downloaded at most once per digest.
+            """
+        ),
+    )
     sbom = BoolOption(
         default=True,
         help=softwrap(

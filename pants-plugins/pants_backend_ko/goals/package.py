@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
-from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.fs import EMPTY_DIGEST, AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
@@ -65,7 +65,8 @@ async def package_ko_image(field_set: KoImagePackageFieldSet) -> BuiltPackage:
         ),
         BuiltPackageArtifact(f"{output_path}.ko-image.json"),
     ]
-    artifacts.append(BuiltPackageArtifact(f"{output_path}.tar"))
+    if image.docker_archive != EMPTY_DIGEST:
+        artifacts.append(BuiltPackageArtifact(f"{output_path}.tar"))
     artifacts.extend(BuiltPackageArtifact(path) for _, path in image.sbom_files)
     digests = await MultiGet(parts)
     merged = await Get(Digest, MergeDigests([*digests, image.docker_archive, image.sboms]))

@@ -51,6 +51,7 @@ class ResolvedBaseImage:
     blobs: FrozenDict[str, bytes]  # base layers that the layout carries, by digest
     # Where publish may mount or stream base blobs from: (digest, "registry/repository").
     blob_sources: tuple[tuple[str, str], ...] = ()
+    shallow: bool = False  # base layers are referenced, not held (`[ko].shallow_base_images`)
 
     def index_annotations(self, user_annotations: dict[str, str]) -> dict[str, str]:
         annotations = dict(user_annotations)
@@ -113,6 +114,8 @@ async def resolve_base_image(
         description = f"Read base image layout {layout_dir} for {request.owner}"
     else:
         argv.extend(["--ref", request.reference, "--cache-dir", ".cache/ko-base"])
+        if ko.shallow_base_images:
+            argv.append("--no-layers")
         for registry in ko.insecure_registries:
             argv.extend(["--insecure-registry", registry])
         input_digest = None
@@ -157,7 +160,8 @@ async def resolve_base_image(
         platforms.append(platform)
         images.append(image)
         for digest in entry["layers"]:
-            blobs[digest] = blob(digest)
+            if f"blobs/{digest.replace(':', '/', 1)}" in files:
+                blobs[digest] = blob(digest)
         if layout_dir is None:
             origin = f"{described['registry']}/{described['repository']}"
             sources.extend((d, origin) for d in [entry["config_digest"], *entry["layers"]])
@@ -172,6 +176,7 @@ async def resolve_base_image(
         index_digest=described["digest"] if (described["is_index"] and name) else None,
         blobs=FrozenDict(blobs),
         blob_sources=tuple(dict.fromkeys(sources)),
+        shallow=layout_dir is None and ko.shallow_base_images,
     )
 
 

@@ -7,6 +7,7 @@ digests. Every digest is known here, without any network: `ko://` resolution ren
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -137,9 +138,20 @@ class KoImageSettings:
 
 @dataclass(frozen=True)
 class KoImageRequest:
-    """Build the image of a `ko_image` (any field set that carries its fields)."""
+    """Build the image of a `ko_image` (any field set that carries its fields).
+
+    The field set is narrowed to a plain `KoImageFieldSet`: package, publish, run and manifests
+    then make equal requests, so the engine builds each image once per run, not once per goal
+    rule (publish used to assemble every image a second time after package had).
+    """
 
     field_set: KoImageFieldSet
+
+    def __post_init__(self) -> None:
+        if type(self.field_set) is not KoImageFieldSet:
+            fs = self.field_set
+            plain = KoImageFieldSet(**{f.name: getattr(fs, f.name) for f in dataclasses.fields(KoImageFieldSet)})
+            object.__setattr__(self, "field_set", plain)
 
 
 @dataclass(frozen=True)
@@ -264,7 +276,7 @@ class BuiltKoImage:
     digest: str  # sha256:<hex> of the top manifest or index
     media_type: str
     platform_digests: FrozenDict[str, str]  # "linux/arm64" -> digest of that platform's manifest
-    docker_archive: Digest  # `<output_path>.tar`: docker-loadable, every platform
+    docker_archive: Digest  # `<output_path>.tar`: docker-loadable, every platform (empty if shallow)
     name: ImageName
     # SPDX SBOMs (package writes them beside the image; publish attaches them): the files, and
     # (manifest digest, file path) pairs. Empty with `[ko].sbom = false`.
@@ -364,10 +376,15 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
     else:
         top = images[0]
         top_digest, top_media_type = images[0].manifest_descriptor.digest, images[0].manifest_descriptor.media_type
-    files = oci_layout.layout_files(top, images, dict(base.blobs), ref_name)
+    files = oci_layout.layout_files(
+        top, images, dict(base.blobs), ref_name, allow_missing_base_blobs=base.shallow
+    )
     layout_digest = await Get(Digest, CreateDigest(FileContent(p, c) for p, c in sorted(files.items())))
     repo_tags = [f"{name.repository_or_local}:{tag}" for tag in name.tags]
-    if base.is_index:
+    archive = None
+    if base.shallow and any(img.base_layers for img in images):
+        pass  # a loadable archive needs every layer: none without the base's layers
+    elif base.is_index:
         # Beyond ko (ko issue 1708): a loadable archive of every platform.
         archive = oci_layout.docker_archive_index(top, dict(base.blobs), repo_tags)
     else:
@@ -375,7 +392,9 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
     # Beside the layout folder, as package writes it: an explicit `output_path` is returned as
     # given by value_or_default (no ending added), which would put the archive on the folder.
     archive_path = f"{field_set.output_path.value_or_default(file_ending=None)}.tar"
-    docker_archive = await Get(Digest, CreateDigest([FileContent(archive_path, archive)]))
+    docker_archive = EMPTY_DIGEST
+    if archive is not None:
+        docker_archive = await Get(Digest, CreateDigest([FileContent(archive_path, archive)]))
     sbom_digest, sbom_files = EMPTY_DIGEST, ()
     if ko.sbom:
         output_path = field_set.output_path.value_or_default(file_ending=None)

@@ -58,14 +58,16 @@ def describe(base: ResolvedBase) -> dict:
     }
 
 
-def write_base(base: ResolvedBase, out: Path, pool: Optional[ClientPool], cache_dir: Optional[str]) -> None:
+def write_base(
+    base: ResolvedBase, out: Path, pool: Optional[ClientPool], cache_dir: Optional[str], layers: bool = True
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
     if base.index_bytes is not None:
         _blob_file(out, base.digest).write_bytes(base.index_bytes)
     for image in base.images:
         _blob_file(out, image.manifest_digest).write_bytes(image.manifest_bytes)
         _blob_file(out, image.config_digest).write_bytes(image.config_bytes)
-        for layer in image.layers:
+        for layer in image.layers if layers else ():
             dest = _blob_file(out, layer.digest)
             if dest.exists():
                 continue
@@ -89,6 +91,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--insecure-registry", action="append", default=[])
     parser.add_argument("--ca-bundle", default=None)
+    parser.add_argument("--no-layers", action="store_true", help="fetch manifests and configs only (shallow)")
     args = parser.parse_args(argv)
     pool: Optional[ClientPool] = None
     try:
@@ -101,7 +104,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 ca_bundle=args.ca_bundle or env_ca_bundle(os.environ),
             )
             base = resolve_base(args.ref, args.platform, clients=pool, cache_dir=args.cache_dir)
-        write_base(base, Path(args.out), pool, args.cache_dir)
+        write_base(base, Path(args.out), pool, args.cache_dir, layers=not args.no_layers)
     except Exception as e:  # one line, never a traceback: the message names what and where
         print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 1
