@@ -1,0 +1,425 @@
+"""Side-by-side benchmark of pants-backend-ko against ko on one generated monorepo (issue 6).
+
+Run through `bench/run` (it installs ko, makes the plot venv and sets PYTHONPATH). Every
+scenario runs for both tools against the same local docker-registry, several rounds; the
+report (`docs/benchmarks.md`) gives medians and the ratio pants/ko, the floor (bare `go build`
++ raw upload) and whether each target of the issue is met.
+
+Fairness rules (also written into the report):
+- both tools build the same module, for the same platforms, on the same base image (a small
+  two-platform index pushed to the local registry and named by tag, as ko users name
+  `cgr.dev/chainguard/static`), and push to the same registry with default (md5) naming;
+- both make and push SPDX SBOMs, as both do by default (ko `--sbom=spdx`, Pants `[ko].sbom`);
+- ko runs, for warm scenarios, both with and without `KOCACHE`; the better ko figure is the
+  one the ratio uses;
+- "cold" means empty Go build and module caches for both (fresh `GOCACHE`/`GOMODCACHE`/`KOCACHE`
+  for ko; fresh `--named-caches-dir` and `--local-store-dir` for Pants, which hold exactly those)
+  and an empty registry repository; Pants runs with `--no-pantsd` there;
+- warm scenarios keep each tool's caches between rounds and use pantsd (how users run Pants).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import requests
+
+from bench.monorepo import Monorepo, generate
+from tests.peers.registry import RegistryPeer, skopeo, write_test_layout
+
+RUN_TIMEOUT_S = 1800  # one cold build of 9 images x 2 platforms takes a few minutes on 2 cores
+PLATFORM = "linux/amd64"
+TWO_PLATFORMS = "linux/amd64,linux/arm64"
+
+
+@dataclass
+class Scenario:
+    key: str
+    title: str
+    samples: Dict[str, List[float]] = field(default_factory=dict)  # tool -> seconds per round
+    note: str = ""
+
+    def median(self, tool: str) -> Optional[float]:
+        values = self.samples.get(tool)
+        return statistics.median(values) if values else None
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.work = Path(args.work).resolve()
+        self.ko = args.ko
+        self.scenarios: Dict[str, Scenario] = {}
+        self.log_lines: List[str] = []
+        self.pantsd_started = False
+        self.loads: List[float] = []
+
+    # ------------------------------------------------------------------ helpers
+
+    def say(self, msg: str) -> None:
+        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+        print(line, file=sys.stderr, flush=True)
+        self.log_lines.append(line)
+
+    def record(self, key: str, title: str, tool: str, seconds: float) -> None:
+        scenario = self.scenarios.setdefault(key, Scenario(key, title))
+        scenario.samples.setdefault(tool, []).append(seconds)
+        # The machine is shared: the 1-minute load average goes into the log beside each sample.
+        self.say(f"{title} / {tool}: {seconds:.2f}s (load {os.getloadavg()[0]:.1f})")
+        self.loads.append(os.getloadavg()[0])
+        # Partial results survive an interrupted run: the report can be made from them.
+        Path(self.args.results).write_text(json.dumps(self.results(), indent=2))
+
+    def timed(self, argv: List[str], *, cwd: Path, env: Dict[str, str], what: str) -> float:
+        start = time.monotonic()
+        result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+        elapsed = time.monotonic() - start
+        if result.returncode != 0:
+            raise SystemExit(
+                f"bench: {what} failed (exit {result.returncode}): {' '.join(argv)}\n"
+                f"--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-6000:]}"
+            )
+        return elapsed
+
+    def base_env(self) -> Dict[str, str]:
+        env = dict(os.environ)
+        for k in ("KO_DOCKER_REPO", "KOCACHE", "GOFLAGS", "KO_DEFAULTBASEIMAGE", "KO_DEFAULTPLATFORMS"):
+            env.pop(k, None)
+        return env
+
+    # ------------------------------------------------------------------ tools
+
+    def ko_env(self, repo: str, gocache: Path, gomodcache: Path, kocache: Optional[Path]) -> Dict[str, str]:
+        env = self.base_env()
+        env.update(
+            KO_DOCKER_REPO=f"{self.registry.host}/{_slug(repo)}",
+            KO_DEFAULTBASEIMAGE=self.base_ref,
+            GOCACHE=str(gocache),
+            GOMODCACHE=str(gomodcache),
+            GOFLAGS="-mod=readonly",
+        )
+        if kocache is not None:
+            env["KOCACHE"] = str(kocache)
+        return env
+
+    def ko_build_argv(self, platforms: str) -> List[str]:
+        return [self.ko, "build", f"--platform={platforms}", "--insecure-registry",
+                *self.mono.package_dirs]
+
+    def pants_argv(self, *args: str, pantsd: bool, caches: Path, platforms: str) -> List[str]:
+        return [
+            str(self.mono.root / "pants"),
+            "--pantsd" if pantsd else "--no-pantsd",
+            "--no-dynamic-ui",
+            f"--named-caches-dir={caches / 'named'}",
+            f"--local-store-dir={caches / 'store'}",
+            f"--ko-default-base-image={self.base_ref}",
+            f"--ko-default-platforms={json.dumps(platforms.split(','))}",
+            *args,
+        ]
+
+    def pants_env(self, repo: str, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+        env = self.base_env()
+        env["KO_DOCKER_REPO"] = f"{self.registry.host}/{repo}"
+        env.update(extra or {})
+        return env
+
+    # ------------------------------------------------------------------ set-up
+
+    def setup(self) -> None:
+        if self.work.exists():
+            shutil.rmtree(self.work)
+        self.work.mkdir(parents=True)
+        self.say(f"generating the monorepo ({self.args.binaries} small binaries + 1 big) in {self.work / 'repo'}")
+        self.mono: Monorepo = generate(self.work / "repo", self.args.binaries)
+        self.registry = RegistryPeer(str(self.work / "registry"), "plain").start()
+        # A small two-platform base index, named by tag as ko users name their base.
+        layout = write_test_layout(str(self.work / "base-layout"), seed=1, ref_name="latest")
+        self.base_ref = f"{self.registry.host}/base:latest"
+        skopeo("copy", "--all", "--preserve-digests", "--dest-tls-verify=false",
+               f"oci:{layout.path}:latest", f"docker://{self.base_ref}")
+        self.say(f"registry {self.registry.host}, base {self.base_ref}")
+        # Module download for the floor's go build and for measuring the big binary.
+        self.floor_gocache = self.work / "floor-gocache"
+        self.shared_modcache = self.work / "floor-gomodcache"
+        env = self.floor_go_env()
+        out = self.work / "big.bin"
+        subprocess.run(["go", "build", "-trimpath", "-o", str(out), "./cmd/big"], cwd=self.mono.module_dir,
+                       env=env, check=True, timeout=RUN_TIMEOUT_S, capture_output=True)
+        self.big_binary_mb = out.stat().st_size / 1e6
+        self.say(f"the big binary is {self.big_binary_mb:.1f} MB")
+        self.versions = versions(self.ko, self.mono.root)
+
+    def floor_go_env(self) -> Dict[str, str]:
+        env = self.base_env()
+        env.update(GOCACHE=str(self.floor_gocache), GOMODCACHE=str(self.shared_modcache), GOFLAGS="-mod=readonly",
+                   CGO_ENABLED="0", GOOS="linux", GOARCH="amd64")
+        return env
+
+    # ------------------------------------------------------------------ scenarios
+
+    def cold(self, platforms: str, label: str) -> None:
+        key, title = f"cold-{label}", f"cold build+publish, {label}"
+        for r in range(self.args.cold_rounds):
+            d = self.work / f"cold-{label}-{r}"
+            t = self.timed(self.ko_build_argv(platforms), cwd=self.mono.module_dir,
+                           env=self.ko_env(f"cold-ko-{label}-{r}", d / "ko-gocache", d / "ko-gomod", d / "kocache"),
+                           what="ko build (cold)")
+            self.record(key, title, "ko", t)
+            t = self.timed(self.pants_argv("publish", "src/go::", pantsd=False, caches=d / "pants", platforms=platforms),
+                           cwd=self.mono.root, env=self.pants_env(f"cold-pants-{label}-{r}"), what="pants publish (cold)")
+            self.record(key, title, "pants", t)
+            shutil.rmtree(d, ignore_errors=True)
+
+    def warm(self) -> None:
+        """No-op, edit library, edit binary (publish) with warm caches, one platform."""
+        warm = self.work / "warm"
+        ko_variants = {
+            "ko": dict(gocache=warm / "ko-gocache", gomodcache=warm / "ko-gomod", kocache=None),
+            "ko+KOCACHE": dict(gocache=warm / "kok-gocache", gomodcache=warm / "kok-gomod", kocache=warm / "kocache"),
+        }
+        pants_caches = warm / "pants"
+        pants = lambda *a: self.pants_argv(*a, pantsd=True, caches=pants_caches, platforms=PLATFORM)  # noqa: E731
+        self.pantsd_started = True
+        # Warm-up: one publish each, untimed, so every cache and pantsd are hot.
+        self.say("warming up both tools")
+        for name, v in ko_variants.items():
+            self.timed(self.ko_build_argv(PLATFORM), cwd=self.mono.module_dir, env=self.ko_env(f"warm-{name}", **v), what="ko warm-up")
+        self.timed(pants("publish", "src/go::"), cwd=self.mono.root, env=self.pants_env("warm-pants"), what="pants warm-up")
+
+        def round_of(key: str, title: str, edit) -> None:
+            for r in range(self.args.rounds):
+                for tool in ("pants", *ko_variants):
+                    if edit:
+                        edit(f"{key}-{tool}-{r}-{time.time_ns()}")
+                    if tool == "pants":
+                        t = self.timed(pants("publish", "src/go::"), cwd=self.mono.root, env=self.pants_env("warm-pants"),
+                                       what=f"pants publish ({title})")
+                    else:
+                        t = self.timed(self.ko_build_argv(PLATFORM), cwd=self.mono.module_dir,
+                                       env=self.ko_env(f"warm-{tool}", **ko_variants[tool]), what=f"ko build ({title})")
+                    self.record(key, title, tool, t)
+
+        round_of("noop", "no-op publish", None)
+        round_of("edit-lib", "edit shared library, publish", self.mono.edit_library)
+        # After the library rounds each tool last built a library that two other tools have
+        # since changed again: bring every tool up to date (untimed), so that the next
+        # scenario's edit is the only change each tool sees.
+        self.say("syncing every tool to the current sources")
+        for name, v in ko_variants.items():
+            self.timed(self.ko_build_argv(PLATFORM), cwd=self.mono.module_dir, env=self.ko_env(f"warm-{name}", **v), what="ko sync")
+        self.timed(pants("publish", "src/go::"), cwd=self.mono.root, env=self.pants_env("warm-pants"), what="pants sync")
+        round_of("edit-bin", "edit one binary, publish", self.mono.edit_binary)
+
+        # ko resolve vs pants package of the manifests, after editing one binary.
+        out = self.work / "resolved.yaml"
+        for r in range(self.args.rounds):
+            for tool in ("pants", *ko_variants):
+                self.mono.edit_binary(f"resolve-{tool}-{r}-{time.time_ns()}")
+                if tool == "pants":
+                    t = self.timed(pants("package", "src/config:apply"), cwd=self.mono.root,
+                                   env=self.pants_env("warm-pants"), what="pants package (manifests)")
+                else:
+                    argv = [self.ko, "resolve", f"--platform={PLATFORM}", "--insecure-registry",
+                            "-f", str(self.mono.manifests)]
+                    env = self.ko_env(f"warm-{tool}", **ko_variants[tool])
+                    start = time.monotonic()
+                    with open(out, "w") as f:
+                        res = subprocess.run(argv, cwd=self.mono.module_dir, env=env, stdout=f, stderr=subprocess.PIPE,
+                                             text=True, timeout=RUN_TIMEOUT_S)
+                    t = time.monotonic() - start
+                    if res.returncode != 0:
+                        raise SystemExit(f"bench: ko resolve failed: {res.stderr[-4000:]}")
+                self.record("resolve", "edit one binary, render manifests (ko resolve / pants package)", tool, t)
+
+        self.apply(pants, ko_variants)
+        self.floor()
+
+    def apply(self, pants, ko_variants) -> None:
+        try:
+            from tests.peers.kube import kube_cluster
+        except Exception as e:  # noqa: BLE001 - reported, the scenario is then left out
+            self.scenarios["apply"] = Scenario("apply", "apply", note=f"not measured: tests/peers/kube.py unusable ({e})")
+            return
+        title = "edit one binary, render+apply (ko apply / pants run)"
+        try:
+            with kube_cluster(self.work / "kube") as cluster:
+                for r in range(self.args.rounds):
+                    for tool in ("pants", *ko_variants):
+                        self.mono.edit_binary(f"apply-{tool}-{r}-{time.time_ns()}")
+                        if tool == "pants":
+                            t = self.timed(pants("run", "src/config:apply"), cwd=self.mono.root,
+                                           env=self.pants_env("warm-pants", {"KUBECONFIG": str(cluster.kubeconfig)}),
+                                           what="pants run (apply)")
+                        else:
+                            env = self.ko_env(f"warm-{tool}", **ko_variants[tool])
+                            env["KUBECONFIG"] = str(cluster.kubeconfig)
+                            t = self.timed([self.ko, "apply", f"--platform={PLATFORM}", "--insecure-registry",
+                                            "-f", str(self.mono.manifests)], cwd=self.mono.module_dir, env=env,
+                                           what="ko apply")
+                        self.record("apply", title, tool, t)
+        except Exception as e:  # noqa: BLE001
+            if "apply" not in self.scenarios:
+                self.scenarios["apply"] = Scenario("apply", title, note=f"not measured: {e}")
+            else:
+                raise
+
+    def floor(self) -> None:
+        """Bare `go build` of the edited binary with a warm GOCACHE + raw upload of its new blobs."""
+        env = self.floor_go_env()
+        out = self.work / "floor-app0"
+        # Warm the floor's GOCACHE for the current sources first (untimed).
+        subprocess.run(["go", "build", "-trimpath", "-o", str(out), "./cmd/app0"], cwd=self.mono.module_dir,
+                       env=env, check=True, timeout=RUN_TIMEOUT_S, capture_output=True)
+        for r in range(self.args.rounds):
+            self.mono.edit_binary(f"floor-{r}-{time.time_ns()}")
+            t_build = self.timed(["go", "build", "-trimpath", "-o", str(out), "./cmd/app0"],
+                                 cwd=self.mono.module_dir, env=env, what="floor go build")
+            layer = _gzip_tar({"ko-app/app0": out.read_bytes()})  # untimed: not part of the floor
+            config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []},
+                                 "stamp": r}).encode()
+            t_upload = self.raw_upload(f"floor-{r}", layer, config)
+            self.record("floor-build", "floor: bare go build of the edited binary", "floor", t_build)
+            self.record("floor-upload", "floor: raw upload of its layer+config+manifest", "floor", t_upload)
+            self.record("floor", "floor: go build + raw upload", "floor", t_build + t_upload)
+
+    def raw_upload(self, repo: str, layer: bytes, config: bytes) -> float:
+        base = f"http://{self.registry.host}/v2/{repo}"
+        start = time.monotonic()
+        with requests.Session() as s:
+            descs = []
+            for blob, media in ((layer, "application/vnd.oci.image.layer.v1.tar+gzip"),
+                                (config, "application/vnd.oci.image.config.v1+json")):
+                digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+                loc = s.post(f"{base}/blobs/uploads/", timeout=60).headers["Location"]
+                if loc.startswith("/"):
+                    loc = f"http://{self.registry.host}{loc}"
+                sep = "&" if "?" in loc else "?"
+                s.put(f"{loc}{sep}digest={digest}", data=blob, timeout=120,
+                      headers={"Content-Type": "application/octet-stream"}).raise_for_status()
+                descs.append({"mediaType": media, "digest": digest, "size": len(blob)})
+            manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                   "config": descs[1], "layers": [descs[0]]}).encode()
+            s.put(f"{base}/manifests/latest", data=manifest, timeout=60,
+                  headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"}).raise_for_status()
+        return time.monotonic() - start
+
+    def stop(self) -> None:
+        self.stop_pantsd()
+        if getattr(self, "registry", None) is not None:
+            self.registry.stop()
+
+    def stop_pantsd(self) -> None:
+        if self.pantsd_started:
+            # Only the pantsd this benchmark started, by its pid file.
+            for pid_file in (self.mono.root / ".pants.d").glob("**/pantsd/pid"):
+                try:
+                    os.kill(int(pid_file.read_text().strip()), 15)
+                except (ValueError, ProcessLookupError, PermissionError):
+                    pass
+            self.pantsd_started = False
+
+    # ------------------------------------------------------------------ results
+
+    def results(self) -> dict:
+        return {
+            "machine": machine_info(),
+            "versions": self.versions,
+            "load_average_during_samples": {
+                "min": min(self.loads, default=0.0), "median": statistics.median(self.loads) if self.loads else 0.0,
+                "max": max(self.loads, default=0.0)},
+            "binaries": self.args.binaries,
+            "big_binary_mb": round(self.big_binary_mb, 1),
+            "rounds": self.args.rounds,
+            "cold_rounds": self.args.cold_rounds,
+            "scenarios": {k: {"title": s.title, "samples": s.samples, "note": s.note} for k, s in self.scenarios.items()},
+            "log": self.log_lines,
+        }
+
+
+def _slug(name: str) -> str:
+    """A registry repository name from a label such as `warm-ko+KOCACHE`."""
+    return "".join(c if c.isalnum() or c in "-._/" else "-" for c in name.lower())
+
+
+def _gzip_tar(files: Dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o555
+            tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(buf.getvalue(), compresslevel=1, mtime=0)
+
+
+def _cmd(argv: List[str], cwd: Optional[Path] = None) -> str:
+    try:
+        result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=120)
+        # Some tools (the Pants launcher, docker-registry) print their version on stderr.
+        return (result.stdout.strip() or result.stderr.strip()).splitlines()[-1:][0] if (result.stdout.strip() or result.stderr.strip()) else ""
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unknown ({e})"
+
+
+def machine_info() -> dict:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = next(int(l.split()[1]) for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal"))
+    return {"nproc": _cmd(["nproc"]), "memory_gib": round(mem_kb / 1024 / 1024, 1), "cpu": cpu,
+            "kernel": platform.release(), "os": _cmd(["sh", "-c", ". /etc/os-release; echo $PRETTY_NAME"])}
+
+
+def versions(ko: str, pants_root: Path) -> dict:
+    return {
+        "go": _cmd(["go", "version"]),
+        "ko": _cmd([ko, "version"]),
+        "pants": _cmd([str(pants_root / "pants"), "--no-pantsd", "--version"], cwd=pants_root),
+        "python": sys.version.split()[0],
+        "docker-registry": _cmd(["sh", "-c", "docker-registry --version 2>&1 || true"]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ko", required=True, help="path of the ko binary")
+    parser.add_argument("--work", required=True, help="scratch folder (wiped first)")
+    parser.add_argument("--binaries", type=int, default=8, help="N small images (plus one big)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each warm scenario")
+    parser.add_argument("--cold-rounds", type=int, default=3, help="rounds of each cold scenario")
+    parser.add_argument("--results", required=True, help="where to write the JSON results")
+    parser.add_argument("--skip-cold", action="store_true", help="warm scenarios only (for quick iterations)")
+    args = parser.parse_args()
+    bench = Bench(args)
+    try:
+        bench.setup()
+        bench.warm()  # first: the edit-loop targets matter most if a run is cut short
+        bench.stop_pantsd()
+        if not args.skip_cold:
+            bench.cold(TWO_PLATFORMS, "2 platforms")
+            bench.cold(PLATFORM, "1 platform")
+    finally:
+        bench.stop()
+    Path(args.results).write_text(json.dumps(bench.results(), indent=2))
+    bench.say(f"results in {args.results}")
+
+
+if __name__ == "__main__":
+    main()
