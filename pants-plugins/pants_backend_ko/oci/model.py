@@ -120,7 +120,7 @@ def digest_of(data: bytes) -> str:
 def check_digest(value: Any, where: str) -> str:
     """Accept only `sha256:<64 lower-case hex>` (what ggcr's Hash accepts for sha256)."""
     if not isinstance(value, str) or not _DIGEST_RE.fullmatch(value):
-        raise ValueError(f"{where}: {value!r} is not a digest of the form sha256:<64 hex digits>")
+        raise ValueError(f"{where}: {value!r} is not a sha256 digest (sha256:<64 lower-case hex digits>)")
     return value
 
 
@@ -808,6 +808,22 @@ class _DescriptorPointer(_StructPointer):
         return Descriptor.from_json_value(value, where)
 
 
+def _parse_schema2(cls: type, data: bytes, what: str, media_types: tuple[str, ...], kind: str) -> Any:
+    """Decode a schema-2 manifest or index as ggcr does, then check `schemaVersion` and `mediaType`.
+
+    Shared by `ImageManifest` and `ImageIndex`, which differ only in the media types they allow.
+    """
+    value = parse_go_json(data, what)
+    if not isinstance(value, _JSONObject):
+        raise ValueError(f"{what}: expected a JSON object, got {_type_name(value)}")
+    parsed = _decode_struct(cls, value, None, what)
+    if parsed.schema_version != 2:
+        raise ValueError(f"{what}: schemaVersion is {parsed.schema_version}, only 2 is supported")
+    if parsed.media_type and parsed.media_type not in media_types:
+        raise ValueError(f"{what}: mediaType {parsed.media_type!r} is not {kind} ({' or '.join(media_types)})")
+    return parsed
+
+
 @dataclass(frozen=True)
 class ImageManifest(_GoStruct):
     """ggcr `v1.Manifest` (OCI image manifest or Docker schema 2)."""
@@ -832,18 +848,7 @@ class ImageManifest(_GoStruct):
 
     @classmethod
     def parse(cls, data: bytes, what: str = "image manifest") -> "ImageManifest":
-        value = parse_go_json(data, what)
-        if not isinstance(value, _JSONObject):
-            raise ValueError(f"{what}: expected a JSON object, got {_type_name(value)}")
-        manifest = _decode_struct(cls, value, None, what)
-        if manifest.schema_version != 2:
-            raise ValueError(f"{what}: schemaVersion is {manifest.schema_version}, only 2 is supported")
-        if manifest.media_type and manifest.media_type not in IMAGE_MANIFEST_TYPES:
-            raise ValueError(
-                f"{what}: mediaType {manifest.media_type!r} is not an image manifest "
-                f"({' or '.join(IMAGE_MANIFEST_TYPES)})"
-            )
-        return manifest
+        return _parse_schema2(cls, data, what, IMAGE_MANIFEST_TYPES, "an image manifest")
 
 
 @dataclass(frozen=True)
@@ -868,17 +873,7 @@ class ImageIndex(_GoStruct):
 
     @classmethod
     def parse(cls, data: bytes, what: str = "image index") -> "ImageIndex":
-        value = parse_go_json(data, what)
-        if not isinstance(value, _JSONObject):
-            raise ValueError(f"{what}: expected a JSON object, got {_type_name(value)}")
-        index = _decode_struct(cls, value, None, what)
-        if index.schema_version != 2:
-            raise ValueError(f"{what}: schemaVersion is {index.schema_version}, only 2 is supported")
-        if index.media_type and index.media_type not in INDEX_TYPES:
-            raise ValueError(
-                f"{what}: mediaType {index.media_type!r} is not an image index ({' or '.join(INDEX_TYPES)})"
-            )
-        return index
+        return _parse_schema2(cls, data, what, INDEX_TYPES, "an image index")
 
 
 # --------------------------------------------------------------------------- base image

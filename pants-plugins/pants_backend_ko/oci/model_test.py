@@ -192,7 +192,7 @@ def test_config_field_access_and_messages() -> None:
     assert config.platform == Platform("linux", "arm64", "v8")
     with pytest.raises(ValueError, match=r"image config\.config\.Env: expected an array of strings, got a string"):
         ConfigFile.parse(b'{"config": {"Env": "PATH=/bin"}}')
-    with pytest.raises(ValueError, match=r"rootfs\.diff_ids\[0\]: 'sha256:abc' is not a digest"):
+    with pytest.raises(ValueError, match=r"rootfs\.diff_ids\[0\]: 'sha256:abc' is not a sha256 digest"):
         ConfigFile.parse(b'{"rootfs": {"diff_ids": ["sha256:abc"]}}')
 
 

@@ -27,7 +27,7 @@ bytes. Deliberate differences from ko, each because ko's output is wrong there:
 * The creator is ``Tool: pants-backend-ko <version>`` and the namespace
   ``http://spdx.org/spdxdocs/pants-backend-ko/<digest>``.
 
-No Pants imports; standard library only.
+No Pants imports; standard library and the image model's media types and digest check only.
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote_plus
 
 from pants_backend_ko.oci import gojson
+from pants_backend_ko.oci.model import IMAGE_MANIFEST_TYPES as _IMAGE_TYPES
+from pants_backend_ko.oci.model import INDEX_TYPES as _INDEX_TYPES
+from pants_backend_ko.oci.model import OCI_INDEX as _OCI_INDEX
+from pants_backend_ko.oci.model import OCI_MANIFEST as _OCI_MANIFEST
+from pants_backend_ko.oci.model import check_digest as _check_digest
 from pants_backend_ko.oci.reference import parse_reference
 
 __all__ = [
@@ -71,13 +76,6 @@ NOASSERTION = "NOASSERTION"
 SPDX_VERSION = "SPDX-2.3"
 NAMESPACE_PREFIX = f"http://spdx.org/spdxdocs/{TOOL_NAME}/"
 
-_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-_DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-_IMAGE_TYPES = (_OCI_MANIFEST, _DOCKER_MANIFEST)
-_INDEX_TYPES = (_OCI_INDEX, _DOCKER_MANIFEST_LIST)
-_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 )
@@ -496,12 +494,6 @@ def _spdx_created(created: str) -> str:
     except (ValueError, OverflowError):
         raise ValueError(f"created: {created!r} is not a valid date and time") from None
     return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
-
-
-def _check_digest(digest: Any, what: str) -> str:
-    if not isinstance(digest, str) or not _DIGEST_RE.match(digest):
-        raise ValueError(f"{what}: {digest!r} is not a sha256 digest (sha256:<64 lower-case hex digits>)")
-    return digest
 
 
 def _check_tool_version(tool_version: Any) -> str:
