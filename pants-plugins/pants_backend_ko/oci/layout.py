@@ -34,6 +34,7 @@ from pants_backend_ko.oci.model import (
     ImageIndex,
     ImageManifest,
     check_digest,
+    digest_hex,
     digest_of,
 )
 
@@ -60,7 +61,7 @@ _REF_NAME = re.compile(r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:/[A-Za-z
 def blob_path(digest: str) -> str:
     """`blobs/sha256/<hex>`, the layout path of a blob."""
     check_digest(digest, "blob digest")
-    return "blobs/sha256/" + digest[len("sha256:") :]
+    return "blobs/sha256/" + digest_hex(digest)
 
 
 def _check_ref_name(ref_name: str) -> None:

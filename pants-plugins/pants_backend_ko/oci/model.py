@@ -43,6 +43,7 @@ __all__ = [
     "ZERO_TIME",
     "FrozenDict",
     "digest_of",
+    "digest_hex",
     "check_digest",
     "go_time",
     "epoch_time",
@@ -115,6 +116,11 @@ class FrozenDict(Mapping):
 def digest_of(data: bytes) -> str:
     """`sha256:<hex>` of the bytes, the content address used everywhere in OCI."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def digest_hex(digest: str) -> str:
+    """The hex part of `sha256:<hex>`: a blob's file name in a layout, a cosign tag's stem."""
+    return digest.split(":", 1)[1]
 
 
 def check_digest(value: Any, where: str) -> str:

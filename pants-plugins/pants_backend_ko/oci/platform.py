@@ -55,10 +55,17 @@ class Platform:
     features: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, text: str) -> "Platform":
-        """Parse `os/arch[/variant]`; raise ValueError with one line saying what is wrong."""
+    def parse(cls, text: str, *, pattern: bool = False) -> "Platform":
+        """Parse `os/arch[/variant]`; raise ValueError with one line saying what is wrong.
+
+        With `pattern=True` the text is a platform to pick base images by (ko's `--platform` as
+        ggcr's `ParsePlatform` reads it): `os[/arch[/variant]][:os_version]`, any names, since a
+        registry may hold platforms Go cannot build and a pattern may leave fields out.
+        """
         if not isinstance(text, str):
             raise ValueError(f"platform must be a string like 'linux/amd64', got {text!r}")
+        if pattern:
+            return cls._parse_pattern(text)
         parts = text.strip().split("/")
         if len(parts) not in (2, 3) or any(p == "" for p in parts):
             raise ValueError(
@@ -86,6 +93,26 @@ class Platform:
                 raise ValueError(f"invalid platform {text!r}: Go supports GOARM 5, 6 and 7 only; use v5, v6, v7 or v8")
         return cls(os=os_name, architecture=arch, variant=variant)
 
+    @classmethod
+    def _parse_pattern(cls, text: str) -> "Platform":
+        spec, _, os_version = text.strip().partition(":")
+        parts = spec.split("/")
+        if not 1 <= len(parts) <= 3 or not all(parts):
+            raise ValueError(
+                f"invalid platform {text!r}: write it as os/arch[/variant], e.g. linux/amd64 or linux/arm/v7, or 'all'"
+            )
+        return cls(
+            os=parts[0],
+            architecture=parts[1] if len(parts) > 1 else "",
+            variant=parts[2] if len(parts) > 2 else None,
+            os_version=os_version or None,
+        )
+
+    @property
+    def is_unknown(self) -> bool:
+        """Docker's attestation entries carry `unknown/unknown`; they are not images to run."""
+        return self.os == "unknown" or self.architecture == "unknown"
+
     def __str__(self) -> str:
         text = f"{self.os}/{self.architecture}"
         if self.variant:
@@ -112,9 +139,7 @@ class Platform:
         Entries with an `unknown` os or architecture (Docker attestations) and entries without a
         platform never match. On Windows an `X.Y.Z` os version matches `X.Y.Z.N`.
         """
-        if candidate is None:
-            return False
-        if candidate.os == "unknown" or candidate.architecture == "unknown":
+        if candidate is None or candidate.is_unknown:
             return False
         if self.os and candidate.os != self.os:
             return False
@@ -146,8 +171,12 @@ class Platform:
         return out
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], where: str = "platform") -> "Platform":
-        """Read a descriptor's `platform` object (no validation of os/arch: registries hold anything)."""
+    def from_json(cls, data: Mapping[str, Any], where: str = "platform", *, strict: bool = True) -> "Platform":
+        """Read a descriptor's `platform` object (no validation of os/arch: registries hold anything).
+
+        `strict=False` (for base images read from a registry, which we only pick from) turns a
+        mistyped field into text or drops it instead of refusing the whole index.
+        """
         if not isinstance(data, Mapping):
             raise ValueError(f"{where}: expected a JSON object, got {type(data).__name__}")
 
@@ -156,6 +185,8 @@ class Platform:
             if value is None:
                 return None
             if not isinstance(value, str):
+                if not strict:
+                    return str(value) or None
                 raise ValueError(f"{where}: field {key!r} must be a string, got {value!r}")
             return value or None
 
@@ -164,6 +195,8 @@ class Platform:
             if value is None:
                 return ()
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                if not strict:
+                    return ()
                 raise ValueError(f"{where}: field {key!r} must be a list of strings, got {value!r}")
             return tuple(value)
 

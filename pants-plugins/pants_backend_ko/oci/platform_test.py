@@ -94,3 +94,25 @@ def test_hashable_and_frozen() -> None:
     assert len({Platform.parse("linux/amd64"), Platform("linux", "amd64")}) == 1
     with pytest.raises(Exception):
         Platform.parse("linux/amd64").os = "darwin"  # type: ignore[misc]
+
+
+def test_pattern_parse_for_picking_base_images() -> None:
+    # ggcr's ParsePlatform grammar: fields may be left out, os.version follows ':', names are free.
+    assert Platform.parse("linux", pattern=True) == Platform("linux", "")
+    assert Platform.parse("windows/amd64:10.0.17763", pattern=True) == Platform(
+        "windows", "amd64", os_version="10.0.17763"
+    )
+    assert Platform.parse("plan10/quantum/v1", pattern=True) == Platform("plan10", "quantum", "v1")
+    assert Platform.parse("linux", pattern=True).matches(Platform("linux", "s390x"))
+    with pytest.raises(ValueError, match="unknown os 'plan10'"):
+        Platform.parse("plan10/quantum")
+    with pytest.raises(ValueError, match=r"invalid platform 'linux//v7': write it as os/arch\[/variant\]"):
+        Platform.parse("linux//v7", pattern=True)
+
+
+def test_lenient_json_for_registry_content() -> None:
+    odd = {"os": "linux", "architecture": 64, "os.features": "not-a-list"}
+    assert Platform.from_json(odd, strict=False) == Platform("linux", "64")
+    with pytest.raises(ValueError, match="'architecture' must be a string"):
+        Platform.from_json(odd)
+    assert Platform("linux", "amd64").is_unknown is False and Platform("unknown", "unknown").is_unknown

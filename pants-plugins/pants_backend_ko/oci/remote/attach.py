@@ -28,17 +28,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from pants_backend_ko.oci import gojson
 from pants_backend_ko.oci.reference import looks_like_registry, parse_repository
-from pants_backend_ko.oci.remote.descriptors import (
-    MANIFEST_ACCEPT,
-    MANIFEST_MEDIA_TYPES,
-    Descriptor,
-    OCI_CONFIG,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    check_digest,
-    digest_hex,
-    sha256_digest,
-)
+from pants_backend_ko.oci.model import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, check_digest, digest_hex, digest_of
+from pants_backend_ko.oci.remote.descriptors import MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES, Descriptor
 from pants_backend_ko.oci.remote.errors import RegistryError
 from pants_backend_ko.oci.remote.pull import get_manifest
 from pants_backend_ko.oci.remote.push import _Pusher
@@ -84,7 +75,7 @@ def referrers_fallback_tag(subject_digest: str) -> str:
 
 def _descriptor(media_type: str, data: bytes) -> Dict[str, Any]:
     # ggcr v1.Descriptor field order: mediaType, size, digest.
-    return {"mediaType": media_type, "size": len(data), "digest": sha256_digest(data)}
+    return {"mediaType": media_type, "size": len(data), "digest": digest_of(data)}
 
 
 def cosign_sbom_image(sbom: bytes, media_type: str = COSIGN_SBOM_MEDIA_TYPE) -> Tuple[bytes, bytes]:
@@ -212,7 +203,7 @@ class _Attacher:
     def put_manifest(self, data: bytes, media_type: str, reference: str) -> Any:
         """PUT a manifest; returns the response headers (for ``OCI-Subject``)."""
         path = f"/v2/{self.repo}/manifests/{reference}"
-        digest = sha256_digest(data)
+        digest = digest_of(data)
         resp = self.client.request(
             "PUT",
             path,
@@ -355,7 +346,7 @@ def attach_sbom(
     if cosign_tag:
         tag_name = cosign_sbom_tag(subject_digest)
         config, manifest = cosign_sbom_image(sbom)
-        cosign_digest = sha256_digest(manifest)
+        cosign_digest = digest_of(manifest)
         if attacher.digest_at(tag_name) != cosign_digest:
             attacher.ensure_blob(config, OCI_CONFIG)
             attacher.ensure_blob(sbom, COSIGN_SBOM_MEDIA_TYPE)
@@ -363,7 +354,7 @@ def attach_sbom(
 
     if referrer:
         manifest = referrer_manifest(sbom, subject_digest, subject_media_type, subject_size)
-        referrer_digest = sha256_digest(manifest)
+        referrer_digest = digest_of(manifest)
         entry = {
             "mediaType": OCI_MANIFEST,
             "size": len(manifest),
@@ -385,7 +376,7 @@ def attach_sbom(
     return AttachResult(
         repository=f"{client.registry}/{repo}",
         subject_digest=subject_digest,
-        sbom_digest=sha256_digest(sbom),
+        sbom_digest=digest_of(sbom),
         cosign_tag=tag_name,
         cosign_manifest_digest=cosign_digest,
         referrer_digest=referrer_digest,

@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from pants_backend_ko.oci.reference import InvalidReferenceError, parse_reference, parse_repository
 from pants_backend_ko.oci.remote.credentials import CredentialError, Keychain
-from pants_backend_ko.oci.remote.descriptors import check_digest
+from pants_backend_ko.oci.model import check_digest
 from pants_backend_ko.oci.remote.errors import RegistryError
 from pants_backend_ko.oci.remote.attach import attach_sbom
 from pants_backend_ko.oci.remote.pull import get_manifest

@@ -9,19 +9,13 @@ index (the nested "rules_oci" shape), a manifest or an index. No Pants imports.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import List, Optional
 
-from pants_backend_ko.oci.remote.descriptors import (
-    MANIFEST_MEDIA_TYPES,
-    MAX_MANIFEST_BYTES,
-    Descriptor,
-    check_digest,
-    digest_hex,
-)
+from pants_backend_ko.oci.model import check_digest, digest_hex, digest_of
+from pants_backend_ko.oci.remote.descriptors import MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, Descriptor
 
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
 
@@ -102,7 +96,7 @@ class LayoutReader:
         if size > max_size:
             raise LayoutError(f"{self.where}: blob {digest} is {size} bytes, larger than the {max_size}-byte limit for manifests")
         data = path.read_bytes()
-        actual = "sha256:" + hashlib.sha256(data).hexdigest()
+        actual = digest_of(data)
         if actual != digest:
             raise LayoutError(f"{self.where}: blob {path.name} hashes to {actual}, not {digest}; the layout is corrupt")
         return data

@@ -34,18 +34,14 @@ import urllib3
 
 from pants_backend_ko.oci.reference import Reference, parse_reference
 from pants_backend_ko.oci.remote.credentials import Keychain
+from pants_backend_ko.oci.model import IMAGE_MANIFEST_TYPES, INDEX_TYPES, check_digest, digest_hex, digest_of
+from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.remote.descriptors import (
-    IMAGE_MANIFEST_MEDIA_TYPES,
-    INDEX_MEDIA_TYPES,
     MANIFEST_ACCEPT,
     MAX_MANIFEST_BYTES,
     Descriptor,
-    Platform,
-    check_digest,
-    digest_hex,
     manifest_media_type,
     parse_manifest_json,
-    sha256_digest,
 )
 from pants_backend_ko.oci.remote.errors import DigestMismatchError, RegistryError
 from pants_backend_ko.oci.remote.layout_reader import LayoutReader
@@ -87,15 +83,15 @@ class ContentCache:
             data = path.read_bytes()
         except FileNotFoundError:
             return None
-        if sha256_digest(data) != digest:
+        if digest_of(data) != digest:
             logger.warning("cache entry %s is corrupt; dropping it", path)
             path.unlink(missing_ok=True)
             return None
         return data
 
     def put_bytes(self, digest: str, data: bytes) -> None:
-        if sha256_digest(data) != digest:
-            raise ValueError(f"refusing to cache content under {digest}: it hashes to {sha256_digest(data)}")
+        if digest_of(data) != digest:
+            raise ValueError(f"refusing to cache content under {digest}: it hashes to {digest_of(data)}")
         path = self.path(digest)
         if path.is_file():
             return
@@ -162,7 +158,7 @@ class FetchedManifest:
 
     @property
     def is_index(self) -> bool:
-        return self.media_type in INDEX_MEDIA_TYPES
+        return self.media_type in INDEX_TYPES
 
 
 def _read_chunk(resp: Any, amount: int, *, decode: bool, registry: str, what: str) -> bytes:
@@ -229,7 +225,7 @@ def get_manifest(
             raise RegistryError(f"{where}: larger than the {MAX_MANIFEST_BYTES}-byte manifest limit")
         content_type = resp.headers.get("Content-Type", "")
         header_digest = resp.headers.get("Docker-Content-Digest", "")
-    digest = sha256_digest(data)
+    digest = digest_of(data)
     if by_digest and digest != reference:
         raise DigestMismatchError(
             f"{where}: the registry sent content that hashes to {digest}; refusing it (the registry or a proxy altered it)",
@@ -278,7 +274,7 @@ def get_small_blob(
         data = _read_limited(resp, max_size, decode=False, registry=client.registry, what=f"blob {digest}")
     if len(data) > max_size:
         raise RegistryError(f"{where}: larger than the {max_size}-byte limit for configs", registry=client.registry)
-    actual = sha256_digest(data)
+    actual = digest_of(data)
     if actual != digest or (expected_size is not None and len(data) != expected_size):
         raise DigestMismatchError(
             f"{where}: the content hashes to {actual} ({len(data)} bytes); refusing it and not caching it",
@@ -418,7 +414,7 @@ class ResolvedBase:
 
     @property
     def is_index(self) -> bool:
-        return self.media_type in INDEX_MEDIA_TYPES
+        return self.media_type in INDEX_TYPES
 
     @property
     def digest_reference(self) -> str:
@@ -448,7 +444,7 @@ def parse_platforms(platforms: Sequence[str]) -> Optional[List[Platform]]:
         if len(items) > 1:
             raise ValueError(f"platform 'all' cannot be combined with other platforms (got {', '.join(items)})")
         return None
-    return [Platform.parse(p) for p in items]
+    return [Platform.parse(p, pattern=True) for p in items]
 
 
 def _platform_list(wanted: Optional[List[Platform]]) -> str:
@@ -464,12 +460,12 @@ def _select_children(
     children: List[Descriptor] = []
     for i, entry in enumerate(entries):
         desc = Descriptor.from_json(entry, f"{where}: manifests[{i}]")
-        if desc.media_type in INDEX_MEDIA_TYPES:
+        if desc.media_type in INDEX_TYPES:
             raise ValueError(
                 f"base image {ref_text} is an index that contains another index ({desc.digest}); "
                 "nested indexes are not supported as bases, pick a child index by digest"
             )
-        if desc.media_type not in IMAGE_MANIFEST_MEDIA_TYPES:
+        if desc.media_type not in IMAGE_MANIFEST_TYPES:
             continue  # artifacts (attestations, signatures) are not images
         if desc.platform is not None and desc.platform.is_unknown:
             continue  # Docker attestation manifests
@@ -503,8 +499,8 @@ def _config_platform(config_bytes: bytes, where: str) -> Platform:
     return Platform(
         str(doc.get("os") or "linux"),
         str(doc.get("architecture") or "amd64"),
-        str(doc.get("variant") or ""),
-        str(doc.get("os.version") or ""),
+        str(doc.get("variant") or "") or None,
+        str(doc.get("os.version") or "") or None,
     )
 
 

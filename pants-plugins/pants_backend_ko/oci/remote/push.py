@@ -39,8 +39,8 @@ from pants_backend_ko.oci.reference import (
     normalize_registry,
     parse_repository,
 )
+from pants_backend_ko.oci.model import INDEX_TYPES
 from pants_backend_ko.oci.remote.descriptors import (
-    INDEX_MEDIA_TYPES,
     MANIFEST_ACCEPT,
     MANIFEST_MEDIA_TYPES,
     Descriptor,
@@ -208,13 +208,13 @@ def _collect(
             return
         if depth > 4:
             raise LayoutError(f"{layout.where}: indexes nested more than 4 deep at {desc.digest}")
-        where = f"{'index' if desc.media_type in INDEX_MEDIA_TYPES else 'manifest'} {desc.digest}"
+        where = f"{'index' if desc.media_type in INDEX_TYPES else 'manifest'} {desc.digest}"
         data = layout.read_blob(desc.digest)
         media_type = manifest_media_type(data, desc.media_type, f"{layout.where}: {where}")
         if media_type != desc.media_type:
             raise LayoutError(f"{layout.where}: {where} is {media_type} but its descriptor says {desc.media_type}")
         doc = parse_manifest_json(data, where)
-        if media_type in INDEX_MEDIA_TYPES:
+        if media_type in INDEX_TYPES:
             entries = doc.get("manifests")
             if not isinstance(entries, list):
                 raise LayoutError(f"{layout.where}: {where} has no 'manifests' list")
