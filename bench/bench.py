@@ -40,6 +40,7 @@ from typing import Dict, List, Optional
 import requests
 
 from bench.monorepo import Monorepo, generate
+from tests.peers.pants_repo import REPO_ROOT
 from tests.peers.registry import RegistryPeer, skopeo, write_test_layout
 
 RUN_TIMEOUT_S = 1800  # one cold build of 9 images x 2 platforms takes a few minutes on 2 cores
@@ -98,7 +99,8 @@ class Bench:
 
     def base_env(self) -> Dict[str, str]:
         env = dict(os.environ)
-        for k in ("KO_DOCKER_REPO", "KOCACHE", "GOFLAGS", "KO_DEFAULTBASEIMAGE", "KO_DEFAULTPLATFORMS"):
+        # PYTHONPATH: bench/run sets it for this script; Pants must load the scratch repo's plugin.
+        for k in ("KO_DOCKER_REPO", "KOCACHE", "GOFLAGS", "KO_DEFAULTBASEIMAGE", "KO_DEFAULTPLATFORMS", "PYTHONPATH"):
             env.pop(k, None)
         return env
 
@@ -147,6 +149,16 @@ class Bench:
         self.work.mkdir(parents=True)
         self.say(f"generating the monorepo ({self.args.binaries} small binaries + 1 big) in {self.work / 'repo'}")
         self.mono: Monorepo = generate(self.work / "repo", self.args.binaries)
+        # Measure the committed backend, not a working tree other people may be editing.
+        plugin = self.mono.root / "pants-plugins"
+        shutil.rmtree(plugin)
+        archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", "HEAD", "pants-plugins"],
+                                 capture_output=True, check=True, timeout=120).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(self.mono.root)
+        self.commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+                                     capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+        self.say(f"backend: pants-plugins at commit {self.commit}")
         self.registry = RegistryPeer(str(self.work / "registry"), "plain").start()
         # A small two-platform base index, named by tag as ko users name their base.
         layout = write_test_layout(str(self.work / "base-layout"), seed=1, ref_name="latest")
@@ -343,6 +355,7 @@ class Bench:
             "load_average_during_samples": {
                 "min": min(self.loads, default=0.0), "median": statistics.median(self.loads) if self.loads else 0.0,
                 "max": max(self.loads, default=0.0)},
+            "backend_commit": self.commit,
             "binaries": self.args.binaries,
             "big_binary_mb": round(self.big_binary_mb, 1),
             "rounds": self.args.rounds,
