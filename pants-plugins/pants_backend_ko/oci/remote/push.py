@@ -39,16 +39,17 @@ from pants_backend_ko.oci.reference import (
     normalize_registry,
     parse_repository,
 )
+from pants_backend_ko.oci.layout import LayoutError, OciLayout, read_layout
 from pants_backend_ko.oci.model import INDEX_TYPES
 from pants_backend_ko.oci.remote.descriptors import (
     MANIFEST_ACCEPT,
     MANIFEST_MEDIA_TYPES,
+    MAX_MANIFEST_BYTES,
     Descriptor,
     manifest_media_type,
     parse_manifest_json,
 )
 from pants_backend_ko.oci.remote.errors import DigestMismatchError, RegistryError
-from pants_backend_ko.oci.remote.layout_reader import LayoutError, LayoutReader
 from pants_backend_ko.oci.remote.transport import RegistryClient
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _MIN_CHUNK = 1024 * 1024
 _READ_BLOCK = 1024 * 1024
 _MAX_RANGE_RESUMES = 3
+_UPLOAD_SESSIONS = 3  # upload sessions tried per blob when the registry loses one
 _OK_PUT = tuple(range(200, 300))
 
 UPLOADED = "uploaded"
@@ -176,7 +178,7 @@ def _normalize_sources(
 
 
 def _collect(
-    layout: LayoutReader, root: Descriptor, sources: Mapping[str, Tuple[str, str]]
+    layout: OciLayout, root: Descriptor, sources: Mapping[str, Tuple[str, str]]
 ) -> Tuple[List[_Manifest], List[_Blob]]:
     """Walk the root's tree: manifests in post-order (children first) and the unique blobs."""
     manifests: List[_Manifest] = []
@@ -209,7 +211,7 @@ def _collect(
         if depth > 4:
             raise LayoutError(f"{layout.where}: indexes nested more than 4 deep at {desc.digest}")
         where = f"{'index' if desc.media_type in INDEX_TYPES else 'manifest'} {desc.digest}"
-        data = layout.read_blob(desc.digest)
+        data = layout.read_blob(desc.digest, max_size=MAX_MANIFEST_BYTES)
         media_type = manifest_media_type(data, desc.media_type, f"{layout.where}: {where}")
         if media_type != desc.media_type:
             raise LayoutError(f"{layout.where}: {where} is {media_type} but its descriptor says {desc.media_type}")
@@ -288,20 +290,32 @@ class _Pusher:
                 self.counts.add(MOUNTED)
                 return MOUNTED
         else:
-            resp = self.client.request(
-                "POST", upload_path, scopes=self.scopes, headers={"Content-Length": "0"}, expected=(202,)
-            )
-            resp.close()
-        location = self.client.resolve_location(resp, "POST")
-        min_chunk = resp.headers.get("OCI-Chunk-Min-Length", "")
+            resp = self._start_upload(upload_path)
         opener = self._opener(blob)
-        if min_chunk.isdigit() and int(min_chunk) > 0:
-            self._upload_chunked(location, opener, desc, int(min_chunk))
-        else:
-            self._upload_monolithic(location, opener, desc)
+        for session in range(1, _UPLOAD_SESSIONS + 1):
+            location = self.client.resolve_location(resp, "POST")
+            min_chunk = resp.headers.get("OCI-Chunk-Min-Length", "")
+            try:
+                if min_chunk.isdigit() and int(min_chunk) > 0:
+                    self._upload_chunked(location, opener, desc, int(min_chunk))
+                else:
+                    self._upload_monolithic(location, opener, desc)
+                break
+            except RegistryError as e:
+                # A registry that restarted (or expired the session) while we retried no longer
+                # knows the upload: start a new one, from the first byte, a bounded number of times.
+                if session == _UPLOAD_SESSIONS or not _upload_session_lost(e):
+                    raise
+                logger.warning("%s: the registry lost the upload of blob %s (%s); starting it again", self.repo, desc.digest, e.code or e.status)
+            resp = self._start_upload(upload_path)
         logger.info("%s: uploaded blob %s (%d bytes)", self.repo, desc.digest, desc.size)
         self.counts.add(UPLOADED, desc.size)
         return UPLOADED
+
+    def _start_upload(self, upload_path: str) -> Any:
+        resp = self.client.request("POST", upload_path, scopes=self.scopes, headers={"Content-Length": "0"}, expected=(202,))
+        resp.close()
+        return resp
 
     def _opener(self, blob: _Blob) -> Callable[[], Any]:
         if blob.path is not None:
@@ -444,6 +458,13 @@ class _Pusher:
         logger.info("%s: pushed %s as %s", self.repo, manifest.digest, reference)
 
 
+def _upload_session_lost(error: RegistryError) -> bool:
+    """Whether a failed upload request says the registry no longer knows the upload session."""
+    if "/blobs/uploads/" not in error.path:
+        return False
+    return error.code in ("BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID") or error.status == 404
+
+
 def _read_exactly(stream: Any, n: int) -> bytes:
     parts: List[bytes] = []
     remaining = n
@@ -509,8 +530,8 @@ def push_layout(
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
 
-    layout = LayoutReader(layout_dir)
-    root = layout.root_descriptor(ref_name)
+    layout = read_layout(layout_dir)
+    root = layout.top(ref_name)
     sources = _normalize_sources(registry, mount_sources, blob_sources)
     manifests, blobs = _collect(layout, root, sources)
     root_manifest = manifests[-1]
