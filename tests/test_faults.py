@@ -357,6 +357,31 @@ def test_registry_killed_mid_push_rerun_completes_and_tag_never_dangles(tmp_path
         peer.stop()
 
 
+def test_registry_restarted_while_the_client_retries_push_completes_with_a_new_upload(tmp_path, unique_repo):
+    peer = RegistryPeer(str(tmp_path / "registry"), "plain").start()
+    throttle = ThrottleProxy(peer.port, rate=12 * MB)
+    try:
+        big = write_big_layout(tmp_path / "big", [24 * MB])
+        push = start_cli("-v", "push", "--layout", big.path, "--repository", f"{throttle.host}/{unique_repo}", "--tag", "v1")
+        try:
+            wait_for(lambda: upload_bytes_received(peer, unique_repo) > 4 * MB, 60, "the big layer's upload to start")
+            os.kill(peer.process.pid, signal.SIGKILL)
+            peer.process.wait(timeout=10)
+            peer.start()  # back within the client's retry window, but without the upload session
+            stdout, stderr = push.communicate(timeout=90)
+        finally:
+            if push.poll() is None:
+                push.kill()
+                push.communicate(timeout=10)
+        assert push.returncode == 0, stderr
+        assert stdout == f"{throttle.host}/{unique_repo}@{big.root_digest}\n"
+        assert f"the registry lost the upload of blob {big.blobs[1][0]}" in stderr
+        assert assert_tag_complete_or_absent(peer, unique_repo, "v1") == big.root_digest
+    finally:
+        throttle.stop()
+        peer.stop()
+
+
 # ------------------------------------------------------- fault-injecting proxy
 
 
