@@ -7,7 +7,7 @@ import os
 import pytest
 
 from pants_backend_ko.oci.remote.errors import DigestMismatchError, RegistryError
-from pants_backend_ko.oci.remote.layout_reader import LayoutError
+from pants_backend_ko.oci.layout import LayoutError
 from pants_backend_ko.oci.remote.push import push_layout
 from pants_backend_ko.oci.remote.transport import RegistryClient
 from tests.peers.registry import Rule, client_for, make_layer, skopeo, write_test_layout

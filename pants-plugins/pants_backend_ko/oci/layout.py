@@ -46,6 +46,7 @@ __all__ = [
     "docker_archive",
     "read_layout",
     "OciLayout",
+    "LayoutError",
     "PushOrder",
     "blob_path",
 ]
@@ -300,6 +301,10 @@ def docker_archive_index(
 # --------------------------------------------------------------------------- reading
 
 
+class LayoutError(ValueError):
+    """The layout directory is missing something or holds inconsistent content."""
+
+
 def _json_object(data: bytes, where: str) -> dict:
     try:
         value = json.loads(data)
@@ -330,34 +335,51 @@ class OciLayout:
 
     root: Path
 
+    @property
+    def where(self) -> str:
+        """How errors name the layout."""
+        return f"OCI layout {self.root}"
+
     def index(self) -> ImageIndex:
         path = self.root / "index.json"
         try:
             data = path.read_bytes()
+        except FileNotFoundError:
+            raise LayoutError(f"{self.where}: no index.json") from None
         except OSError as e:
-            raise ValueError(f"{path}: cannot read the layout's index.json: {e.strerror}") from None
-        return ImageIndex.parse(data, str(path))
+            raise LayoutError(f"{self.where}: cannot read index.json: {e.strerror}") from None
+        try:
+            return ImageIndex.parse(data, f"{self.where}: index.json")
+        except ValueError as e:
+            raise LayoutError(str(e)) from None
 
     def descriptors(self) -> tuple[Descriptor, ...]:
         return tuple(self.index().manifests or ())
 
     def top(self, ref_name: str | None = None) -> Descriptor:
-        """The descriptor tagged `ref_name`, or the only one when no name is given."""
+        """The image manifest or index tagged `ref_name`, or the only one when no name is given."""
         descriptors = self.descriptors()
+        names = ", ".join(sorted({d.annotations.get(ANNOTATION_REF_NAME, "") for d in descriptors} - {""})) or "none"
         if ref_name is None:
             if len(descriptors) != 1:
-                raise ValueError(
-                    f"{self.root}/index.json lists {len(descriptors)} manifests; say which one by its "
-                    f"{ANNOTATION_REF_NAME} tag"
+                raise LayoutError(
+                    f"{self.where}: index.json lists {len(descriptors)} manifests; say which one by its ref name "
+                    f"({ANNOTATION_REF_NAME}; names: {names})"
                 )
-            return descriptors[0]
-        matches = [d for d in descriptors if d.annotations.get(ANNOTATION_REF_NAME) == ref_name]
-        if len(matches) != 1:
-            tags = sorted({d.annotations.get(ANNOTATION_REF_NAME, "") for d in descriptors} - {""})
-            raise ValueError(
-                f"{self.root}: {len(matches)} manifests are tagged {ref_name!r}; tags present: {tags or 'none'}"
+            chosen = descriptors[0]
+        else:
+            matches = [d for d in descriptors if d.annotations.get(ANNOTATION_REF_NAME) == ref_name]
+            if len(matches) != 1:
+                raise LayoutError(
+                    f"{self.where}: {'no' if not matches else 'more than one'} image named {ref_name!r} in index.json "
+                    f"(names: {names})"
+                )
+            chosen = matches[0]
+        if chosen.media_type not in INDEX_TYPES + IMAGE_MANIFEST_TYPES:
+            raise LayoutError(
+                f"{self.where}: index.json entry {chosen.digest} has unsupported media type {chosen.media_type!r}"
             )
-        return matches[0]
+        return chosen
 
     def blob_path(self, digest: str) -> Path:
         return self.root / blob_path(digest)
@@ -365,15 +387,26 @@ class OciLayout:
     def has_blob(self, digest: str) -> bool:
         return self.blob_path(digest).is_file()
 
-    def read_blob(self, digest: str) -> bytes:
-        """The blob's bytes, checked against its digest (a corrupt layout is an error)."""
+    def read_blob(self, digest: str, *, max_size: int | None = None) -> bytes:
+        """The blob's bytes, checked against its digest (a corrupt layout is an error).
+
+        `max_size` refuses a blob larger than that before reading it (for manifests and configs
+        from layouts we did not write, so a wrong digest cannot make us read a layer into memory).
+        """
         path = self.blob_path(digest)
         try:
+            if max_size is not None and path.stat().st_size > max_size:
+                raise LayoutError(
+                    f"{self.where}: blob {digest} is {path.stat().st_size} bytes, larger than the {max_size}-byte limit"
+                )
             data = path.read_bytes()
+        except FileNotFoundError:
+            raise LayoutError(f"{self.where}: blob {digest} is missing (expected at {path})") from None
         except OSError as e:
-            raise ValueError(f"{path}: cannot read blob {digest}: {e.strerror}") from None
-        if digest_of(data) != digest:
-            raise ValueError(f"{path}: content has digest {digest_of(data)}, not {digest}; the layout is corrupt")
+            raise LayoutError(f"{self.where}: cannot read blob {digest}: {e.strerror}") from None
+        actual = digest_of(data)
+        if actual != digest:
+            raise LayoutError(f"{self.where}: blob {path.name} hashes to {actual}, not {digest}; the layout is corrupt")
         return data
 
     def image_manifest(self, digest: str) -> ImageManifest:
@@ -425,14 +458,20 @@ class OciLayout:
 
 
 def read_layout(root: Path | str) -> OciLayout:
-    """Open an OCI image layout directory, checking its `oci-layout` marker file."""
-    root = Path(root)
-    marker = root / "oci-layout"
+    """Open an OCI image layout directory, checking `oci-layout` and `index.json` now (LayoutError)."""
+    layout = OciLayout(Path(root))
+    where = layout.where
+    if not layout.root.is_dir():
+        raise LayoutError(f"{where}: not a directory; pass the directory that holds oci-layout and index.json")
     try:
-        value = _json_object(marker.read_bytes(), str(marker))
+        version = json.loads((layout.root / "oci-layout").read_bytes()).get("imageLayoutVersion")
+    except FileNotFoundError:
+        raise LayoutError(f"{where}: no oci-layout file; this is not an OCI image layout") from None
     except OSError as e:
-        raise ValueError(f"{root} is not an OCI image layout: cannot read {marker}: {e.strerror}") from None
-    version = value.get("imageLayoutVersion")
+        raise LayoutError(f"{where}: cannot read oci-layout: {e.strerror}") from None
+    except (ValueError, AttributeError):
+        raise LayoutError(f'{where}: oci-layout is not the JSON object {{"imageLayoutVersion": "1.0.0"}}') from None
     if version != "1.0.0":
-        raise ValueError(f"{marker}: imageLayoutVersion is {version!r}, only '1.0.0' is supported")
-    return OciLayout(root)
+        raise LayoutError(f"{where}: imageLayoutVersion is {version!r}, only '1.0.0' is supported")
+    layout.index()  # a missing or broken index.json is reported here, not at first use
+    return layout

@@ -34,6 +34,7 @@ import urllib3
 
 from pants_backend_ko.oci.reference import Reference, parse_reference
 from pants_backend_ko.oci.remote.credentials import Keychain
+from pants_backend_ko.oci.layout import OciLayout, read_layout
 from pants_backend_ko.oci.model import IMAGE_MANIFEST_TYPES, INDEX_TYPES, check_digest, digest_hex, digest_of
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.remote.descriptors import (
@@ -44,7 +45,6 @@ from pants_backend_ko.oci.remote.descriptors import (
     parse_manifest_json,
 )
 from pants_backend_ko.oci.remote.errors import DigestMismatchError, RegistryError
-from pants_backend_ko.oci.remote.layout_reader import LayoutReader
 from pants_backend_ko.oci.remote.transport import ClientPool, RegistryClient
 
 logger = logging.getLogger(__name__)
@@ -507,12 +507,12 @@ def _config_platform(config_bytes: bytes, where: str) -> Platform:
 class _Source:
     """Fetch manifests and configs from a registry or from a layout, uniformly."""
 
-    def __init__(self, *, client: Optional[RegistryClient] = None, repository: str = "", cache: Optional[ContentCache] = None, layout: Optional[LayoutReader] = None) -> None:
+    def __init__(self, *, client: Optional[RegistryClient] = None, repository: str = "", cache: Optional[ContentCache] = None, layout: Optional[OciLayout] = None) -> None:
         self.client, self.repository, self.cache, self.layout = client, repository, cache, layout
 
     def manifest(self, digest: str, declared: str, where: str) -> bytes:
         if self.layout is not None:
-            data = self.layout.read_blob(digest)
+            data = self.layout.read_blob(digest, max_size=MAX_MANIFEST_BYTES)
             manifest_media_type(data, declared, where)
             return data
         assert self.client is not None
@@ -617,9 +617,9 @@ def resolve_base_from_layout(
 ) -> ResolvedBase:
     """Resolve a base from an OCI image layout directory (no network at all)."""
     wanted = parse_platforms(platforms)
-    layout = LayoutReader(layout_dir)
-    root = layout.root_descriptor(ref_name)
-    data = layout.read_blob(root.digest)
+    layout = read_layout(layout_dir)
+    root = layout.top(ref_name)
+    data = layout.read_blob(root.digest, max_size=MAX_MANIFEST_BYTES)
     ref_text = f"{LAYOUT_PREFIX}{layout.root}" + (f" ({ref_name})" if ref_name else "")
     media_type = manifest_media_type(data, root.media_type, f"base image {ref_text}")
     top = FetchedManifest(media_type, data, root.digest)
