@@ -189,6 +189,19 @@ def _repo_path(repository: str) -> str:
     return repository.strip("/")
 
 
+def open_blob(client: RegistryClient, repository: str, digest: str) -> Any:
+    """GET a blob as an unencoded stream, following the redirect to storage many registries answer with."""
+    repo = _repo_path(repository)
+    return client.request(
+        "GET",
+        f"/v2/{repo}/blobs/{digest}",
+        scopes=[f"repository:{repo}:pull"],
+        headers={"Accept-Encoding": "identity"},
+        stream=True,
+        follow_redirects=True,
+    )
+
+
 def get_manifest(
     client: RegistryClient,
     repository: str,
@@ -262,14 +275,7 @@ def get_small_blob(
         data = cache.get_bytes(digest, max_size=max_size)
         if data is not None:
             return data
-    resp = client.request(
-        "GET",
-        f"/v2/{_repo_path(repository)}/blobs/{digest}",
-        scopes=[f"repository:{_repo_path(repository)}:pull"],
-        headers={"Accept-Encoding": "identity"},
-        stream=True,
-        follow_redirects=True,
-    )
+    resp = open_blob(client, repository, digest)
     with resp:
         data = _read_limited(resp, max_size, decode=False, registry=client.registry, what=f"blob {digest}")
     if len(data) > max_size:
@@ -311,14 +317,7 @@ def fetch_blob(
     if cache is not None and cache.has(digest):
         _atomic_copy(cache.path(digest), dest, digest, where)
         return dest
-    resp = client.request(
-        "GET",
-        f"/v2/{_repo_path(repository)}/blobs/{digest}",
-        scopes=[f"repository:{_repo_path(repository)}:pull"],
-        headers={"Accept-Encoding": "identity"},
-        stream=True,
-        follow_redirects=True,
-    )
+    resp = open_blob(client, repository, digest)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.partial-")
     try:
         hasher = hashlib.sha256()

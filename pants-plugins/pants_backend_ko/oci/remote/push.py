@@ -50,6 +50,7 @@ from pants_backend_ko.oci.remote.descriptors import (
     parse_manifest_json,
 )
 from pants_backend_ko.oci.remote.errors import DigestMismatchError, RegistryError
+from pants_backend_ko.oci.remote.pull import open_blob
 from pants_backend_ko.oci.remote.transport import RegistryClient
 
 logger = logging.getLogger(__name__)
@@ -327,14 +328,7 @@ class _Pusher:
         digest, size = blob.descriptor.digest, blob.descriptor.size
 
         def open_remote() -> _SourceStream:
-            resp = source_client.request(
-                "GET",
-                f"/v2/{repository}/blobs/{digest}",
-                scopes=[f"repository:{repository}:pull"],
-                headers={"Accept-Encoding": "identity"},
-                stream=True,
-                follow_redirects=True,
-            )
+            resp = open_blob(source_client, repository, digest)
             logger.info("%s: streaming blob %s from %s/%s", self.repo, digest, registry, repository)
             return _SourceStream(resp, size)
 
