@@ -199,26 +199,21 @@ def docker_archive(image: BuiltImage, base_blobs: Mapping[str, bytes], repo_tags
     tags = [_split_repo_tag(t) for t in repo_tags]
     files = _image_files(image, base_blobs, allow_missing_base_blobs=False)
     files["oci-layout"] = OCI_LAYOUT_FILE
-    if repo_tags:
-        descriptors = [
-            Descriptor(
-                media_type=image.media_type,
-                size=image.manifest_descriptor.size,
-                digest=image.digest,
-                platform=image.platform,
-                annotations=FrozenDict({ANNOTATION_CONTAINERD_IMAGE_NAME: full, ANNOTATION_REF_NAME: tag}),
-            )
-            for full, (_, tag) in zip(repo_tags, tags)
-        ]
-    else:
-        descriptors = [
-            Descriptor(
-                media_type=image.media_type,
-                size=image.manifest_descriptor.size,
-                digest=image.digest,
-                platform=image.platform,
-            )
-        ]
+    # One index.json entry per tag (the name docker and containerd load it as), or one untagged.
+    annotation_sets = [
+        FrozenDict({ANNOTATION_CONTAINERD_IMAGE_NAME: full, ANNOTATION_REF_NAME: tag})
+        for full, (_, tag) in zip(repo_tags, tags)
+    ] or [FrozenDict()]
+    descriptors = [
+        Descriptor(
+            media_type=image.media_type,
+            size=image.manifest_descriptor.size,
+            digest=image.digest,
+            platform=image.platform,
+            annotations=annotations,
+        )
+        for annotations in annotation_sets
+    ]
     files["index.json"] = _index_json(descriptors)
     # Docker writes these two with json.Encoder, which ends them with a newline.
     manifest_item = {
@@ -229,7 +224,7 @@ def docker_archive(image: BuiltImage, base_blobs: Mapping[str, bytes], repo_tags
     files["manifest.json"] = gojson.dumps([manifest_item]) + b"\n"
     if repo_tags:
         repositories: dict[str, dict[str, str]] = {}
-        top_layer = image.layers_diff_ids[-1][len("sha256:") :]
+        top_layer = digest_hex(image.layers_diff_ids[-1])
         for name, tag in tags:
             repositories.setdefault(name, {})[tag] = top_layer
         files["repositories"] = (
@@ -286,7 +281,7 @@ def docker_archive_index(
                 "Layers": [blob_path(layer.digest) for layer in image.layers],
             }
         )
-        top_layer = image.layers_diff_ids[-1][len("sha256:"):]
+        top_layer = digest_hex(image.layers_diff_ids[-1])
         for full in image_tags:
             name, tag = _split_repo_tag(full)
             repositories.setdefault(name, {})[tag] = top_layer

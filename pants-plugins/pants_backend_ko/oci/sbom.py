@@ -48,6 +48,7 @@ from pants_backend_ko.oci.model import INDEX_TYPES as _INDEX_TYPES
 from pants_backend_ko.oci.model import OCI_INDEX as _OCI_INDEX
 from pants_backend_ko.oci.model import OCI_MANIFEST as _OCI_MANIFEST
 from pants_backend_ko.oci.model import check_digest as _check_digest
+from pants_backend_ko.oci.model import digest_hex
 from pants_backend_ko.oci.reference import parse_reference
 
 __all__ = [
@@ -602,7 +603,7 @@ def _base_package(base: Tuple[str, str], subject_id: str) -> Tuple[dict, dict]:
         base_id,
         f"{ref.repository_name}@{digest}",
         version=name,
-        checksum=digest.split(":", 1)[1],
+        checksum=digest_hex(digest),
         purl=_oci_purl("image", digest, qualifiers),
     )
     return package, _relationship(subject_id, "DESCENDANT_OF", base_id)
@@ -763,7 +764,7 @@ def spdx_for_index(
     if not items:
         raise ValueError("children: an index SBOM needs at least one child image")
     doc, index_id = _starter(index_digest, created, tool_version)
-    hexdigest = index_digest.split(":", 1)[1]
+    hexdigest = digest_hex(index_digest)
     packages: List[dict] = [
         _package(
             index_id,
@@ -805,7 +806,7 @@ def spdx_for_index(
                 child.digest,
                 version=version,
                 primary_purpose="CONTAINER",
-                checksum=child.digest.split(":", 1)[1],
+                checksum=digest_hex(child.digest),
                 purl=_oci_purl("image", child.digest, qualifiers),
             )
         )
