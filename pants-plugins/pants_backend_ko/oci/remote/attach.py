@@ -28,8 +28,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from pants_backend_ko.oci import gojson
 from pants_backend_ko.oci.reference import looks_like_registry, parse_repository
-from pants_backend_ko.oci.model import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, check_digest, digest_hex, digest_of
-from pants_backend_ko.oci.remote.descriptors import MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES, Descriptor
+from pants_backend_ko.oci.model import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Descriptor, check_digest, digest_hex, digest_of
+from pants_backend_ko.oci.remote.descriptors import MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES
 from pants_backend_ko.oci.remote.errors import RegistryError
 from pants_backend_ko.oci.remote.pull import get_manifest
 from pants_backend_ko.oci.remote.push import _Pusher
@@ -195,7 +195,7 @@ class _Attacher:
         resp.close()
         location = self.client.resolve_location(resp, "POST")
         self.pusher._upload_monolithic(
-            location, lambda: io.BytesIO(data), Descriptor(media_type, desc["digest"], len(data))
+            location, lambda: io.BytesIO(data), Descriptor(media_type=media_type, size=len(data), digest=desc["digest"])
         )
         self.blobs_uploaded += 1
         logger.info("%s: uploaded blob %s (%d bytes)", self.repo, desc["digest"], len(data))

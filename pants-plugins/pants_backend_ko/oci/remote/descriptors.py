@@ -9,8 +9,7 @@ pick from, and the check of a served manifest's media type. No Pants imports.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional
 
 from pants_backend_ko.oci.model import (
     DOCKER_MANIFEST,
@@ -19,6 +18,8 @@ from pants_backend_ko.oci.model import (
     INDEX_TYPES,
     OCI_INDEX,
     OCI_MANIFEST,
+    Descriptor,
+    FrozenDict,
     check_digest,
 )
 from pants_backend_ko.oci.platform import Platform
@@ -33,42 +34,35 @@ MANIFEST_ACCEPT = (OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFES
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Descriptor:
-    """A content descriptor (``mediaType``, ``digest``, ``size``, and optional extras)."""
+def descriptor_from_json(data: Any, where: str) -> Descriptor:
+    """A descriptor of a manifest we only read (a base image's, or one in a layout we push).
 
-    media_type: str
-    digest: str
-    size: int
-    urls: Tuple[str, ...] = ()
-    annotations: Tuple[Tuple[str, str], ...] = ()
-    platform: Optional[Platform] = None
-
-    @classmethod
-    def from_json(cls, data: Any, where: str) -> "Descriptor":
-        if not isinstance(data, dict):
-            raise ValueError(f"{where}: a descriptor must be a JSON object")
-        digest = check_digest(data.get("digest"), f"{where}: digest")
-        size = data.get("size")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise ValueError(f"{where}: descriptor {digest} has no valid 'size'")
-        media_type = data.get("mediaType")
-        if not isinstance(media_type, str) or not media_type:
-            raise ValueError(f"{where}: descriptor {digest} has no 'mediaType'")
-        urls = data.get("urls") or ()
-        annotations = data.get("annotations") or {}
-        platform = data.get("platform")
-        return cls(
-            media_type,
-            digest,
-            size,
-            tuple(str(u) for u in urls) if isinstance(urls, list) else (),
-            tuple(sorted((str(k), str(v)) for k, v in annotations.items())) if isinstance(annotations, dict) else (),
-            Platform.from_json(platform, f"{where}: platform", strict=False) if isinstance(platform, dict) else None,
-        )
-
-    def annotation(self, key: str) -> Optional[str]:
-        return dict(self.annotations).get(key)
+    Lenient where ggcr's strict decoding (`Descriptor.from_json_value`) would refuse content
+    that is still usable: mistyped `urls`, `annotations` or `platform` fields are coerced or
+    dropped. `digest`, `size` and `mediaType` must be right, since we fetch and push by them.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: a descriptor must be a JSON object")
+    digest = check_digest(data.get("digest"), f"{where}: digest")
+    size = data.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ValueError(f"{where}: descriptor {digest} has no valid 'size'")
+    media_type = data.get("mediaType")
+    if not isinstance(media_type, str) or not media_type:
+        raise ValueError(f"{where}: descriptor {digest} has no 'mediaType'")
+    urls = data.get("urls") or ()
+    annotations = data.get("annotations") or {}
+    platform = data.get("platform")
+    return Descriptor(
+        media_type=media_type,
+        size=size,
+        digest=digest,
+        urls=tuple(str(u) for u in urls) if isinstance(urls, list) else (),
+        annotations=FrozenDict(sorted((str(k), str(v)) for k, v in annotations.items()))
+        if isinstance(annotations, dict)
+        else FrozenDict(),
+        platform=Platform.from_json(platform, f"{where}: platform", strict=False) if isinstance(platform, dict) else None,
+    )
 
 
 def parse_manifest_json(data: bytes, where: str) -> Dict[str, Any]:

@@ -35,12 +35,12 @@ import urllib3
 from pants_backend_ko.oci.reference import Reference, parse_reference
 from pants_backend_ko.oci.remote.credentials import Keychain
 from pants_backend_ko.oci.layout import OciLayout, read_layout
-from pants_backend_ko.oci.model import IMAGE_MANIFEST_TYPES, INDEX_TYPES, check_digest, digest_hex, digest_of
+from pants_backend_ko.oci.model import IMAGE_MANIFEST_TYPES, INDEX_TYPES, Descriptor, check_digest, digest_hex, digest_of
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.remote.descriptors import (
     MANIFEST_ACCEPT,
     MAX_MANIFEST_BYTES,
-    Descriptor,
+    descriptor_from_json,
     manifest_media_type,
     parse_manifest_json,
 )
@@ -458,7 +458,7 @@ def _select_children(
         raise ValueError(f"{where}: the index has no 'manifests' list")
     children: List[Descriptor] = []
     for i, entry in enumerate(entries):
-        desc = Descriptor.from_json(entry, f"{where}: manifests[{i}]")
+        desc = descriptor_from_json(entry, f"{where}: manifests[{i}]")
         if desc.media_type in INDEX_TYPES:
             raise ValueError(
                 f"base image {ref_text} is an index that contains another index ({desc.digest}); "
@@ -486,11 +486,11 @@ def _select_children(
 
 
 def _layers_of(manifest_doc: Dict[str, Any], where: str) -> Tuple[Descriptor, Tuple[Descriptor, ...]]:
-    config = Descriptor.from_json(manifest_doc.get("config"), f"{where}: config")
+    config = descriptor_from_json(manifest_doc.get("config"), f"{where}: config")
     layers = manifest_doc.get("layers")
     if not isinstance(layers, list):
         raise ValueError(f"{where}: the manifest has no 'layers' list")
-    return config, tuple(Descriptor.from_json(l, f"{where}: layers[{i}]") for i, l in enumerate(layers))
+    return config, tuple(descriptor_from_json(l, f"{where}: layers[{i}]") for i, l in enumerate(layers))
 
 
 def _config_platform(config_bytes: bytes, where: str) -> Platform:

@@ -40,12 +40,12 @@ from pants_backend_ko.oci.reference import (
     parse_repository,
 )
 from pants_backend_ko.oci.layout import LayoutError, OciLayout, read_layout
-from pants_backend_ko.oci.model import INDEX_TYPES
+from pants_backend_ko.oci.model import INDEX_TYPES, Descriptor
 from pants_backend_ko.oci.remote.descriptors import (
     MANIFEST_ACCEPT,
     MANIFEST_MEDIA_TYPES,
     MAX_MANIFEST_BYTES,
-    Descriptor,
+    descriptor_from_json,
     manifest_media_type,
     parse_manifest_json,
 )
@@ -222,7 +222,7 @@ def _collect(
             if not isinstance(entries, list):
                 raise LayoutError(f"{layout.where}: {where} has no 'manifests' list")
             for i, entry in enumerate(entries):
-                child = Descriptor.from_json(entry, f"{layout.where}: {where} manifests[{i}]")
+                child = descriptor_from_json(entry, f"{layout.where}: {where} manifests[{i}]")
                 if child.media_type not in MANIFEST_MEDIA_TYPES:
                     raise LayoutError(
                         f"{layout.where}: {where} lists {child.digest} with media type {child.media_type}; "
@@ -230,12 +230,12 @@ def _collect(
                     )
                 visit(child, depth + 1)
         else:
-            add_blob(Descriptor.from_json(doc.get("config"), f"{where} config"), where)
+            add_blob(descriptor_from_json(doc.get("config"), f"{where} config"), where)
             layers = doc.get("layers")
             if not isinstance(layers, list):
                 raise LayoutError(f"{layout.where}: {where} has no 'layers' list")
             for i, layer in enumerate(layers):
-                add_blob(Descriptor.from_json(layer, f"{where} layers[{i}]"), where)
+                add_blob(descriptor_from_json(layer, f"{where} layers[{i}]"), where)
         seen_manifests.add(desc.digest)
         manifests.append(_Manifest(desc.digest, media_type, data))
 
