@@ -640,7 +640,7 @@ def interrupt_during_go_build(proc: subprocess.Popen, sig: int) -> str:
         wait_for(lambda: proc.poll() is not None or any(n in compilers for _, n in descendants(proc.pid)), 120,
                  "the Go compiler to start under ./pants")
         assert proc.poll() is None, "pants finished before it could be interrupted"
-        time.sleep(0.5)
+        time.sleep(0.3)
         os.killpg(proc.pid, sig)
         _, stderr = proc.communicate(timeout=60)
     finally:
@@ -655,7 +655,7 @@ def slow_to_compile_source() -> str:
     seconds, so that a run can be interrupted while it compiles."""
     nonce = os.urandom(8).hex()
     lines = ["package main", "", f'const buildNonce = "{nonce}"', ""]
-    lines += [f"func slow{i}(x int) int {{ if x > {i} {{ return x*{i + 1} + {i} }}; return x - {i} }}" for i in range(800)]
+    lines += [f"func slow{i}(x int) int {{ if x > {i} {{ return x*{i + 1} + {i} }}; return x - {i} }}" for i in range(400)]
     return "\n".join(lines) + "\n"
 
 
