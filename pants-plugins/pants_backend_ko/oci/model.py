@@ -814,6 +814,18 @@ class _DescriptorPointer(_StructPointer):
         return Descriptor.from_json_value(value, where)
 
 
+# ggcr's Manifest and IndexManifest share these fields, before and after their own ones.
+_SCHEMA2_HEAD = (
+    _Field("schemaVersion", "schema_version", _Int(), omitempty=False),
+    _Field("mediaType", "media_type", _String()),
+)
+_SCHEMA2_TAIL = (
+    _Field("annotations", "annotations", _StringMap()),
+    _Field("subject", "subject", _DescriptorPointer(Descriptor)),
+    _Field("artifactType", "artifact_type", _String()),
+)
+
+
 def _parse_schema2(cls: type, data: bytes, what: str, media_types: tuple[str, ...], kind: str) -> Any:
     """Decode a schema-2 manifest or index as ggcr does, then check `schemaVersion` and `mediaType`.
 
@@ -843,13 +855,10 @@ class ImageManifest(_GoStruct):
     artifact_type: str = ""
 
     _GO_FIELDS: ClassVar[tuple[_Field, ...]] = (
-        _Field("schemaVersion", "schema_version", _Int(), omitempty=False),
-        _Field("mediaType", "media_type", _String()),
+        *_SCHEMA2_HEAD,
         _Field("config", "config", _DescriptorValue(Descriptor), omitempty=False),
         _Field("layers", "layers", _DescriptorList(Descriptor), omitempty=False),
-        _Field("annotations", "annotations", _StringMap()),
-        _Field("subject", "subject", _DescriptorPointer(Descriptor)),
-        _Field("artifactType", "artifact_type", _String()),
+        *_SCHEMA2_TAIL,
     )
 
     @classmethod
@@ -869,12 +878,9 @@ class ImageIndex(_GoStruct):
     artifact_type: str = ""
 
     _GO_FIELDS: ClassVar[tuple[_Field, ...]] = (
-        _Field("schemaVersion", "schema_version", _Int(), omitempty=False),
-        _Field("mediaType", "media_type", _String()),
+        *_SCHEMA2_HEAD,
         _Field("manifests", "manifests", _DescriptorList(Descriptor), omitempty=False),
-        _Field("annotations", "annotations", _StringMap()),
-        _Field("subject", "subject", _DescriptorPointer(Descriptor)),
-        _Field("artifactType", "artifact_type", _String()),
+        *_SCHEMA2_TAIL,
     )
 
     @classmethod
