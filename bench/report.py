@@ -52,6 +52,9 @@ def main(results_path: str, md_path: str, ratios_path: str) -> None:
     for k in ("go", "ko", "pants", "python", "docker-registry"):
         add(f"- {k}: `{v.get(k, '?')}`")
     add("")
+    if res.get("backend_commit"):
+        add(f"- pants-backend-ko: `pants-plugins/` at commit `{res['backend_commit']}` (copied with `git archive`)")
+    add("")
     add("## Workload")
     add("")
     add(f"A generated Go module (`bench/monorepo.py`): {res['binaries']} small `package main` images sharing two "
