@@ -14,7 +14,6 @@ bazel-remote is built once from the Go module proxy by tests/peers/build_bazel_r
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import subprocess
 import time
