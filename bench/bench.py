@@ -66,9 +66,15 @@ class Bench:
         self.work = Path(args.work).resolve()
         self.ko = args.ko
         self.scenarios: Dict[str, Scenario] = {}
+        self.loads: List[float] = []
+        if args.merge:
+            # Scenarios measured by an earlier run (e.g. warm) are kept; this run adds the rest.
+            earlier = json.loads(Path(args.merge).read_text())
+            for key, s in earlier["scenarios"].items():
+                self.scenarios[key] = Scenario(key, s["title"], s["samples"], s.get("note", ""))
+            self.loads = earlier.get("_loads", [])
         self.log_lines: List[str] = []
         self.pantsd_started = False
-        self.loads: List[float] = []
 
     # ------------------------------------------------------------------ helpers
 
@@ -137,7 +143,7 @@ class Bench:
 
     def pants_env(self, repo: str, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
         env = self.base_env()
-        env["KO_DOCKER_REPO"] = f"{self.registry.host}/{repo}"
+        env["KO_DOCKER_REPO"] = f"{self.registry.host}/{_slug(repo)}"
         env.update(extra or {})
         return env
 
@@ -362,6 +368,7 @@ class Bench:
             "cold_rounds": self.args.cold_rounds,
             "scenarios": {k: {"title": s.title, "samples": s.samples, "note": s.note} for k, s in self.scenarios.items()},
             "log": self.log_lines,
+            "_loads": self.loads,
         }
 
 
@@ -419,12 +426,15 @@ def main() -> None:
     parser.add_argument("--cold-rounds", type=int, default=3, help="rounds of each cold scenario")
     parser.add_argument("--results", required=True, help="where to write the JSON results")
     parser.add_argument("--skip-cold", action="store_true", help="warm scenarios only (for quick iterations)")
+    parser.add_argument("--skip-warm", action="store_true", help="cold scenarios only")
+    parser.add_argument("--merge", help="results JSON of an earlier run whose scenarios this run adds to")
     args = parser.parse_args()
     bench = Bench(args)
     try:
         bench.setup()
-        bench.warm()  # first: the edit-loop targets matter most if a run is cut short
-        bench.stop_pantsd()
+        if not args.skip_warm:
+            bench.warm()  # first: the edit-loop targets matter most if a run is cut short
+            bench.stop_pantsd()
         if not args.skip_cold:
             bench.cold(TWO_PLATFORMS, "2 platforms")
             bench.cold(PLATFORM, "1 platform")
