@@ -29,10 +29,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import pytest
 
-from pants_backend_ko.oci.remote.errors import RegistryError
 from pants_backend_ko.oci.remote.push import push_layout
 from pants_backend_ko.oci.remote.transport import RegistryClient
-from tests.peers.pants_repo import make_scratch_repo, pants_args_for_isolated_caches
+from tests.peers.pants_repo import make_scratch_repo
 from tests.peers.registry import (
     TOKEN_PASSWORD,
     TOKEN_USER,
@@ -410,8 +409,8 @@ def test_push_through_drops_5xx_and_429_succeeds(registry_plain, tmp_path, uniqu
     kinds = {(kind, status) for _, _, _, kind, status in proxy.injected}
     assert kinds == {("status", 503), ("drop", 0), ("status", 429), ("status", 500)}, proxy.injected
     assert len(proxy.injected) >= 8
-    # Every injected failure was followed by a retry of the same request that got through.
-    # Check the result directly on the registry, bypassing the proxy.
+    # The push succeeded although a third of its requests failed: check the result on the
+    # registry itself, bypassing the proxy.
     for tag in ("v1", "v2"):
         raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry_plain.host}/{unique_repo}:{tag}")
         assert "sha256:" + hashlib.sha256(raw).hexdigest() == layout.root_digest
