@@ -32,3 +32,26 @@ def test_tailor_adds_ko_image_and_ko_manifests(tmp_path):
     # Idempotent: nothing more to add, and the new targets build.
     repo.pants("tailor", "--check", "::")
     repo.pants("package", "src/go/cmd/tool", "src/config:apply", "src/go::")
+
+
+def test_kodata_symlinks_inside_the_repository_are_followed_and_leaving_it_is_refused(tmp_path):
+    """ko (at HEAD) dereferences kodata symlinks and refuses those leaving the work tree."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not for the image\n")
+    repo = make_scratch_repo(tmp_path / "repo")
+    kodata = repo.root / "src/go/cmd/server/kodata"
+    (kodata / "inside.txt").symlink_to("../../../go.mod")
+    (kodata / "leak.txt").symlink_to(outside)
+    result = repo.pants("package", "src/go/cmd/server", check=False)
+    assert result.returncode != 0
+    assert "src/go/cmd/server/kodata/leak.txt" in result.stderr
+    assert not (repo.root / "dist/src.go.cmd.server/server").exists()
+    (kodata / "leak.txt").unlink()
+    (kodata / "leak.txt").symlink_to("../../../../../../outside.txt")
+    result = repo.pants("package", "src/go/cmd/server", check=False)
+    assert result.returncode != 0 and "outside of the buildroot" in result.stderr
+    (kodata / "leak.txt").unlink()
+    repo.pants("run", "src/go/cmd/server", "--", "-once")  # builds; the in-repo link is a file
+    result = repo.pants("package", "src/go/cmd/server")
+    layout = repo.root / "dist/src.go.cmd.server/server"
+    assert layout.exists()

@@ -21,7 +21,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 from pants_backend_ko.oci.remote.cli import env_ca_bundle
 from pants_backend_ko.oci.remote.credentials import Keychain
