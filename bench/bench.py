@@ -73,6 +73,7 @@ class Bench:
             for key, s in earlier["scenarios"].items():
                 self.scenarios[key] = Scenario(key, s["title"], s["samples"], s.get("note", ""))
             self.loads = earlier.get("_loads", [])
+            self.commit_warm = earlier.get("backend_commit_warm") or earlier.get("backend_commit")
         self.log_lines: List[str] = []
         self.pantsd_started = False
 
@@ -362,6 +363,7 @@ class Bench:
                 "min": min(self.loads, default=0.0), "median": statistics.median(self.loads) if self.loads else 0.0,
                 "max": max(self.loads, default=0.0)},
             "backend_commit": self.commit,
+            "backend_commit_warm": getattr(self, "commit_warm", None) or self.commit,
             "binaries": self.args.binaries,
             "big_binary_mb": round(self.big_binary_mb, 1),
             "rounds": self.args.rounds,
