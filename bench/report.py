@@ -51,12 +51,14 @@ def main(results_path: str, md_path: str, ratios_path: str) -> None:
         v["pants"] = next((l.split("=")[1].strip().strip('"') for l in toml.splitlines() if l.startswith("pants_version")), "?")
     for k in ("go", "ko", "pants", "python", "docker-registry"):
         add(f"- {k}: `{v.get(k, '?')}`")
-    add("")
     if res.get("backend_commit_warm") and res.get("backend_commit") != res["backend_commit_warm"]:
         add(f"- pants-backend-ko: `pants-plugins/` (copied with `git archive`) at commit `{res['backend_commit_warm']}` "
             f"for the warm scenarios and `{res['backend_commit']}` for the cold ones (two runs, merged)")
     elif res.get("backend_commit"):
         add(f"- pants-backend-ko: `pants-plugins/` at commit `{res['backend_commit']}` (copied with `git archive`)")
+    add("")
+    add("Reproduce: `bench/run` from a clean checkout (options in its header: `BENCH_BINARIES`, `BENCH_ROUNDS`, "
+        "`BENCH_COLD_ROUNDS`, `BENCH_SKIP_COLD`, `BENCH_SKIP_WARM`, `BENCH_MERGE`).")
     add("")
     add("## Workload")
     add("")
@@ -88,7 +90,7 @@ def main(results_path: str, md_path: str, ratios_path: str) -> None:
         "`pants package src/config:apply` |")
     add("| render+apply | `ko apply … -f src/config/deploy.yaml` (kubectl → real kube-apiserver) | "
         "`pants run src/config:apply` |")
-    add("| cold | fresh `GOCACHE`, `GOMODCACHE`, `KOCACHE`, fresh registry repository | `--no-pantsd`, fresh "
+    add("| cold | fresh `GOCACHE`, `GOMODCACHE` and an empty `KOCACHE` (shown in the `ko` column), fresh registry repository | `--no-pantsd`, fresh "
         "`--named-caches-dir` (holds GOCACHE/GOMODCACHE) and `--local-store-dir`, fresh repository |")
     add("| warm | `GOCACHE`/`GOMODCACHE` kept; measured without and with `KOCACHE` (columns `ko`, `ko+KOCACHE`) | "
         "`--pantsd`, caches kept |")

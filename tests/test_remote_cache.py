@@ -25,6 +25,8 @@ import pytest
 
 from tests.peers.pants_repo import make_scratch_repo, pants_args_for_isolated_caches
 
+pytestmark = pytest.mark.peers
+
 BUILD_SCRIPT = Path(__file__).resolve().parent / "peers" / "build_bazel_remote.sh"
 BUILD_TIMEOUT_S = 1800  # a cold build (downloads + compile) took ~2 min on 2 cores
 READY_TIMEOUT_S = 30.0
