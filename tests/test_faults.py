@@ -52,7 +52,11 @@ MB = 1024 * 1024
 SERVER = "src.go.cmd.server/server"
 WORKER = "src.go.cmd.worker/worker"
 # Pants' default named caches (pants.toml does not move them); the ko base-image cache lives there.
-SHARED_NAMED_CACHES = Path(os.environ.get("PANTS_NAMED_CACHES_DIR") or Path.home() / ".cache/pants/named_caches")
+# Where Pants keeps named caches by default: it honours XDG_CACHE_HOME, as CI machines may set it.
+SHARED_NAMED_CACHES = Path(
+    os.environ.get("PANTS_NAMED_CACHES_DIR")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pants/named_caches"
+)
 
 
 # ------------------------------------------------------------------ helpers
