@@ -43,7 +43,10 @@ from tests.test_faults import WORKER, assert_tag_complete_or_absent, one_error_l
 
 pytestmark = pytest.mark.peers
 
-SHARED_NAMED_CACHES = Path(os.environ.get("PANTS_NAMED_CACHES_DIR") or Path.home() / ".cache/pants/named_caches")
+SHARED_NAMED_CACHES = Path(
+    os.environ.get("PANTS_NAMED_CACHES_DIR")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pants/named_caches"
+)
 
 
 # ---------------------------------------------------------------- TLS decisions
