@@ -201,3 +201,47 @@ def test_shallow_base_images_are_never_downloaded(repo, registry_plain, tmp_path
     skopeo("copy", "--src-tls-verify=false", f"docker://{repository}@{digest}", f"oci:{pulled}:x")
     bundle = image_tools.umoci_unpack(pulled, "x", tmp_path / "bundle")
     assert "hello from worker on linux/amd64" in image_tools.run_chroot(bundle).stdout
+
+
+def push_helm_like_artifact(peer, repository: str) -> str:
+    """An OCI artifact that is not a container image (a Helm-chart-like config), by hand."""
+    import requests
+
+    base_url = f"http://{peer.host}"
+
+    def blob(data: bytes) -> str:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        location = requests.post(f"{base_url}/v2/{repository}/blobs/uploads/", timeout=30).headers["Location"]
+        sep = "&" if "?" in location else "?"
+        answer = requests.put(f"{location}{sep}digest={digest}", data=data, timeout=30,
+                              headers={"Content-Type": "application/octet-stream"})
+        assert answer.status_code == 201, answer.text
+        return digest
+
+    config, layer = b'{"name":"chart","version":"1.0.0"}', b"chart bytes"
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json", "size": len(config), "digest": blob(config)},
+        "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "size": len(layer), "digest": blob(layer)}],
+    })
+    answer = requests.put(f"{base_url}/v2/{repository}/manifests/v1", data=manifest, timeout=30,
+                          headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    assert answer.status_code == 201, answer.text
+    return f"{peer.host}/{repository}:v1"
+
+
+def test_missing_and_non_image_bases_fail_in_one_line_and_build_nothing(registry_plain, tmp_path, unique_repo):
+    chart = push_helm_like_artifact(registry_plain, f"{unique_repo}/chart")
+    missing = f"{registry_plain.host}/{unique_repo}/nothere:v1"
+    app = make_scratch_repo(
+        tmp_path / "app",
+        files={"src/go/cmd/worker/BUILD": f'ko_image(name="missing", base_image="{missing}")\nko_image(name="chart", base_image="{chart}")\n'},
+    )
+    result = app.pants("package", "src/go/cmd/worker:missing", check=False)
+    assert result.returncode != 0
+    assert f"src/go/cmd/worker:missing: base image '{missing}': registry {registry_plain.host}: GET /v2/{unique_repo}/nothere/manifests/v1: 404 MANIFEST_UNKNOWN" in result.stderr
+    result = app.pants("package", "src/go/cmd/worker:chart", check=False)
+    assert result.returncode != 0
+    assert "is not a container image (its config is application/vnd.cncf.helm.config.v1+json)" in result.stderr
+    assert "src/go/cmd/worker:chart: base image" in result.stderr
+    assert not (app.root / "dist").exists() or not list((app.root / "dist").rglob("*.ko-image.json"))

@@ -150,13 +150,16 @@ async def resolve_base_image(
     platforms, images, blobs, sources = [], [], {}, []
     for entry in described["images"]:
         platform = Platform.parse(entry["platform"])
-        image = BaseImage.from_manifest(
-            blob(entry["manifest_digest"]),
-            blob(entry["config_digest"]),
-            name=name,
-            digest=entry["manifest_digest"],
-            media_type=entry["manifest_media_type"],
-        )
+        try:
+            image = BaseImage.from_manifest(
+                blob(entry["manifest_digest"]),
+                blob(entry["config_digest"]),
+                name=name,
+                digest=entry["manifest_digest"],
+                media_type=entry["manifest_media_type"],
+            )
+        except ValueError as e:
+            raise KoError(f"{request.owner}: base image {request.reference!r} ({platform}): {e}")
         platforms.append(platform)
         images.append(image)
         for digest in entry["layers"]:

@@ -58,9 +58,23 @@ def describe(base: ResolvedBase) -> dict:
     }
 
 
+IMAGE_CONFIG_TYPES = ("application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json")
+
+
+def check_is_image(base: ResolvedBase) -> None:
+    """A base must be a container image, not another OCI artifact (a Helm chart, an SBOM...)."""
+    for image in base.images:
+        if image.config_media_type not in IMAGE_CONFIG_TYPES:
+            raise ValueError(
+                f"base image {base.reference} is not a container image (its config is "
+                f"{image.config_media_type}); choose an image as the base"
+            )
+
+
 def write_base(
     base: ResolvedBase, out: Path, pool: Optional[ClientPool], cache_dir: Optional[str], layers: bool = True
 ) -> None:
+    check_is_image(base)
     out.mkdir(parents=True, exist_ok=True)
     if base.index_bytes is not None:
         _blob_file(out, base.digest).write_bytes(base.index_bytes)
