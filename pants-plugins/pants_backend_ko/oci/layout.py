@@ -59,6 +59,10 @@ ANNOTATION_CONTAINERD_IMAGE_NAME = "io.containerd.image.name"
 _REF_NAME = re.compile(r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*")
 
 
+# How a base image reference names an OCI layout folder instead of a registry image.
+LAYOUT_PREFIX = "oci-layout:"
+
+
 def blob_path(digest: str) -> str:
     """`blobs/sha256/<hex>`, the layout path of a blob."""
     check_digest(digest, "blob digest")

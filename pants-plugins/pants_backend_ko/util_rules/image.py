@@ -58,12 +58,6 @@ HOST_PLATFORMS = {
 }
 
 
-def binary_name_of(import_path: str) -> str:
-    """ko's rule: the last element of the import path (`ko-app` when there is none)."""
-    name = import_path.rstrip("/").rsplit("/", 1)[-1]
-    return name if name not in ("", ".", "/") else "ko-app"
-
-
 def parse_epoch(env: EnvironmentVars, name: str) -> int | None:
     value = env.get(name)
     if not value:
@@ -209,7 +203,7 @@ async def ko_image_settings(
     if len(set(platforms)) != len(platforms):
         raise KoError(f"{address}: {source} lists a platform twice: {list(platform_strings)}; list each once.")
     extra_binaries = []
-    names = {binary_name_of(import_path)}
+    names = {oci_image.app_filename(import_path)}
     for rel in field_set.binaries.value or ():
         extra_dir = os.path.normpath(os.path.join(address.spec_path, rel))
         extra_dir = "" if extra_dir == "." else extra_dir
@@ -220,7 +214,7 @@ async def ko_image_settings(
                 f"{module.module_path}; all binaries of one image must come from the main package's module."
             )
         extra_import_path = module.import_path_of(extra_dir or ".")
-        name = binary_name_of(extra_import_path)
+        name = oci_image.app_filename(extra_import_path)
         if name in names:
             raise KoError(
                 f"{address}: two binaries would both be /ko-app/{name} ({rel!r} in `binaries`); "
@@ -233,7 +227,7 @@ async def ko_image_settings(
         package_dir=package_dir,
         module=module,
         import_path=import_path,
-        binary_name=binary_name_of(import_path),
+        binary_name=oci_image.app_filename(import_path),
         platforms=tuple(platforms),
         base_image=effective_value(
             field_set.base_image.value,

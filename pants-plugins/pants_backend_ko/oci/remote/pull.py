@@ -34,7 +34,7 @@ import urllib3
 
 from pants_backend_ko.oci.reference import Reference, parse_reference
 from pants_backend_ko.oci.remote.credentials import Keychain
-from pants_backend_ko.oci.layout import OciLayout, read_layout
+from pants_backend_ko.oci.layout import LAYOUT_PREFIX, OciLayout, read_layout
 from pants_backend_ko.oci.model import IMAGE_MANIFEST_TYPES, INDEX_TYPES, Descriptor, check_digest, digest_hex, digest_of
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.remote.descriptors import (
@@ -51,7 +51,6 @@ logger = logging.getLogger(__name__)
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 _CHUNK = 1024 * 1024
-LAYOUT_PREFIX = "oci-layout:"
 
 
 # ------------------------------------------------------------------ the cache
