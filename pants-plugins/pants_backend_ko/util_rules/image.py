@@ -360,16 +360,13 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         )
     ref_name = name.tags[0] if name.tags else None
     if base.is_index:
-        index = oci_image.build_index(
+        top = oci_image.build_index(
             [(img, platform) for img, platform in zip(images, base.platforms)],
             media_type=base.index_media_type,
             annotations=base.index_annotations(dict(field_set.annotations.value or {})),
         )
-        top = index
-        top_digest, top_media_type = index.descriptor.digest, index.descriptor.media_type
     else:
         top = images[0]
-        top_digest, top_media_type = images[0].manifest_descriptor.digest, images[0].manifest_descriptor.media_type
     files = oci_layout.layout_files(
         top, images, dict(base.blobs), ref_name, allow_missing_base_blobs=base.shallow
     )
@@ -385,13 +382,13 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         archive = oci_layout.docker_archive(images[0], dict(base.blobs), repo_tags)
     # Beside the layout folder, as package writes it: an explicit `output_path` is returned as
     # given by value_or_default (no ending added), which would put the archive on the folder.
-    archive_path = f"{field_set.output_path.value_or_default(file_ending=None)}.tar"
+    output_path = field_set.output_path.value_or_default(file_ending=None)
+    archive_path = f"{output_path}.tar"
     docker_archive = EMPTY_DIGEST
     if archive is not None:
         docker_archive = await Get(Digest, CreateDigest([FileContent(archive_path, archive)]))
     sbom_digest, sbom_files = EMPTY_DIGEST, ()
     if ko.sbom:
-        output_path = field_set.output_path.value_or_default(file_ending=None)
         files_by_path = image_sboms(
             output_path, top, images, [b[0][1] for b in per_platform], settings.binary_name,
             str(settings.address),
@@ -405,8 +402,8 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         sboms=sbom_digest,
         sbom_files=sbom_files,
         layout=layout_digest,
-        digest=top_digest,
-        media_type=top_media_type,
+        digest=top.digest,
+        media_type=top.media_type,
         platform_digests=FrozenDict(
             {str(p): img.manifest_descriptor.digest for p, img in zip(base.platforms, images)}
         ),
