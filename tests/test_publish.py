@@ -69,11 +69,26 @@ def test_published_image_pulls_and_runs_and_republish_uploads_nothing(repo, regi
     run = image_tools.run_chroot(bundle)
     assert run.returncode == 0 and "hello from worker on linux/amd64" in run.stdout
 
+    # Publishing again: one read-only check finds both images with their tags and SBOMs, so
+    # no push process runs and the registry sees no write.
     mark = registry_plain.mark()
-    again = published_references(repo.pants("publish", "src/go::", env=env).stdout)
-    assert again == first
-    writes = [r for r in registry_plain.requests_since(mark) if r.method in ("POST", "PUT", "PATCH")]
-    assert writes == [], [str(w) for w in writes]
+    output = tmp_path / "again.json"
+    again = repo.pants("publish", "src/go::", f"--publish-output={output}", env=env)
+    data = json.loads(output.read_text())
+    assert sorted(entry["reference"] for entry in data) == sorted(f"{r}@{d}" for r, d in first.items())
+    assert [entry["status"] for entry in data] == ["skipped (already in the registry with tags: latest)"] * 2
+    assert published_references(again.stdout) == {}
+    requests = registry_plain.requests_since(mark)
+    assert {r.method for r in requests} <= {"GET", "HEAD"}, [str(r) for r in requests]
+
+    # A tag moved away by someone else is put back: that image alone is pushed again.
+    server_repo = next(r for r in first if "/server-" in r)
+    skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+           f"docker://{worker_repo}@{first[worker_repo]}", f"docker://{server_repo}:latest")
+    third = published_references(repo.pants("publish", "src/go::", env=env).stdout)
+    assert third == {server_repo: first[server_repo]}
+    tagged = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{server_repo}:latest")
+    assert "sha256:" + hashlib.sha256(tagged).hexdigest() == first[server_repo]
 
 
 def seed_base_images(peer, source_repo: ScratchRepo, prefix: str) -> tuple[str, str]:

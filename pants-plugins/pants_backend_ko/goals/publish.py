@@ -1,4 +1,10 @@
-"""`pants publish` for `ko_image`: push the packaged layout's exact bytes, then the tags."""
+"""`pants publish` for `ko_image`: push the packaged layout's exact bytes, then the tags.
+
+Pants runs the publish processes one after another, so before any of them one read-only check
+asks the registry, for every `ko_image` being published at once, which images it already has
+with all their tags and SBOMs; only the others get a push process (ko's HEAD-before-push, done
+for the whole batch in one round trip instead of one process per image).
+"""
 
 from __future__ import annotations
 
@@ -12,15 +18,26 @@ from pants.core.goals.publish import (
     PublishProcesses,
     PublishRequest,
 )
+from pants.engine.fs import AddPrefix, Digest, MergeDigests
+from pants.base.specs import Specs
+from pants.base.specs_parser import SpecsParser
+from pants.engine.internals.options_parsing import _Options
+from pants.base.glob_match_error_behavior import GlobMatchErrorBehavior
 from pants.engine.process import InteractiveProcess
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import FilteredTargets
 from pants.util.logging import LogLevel
 
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.util_rules.image import BuiltKoImage, KoImageRequest
-from pants_backend_ko.util_rules.registry import RegistryToolEnv, push_argv
+from pants_backend_ko.util_rules.registry import (
+    RegistryStatus,
+    RegistryStatusRequest,
+    RegistryToolEnv,
+    push_argv,
+)
 
 
 class PublishKoImageRequest(PublishRequest):
@@ -42,6 +59,39 @@ def nowhere_to_publish(address) -> KoError:
     )
 
 
+@dataclass(frozen=True)
+class PublishBatchRequest:
+    pass
+
+
+@dataclass(frozen=True)
+class PublishBatch:
+    """The images of every `ko_image` among the command line's targets that has a repository."""
+
+    images: tuple[BuiltKoImage, ...]
+
+
+@rule(desc="Collect the ko_images to publish", level=LogLevel.DEBUG)
+async def publish_batch(_: PublishBatchRequest, options: _Options) -> PublishBatch:
+    # Pants 2.17 gives a publish rule one target and no view of the others (the goal's `Specs`
+    # are out of scope under its per-environment Get), so the command line's specs are parsed
+    # again here, as the goal did (the launcher runs Pants from the build root). Any surprise
+    # (`--changed-since`, an odd spec) only makes the batch smaller: an image missing from it
+    # is checked on its own.
+    try:
+        specs = SpecsParser(working_dir=".").parse_specs(
+            options.options.specs,
+            description_of_origin="CLI arguments",
+            unmatched_glob_behavior=GlobMatchErrorBehavior.ignore,
+        )
+    except Exception:  # noqa: BLE001 - the goal itself reports bad specs
+        return PublishBatch(())
+    targets = await Get(FilteredTargets, Specs, specs)
+    field_sets = [KoImagePublishFieldSet.create(t) for t in targets if KoImagePublishFieldSet.is_applicable(t)]
+    images = await MultiGet(Get(BuiltKoImage, KoImageRequest(fs)) for fs in field_sets)
+    return PublishBatch(tuple(image for image in images if image.name.repository))
+
+
 @rule(desc="Publish a ko_image", level=LogLevel.DEBUG)
 async def publish_ko_image(
     request: PublishKoImageRequest, ko: KoSubsystem, tool: RegistryToolEnv
@@ -51,20 +101,32 @@ async def publish_ko_image(
     repository = image.name.repository
     if repository is None:
         raise nowhere_to_publish(field_set.address)
-    package: BuiltPackage = request.packages[0]
-    layout_dir = field_set.output_path.value_or_default(file_ending=None)
-    process = InteractiveProcess(
-        argv=push_argv(tool, ko, image, layout_dir, repository),
-        env=dict(tool.env),
-        input_digest=package.digest,
-    )
+    batch = await Get(PublishBatch, PublishBatchRequest())
+    # One check for the whole batch; an image published for another goal (a deploy) on its own.
+    batch_images = batch.images if image in batch.images else (image,)
+    status = await Get(RegistryStatus, RegistryStatusRequest(batch_images))
     reference = f"{repository}@{image.digest}"
+    tags = f"tags: {', '.join(image.name.tags)}" if image.name.tags else None
+    if status.is_published(image):
+        process = None
+        description = f"(already in the registry{' with ' + tags if tags else ''})"
+    else:
+        package: BuiltPackage = request.packages[0]
+        layout_dir = field_set.output_path.value_or_default(file_ending=None)
+        # Only what the push reads: the layout and the SBOMs, not the docker archive.
+        layout = await Get(Digest, AddPrefix(image.layout, layout_dir))
+        process = InteractiveProcess(
+            argv=push_argv(tool, ko, image, layout_dir, repository),
+            env=dict(tool.env),
+            input_digest=await Get(Digest, MergeDigests([layout, image.sboms])),
+        )
+        description = tags
     return PublishProcesses(
         [
             PublishPackages(
                 names=(reference,),
                 process=process,
-                description=f"tags: {', '.join(image.name.tags)}" if image.name.tags else None,
+                description=description,
                 data=PublishOutputData(
                     {
                         **field_set.get_output_data(),

@@ -45,6 +45,7 @@ __all__ = [
     "AttachResult",
     "Referrer",
     "attach_sbom",
+    "sbom_missing",
     "cosign_sbom_tag",
     "referrers_fallback_tag",
     "cosign_sbom_image",
@@ -222,8 +223,8 @@ class _Attacher:
         return self.pusher.manifest_digest_at(reference)
 
 
-def _subject_size(attacher: _Attacher, subject_digest: str, subject_media_type: str) -> int:
-    """The subject's size, from a HEAD (the referrer's ``subject`` descriptor needs it)."""
+def _subject_head(attacher: _Attacher, subject_digest: str) -> Optional[Tuple[int, str]]:
+    """The subject's size and served media type from a HEAD, or None when it is not there."""
     resp = attacher.client.request(
         "HEAD",
         f"/v2/{attacher.repo}/manifests/{subject_digest}",
@@ -232,15 +233,9 @@ def _subject_size(attacher: _Attacher, subject_digest: str, subject_media_type: 
         expected=(200, 404),
     )
     resp.close()
-    length = resp.headers.get("Content-Length", "")
     if resp.status_code == 404:
-        raise RegistryError(
-            f"registry {attacher.client.registry}: {attacher.repo}@{subject_digest} is not in the repository; "
-            "push the image before attaching its SBOM",
-            registry=attacher.client.registry,
-            method="HEAD",
-            status=404,
-        )
+        return None
+    length = resp.headers.get("Content-Length", "")
     if not length.isdigit():
         raise RegistryError(
             f"registry {attacher.client.registry}: HEAD of {attacher.repo}@{subject_digest} answered without a "
@@ -249,13 +244,27 @@ def _subject_size(attacher: _Attacher, subject_digest: str, subject_media_type: 
             method="HEAD",
             status=resp.status_code,
         )
-    served = resp.headers.get("Content-Type", "").split(";", 1)[0].strip()
+    return int(length), resp.headers.get("Content-Type", "").split(";", 1)[0].strip()
+
+
+def _subject_size(attacher: _Attacher, subject_digest: str, subject_media_type: str) -> int:
+    """The subject's size, from a HEAD (the referrer's ``subject`` descriptor needs it)."""
+    head = _subject_head(attacher, subject_digest)
+    if head is None:
+        raise RegistryError(
+            f"registry {attacher.client.registry}: {attacher.repo}@{subject_digest} is not in the repository; "
+            "push the image before attaching its SBOM",
+            registry=attacher.client.registry,
+            method="HEAD",
+            status=404,
+        )
+    size, served = head
     if served in MANIFEST_MEDIA_TYPES and served != subject_media_type:
         raise ValueError(
             f"{attacher.repo}@{subject_digest} is a {served}, not a {subject_media_type}; "
             "pass the subject's real media type (the referrer's subject descriptor must match it)"
         )
-    return int(length)
+    return size
 
 
 def _read_index(attacher: _Attacher, tag: str) -> Optional[Dict[str, Any]]:
@@ -385,6 +394,32 @@ def attach_sbom(
         blobs_uploaded=attacher.blobs_uploaded,
         manifests_pushed=attacher.manifests_pushed,
     )
+
+
+def sbom_missing(client: RegistryClient, repository: str, subject_digest: str, sbom: bytes) -> Optional[str]:
+    """The read-only twin of :func:`attach_sbom` (both attachments, default options): what it
+    would still write for ``sbom`` on ``repository@subject_digest``, in a few words, or None
+    when both attachments are in place. The subject's media type is the one the registry serves."""
+    repo = _split_repository(client, repository)
+    attacher = _Attacher(client, repo)
+    tag = cosign_sbom_tag(subject_digest)
+    if attacher.digest_at(tag) != digest_of(cosign_sbom_image(bytes(sbom))[1]):
+        return f"SBOM tag {tag}"
+    head = _subject_head(attacher, subject_digest)
+    if head is None:
+        return f"manifest {subject_digest}"
+    size, media_type = head
+    referrer_digest = digest_of(referrer_manifest(bytes(sbom), subject_digest, media_type, size))
+    if attacher.digest_at(referrer_digest) != referrer_digest:
+        return f"SBOM referrer {referrer_digest}"
+    if _referrers_api_lists(attacher, subject_digest, referrer_digest):
+        return None
+    fallback = referrers_fallback_tag(subject_digest)
+    doc = _read_index(attacher, fallback)
+    listed = doc is not None and any(
+        isinstance(m, dict) and m.get("digest") == referrer_digest for m in doc.get("manifests") or []
+    )
+    return None if listed else f"referrers tag {fallback}"
 
 
 # ------------------------------------------------------------------- listing

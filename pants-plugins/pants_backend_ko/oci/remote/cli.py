@@ -5,6 +5,11 @@
 [--ref-name NAME] [--jobs N] [--json-output FILE]`` prints one line,
 ``REPO@sha256:<hex>``, on stdout; logs go to stderr.
 
+``status --input FILE [--insecure-registry HOST]... [--ca-bundle PEM]`` reads
+``{"images": [{"repository", "digest", "tags", "sboms": [[DIGEST, FILE]]}]}`` and prints, as
+JSON, ``[{"published": bool, "missing": str}]`` for them in order (read-only; exit 0 even when
+a registry cannot answer: that image is then not published).
+
 ``inspect REF [--insecure-registry HOST]... [--ca-bundle PEM] [--raw]`` prints
 the digest of a tag or digest reference (or, with ``--raw``, the manifest bytes).
 
@@ -29,6 +34,7 @@ from pants_backend_ko.oci.remote.errors import RegistryError
 from pants_backend_ko.oci.remote.attach import attach_sbom
 from pants_backend_ko.oci.remote.pull import get_manifest
 from pants_backend_ko.oci.remote.push import push_layout
+from pants_backend_ko.oci.remote.status import ImageToCheck, check_images
 from pants_backend_ko.oci.remote.transport import RegistryClient
 
 
@@ -76,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     push.add_argument("--json-output", default=None, metavar="FILE")
     transport_flags(push)
+
+    status = sub.add_parser("status", help="tell which images are already published (read-only)")
+    status.add_argument("--input", required=True, metavar="FILE")
+    status.add_argument("--jobs", type=int, default=8)
+    transport_flags(status)
 
     inspect = sub.add_parser("inspect", help="print the digest of an image reference")
     inspect.add_argument("reference")
@@ -133,6 +144,26 @@ def _run_push(args: argparse.Namespace, keychain: Keychain) -> int:
     return 0
 
 
+def _run_status(args: argparse.Namespace, keychain: Keychain) -> int:
+    doc = json.loads(Path(args.input).read_text(encoding="utf-8"))
+    base = Path(args.input).parent
+    images = [
+        ImageToCheck(
+            repository=entry["repository"],
+            digest=entry["digest"],
+            tags=tuple(entry.get("tags") or ()),
+            sboms=tuple((digest, (base / path).read_bytes()) for digest, path in entry.get("sboms") or ()),
+        )
+        for entry in doc["images"]
+    ]
+    statuses = check_images(
+        images, keychain=keychain, insecure_registries=args.insecure_registry,
+        ca_bundle=args.ca_bundle or env_ca_bundle(os.environ), jobs=args.jobs,
+    )
+    print(json.dumps([s.to_json() for s in statuses]))
+    return 0
+
+
 def _run_inspect(args: argparse.Namespace, keychain: Keychain) -> int:
     ref = parse_reference(args.reference)
     with RegistryClient(
@@ -156,6 +187,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == "push":
             return _run_push(args, keychain)
+        if args.command == "status":
+            return _run_status(args, keychain)
         return _run_inspect(args, keychain)
     except (RegistryError, CredentialError, InvalidReferenceError, UsageError, ValueError, OSError) as e:
         message = " ".join(str(e).split()) or type(e).__name__
