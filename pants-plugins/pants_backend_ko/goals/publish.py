@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pants.core.goals.package import BuiltPackage
 from pants.core.goals.publish import (
     PublishFieldSet,
     PublishOutputData,
@@ -31,9 +30,16 @@ from pants.util.logging import LogLevel
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
-from pants_backend_ko.util_rules.image import BuiltKoImage, KoImageRequest
+from pants_backend_ko.util_rules.image import (
+    BuiltKoImage,
+    KoImageRequest,
+    KoImageSettings,
+    KoImageSettingsRequest,
+)
+from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest
 from pants_backend_ko.util_rules.registry import (
     RegistryStatus,
+    RepositoryCheck,
     RegistryStatusRequest,
     RegistryToolEnv,
     push_argv,
@@ -66,9 +72,11 @@ class PublishBatchRequest:
 
 @dataclass(frozen=True)
 class PublishBatch:
-    """The images of every `ko_image` among the command line's targets that has a repository."""
+    """Every `ko_image` among the command line's targets, as one registry question: where each
+    will be pushed and under which tags. Names only, so the check runs while binaries build."""
 
-    images: tuple[BuiltKoImage, ...]
+    checks: tuple[RepositoryCheck, ...]
+    description: str
 
 
 @rule(desc="Collect the ko_images to publish", level=LogLevel.DEBUG)
@@ -85,11 +93,16 @@ async def publish_batch(_: PublishBatchRequest, options: _Options) -> PublishBat
             unmatched_glob_behavior=GlobMatchErrorBehavior.ignore,
         )
     except Exception:  # noqa: BLE001 - the goal itself reports bad specs
-        return PublishBatch(())
+        return PublishBatch((), "")
     targets = await Get(FilteredTargets, Specs, specs)
-    field_sets = [KoImagePublishFieldSet.create(t) for t in targets if KoImagePublishFieldSet.is_applicable(t)]
-    images = await MultiGet(Get(BuiltKoImage, KoImageRequest(fs)) for fs in field_sets)
-    return PublishBatch(tuple(image for image in images if image.name.repository))
+    # The same (narrowed) requests build_ko_image makes, so these are computed once.
+    requests = [KoImageRequest(KoImagePublishFieldSet.create(t)) for t in targets if KoImagePublishFieldSet.is_applicable(t)]
+    settings = await MultiGet(Get(KoImageSettings, KoImageSettingsRequest(r.field_set)) for r in requests)
+    names = await MultiGet(
+        Get(ImageName, ImageNameRequest(r.field_set, s.import_path)) for r, s in zip(requests, settings)
+    )
+    checks = tuple(sorted({RepositoryCheck(n.repository, n.tags) for n in names if n.repository and n.tags}, key=str))
+    return PublishBatch(checks, f"{len(requests)} ko_image{'s' if len(requests) != 1 else ''}")
 
 
 @rule(desc="Publish a ko_image", level=LogLevel.DEBUG)
@@ -102,16 +115,19 @@ async def publish_ko_image(
     if repository is None:
         raise nowhere_to_publish(field_set.address)
     batch = await Get(PublishBatch, PublishBatchRequest())
-    # One check for the whole batch; an image published for another goal (a deploy) on its own.
-    batch_images = batch.images if image in batch.images else (image,)
-    status = await Get(RegistryStatus, RegistryStatusRequest(batch_images))
+    check = RepositoryCheck(repository, image.name.tags)
+    if check in batch.checks:
+        status = await Get(RegistryStatus, RegistryStatusRequest(batch.checks, batch.description))
+    else:
+        # Not among the command line's targets (a deploy publishes it), or no tags: on its own.
+        single = RepositoryCheck(repository, image.name.tags, (image.digest,))
+        status = await Get(RegistryStatus, RegistryStatusRequest((single,), str(field_set.address)))
     reference = f"{repository}@{image.digest}"
     tags = f"tags: {', '.join(image.name.tags)}" if image.name.tags else None
     if status.is_published(image):
         process = None
         description = f"(already in the registry{' with ' + tags if tags else ''})"
     else:
-        package: BuiltPackage = request.packages[0]
         layout_dir = field_set.output_path.value_or_default(file_ending=None)
         # Only what the push reads: the layout and the SBOMs, not the docker archive.
         layout = await Get(Digest, AddPrefix(image.layout, layout_dir))

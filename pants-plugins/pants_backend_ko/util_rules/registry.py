@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 import pants_backend_ko
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
-from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.fs import CreateDigest, Digest, FileContent
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
-from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
@@ -90,77 +90,74 @@ def push_argv(
 
 
 @dataclass(frozen=True)
-class RegistryStatusRequest:
-    """Which of these images (each with a repository) are published, checked in one process."""
+class RepositoryCheck:
+    repository: str
+    tags: tuple[str, ...] = ()
+    digests: tuple[str, ...] = ()  # asked about directly (an image without tags)
 
-    images: tuple[BuiltKoImage, ...]
+
+@dataclass(frozen=True)
+class RegistryStatusRequest:
+    """What the registries hold for these repositories and tags, asked in one process."""
+
+    checks: tuple[RepositoryCheck, ...]
+    description: str
 
 
 @dataclass(frozen=True)
 class RegistryStatus:
-    # "repository@digest" -> what the registry still lacks ("" when published)
-    missing: FrozenDict[str, str]
+    tags: FrozenDict[str, str]  # "repository:tag" -> digest ("" when absent or unknown)
+    complete: FrozenDict[str, str]  # "repository@digest" -> "" when complete, else what is missing
 
     def is_published(self, image: BuiltKoImage) -> bool:
-        return self.missing.get(f"{image.name.repository}@{image.digest}") == ""
+        """The image, its tags and (with SBOMs on) its SBOM attachments are all in place."""
+        repository = image.name.repository
+        return all(self.tags.get(f"{repository}:{tag}") == image.digest for tag in image.name.tags) and (
+            self.complete.get(f"{repository}@{image.digest}") == ""
+        )
 
 
-STATUS_DIR = "ko-status"
+STATUS_FILE = "ko-status.json"
 
 
-@rule(desc="Check which images the registry has", level=LogLevel.DEBUG)
+@rule(desc="Check what the registry has", level=LogLevel.DEBUG)
 async def registry_status(
     request: RegistryStatusRequest, ko: KoSubsystem, tool: RegistryToolEnv
 ) -> RegistryStatus:
-    images = request.images
-    if not images:
-        return RegistryStatus(FrozenDict())
-    entries = [
-        {
-            "repository": image.name.repository,
-            "digest": image.digest,
-            "tags": list(image.name.tags),
-            "sboms": [[digest, f"sboms/{i}/{path}"] for digest, path in image.sbom_files],
-        }
-        for i, image in enumerate(images)
-    ]
-    parts = await MultiGet(
-        Get(Digest, CreateDigest([FileContent(f"{STATUS_DIR}/images.json", json.dumps({"images": entries}).encode())])),
-        *(Get(Digest, AddPrefix(image.sboms, f"{STATUS_DIR}/sboms/{i}")) for i, image in enumerate(images)),
-    )
-    input_digest = await Get(Digest, MergeDigests(parts))
-    argv = [tool.python, "-m", "pants_backend_ko.oci.remote", "status", "--input", f"{STATUS_DIR}/images.json"]
+    if not request.checks:
+        return RegistryStatus(FrozenDict(), FrozenDict())
+    query = {
+        "sbom": ko.sbom,
+        "repositories": [
+            {"repository": c.repository, "tags": list(c.tags), "digests": list(c.digests)} for c in request.checks
+        ],
+    }
+    input_digest = await Get(Digest, CreateDigest([FileContent(STATUS_FILE, json.dumps(query).encode())]))
+    argv = [tool.python, "-m", "pants_backend_ko.oci.remote", "status", "--input", STATUS_FILE]
     for registry in ko.insecure_registries:
         argv.extend(["--insecure-registry", registry])
-    addresses = sorted(str(image.settings.address) for image in images)
-    what = addresses[0] if len(addresses) == 1 else f"{len(addresses)} ko_images"
     result = await Get(
         FallibleProcessResult,
         Process(
             argv=tuple(argv),
             env=dict(tool.env),
             input_digest=input_digest,
-            description=f"Check the registry for {what}",
+            description=f"Check the registry for {request.description}",
             level=LogLevel.DEBUG,
             # Read-only, but the registry changes between runs: never trust an older answer.
             cache_scope=ProcessCacheScope.PER_SESSION,
         ),
     )
-    keys = [f"{image.name.repository}@{image.digest}" for image in images]
     try:
-        statuses = json.loads(result.stdout) if result.exit_code == 0 else None
-    except ValueError:
-        statuses = None
-    if not isinstance(statuses, list) or len(statuses) != len(keys):
-        # The check is an optimisation: on any failure every image is pushed, and the push
+        state = json.loads(result.stdout) if result.exit_code == 0 else None
+        tags = {key: digest or "" for key, digest in state["tags"].items()}
+        complete = {key: str(missing) for key, missing in state["complete"].items()}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        # The check only saves work: when it fails every image is pushed, and the push
         # reports the real problem in its own one line.
         logger.debug("registry check failed (exit %s): %s", result.exit_code, result.stderr.decode(errors="replace")[-500:])
-        return RegistryStatus(FrozenDict({key: "unknown" for key in keys}))
-    return RegistryStatus(
-        FrozenDict(
-            {key: "" if status.get("published") else str(status.get("missing") or "unknown") for key, status in zip(keys, statuses)}
-        )
-    )
+        return RegistryStatus(FrozenDict(), FrozenDict())
+    return RegistryStatus(FrozenDict(tags), FrozenDict(complete))
 
 
 def rules():

@@ -396,30 +396,19 @@ def attach_sbom(
     )
 
 
-def sbom_missing(client: RegistryClient, repository: str, subject_digest: str, sbom: bytes) -> Optional[str]:
-    """The read-only twin of :func:`attach_sbom` (both attachments, default options): what it
-    would still write for ``sbom`` on ``repository@subject_digest``, in a few words, or None
-    when both attachments are in place. The subject's media type is the one the registry serves."""
+def sbom_missing(client: RegistryClient, repository: str, subject_digest: str) -> Optional[str]:
+    """The read-only twin of :func:`attach_sbom` (both conventions, default options): which
+    attachment ``repository@subject_digest`` still lacks, in a few words, or None when it has
+    ko's ``sha256-<hex>.sbom`` tag and an SPDX referrer (in the referrers API or the fallback
+    tag). The SBOM's content is not compared: ours is a function of the image, so an image
+    with the same digest has the same SBOM."""
     repo = _split_repository(client, repository)
-    attacher = _Attacher(client, repo)
     tag = cosign_sbom_tag(subject_digest)
-    if attacher.digest_at(tag) != digest_of(cosign_sbom_image(bytes(sbom))[1]):
+    if _Pusher(client, repo, [f"repository:{repo}:pull"]).manifest_digest_at(tag) is None:
         return f"SBOM tag {tag}"
-    head = _subject_head(attacher, subject_digest)
-    if head is None:
-        return f"manifest {subject_digest}"
-    size, media_type = head
-    referrer_digest = digest_of(referrer_manifest(bytes(sbom), subject_digest, media_type, size))
-    if attacher.digest_at(referrer_digest) != referrer_digest:
-        return f"SBOM referrer {referrer_digest}"
-    if _referrers_api_lists(attacher, subject_digest, referrer_digest):
-        return None
-    fallback = referrers_fallback_tag(subject_digest)
-    doc = _read_index(attacher, fallback)
-    listed = doc is not None and any(
-        isinstance(m, dict) and m.get("digest") == referrer_digest for m in doc.get("manifests") or []
-    )
-    return None if listed else f"referrers tag {fallback}"
+    if not list_referrers(client, repository, subject_digest, artifact_type=SPDX_ARTIFACT_TYPE):
+        return f"SBOM referrer of {subject_digest}"
+    return None
 
 
 # ------------------------------------------------------------------- listing

@@ -6,9 +6,9 @@
 ``REPO@sha256:<hex>``, on stdout; logs go to stderr.
 
 ``status --input FILE [--insecure-registry HOST]... [--ca-bundle PEM]`` reads
-``{"images": [{"repository", "digest", "tags", "sboms": [[DIGEST, FILE]]}]}`` and prints, as
-JSON, ``[{"published": bool, "missing": str}]`` for them in order (read-only; exit 0 even when
-a registry cannot answer: that image is then not published).
+``{"sbom": bool, "repositories": [{"repository", "tags", "digests"}]}`` and prints, as JSON,
+``{"tags": {"REPO:TAG": DIGEST|null}, "complete": {"REPO@DIGEST": ""|MISSING}}`` (read-only;
+exit 0 even when a registry cannot answer: those tags are then absent).
 
 ``inspect REF [--insecure-registry HOST]... [--ca-bundle PEM] [--raw]`` prints
 the digest of a tag or digest reference (or, with ``--raw``, the manifest bytes).
@@ -34,7 +34,7 @@ from pants_backend_ko.oci.remote.errors import RegistryError
 from pants_backend_ko.oci.remote.attach import attach_sbom
 from pants_backend_ko.oci.remote.pull import get_manifest
 from pants_backend_ko.oci.remote.push import push_layout
-from pants_backend_ko.oci.remote.status import ImageToCheck, check_images
+from pants_backend_ko.oci.remote.status import RepositoryQuery, registry_state
 from pants_backend_ko.oci.remote.transport import RegistryClient
 
 
@@ -146,21 +146,15 @@ def _run_push(args: argparse.Namespace, keychain: Keychain) -> int:
 
 def _run_status(args: argparse.Namespace, keychain: Keychain) -> int:
     doc = json.loads(Path(args.input).read_text(encoding="utf-8"))
-    base = Path(args.input).parent
-    images = [
-        ImageToCheck(
-            repository=entry["repository"],
-            digest=entry["digest"],
-            tags=tuple(entry.get("tags") or ()),
-            sboms=tuple((digest, (base / path).read_bytes()) for digest, path in entry.get("sboms") or ()),
-        )
-        for entry in doc["images"]
+    queries = [
+        RepositoryQuery(entry["repository"], tuple(entry.get("tags") or ()), tuple(entry.get("digests") or ()))
+        for entry in doc["repositories"]
     ]
-    statuses = check_images(
-        images, keychain=keychain, insecure_registries=args.insecure_registry,
+    state = registry_state(
+        queries, sbom=bool(doc.get("sbom")), keychain=keychain, insecure_registries=args.insecure_registry,
         ca_bundle=args.ca_bundle or env_ca_bundle(os.environ), jobs=args.jobs,
     )
-    print(json.dumps([s.to_json() for s in statuses]))
+    print(json.dumps(state.to_json(), sort_keys=True))
     return 0
 
 

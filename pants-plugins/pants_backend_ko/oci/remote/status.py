@@ -1,88 +1,126 @@
-"""Is an image already published? The read-only check `pants publish` runs before pushing.
+"""What a registry has, for `pants publish` to skip what is already there. Read-only.
 
-An image counts as published when its root manifest/index is in the repository, every tag
-answers that digest and every SBOM attachment :func:`attach_sbom` would write is in place:
-exactly the state a successful ``push`` + ``attach`` leaves, so skipping the push changes
-nothing. Only ``HEAD``/``GET`` requests; all images of one call share one client per registry
-and a bounded thread pool, so checking nine images costs about one round trip. No Pants imports.
+For each repository: the digest every tag points at, and for each of those digests (plus any
+digest asked about directly) whether it is complete: the manifest is there and, when SBOMs are
+published, ko's ``sha256-<hex>.sbom`` tag and an SPDX referrer are attached to it and to every
+platform manifest of an index — the state a successful ``push`` + SBOM attach leaves.
+
+It needs only names and tags, not the images being built, so `pants publish` runs it while the
+edited binaries compile; the publish rule then compares the tags' digests with its own. All
+requests go through one client per registry on a bounded thread pool. No Pants imports.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
 from pants_backend_ko.oci.reference import parse_repository
 from pants_backend_ko.oci.remote.attach import sbom_missing
 from pants_backend_ko.oci.remote.credentials import CredentialError, Keychain
+from pants_backend_ko.oci.remote.descriptors import INDEX_TYPES
 from pants_backend_ko.oci.remote.errors import RegistryError
+from pants_backend_ko.oci.remote.pull import get_manifest
 from pants_backend_ko.oci.remote.push import _Pusher
 from pants_backend_ko.oci.remote.transport import RegistryClient
 
+T = TypeVar("T")
+_ERRORS = (RegistryError, CredentialError, OSError, ValueError)
+
 
 @dataclass(frozen=True)
-class ImageToCheck:
+class RepositoryQuery:
     repository: str  # registry/path
-    digest: str  # the root manifest or index
     tags: Tuple[str, ...] = ()
-    sboms: Tuple[Tuple[str, bytes], ...] = ()  # (subject manifest digest, SPDX bytes)
+    digests: Tuple[str, ...] = ()  # asked about directly (images without tags)
 
 
 @dataclass(frozen=True)
-class ImageStatus:
-    published: bool
-    missing: str = ""  # what is not there yet, or why the registry could not tell
+class RegistryState:
+    tags: Dict[str, Optional[str]]  # "registry/path:tag" -> digest, None when the tag is absent
+    complete: Dict[str, str]  # "registry/path@digest" -> "" when complete, else what is missing
+
+    def is_published(self, repository: str, digest: str, tags: Iterable[str]) -> bool:
+        return all(self.tags.get(f"{repository}:{tag}") == digest for tag in tags) and (
+            self.complete.get(f"{repository}@{digest}") == ""
+        )
 
     def to_json(self) -> Dict[str, object]:
-        return {"published": self.published, "missing": self.missing}
+        return {"tags": self.tags, "complete": self.complete}
 
 
-def image_status(client: RegistryClient, image: ImageToCheck) -> ImageStatus:
-    repo = parse_repository(image.repository).repository
-    pusher = _Pusher(client, repo, [f"repository:{repo}:pull,push"])
-    if pusher.manifest_digest_at(image.digest) != image.digest:
-        return ImageStatus(False, f"manifest {image.digest}")
-    for tag in image.tags:
-        if pusher.manifest_digest_at(tag) != image.digest:
-            return ImageStatus(False, f"tag {tag}")
-    for subject, sbom in image.sboms:
-        missing = sbom_missing(client, image.repository, subject, sbom)
+def _completeness(client: RegistryClient, repository: str, digest: str, sbom: bool) -> str:
+    repo = parse_repository(repository).repository
+    if _Pusher(client, repo, [f"repository:{repo}:pull"]).manifest_digest_at(digest) != digest:
+        return f"manifest {digest}"
+    if not sbom:
+        return ""
+    subjects = [digest]
+    fetched = get_manifest(client, repo, digest)
+    if fetched.media_type in INDEX_TYPES:
+        subjects += [m["digest"] for m in fetched.json().get("manifests") or () if isinstance(m, dict) and "digest" in m]
+    for subject in subjects:
+        missing = sbom_missing(client, repository, subject)
         if missing:
-            return ImageStatus(False, missing)
-    return ImageStatus(True)
+            return missing
+    return ""
 
 
-def check_images(
-    images: Sequence[ImageToCheck],
+def _in_parallel(calls: Sequence[Callable[[], T]], jobs: int) -> List[T]:
+    if len(calls) <= 1:
+        return [call() for call in calls]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(jobs, len(calls)))) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+def registry_state(
+    queries: Sequence[RepositoryQuery],
     *,
+    sbom: bool,
     keychain: Keychain,
     insecure_registries: Iterable[str] = (),
     ca_bundle: Optional[str] = None,
     jobs: int = 8,
-) -> List[ImageStatus]:
-    """The status of every image, in order. A registry that cannot answer (down, refusing the
-    credentials) gives ``published=False`` with the reason: the push that follows reports it."""
+) -> RegistryState:
+    """Ask every registry about ``queries``. A question the registry cannot answer (down,
+    refusing the credentials) leaves that tag absent or that digest incomplete with the reason:
+    the push that follows then reports the problem itself."""
     clients: Dict[str, RegistryClient] = {}
-    for image in images:
-        registry = parse_repository(image.repository).registry
+    for query in queries:
+        registry = parse_repository(query.repository).registry
         if registry not in clients:
             clients[registry] = RegistryClient(
                 registry, keychain=keychain, insecure_registries=insecure_registries, ca_bundle=ca_bundle,
                 retries=1, retry_budget=10.0,
             )
 
-    def one(image: ImageToCheck) -> ImageStatus:
+    def client_of(repository: str) -> RegistryClient:
+        return clients[parse_repository(repository).registry]
+
+    def tag_digest(repository: str, tag: str) -> Optional[str]:
         try:
-            return image_status(clients[parse_repository(image.repository).registry], image)
-        except (RegistryError, CredentialError, OSError, ValueError) as e:
-            return ImageStatus(False, f"unknown: {' '.join(str(e).split())[:200]}")
+            repo = parse_repository(repository).repository
+            return _Pusher(client_of(repository), repo, [f"repository:{repo}:pull"]).manifest_digest_at(tag) or None
+        except _ERRORS:
+            return None
+
+    def complete(repository: str, digest: str) -> str:
+        try:
+            return _completeness(client_of(repository), repository, digest, sbom)
+        except _ERRORS as e:
+            return f"unknown: {' '.join(str(e).split())[:200]}"
 
     try:
-        if len(images) <= 1:
-            return [one(image) for image in images]
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(jobs, len(images)))) as pool:
-            return list(pool.map(one, images))
+        tag_keys = [(q.repository, tag) for q in queries for tag in q.tags]
+        found = _in_parallel([lambda r=r, t=t: tag_digest(r, t) for r, t in tag_keys], jobs)
+        tags = {f"{r}:{t}": d for (r, t), d in zip(tag_keys, found)}
+        digest_keys = sorted(
+            {(q.repository, d) for q in queries for d in q.digests}
+            | {(r, d) for (r, _), d in zip(tag_keys, found) if d}
+        )
+        answers = _in_parallel([lambda r=r, d=d: complete(r, d) for r, d in digest_keys], jobs)
+        return RegistryState(tags, {f"{r}@{d}": a for (r, d), a in zip(digest_keys, answers)})
     finally:
         for client in clients.values():
             client.close()
