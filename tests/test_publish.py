@@ -54,7 +54,9 @@ def test_publish_example_to_each_registry_setup(kind, repo, tmp_path, request, u
         assert tagged == raw
         assert raw == (repo.root / "dist" / output_path / "blobs/sha256" / meta["digest"][7:]).read_bytes()
     data = json.loads(output.read_text())
-    assert sorted(entry["reference"] for entry in data) == sorted(f"{r}@{d}" for r, d in refs.items())
+    # Both images pushed by one process (in parallel): one entry listing both.
+    assert [entry["status"] for entry in data] == ["published to tags: latest"]
+    assert sorted(image["reference"] for entry in data for image in entry["images"]) == sorted(f"{r}@{d}" for r, d in refs.items())
     # Secrets never reach the output.
     assert peer.password is None or peer.password not in result.stdout + result.stderr
 
@@ -75,7 +77,7 @@ def test_published_image_pulls_and_runs_and_republish_uploads_nothing(repo, regi
     output = tmp_path / "again.json"
     again = repo.pants("publish", "src/go::", f"--publish-output={output}", env=env)
     data = json.loads(output.read_text())
-    assert sorted(entry["reference"] for entry in data) == sorted(f"{r}@{d}" for r, d in first.items())
+    assert sorted(image["reference"] for entry in data for image in entry["images"]) == sorted(f"{r}@{d}" for r, d in first.items())
     assert [entry["status"] for entry in data] == ["skipped (already in the registry with tags: latest)"] * 2
     assert published_references(again.stdout) == {}
     requests = registry_plain.requests_since(mark)

@@ -8,6 +8,8 @@ for the whole batch in one round trip instead of one process per image).
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 
 from pants.core.goals.publish import (
@@ -17,7 +19,7 @@ from pants.core.goals.publish import (
     PublishProcesses,
     PublishRequest,
 )
-from pants.engine.fs import AddPrefix, Digest, MergeDigests
+from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
 from pants.base.specs import Specs
 from pants.base.specs_parser import SpecsParser
 from pants.engine.internals.options_parsing import _Options
@@ -25,6 +27,7 @@ from pants.base.glob_match_error_behavior import GlobMatchErrorBehavior
 from pants.engine.process import InteractiveProcess
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import FilteredTargets
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from pants_backend_ko.errors import KoError
@@ -42,7 +45,7 @@ from pants_backend_ko.util_rules.registry import (
     RepositoryCheck,
     RegistryStatusRequest,
     RegistryToolEnv,
-    push_argv,
+    push_plan,
 )
 
 
@@ -77,6 +80,7 @@ class PublishBatch:
 
     checks: tuple[RepositoryCheck, ...]
     description: str
+    requests: tuple[KoImageRequest, ...] = ()  # to build them all (the goal builds them anyway)
 
 
 @rule(desc="Collect the ko_images to publish", level=LogLevel.DEBUG)
@@ -102,7 +106,22 @@ async def publish_batch(_: PublishBatchRequest, options: _Options) -> PublishBat
         Get(ImageName, ImageNameRequest(r.field_set, s.import_path)) for r, s in zip(requests, settings)
     )
     checks = tuple(sorted({RepositoryCheck(n.repository, n.tags) for n in names if n.repository and n.tags}, key=str))
-    return PublishBatch(checks, f"{len(requests)} ko_image{'s' if len(requests) != 1 else ''}")
+    return PublishBatch(checks, f"{len(requests)} ko_image{'s' if len(requests) != 1 else ''}", tuple(requests))
+
+
+def image_output(image: BuiltKoImage) -> FrozenDict:
+    """One image in `--publish-output`."""
+    return FrozenDict({
+        "target": image.settings.address,
+        "import_path": image.settings.import_path,
+        "repository": image.name.repository,
+        "digest": image.digest,
+        "reference": f"{image.name.repository}@{image.digest}",
+        "tags": image.name.tags,
+    })
+
+
+PLAN_DIR = "ko-publish"
 
 
 @rule(desc="Publish a ko_image", level=LogLevel.DEBUG)
@@ -116,43 +135,63 @@ async def publish_ko_image(
         raise nowhere_to_publish(field_set.address)
     batch = await Get(PublishBatch, PublishBatchRequest())
     check = RepositoryCheck(repository, image.name.tags)
-    if check in batch.checks:
+    in_batch = check in batch.checks
+    if in_batch:
         status = await Get(RegistryStatus, RegistryStatusRequest(batch.checks, batch.description))
     else:
         # Not among the command line's targets (a deploy publishes it), or no tags: on its own.
         single = RepositoryCheck(repository, image.name.tags, (image.digest,))
         status = await Get(RegistryStatus, RegistryStatusRequest((single,), str(field_set.address)))
-    reference = f"{repository}@{image.digest}"
-    tags = f"tags: {', '.join(image.name.tags)}" if image.name.tags else None
     if status.is_published(image):
-        process = None
-        description = f"(already in the registry{' with ' + tags if tags else ''})"
-    else:
-        layout_dir = field_set.output_path.value_or_default(file_ending=None)
-        # Only what the push reads: the layout and the SBOMs, not the docker archive.
-        layout = await Get(Digest, AddPrefix(image.layout, layout_dir))
-        process = InteractiveProcess(
-            argv=push_argv(tool, ko, image, layout_dir, repository),
-            env=dict(tool.env),
-            input_digest=await Get(Digest, MergeDigests([layout, image.sboms])),
+        tags = f" with tags: {', '.join(image.name.tags)}" if image.name.tags else ""
+        return PublishProcesses(
+            [
+                PublishPackages(
+                    names=(f"{repository}@{image.digest}",),
+                    process=None,
+                    description=f"(already in the registry{tags})",
+                    data=PublishOutputData({"publisher": "ko", "images": (image_output(image),)}),
+                )
+            ]
         )
-        description = tags
+    pending: tuple[BuiltKoImage, ...] = (image,)
+    if in_batch:
+        # Pants runs publish processes one after another: the first image that needs a push
+        # pushes every such image of the batch, in parallel, as `ko build` does; the others
+        # add nothing (their names are listed under that one process).
+        images = await MultiGet(Get(BuiltKoImage, KoImageRequest, r) for r in batch.requests)
+        pending = tuple(
+            sorted(
+                (
+                    i for i in images
+                    if i.name.repository and RepositoryCheck(i.name.repository, i.name.tags) in batch.checks
+                    and not status.is_published(i)
+                ),
+                key=lambda i: str(i.settings.address),
+            )
+        )
+        if not pending or pending[0].settings.address != image.settings.address:
+            return PublishProcesses([])
+    plan, placements = push_plan(pending, ko)
+    parts = await MultiGet(
+        Get(Digest, CreateDigest([FileContent(f"{PLAN_DIR}/plan.json", json.dumps(plan, indent=2).encode())])),
+        *(Get(Digest, AddPrefix(digest, f"{PLAN_DIR}/{path}")) for digest, path in placements),
+    )
+    argv = [tool.python, "-m", "pants_backend_ko.oci.remote", "push-plan", "--plan", f"{PLAN_DIR}/plan.json"]
+    process = InteractiveProcess(
+        argv=tuple(argv),
+        env=dict(tool.env),
+        input_digest=await Get(Digest, MergeDigests(parts)),
+    )
+    tag_sets = {i.name.tags for i in pending}
+    tags = next(iter(tag_sets)) if len(tag_sets) == 1 else ()
     return PublishProcesses(
         [
             PublishPackages(
-                names=(reference,),
+                names=tuple(f"{i.name.repository}@{i.digest}" for i in pending),
                 process=process,
-                description=description,
-                data=PublishOutputData(
-                    {
-                        **field_set.get_output_data(),
-                        "import_path": image.settings.import_path,
-                        "repository": repository,
-                        "digest": image.digest,
-                        "reference": reference,
-                        "tags": image.name.tags,
-                    }
-                ),
+                description=f"tags: {', '.join(tags)}" if tags else None,
+                data=PublishOutputData({"publisher": "ko", "images": tuple(image_output(i) for i in pending)}),
             )
         ]
     )

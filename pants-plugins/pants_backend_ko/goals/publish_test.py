@@ -65,18 +65,24 @@ def test_publish_pushes_the_packaged_layout(rule_runner: RuleRunner) -> None:
         env={"KO_DOCKER_REPO": "127.0.0.1:5000/pub"},
     )
     (published,) = publish(rule_runner)
-    repository = published.data["repository"]
+    (image,) = published.data["images"]
+    repository = image["repository"]
     assert repository.startswith("127.0.0.1:5000/pub/api-")
-    assert published.names == (f"{repository}@{published.data['digest']}",)
+    assert published.names == (f"{repository}@{image['digest']}",) == (image["reference"],)
     argv = published.process.process.argv
-    assert argv[:3] == (sys.executable, "-m", "pants_backend_ko.oci.remote")
-    assert argv[3:] == (
-        "push", "--layout", "pub.cmd.api/img", "--repository", repository, "--jobs", "4",
-        "--tag", "v2", "--tag", "latest", "--insecure-registry", "reg.internal:5000",
-    )
+    assert argv == (sys.executable, "-m", "pants_backend_ko.oci.remote", "push-plan", "--plan", "ko-publish/plan.json")
     # The process pushes the very files `pants package` wrote: the layout is in its input.
-    inputs = {fc.path for fc in rule_runner.request(DigestContents, [published.process.process.input_digest])}
-    assert "pub.cmd.api/img/index.json" in inputs
+    files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [published.process.process.input_digest])}
+    assert json.loads(files["ko-publish/plan.json"]) == {
+        "insecure_registries": ["reg.internal:5000"],
+        "jobs": 4,
+        "images": [
+            {"layout": "images/0", "repository": repository, "tags": ["v2", "latest"], "blob_sources": [], "sboms": []}
+        ],
+    }
+    package = rule_runner.request(BuiltPackage, [KoImagePackageFieldSet.create(rule_runner.get_target(IMG))])
+    packaged = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [package.digest])}
+    assert files["ko-publish/images/0/index.json"] == packaged["pub.cmd.api/img/index.json"]
 
 
 def test_publish_without_a_repository(rule_runner: RuleRunner) -> None:

@@ -18,43 +18,12 @@ import os
 import shutil
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
-from pants_backend_ko.oci.reference import parse_repository
-from pants_backend_ko.oci.remote.cli import attach_sboms, env_ca_bundle
+from pants_backend_ko.oci.remote.cli import env_ca_bundle, push_plan
 from pants_backend_ko.oci.remote.credentials import Keychain
-from pants_backend_ko.oci.remote.push import push_layout
 from pants_backend_ko.oci.remote.transport import ClientPool
-
-
-def push_images(plan: dict, base: Path, pool: ClientPool) -> List[str]:
-    def push(image: dict) -> str:
-        repository = image["repository"]
-        registry = parse_repository(repository).registry
-        result = push_layout(
-            base / image["layout"],
-            repository,
-            image.get("tags", ()),
-            client=pool.get(registry),
-            blob_sources={d: tuple(src.split("/", 1)) for d, src in image.get("blob_sources", ())},
-            jobs=int(plan.get("jobs", 4)),
-        )
-        attach_sboms(pool.get(registry), repository, base / image["layout"],
-                     [tuple(pair) for pair in image.get("sboms", ())], base)
-        print(
-            f"{result.reference} ({result.blobs_uploaded} uploaded, {result.blobs_mounted} mounted, "
-            f"{result.blobs_skipped} present)",
-            file=sys.stderr,
-        )
-        return result.reference
-
-    images = plan.get("images", [])
-    if not images:
-        return []
-    with ThreadPoolExecutor(max_workers=min(4, len(images))) as executor:
-        return list(executor.map(push, images))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -73,9 +42,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         pool = ClientPool(keychain=Keychain(dict(os.environ)), insecure_registries=plan.get("insecure_registries", ()),
                           ca_bundle=env_ca_bundle(os.environ))
         try:
-            push_images(plan, base, pool)
+            outcomes = push_plan(plan, base, pool)
         finally:
             pool.close()
+        failed = [o.error for o in outcomes if o.error]
+        if failed:
+            raise RuntimeError(failed[0])  # nothing is applied unless every push succeeded
+        for outcome in outcomes:
+            print(f"{outcome.reference} {outcome.summary}", file=sys.stderr)
     except Exception as e:  # one line: the message says what and where
         print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 1

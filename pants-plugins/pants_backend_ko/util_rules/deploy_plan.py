@@ -12,7 +12,7 @@ from pants.util.logging import LogLevel
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.target_types import KoManifestsFieldSet
 from pants_backend_ko.util_rules.manifests import RenderedManifests, RenderManifestsRequest
-from pants_backend_ko.util_rules.registry import RegistryToolEnv
+from pants_backend_ko.util_rules.registry import RegistryToolEnv, push_plan
 
 PLAN_FILE = "ko-deploy/plan.json"
 
@@ -41,40 +41,25 @@ async def deploy_plan(request: DeployPlanRequest, ko: KoSubsystem, tool: Registr
     )
     push = request.push_images and verb != "delete"
     images = rendered.images if push else ()
+    pushes, placements = push_plan(images, ko)
     plan = {
         "target": str(field_set.address),
         "verb": verb,
         "manifest": "rendered.yaml",
         "kubectl_args": list(field_set.kubectl_args.value or ()),
-        "insecure_registries": list(ko.insecure_registries),
-        "jobs": ko.publish_jobs,
-        "images": [
-            {
-                "layout": f"images/{i}",
-                "repository": image.name.repository,
-                "tags": list(image.name.tags),
-                "blob_sources": [list(pair) for pair in image.base_blob_sources],
-                "sboms": [[digest, f"sboms/{i}/{path}"] for digest, path in image.sbom_files],
-            }
-            for i, image in enumerate(images)
-        ],
+        **pushes,
     }
     files = await Get(
         Digest,
         CreateDigest(
             [
-                FileContent("ko-deploy/plan.json", json.dumps(plan, indent=2).encode()),
+                FileContent(PLAN_FILE, json.dumps(plan, indent=2).encode()),
                 FileContent("ko-deploy/rendered.yaml", rendered.combined.encode("utf-8")),
             ]
         ),
     )
-    layouts = await MultiGet(
-        Get(Digest, AddPrefix(image.layout, f"ko-deploy/images/{i}")) for i, image in enumerate(images)
-    )
-    sboms = await MultiGet(
-        Get(Digest, AddPrefix(image.sboms, f"ko-deploy/sboms/{i}")) for i, image in enumerate(images)
-    )
-    digest = await Get(Digest, MergeDigests([files, *layouts, *sboms]))
+    placed = await MultiGet(Get(Digest, AddPrefix(digest, f"ko-deploy/{path}")) for digest, path in placements)
+    digest = await Get(Digest, MergeDigests([files, *placed]))
     argv = (tool.python, "-m", "pants_backend_ko.k8s.apply_tool", "--plan")
     return DeployPlan(digest, argv, {"PYTHONPATH": tool.env["PYTHONPATH"]}, rendered)
 

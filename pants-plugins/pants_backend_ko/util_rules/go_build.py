@@ -3,6 +3,11 @@
 Not the Pants 2.17 Go backend (it cannot build with Go >= 1.22): one hermetic `go build` Process
 per (binary, platform). Its inputs are only the files of the packages the main package imports
 (from `go list`), plus go.mod/go.sum, so an edit in one binary never re-runs another's build.
+Before them, one Process per (module, platform, flags) compiles every package from outside the
+module that the module's commands import (standard library, third-party modules) into GOCACHE:
+concurrent builds would otherwise each compile the same dependencies on a cold cache, since Go
+does not share work in progress between processes. Its inputs are go.mod/go.sum and the list
+of those packages, so edits inside the module never re-run it.
 `GOCACHE`/`GOMODCACHE` are append-only named caches: Go's own caches are content-addressed and
 safe to share between concurrent processes.
 """
@@ -291,6 +296,70 @@ async def go_list(request: GoListRequest, go: GoToolchain) -> GoListing:
 
 
 @dataclass(frozen=True)
+class GoDependenciesRequest:
+    module: GoModule
+    platform: Platform
+    flags: tuple[str, ...]  # the builds' flags: they change what is compiled (-tags, -gcflags)
+    cgo: bool
+    build_env: tuple[str, ...]
+    packages: tuple[str, ...]  # import paths from outside the module, sorted
+
+
+@dataclass(frozen=True)
+class GoDependenciesCompiled:
+    ok: bool  # a failure is left to the binary's own build, which reports it
+
+
+def external_dependencies(listing: GoListing) -> tuple[str, ...]:
+    """Every package from outside the module that a `package main` of the module imports,
+    directly or not; the same for every binary of the module, so they share one compile."""
+    packages = listing.packages
+    external: set[str] = set()
+    for package in packages.values():
+        if package.rel_dir is None or package.name != "main" or package.error:
+            continue
+        for dep in package.deps:
+            info = packages.get(dep)
+            if info is not None and info.rel_dir is None and not info.error:
+                external.add(dep)
+    return tuple(sorted(external))
+
+
+@rule(desc="Compile Go dependencies", level=LogLevel.DEBUG)
+async def compile_go_dependencies(request: GoDependenciesRequest, go: GoToolchain, ko: KoSubsystem) -> GoDependenciesCompiled:
+    if not request.packages:
+        return GoDependenciesCompiled(True)
+    # Vendored packages sit inside the module (built with it): only modules.txt is needed.
+    module_files = ["go.mod", "go.sum"] + (["vendor/modules.txt"] if request.module.vendored else [])
+    sources = await Get(GoModuleSources, GoModule, request.module)
+    input_digest = await Get(
+        Digest, DigestSubset(sources.snapshot.digest, PathGlobs([request.module.path(f) for f in module_files]))
+    )
+    env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo, request.build_env))
+    build_env = dict(env.env)
+    build_env["GOFLAGS"] = "-mod=vendor" if request.module.vendored else "-mod=readonly"
+    # Several packages and no -o: go compiles them into GOCACHE and writes nothing else.
+    argv = [go.path, "build", "-trimpath", *request.flags, *request.packages]
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            argv=tuple(argv),
+            description=f"Compile the Go dependencies of {request.module.module_path} ({request.platform})",
+            input_digest=input_digest,
+            working_directory=request.module.root or None,
+            env=FrozenDict(build_env),
+            append_only_caches=GO_CACHES,
+            remote_cache_speculation_delay_millis=GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
+            level=LogLevel.DEBUG,
+            # Its only product is GOCACHE's content: a failure (e.g. a dependency needing cgo)
+            # is as deterministic as a success, and the binary's own build reports it.
+            cache_scope=ProcessCacheScope.ALWAYS,
+        ),
+    )
+    return GoDependenciesCompiled(result.exit_code == 0)
+
+
+@dataclass(frozen=True)
 class GoBuildRequest:
     module: GoModule
     import_path: str
@@ -349,6 +418,14 @@ async def go_build(request: GoBuildRequest, go: GoToolchain, ko: KoSubsystem) ->
         package = listing.packages.get(dep)
         if package is not None and package.rel_dir is not None:
             files.update(package.files)
+    # Warm GOCACHE with the dependencies first (one compile shared by every binary).
+    await Get(
+        GoDependenciesCompiled,
+        GoDependenciesRequest(
+            request.module, request.platform, request.flags, request.cgo, request.build_env,
+            external_dependencies(listing),
+        ),
+    )
     module_files = ["go.mod", "go.sum"] + (["vendor/modules.txt"] if request.module.vendored else [])
     globs = [request.module.path(f) for f in sorted(files) + module_files]
     sources = await Get(GoModuleSources, GoModule, request.module)

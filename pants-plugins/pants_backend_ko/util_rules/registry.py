@@ -14,7 +14,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import pants_backend_ko
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
@@ -69,24 +69,27 @@ async def registry_tool_env() -> RegistryToolEnv:
     return RegistryToolEnv(FrozenDict(env))
 
 
-def push_argv(
-    tool: RegistryToolEnv, ko: KoSubsystem, image: BuiltKoImage, layout_dir: str, repository: str
-) -> tuple[str, ...]:
-    argv = [
-        tool.python, "-m", "pants_backend_ko.oci.remote", "push",
-        "--layout", layout_dir,
-        "--repository", repository,
-        "--jobs", str(ko.publish_jobs),
-    ]
-    for tag in image.name.tags:
-        argv.extend(["--tag", tag])
-    for registry in ko.insecure_registries:
-        argv.extend(["--insecure-registry", registry])
-    for digest, source in image.base_blob_sources:
-        argv.extend(["--blob-source", f"{digest}={source}"])
-    for digest, path in image.sbom_files:
-        argv.extend(["--sbom", f"{digest}={path}"])
-    return tuple(argv)
+def push_plan(
+    images: Sequence[BuiltKoImage], ko: KoSubsystem
+) -> tuple[dict, tuple[tuple[Digest, str], ...]]:
+    """A plan for `python -m pants_backend_ko.oci.remote push-plan` (and the deploy tool) that
+    pushes ``images`` in parallel, and where each image's layout and SBOMs go, relative to the
+    plan's folder."""
+    entries = []
+    placements: list[tuple[Digest, str]] = []
+    for i, image in enumerate(images):
+        entries.append(
+            {
+                "layout": f"images/{i}",
+                "repository": image.name.repository,
+                "tags": list(image.name.tags),
+                "blob_sources": [list(pair) for pair in image.base_blob_sources],
+                "sboms": [[digest, f"sboms/{i}/{path}"] for digest, path in image.sbom_files],
+            }
+        )
+        placements.extend(((image.layout, f"images/{i}"), (image.sboms, f"sboms/{i}")))
+    plan = {"insecure_registries": list(ko.insecure_registries), "jobs": ko.publish_jobs, "images": entries}
+    return plan, tuple(placements)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,12 @@
 [--ref-name NAME] [--jobs N] [--json-output FILE]`` prints one line,
 ``REPO@sha256:<hex>``, on stdout; logs go to stderr.
 
+``push-plan --plan FILE`` pushes every image a plan lists, in parallel:
+``{"images": [{"layout", "repository", "tags", "blob_sources": [[DIGEST, REPO]],
+"sboms": [[DIGEST, FILE]]}], "jobs": N, "insecure_registries": [...]}`` (paths relative to the
+plan's folder); one ``REPO@sha256:<hex>`` line per pushed image on stdout, one ``error: ...``
+line per failed image on stderr, exit 1 if any failed.
+
 ``status --input FILE [--insecure-registry HOST]... [--ca-bundle PEM]`` reads
 ``{"sbom": bool, "repositories": [{"repository", "tags", "digests"}]}`` and prints, as JSON,
 ``{"tags": {"REPO:TAG": DIGEST|null}, "complete": {"REPO@DIGEST": ""|MISSING}}`` (read-only;
@@ -24,6 +30,8 @@ import json
 import logging
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -35,7 +43,7 @@ from pants_backend_ko.oci.remote.attach import attach_sbom
 from pants_backend_ko.oci.remote.pull import get_manifest
 from pants_backend_ko.oci.remote.push import push_layout
 from pants_backend_ko.oci.remote.status import RepositoryQuery, registry_state
-from pants_backend_ko.oci.remote.transport import RegistryClient
+from pants_backend_ko.oci.remote.transport import ClientPool, RegistryClient
 
 
 class UsageError(ValueError):
@@ -83,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("--json-output", default=None, metavar="FILE")
     transport_flags(push)
 
+    plan = sub.add_parser("push-plan", help="push every image of a plan file, in parallel")
+    plan.add_argument("--plan", required=True, metavar="FILE")
+    transport_flags(plan)
+
     status = sub.add_parser("status", help="tell which images are already published (read-only)")
     status.add_argument("--input", required=True, metavar="FILE")
     status.add_argument("--jobs", type=int, default=8)
@@ -104,6 +116,67 @@ def attach_sboms(
         manifest = layout / "blobs" / digest.replace(":", "/", 1)
         media_type = json.loads(manifest.read_bytes()).get("mediaType", "")
         attach_sbom(client, repository, digest, media_type, (base / path).read_bytes())
+
+
+@dataclass(frozen=True)
+class PlannedPush:
+    repository: str
+    reference: Optional[str] = None  # REPO@sha256:<hex> once pushed
+    error: Optional[str] = None  # one line, when it failed
+    summary: str = ""  # "(N uploaded, N mounted, N present)"
+
+
+def push_plan(plan: dict, base: Path, pool: ClientPool) -> List[PlannedPush]:
+    """Push the images of a plan (layouts, tags, base blob sources, SBOMs; paths relative to
+    ``base``) in parallel, each skipping what the registry has. Every image is attempted; the
+    outcomes come back in plan order."""
+    jobs = int(plan.get("jobs", 4))
+
+    def push(image: dict) -> PlannedPush:
+        repository = image["repository"]
+        try:
+            client = pool.get(parse_repository(repository).registry)
+            result = push_layout(
+                base / image["layout"],
+                repository,
+                image.get("tags", ()),
+                client=client,
+                blob_sources={d: tuple(src.split("/", 1)) for d, src in image.get("blob_sources", ())},
+                jobs=jobs,
+            )
+            attach_sboms(client, repository, base / image["layout"], [tuple(pair) for pair in image.get("sboms", ())], base)
+        except (RegistryError, CredentialError, InvalidReferenceError, ValueError, OSError) as e:
+            return PlannedPush(repository, error=f"{repository}: {' '.join(str(e).split()) or type(e).__name__}")
+        summary = f"({result.blobs_uploaded} uploaded, {result.blobs_mounted} mounted, {result.blobs_skipped} present)"
+        logging.getLogger(__name__).info("pushed %s %s", result.reference, summary)
+        return PlannedPush(repository, reference=result.reference, summary=summary)
+
+    images = plan.get("images", [])
+    if len(images) <= 1:
+        return [push(image) for image in images]
+    with ThreadPoolExecutor(max_workers=min(4, len(images)), thread_name_prefix="oci-image") as executor:
+        return list(executor.map(push, images))
+
+
+def _run_push_plan(args: argparse.Namespace, keychain: Keychain) -> int:
+    plan_path = Path(args.plan)
+    plan = json.loads(plan_path.read_text(encoding="utf-8"))
+    pool = ClientPool(
+        keychain=keychain,
+        insecure_registries=[*plan.get("insecure_registries", ()), *args.insecure_registry],
+        ca_bundle=args.ca_bundle or env_ca_bundle(os.environ),
+    )
+    try:
+        outcomes = push_plan(plan, plan_path.parent, pool)
+    finally:
+        pool.close()
+    for outcome in outcomes:
+        if outcome.reference:
+            print(outcome.reference)
+    for outcome in outcomes:
+        if outcome.error:
+            print(f"error: {outcome.error}", file=sys.stderr)
+    return 1 if any(outcome.error for outcome in outcomes) else 0
 
 
 def _run_push(args: argparse.Namespace, keychain: Keychain) -> int:
@@ -181,6 +254,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == "push":
             return _run_push(args, keychain)
+        if args.command == "push-plan":
+            return _run_push_plan(args, keychain)
         if args.command == "status":
             return _run_status(args, keychain)
         return _run_inspect(args, keychain)
