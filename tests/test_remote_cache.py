@@ -105,6 +105,11 @@ def _go_builds_run(stderr: str) -> list:
     return re.findall(r'spawned local process .*?description: "go build (\S+) \((\S+)\)', stderr)
 
 
+def _dependency_compiles_run(stderr: str) -> list:
+    """The per-(module, platform) compiles of the Go dependencies that actually executed."""
+    return re.findall(r'spawned local process .*?description: "Compile the Go dependencies of (\S+) \((\S+)\)', stderr)
+
+
 def _counter(stats_log: str, name: str) -> int:
     """A counter from Pants' `--stats-log` output (`  name: value` lines)."""
     match = re.search(rf"^\s*{re.escape(name)}: (\d+)\s*$", stats_log, re.MULTILINE)
@@ -134,6 +139,8 @@ def test_fresh_clone_builds_every_image_from_the_remote_cache(bazel_remote, tmp_
         timeout=600,
     )
     assert sorted(_go_builds_run(result_a.stderr)) == ALL_BUILDS
+    compiled_a = _dependency_compiles_run(result_a.stderr)
+    assert compiled_a and len(compiled_a) == len(set(compiled_a)), compiled_a  # once per platform
     assert _counter(result_a.stderr, "remote_cache_write_successes") > 0, "clone A wrote nothing to the remote cache"
     digests_a = {image: clone_a.image_metadata(image)["digest"] for image in IMAGES}
 
@@ -150,6 +157,7 @@ def test_fresh_clone_builds_every_image_from_the_remote_cache(bazel_remote, tmp_
         "a fresh clone ran go build although clone A had cached it remotely: some Process is not "
         "hermetic (compare its argv/env between the clones)"
     )
+    assert _dependency_compiles_run(result_b.stderr) == []
     assert _counter(result_b.stderr, "remote_cache_requests_cached") >= len(ALL_BUILDS)
     # Not even speculatively: Pants did not start a local run that the remote hit then cancelled.
     assert _counter(result_b.stderr, "remote_cache_speculation_local_completed_first") == 0

@@ -7,11 +7,12 @@ import os
 from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
-from pants.engine.fs import EMPTY_DIGEST, AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.fs import AddPrefix, CreateDigest, Digest, DigestContents, FileContent, MergeDigests
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from pants_backend_ko.oci.layout import docker_archive_of_layout
 from pants_backend_ko.target_types import KoImageFieldSet, KoManifestsFieldSet
 from pants_backend_ko.util_rules.image import BuiltKoImage, KoImageRequest
 from pants_backend_ko.util_rules.manifests import (
@@ -55,6 +56,13 @@ async def package_ko_image(field_set: KoImagePackageFieldSet) -> BuiltPackage:
         Get(Digest, AddPrefix(image.layout, output_path)),
         Get(Digest, CreateDigest([FileContent(f"{output_path}.ko-image.json", metadata.encode())])),
     ]
+    if image.loadable:
+        # The docker archive (every platform, ko issue 1708) is written from the layout's files
+        # here, in package only: publish, run and the manifests never need it.
+        contents = await Get(DigestContents, Digest, image.layout)
+        repo_tags = [f"{image.name.repository_or_local}:{tag}" for tag in image.name.tags]
+        archive = docker_archive_of_layout({fc.path: fc.content for fc in contents}, repo_tags)
+        parts.append(Get(Digest, CreateDigest([FileContent(f"{output_path}.tar", archive)])))
     artifacts = [
         BuiltPackageArtifact(
             output_path,
@@ -65,11 +73,11 @@ async def package_ko_image(field_set: KoImagePackageFieldSet) -> BuiltPackage:
         ),
         BuiltPackageArtifact(f"{output_path}.ko-image.json"),
     ]
-    if image.docker_archive != EMPTY_DIGEST:
+    if image.loadable:
         artifacts.append(BuiltPackageArtifact(f"{output_path}.tar"))
     artifacts.extend(BuiltPackageArtifact(path) for _, path in image.sbom_files)
     digests = await MultiGet(parts)
-    merged = await Get(Digest, MergeDigests([*digests, image.docker_archive, image.sboms]))
+    merged = await Get(Digest, MergeDigests([*digests, image.sboms]))
     return BuiltPackage(merged, tuple(artifacts))
 
 

@@ -25,7 +25,9 @@ from typing import Mapping, Sequence
 
 from pants_backend_ko.oci import gojson
 from pants_backend_ko.oci.image import BuiltImage, BuiltIndex
+from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.model import (
+    ConfigFile,
     IMAGE_MANIFEST_TYPES,
     INDEX_TYPES,
     OCI_INDEX,
@@ -43,6 +45,7 @@ __all__ = [
     "ANNOTATION_REF_NAME",
     "ANNOTATION_CONTAINERD_IMAGE_NAME",
     "layout_files",
+    "docker_archive_of_layout",
     "docker_archive",
     "read_layout",
     "OciLayout",
@@ -295,6 +298,51 @@ def docker_archive_index(
             gojson.dumps({name: gojson.sorted_map(t) for name, t in sorted(repositories.items())}) + b"\n"
         )
     return _tar_bytes(files)
+
+
+def docker_archive_of_layout(files: Mapping[str, bytes], repo_tags: Sequence[str]) -> bytes:
+    """The docker archive (`docker_archive` / `docker_archive_index`) of the image or index an
+    OCI layout's `index.json` names, from the layout's files alone: package writes it beside the
+    layout without keeping the in-memory image around. Every blob must be in `files`."""
+    (top,) = ImageIndex.parse(files["index.json"], "layout index.json").manifests or ()
+
+    def image(descriptor: Descriptor) -> BuiltImage:
+        manifest_bytes = files[blob_path(descriptor.digest)]
+        manifest = ImageManifest.parse(manifest_bytes, f"layout manifest {descriptor.digest}")
+        config = files[blob_path(manifest.config.digest)]
+        config_file = ConfigFile.parse(config, f"layout config {manifest.config.digest}")
+        layers = tuple(manifest.layers or ())
+        # As built: the index entry's platform, or (single image) the config's.
+        platform = descriptor.platform or Platform(
+            os=config_file.os,
+            architecture=config_file.architecture,
+            variant=config_file.variant or None,
+            os_version=config_file.os_version or None,
+            os_features=tuple(config_file.os_features or ()),
+        )
+        return BuiltImage(
+            manifest=manifest_bytes,
+            manifest_descriptor=Descriptor(media_type=descriptor.media_type, size=len(manifest_bytes), digest=descriptor.digest),
+            config=config,
+            config_descriptor=manifest.config,
+            layers=layers,
+            layers_diff_ids=tuple(config_file.rootfs.diff_ids or ()),
+            blobs=FrozenDict(
+                {manifest.config.digest: config, **{layer.digest: files[blob_path(layer.digest)] for layer in layers}}
+            ),
+            platform=platform,
+        )
+
+    if top.media_type in INDEX_TYPES:
+        index_bytes = files[blob_path(top.digest)]
+        children = ImageIndex.parse(index_bytes, f"layout index {top.digest}").manifests or ()
+        built = BuiltIndex(
+            manifest=index_bytes,
+            descriptor=Descriptor(media_type=top.media_type, size=len(index_bytes), digest=top.digest),
+            children=tuple(image(child) for child in children),
+        )
+        return docker_archive_index(built, {}, repo_tags)
+    return docker_archive(image(top), {}, repo_tags)
 
 
 # --------------------------------------------------------------------------- reading

@@ -16,6 +16,8 @@ from pants_backend_ko.oci.layout import (
     OCI_LAYOUT_FILE,
     blob_path,
     docker_archive,
+    docker_archive_index,
+    docker_archive_of_layout,
     layout_files,
     read_layout,
 )
@@ -215,3 +217,21 @@ def test_docker_archive_errors(images) -> None:
             docker_archive(amd, {}, [bad])
     with pytest.raises(ValueError, match="the string"):
         docker_archive(amd, {}, "ko.local/app:latest")  # type: ignore[arg-type]
+
+
+def test_docker_archive_of_layout_equals_the_in_memory_archive(images) -> None:
+    # package writes the archive from the layout's files: byte-identical to the archive of the
+    # in-memory image, for an image, an image on a base with layers, and an index.
+    amd, arm, index = images
+    tags = ["ko.local/app:latest", "registry.local:5000/team/app:v1"]
+    for repo_tags in (tags, []):
+        assert docker_archive_of_layout(layout_files(amd, [amd], {}, "v1"), repo_tags) == docker_archive(amd, {}, repo_tags)
+        assert docker_archive_of_layout(layout_files(index, [amd, arm], {}, None), repo_tags) == docker_archive_index(
+            index, {}, repo_tags
+        )
+    base = BaseImage.from_manifest(amd.manifest, amd.config, name="registry.local/base:1")
+    derived = _image(AMD64, b"derived", base=base)
+    base_blobs = {layer.digest: amd.blobs[layer.digest] for layer in amd.layers}
+    assert docker_archive_of_layout(layout_files(derived, [derived], base_blobs, "d"), tags) == docker_archive(
+        derived, base_blobs, tags
+    )

@@ -32,6 +32,8 @@ from pants_backend_ko.util_rules.go_build import (
     GO_LIST_FIELDS,
     BuiltGoBinary,
     GoBuildRequest,
+    GoDependenciesCompiled,
+    GoDependenciesRequest,
     GoEnvRequest,
     GoListing,
     GoListRequest,
@@ -54,7 +56,9 @@ EM_AARCH64 = 183
 
 @pytest.fixture(scope="module")
 def rule_runner() -> RuleRunner:
-    return ko_rule_runner(extra_rules=[QueryRule(GoProcessEnv, (GoEnvRequest,))])
+    return ko_rule_runner(
+        extra_rules=[QueryRule(GoProcessEnv, (GoEnvRequest,)), QueryRule(GoDependenciesCompiled, (GoDependenciesRequest,))]
+    )
 
 
 def build_request(module: GoModule, import_path: str, platform=AMD64, flags=(), owner="//x:img") -> GoBuildRequest:
@@ -238,6 +242,7 @@ def run_go_build_observed(rule_runner: RuleRunner, request: GoBuildRequest) -> t
         rule_args=[request, toolchain, create_subsystem(KoSubsystem, strip_vcs_info=True)],
         mock_gets=[
             MockGet(GoListing, (GoListRequest,), record("list", GoListing)),
+            MockGet(GoDependenciesCompiled, (GoDependenciesRequest,), record("deps", GoDependenciesCompiled)),
             MockGet(GoModuleSources, (GoModule,), record("sources", GoModuleSources)),
             MockGet(Digest, (DigestSubset,), record("subset", Digest)),
             MockGet(GoProcessEnv, (GoEnvRequest,), record("env", GoProcessEnv)),
@@ -269,6 +274,12 @@ def test_go_build_inputs_are_only_the_imported_packages_files(rule_runner: RuleR
     _, seen_b = run_go_build_observed(rule_runner, build_request(module, "example.com/listed/cmd/b"))
     inputs_b = rule_runner.request(Snapshot, [seen_b["process"].input_digest])
     assert inputs_b.files == ("inputs/cmd/b/main.go", "inputs/go.mod")
+    # Both binaries first ask for the same compile of the module's outside dependencies (one
+    # Process for the two), which lists the standard library packages and none of the module's.
+    deps = seen["deps"]
+    assert seen_b["deps"] == deps
+    assert "fmt" in deps.packages and "runtime" in deps.packages
+    assert not any(p.startswith("example.com/listed") for p in deps.packages)
 
 
 def test_compile_error_shows_the_compiler_message_and_the_target(rule_runner: RuleRunner) -> None:

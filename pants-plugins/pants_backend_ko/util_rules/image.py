@@ -270,7 +270,8 @@ class BuiltKoImage:
     digest: str  # sha256:<hex> of the top manifest or index
     media_type: str
     platform_digests: FrozenDict[str, str]  # "linux/arm64" -> digest of that platform's manifest
-    docker_archive: Digest  # `<output_path>.tar`: docker-loadable, every platform (empty if shallow)
+    # The layout holds every layer (not a shallow base's): package can write a docker archive.
+    loadable: bool
     name: ImageName
     # SPDX SBOMs (package writes them beside the image; publish attaches them): the files, and
     # (manifest digest, file path) pairs. Empty with `[ko].sbom = false`.
@@ -371,22 +372,9 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         top, images, dict(base.blobs), ref_name, allow_missing_base_blobs=base.shallow
     )
     layout_digest = await Get(Digest, CreateDigest(FileContent(p, c) for p, c in sorted(files.items())))
-    repo_tags = [f"{name.repository_or_local}:{tag}" for tag in name.tags]
-    archive = None
-    if base.shallow and any(img.base_layers for img in images):
-        pass  # a loadable archive needs every layer: none without the base's layers
-    elif base.is_index:
-        # Beyond ko (ko issue 1708): a loadable archive of every platform.
-        archive = oci_layout.docker_archive_index(top, dict(base.blobs), repo_tags)
-    else:
-        archive = oci_layout.docker_archive(images[0], dict(base.blobs), repo_tags)
     # Beside the layout folder, as package writes it: an explicit `output_path` is returned as
-    # given by value_or_default (no ending added), which would put the archive on the folder.
+    # given by value_or_default (no ending added), which would put the SBOMs on the folder.
     output_path = field_set.output_path.value_or_default(file_ending=None)
-    archive_path = f"{output_path}.tar"
-    docker_archive = EMPTY_DIGEST
-    if archive is not None:
-        docker_archive = await Get(Digest, CreateDigest([FileContent(archive_path, archive)]))
     sbom_digest, sbom_files = EMPTY_DIGEST, ()
     if ko.sbom:
         files_by_path = image_sboms(
@@ -407,7 +395,7 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         platform_digests=FrozenDict(
             {str(p): img.manifest_descriptor.digest for p, img in zip(base.platforms, images)}
         ),
-        docker_archive=docker_archive,
+        loadable=not (base.shallow and any(img.base_layers for img in images)),
         name=name,
         base_blob_sources=base.blob_sources,
     )
