@@ -145,29 +145,36 @@ def main(results_path: str, md_path: str, ratios_path: str) -> None:
 
     r, p, k = ratio_of("edit-bin")
     floor = median(scen.get("floor", {}).get("samples", {}), "floor") if "floor" in scen else None
+
+    def row(target, measured, met, why_met, why_not):
+        add(f"| {target} | {measured} | {'met' if met else 'NOT met'} | {why_met if met else why_not} |")
+
     if r is not None:
-        add(f"| edit one binary → published ≤ 0.8× ko | {p:.2f}s vs {k:.2f}s = {r:.2f}× | {'met' if r <= 0.8 else 'NOT met'} | "
-            "one push process per image, run sequentially, ~0.4–1 s each even for the 8 unchanged images "
-            "(Analysis 1); `go list` of the whole module re-runs on every edit (Analysis 3) |")
+        row("edit one binary → published ≤ 0.8× ko", f"{p:.2f}s vs {k:.2f}s = {r:.2f}×", r <= 0.8,
+            "one go build; the registry check of all 9 images runs while it compiles; one push (Analysis 1, 2)",
+            "Pants' fixed costs per run (Analysis 4); the machine's load hits the tools unevenly")
         if floor:
             fr = p / floor
-            add(f"| edit one binary → published ≤ 1.3× floor | {p:.2f}s vs floor {floor:.2f}s = {fr:.2f}× | "
-                f"{'met' if fr <= 1.3 else 'NOT met'} | the floor pushes one image; both tools spend their "
-                "time on the 8 unchanged images (Analysis 4) |")
+            row("edit one binary → published ≤ 1.3× floor", f"{p:.2f}s vs floor {floor:.2f}s = {fr:.2f}×", fr <= 1.3,
+                "", "the floor is a bare warm `go build` plus three HTTP requests; Pants adds its run set-up, "
+                "`go list`, the image assembly and SBOM, a registry check and a push process, each a few tenths "
+                "of a second (Analysis 4). ko is further from it than Pants")
     r, p, k = ratio_of("noop")
     if r is not None:
-        add(f"| no-op publish ≤ 0.3× ko | {p:.2f}s vs {k:.2f}s = {r:.2f}× | {'met' if r <= 0.3 else 'NOT met'} | 9 sequential push processes "
-            "(interpreter start + HEADs + manifest PUT each); skip unchanged images in one parallel check "
-            "(Analysis 1) |")
+        row("no-op publish ≤ 0.3× ko", f"{p:.2f}s vs {k:.2f}s = {r:.2f}×", r <= 0.3,
+            "pantsd keeps every image; one read-only registry check of all tags, no push process (Analysis 1)",
+            "what is left is Pants' own run (native client, graph walk) plus one check process (Analysis 1)")
     r, p, k = ratio_of("cold-2 platforms")
     if r is not None:
-        add(f"| cold build, N images × 2 platforms ≤ 1.0× ko | {p:.2f}s vs {k:.2f}s = {r:.2f}× | "
-            f"{'met' if r <= 1.0 else 'NOT met'} | concurrent per-binary go builds compile the same "
-            "dependencies at once on a cold GOCACHE (Analysis: cold) |")
+        row("cold build, N images × 2 platforms ≤ 1.0× ko", f"{p:.2f}s vs {k:.2f}s = {r:.2f}×", r <= 1.0,
+            "dependencies compiled once per platform before the per-binary builds; all pushes in one "
+            "parallel process (Analysis: cold)",
+            "Pants starts without pantsd (~5 s of rule-graph set-up ko does not have); the rest is the "
+            "same compile work (Analysis: cold)")
     else:
         add("| cold build, N images × 2 platforms ≤ 1.0× ko | not run (BENCH_SKIP_COLD) | – | |")
     add("| remote-cache run on a fresh clone: zero `go build` | `tests/test_remote_cache.py` (bazel-remote on loopback): "
-        "0 `go build` spawned, identical digests | met (guarded by the test) | needed the 2 s "
+        "0 `go build` (and 0 dependency compiles) spawned, identical digests | met (guarded by the test) | needed the 2 s "
         "speculation delay on go Processes (Analysis: fixed) |")
     add("")
     analysis = Path(__file__).with_name("analysis.md")

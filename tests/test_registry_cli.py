@@ -68,3 +68,30 @@ def test_errors_are_one_line_with_exit_code_1(registry_tls, tmp_path, unique_rep
     assert missing.returncode == 1 and missing.stderr == f"error: OCI layout {tmp_path / 'nope'}: not a directory; pass the directory that holds oci-layout and index.json\n"
     mount = run_cli("push", "--layout", layout.path, "--repository", f"{peer.host}/{unique_repo}", "--mount-from", "nodigest", env=no_creds)
     assert mount.returncode == 1 and "--mount-from 'nodigest': write it as sha256:<hex>=<repository>" in mount.stderr
+
+
+def test_push_plan_pushes_every_image_and_reports_each_failure(registry_tls, tmp_path, unique_repo):
+    # The one process `pants publish` runs for every image that needs a push: all images are
+    # attempted in parallel; the good one is pushed and printed even though the other fails.
+    peer = registry_tls
+    plan_dir = tmp_path / "plan"
+    good = write_test_layout(str(plan_dir / "images/0"))
+    bad = write_test_layout(str(plan_dir / "images/1"), single=True, seed=3)
+    plan = {
+        "jobs": 2,
+        "insecure_registries": [],
+        "images": [
+            {"layout": "images/0", "repository": f"{peer.host}/{unique_repo}/good", "tags": ["latest"], "blob_sources": [], "sboms": []},
+            {"layout": "images/1", "repository": f"{peer.host}/{unique_repo}/bad", "tags": ["-not-a-tag"], "blob_sources": [], "sboms": []},
+        ],
+    }
+    (plan_dir / "plan.json").write_text(json.dumps(plan))
+    env = peer.docker_config_env(str(tmp_path / "dc"))
+    proc = run_cli("push-plan", "--plan", str(plan_dir / "plan.json"), "--ca-bundle", peer.ca_bundle, env=env)
+    assert proc.returncode == 1
+    assert proc.stdout == f"{peer.host}/{unique_repo}/good@{good.root_digest}\n"
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: {peer.host}/{unique_repo}/bad: invalid tag '-not-a-tag'"), line
+    assert skopeo("inspect", "--format", "{{.Digest}}", *peer.skopeo_flags(), f"docker://{peer.ref(unique_repo + '/good', 'latest')}").decode().strip() == good.root_digest
+    assert BASIC_PASSWORD not in proc.stdout + proc.stderr
+    assert bad.root_digest not in proc.stdout
