@@ -351,9 +351,10 @@ async def compile_go_dependencies(request: GoDependenciesRequest, go: GoToolchai
             append_only_caches=GO_CACHES,
             remote_cache_speculation_delay_millis=GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
             level=LogLevel.DEBUG,
-            # Its only product is GOCACHE's content: a failure (e.g. a dependency needing cgo)
-            # is as deterministic as a success, and the binary's own build reports it.
-            cache_scope=ProcessCacheScope.ALWAYS,
+            # Its only product is GOCACHE's content. A failure (a dependency needing cgo, a
+            # module download that failed) is left to the binary's own build to report, and is
+            # not cached: a network hiccup must not disable this step for good.
+            cache_scope=ProcessCacheScope.SUCCESSFUL,
         ),
     )
     return GoDependenciesCompiled(result.exit_code == 0)
