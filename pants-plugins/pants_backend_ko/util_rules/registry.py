@@ -1,9 +1,9 @@
-"""Pushing: the command line and environment of the registry client for built images, and
-the read-only check of which images a registry already has.
+"""Pushing: the plan and environment of the registry client for built images, and the
+read-only check of which images a registry already has.
 
 Pushes run only in publish, run and deploy (`InteractiveProcess`es, never cached). They run
-`python -m pants_backend_ko.oci.remote push` with Pants' own interpreter, which has `requests`,
-so the exact bytes `pants package` computed are what is pushed. The check (`... status`) only
+`python -m pants_backend_ko.oci.remote push-plan` (or the deploy tool, same plan) with Pants' own
+interpreter, which has `requests`, so the exact bytes `pants package` computed are what is pushed. The check (`... status`) only
 reads, so it is a `Process`, cached for one run only: a registry changes between runs.
 """
 

@@ -6,6 +6,8 @@
 * :mod:`.pull` -- ``get_manifest``, ``resolve_base``, ``resolve_base_from_layout``, ``fetch_blob``,
   ``ContentCache``
 * :mod:`.push` -- ``push_layout(layout_dir, repository, tags, client=...) -> PushResult``
-* :mod:`.cli` -- ``python -m pants_backend_ko.oci.remote push|inspect``
+* :mod:`.attach` -- ``attach_sbom`` (ko's ``.sbom`` tag and an OCI 1.1 referrer), ``sbom_missing``
+* :mod:`.status` -- ``registry_state(queries, sbom=...)``: what a registry has, read-only
+* :mod:`.cli` -- ``python -m pants_backend_ko.oci.remote push|push-plan|status|inspect``
 * :mod:`.errors` -- ``RegistryError`` (one line, never a secret)
 """
