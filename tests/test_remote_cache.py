@@ -24,6 +24,7 @@ from typing import Iterator
 import pytest
 
 from tests.peers.pants_repo import make_scratch_repo, pants_args_for_isolated_caches
+from tests.peers.registry import write_test_layout
 
 pytestmark = pytest.mark.peers
 
@@ -110,6 +111,22 @@ def _dependency_compiles_run(stderr: str) -> list:
     return re.findall(r'spawned local process .*?description: "Compile the Go dependencies of (\S+) \((\S+)\)', stderr)
 
 
+def _base_reads_run(stderr: str) -> list:
+    """The base-image Processes (Python, our core shipped as input) that actually executed."""
+    return re.findall(r'spawned local process .*?description: "Read base image layout (\S+)', stderr)
+
+
+# The worker builds on an OCI layout in the repository: its base is read by a cached Process
+# that runs our Python core, which must be as hermetic as the go builds.
+WORKER_ON_A_LAYOUT = 'ko_image(name="worker", base_image="./base", platforms=["linux/amd64"])\n'
+
+
+def _clone(path: Path):
+    repo = make_scratch_repo(path, files={"src/go/cmd/worker/BUILD": WORKER_ON_A_LAYOUT})
+    write_test_layout(str(repo.root / "src/go/cmd/worker/base"), seed=5, ref_name="latest")
+    return repo
+
+
 def _counter(stats_log: str, name: str) -> int:
     """A counter from Pants' `--stats-log` output (`  name: value` lines)."""
     match = re.search(rf"^\s*{re.escape(name)}: (\d+)\s*$", stats_log, re.MULTILINE)
@@ -131,7 +148,7 @@ def _remote_args(server: BazelRemote, *, write: bool) -> tuple:
 def test_fresh_clone_builds_every_image_from_the_remote_cache(bazel_remote, tmp_path):
     # Clone A: empty local caches, so it really runs every go build and writes them remotely.
     # (This is also the control for the log parsing: the same regex finds all three builds.)
-    clone_a = make_scratch_repo(tmp_path / "clone-a" / "repo")
+    clone_a = _clone(tmp_path / "clone-a" / "repo")
     result_a = clone_a.pants(
         *pants_args_for_isolated_caches(tmp_path / "clone-a" / "caches"),
         *_remote_args(bazel_remote, write=True),
@@ -139,13 +156,14 @@ def test_fresh_clone_builds_every_image_from_the_remote_cache(bazel_remote, tmp_
         timeout=600,
     )
     assert sorted(_go_builds_run(result_a.stderr)) == ALL_BUILDS
+    assert _base_reads_run(result_a.stderr) == ["src/go/cmd/worker/base"]
     compiled_a = _dependency_compiles_run(result_a.stderr)
     assert compiled_a and len(compiled_a) == len(set(compiled_a)), compiled_a  # once per platform
     assert _counter(result_a.stderr, "remote_cache_write_successes") > 0, "clone A wrote nothing to the remote cache"
     digests_a = {image: clone_a.image_metadata(image)["digest"] for image in IMAGES}
 
     # Clone B: another path, its own empty local store and named caches, remote reads only.
-    clone_b = make_scratch_repo(tmp_path / "elsewhere" / "clone-b")
+    clone_b = _clone(tmp_path / "elsewhere" / "clone-b")
     caches_b = tmp_path / "elsewhere" / "caches"
     result_b = clone_b.pants(
         *pants_args_for_isolated_caches(caches_b),
@@ -158,6 +176,7 @@ def test_fresh_clone_builds_every_image_from_the_remote_cache(bazel_remote, tmp_
         "hermetic (compare its argv/env between the clones)"
     )
     assert _dependency_compiles_run(result_b.stderr) == []
+    assert _base_reads_run(result_b.stderr) == []
     assert _counter(result_b.stderr, "remote_cache_requests_cached") >= len(ALL_BUILDS)
     # Not even speculatively: Pants did not start a local run that the remote hit then cancelled.
     assert _counter(result_b.stderr, "remote_cache_speculation_local_completed_first") == 0

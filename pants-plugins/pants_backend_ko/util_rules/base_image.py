@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from pants.engine.fs import Digest, DigestContents, PathGlobs, Snapshot
+from pants.engine.fs import Digest, DigestContents, MergeDigests, PathGlobs, Snapshot
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
@@ -123,15 +123,18 @@ async def resolve_base_image(
         by_digest = "@sha256:" in request.reference
         scope = ProcessCacheScope.SUCCESSFUL if by_digest else ProcessCacheScope.PER_SESSION
         description = f"Fetch base image {request.reference} for {request.owner}"
+    # Our code comes in the input digest (not from this checkout's path): the cache key is the
+    # same in every clone, so a fresh clone is served by the remote cache.
+    input_digest = await Get(Digest, MergeDigests([tool.core, *([input_digest] if input_digest is not None else [])]))
     process = Process(
         argv=tuple(argv),
         description=description,
-        env=tool.env,
+        env=tool.sandboxed_env,
+        input_digest=input_digest,
         output_directories=(out,),
         append_only_caches=FrozenDict({"ko_base_blobs": ".cache/ko-base"}),
         cache_scope=scope,
         level=LogLevel.DEBUG,
-        **({"input_digest": input_digest} if input_digest is not None else {}),
     )
     result = await Get(FallibleProcessResult, Process, process)
     if result.exit_code != 0:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import pants_backend_ko
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
-from pants.engine.fs import CreateDigest, Digest, FileContent
+from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
@@ -48,12 +48,29 @@ logger = logging.getLogger(__name__)
 
 PLUGIN_PYTHONPATH = str(Path(pants_backend_ko.__file__).resolve().parent.parent)
 
+# Where cached Processes find the backend's pure core (`pants_backend_ko.oci`, no Pants
+# imports): shipped in their input digest, so their cache key holds the code they run and no
+# path of this checkout (a fresh clone elsewhere gets remote-cache hits; an upgrade re-runs them).
+CORE_DIR = "__ko_core"
+
+
+def _core_files() -> tuple[tuple[str, bytes], ...]:
+    package = Path(pants_backend_ko.__file__).resolve().parent
+    paths = [package / "__init__.py", *sorted((package / "oci").rglob("*.py"))]
+    return tuple(
+        (f"{CORE_DIR}/pants_backend_ko/{path.relative_to(package).as_posix()}", path.read_bytes())
+        for path in paths
+        if not path.name.endswith("_test.py")
+    )
+
 
 @dataclass(frozen=True)
 class RegistryToolEnv:
     """The environment of registry-client processes: the user's credentials setup plus our code."""
 
-    env: FrozenDict[str, str]
+    env: FrozenDict[str, str]  # for InteractiveProcesses: our code from where Pants loaded it
+    core: Digest  # CORE_DIR/pants_backend_ko/{__init__.py,oci/**}
+    sandboxed_env: FrozenDict[str, str]  # for cached Processes: our code from `core`
 
     @property
     def python(self) -> str:
@@ -64,9 +81,13 @@ class RegistryToolEnv:
 async def registry_tool_env() -> RegistryToolEnv:
     user_env = await Get(EnvironmentVars, EnvironmentVarsRequest(REGISTRY_ENV_VARS))
     env = {k: v for k, v in user_env.items() if v}
-    env["PYTHONPATH"] = PLUGIN_PYTHONPATH
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return RegistryToolEnv(FrozenDict(env))
+    core = await Get(Digest, CreateDigest(FileContent(path, data) for path, data in _core_files()))
+    return RegistryToolEnv(
+        env=FrozenDict({**env, "PYTHONPATH": PLUGIN_PYTHONPATH}),
+        core=core,
+        sandboxed_env=FrozenDict({**env, "PYTHONPATH": "{chroot}/" + CORE_DIR}),
+    )
 
 
 def push_plan(
@@ -135,7 +156,8 @@ async def registry_status(
             {"repository": c.repository, "tags": list(c.tags), "digests": list(c.digests)} for c in request.checks
         ],
     }
-    input_digest = await Get(Digest, CreateDigest([FileContent(STATUS_FILE, json.dumps(query).encode())]))
+    query_file = await Get(Digest, CreateDigest([FileContent(STATUS_FILE, json.dumps(query).encode())]))
+    input_digest = await Get(Digest, MergeDigests([query_file, tool.core]))
     argv = [tool.python, "-m", "pants_backend_ko.oci.remote", "status", "--input", STATUS_FILE]
     for registry in ko.insecure_registries:
         argv.extend(["--insecure-registry", registry])
@@ -143,7 +165,7 @@ async def registry_status(
         FallibleProcessResult,
         Process(
             argv=tuple(argv),
-            env=dict(tool.env),
+            env=tool.sandboxed_env,
             input_digest=input_digest,
             description=f"Check the registry for {request.description}",
             level=LogLevel.DEBUG,
