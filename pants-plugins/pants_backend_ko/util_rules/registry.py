@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import pants_backend_ko
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
-from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.fs import CreateDigest, Digest, FileContent
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
@@ -156,8 +156,7 @@ async def registry_status(
             {"repository": c.repository, "tags": list(c.tags), "digests": list(c.digests)} for c in request.checks
         ],
     }
-    query_file = await Get(Digest, CreateDigest([FileContent(STATUS_FILE, json.dumps(query).encode())]))
-    input_digest = await Get(Digest, MergeDigests([query_file, tool.core]))
+    input_digest = await Get(Digest, CreateDigest([FileContent(STATUS_FILE, json.dumps(query).encode())]))
     argv = [tool.python, "-m", "pants_backend_ko.oci.remote", "status", "--input", STATUS_FILE]
     for registry in ko.insecure_registries:
         argv.extend(["--insecure-registry", registry])
@@ -165,7 +164,8 @@ async def registry_status(
         FallibleProcessResult,
         Process(
             argv=tuple(argv),
-            env=tool.sandboxed_env,
+            # Never cached beyond the run, so no need to ship our code in: nothing to materialize.
+            env=dict(tool.env),
             input_digest=input_digest,
             description=f"Check the registry for {request.description}",
             level=LogLevel.DEBUG,
