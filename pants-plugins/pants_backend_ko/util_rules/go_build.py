@@ -196,6 +196,22 @@ class GoPackage:
     error: str | None
 
 
+def mod_flag(module: GoModule) -> str:
+    """How `go` treats the module's dependencies: from vendor/ when there is one."""
+    return "-mod=vendor" if module.vendored else "-mod=readonly"
+
+
+def build_inputs(module: GoModule, files: list[str]) -> PathGlobs:
+    """`files` (module-relative) plus what every build of the module reads: go.mod, go.sum and,
+    when vendored, vendor/modules.txt."""
+    module_files = ["go.mod", "go.sum"] + (["vendor/modules.txt"] if module.vendored else [])
+    return PathGlobs([module.path(f) for f in files + module_files])
+
+
+def build_env_of(env: GoProcessEnv, module: GoModule) -> FrozenDict[str, str]:
+    return FrozenDict({**env.env, "GOFLAGS": mod_flag(module)})
+
+
 @dataclass(frozen=True)
 class GoListRequest:
     module: GoModule
@@ -270,7 +286,7 @@ def parse_go_list(stdout: bytes) -> dict[str, GoPackage]:
 async def go_list(request: GoListRequest, go: GoToolchain) -> GoListing:
     sources = await Get(GoModuleSources, GoModule, request.module)
     env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo, request.build_env))
-    flags = "-mod=vendor" if request.module.vendored else "-mod=readonly"
+    flags = mod_flag(request.module)
     result = await Get(
         FallibleProcessResult,
         Process(
@@ -326,18 +342,13 @@ def external_dependencies(listing: GoListing) -> tuple[str, ...]:
 
 
 @rule(desc="Compile Go dependencies", level=LogLevel.DEBUG)
-async def compile_go_dependencies(request: GoDependenciesRequest, go: GoToolchain, ko: KoSubsystem) -> GoDependenciesCompiled:
+async def compile_go_dependencies(request: GoDependenciesRequest, go: GoToolchain) -> GoDependenciesCompiled:
     if not request.packages:
         return GoDependenciesCompiled(True)
-    # Vendored packages sit inside the module (built with it): only modules.txt is needed.
-    module_files = ["go.mod", "go.sum"] + (["vendor/modules.txt"] if request.module.vendored else [])
+    # No sources: vendored packages sit inside the module and are built with it.
     sources = await Get(GoModuleSources, GoModule, request.module)
-    input_digest = await Get(
-        Digest, DigestSubset(sources.snapshot.digest, PathGlobs([request.module.path(f) for f in module_files]))
-    )
+    input_digest = await Get(Digest, DigestSubset(sources.snapshot.digest, build_inputs(request.module, [])))
     env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo, request.build_env))
-    build_env = dict(env.env)
-    build_env["GOFLAGS"] = "-mod=vendor" if request.module.vendored else "-mod=readonly"
     # Several packages and no -o: go compiles them into GOCACHE and writes nothing else.
     argv = [go.path, "build", "-trimpath", *request.flags, *request.packages]
     result = await Get(
@@ -347,7 +358,7 @@ async def compile_go_dependencies(request: GoDependenciesRequest, go: GoToolchai
             description=f"Compile the Go dependencies of {request.module.module_path} ({request.platform})",
             input_digest=input_digest,
             working_directory=request.module.root or None,
-            env=FrozenDict(build_env),
+            env=build_env_of(env, request.module),
             append_only_caches=GO_CACHES,
             remote_cache_speculation_delay_millis=GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
             level=LogLevel.DEBUG,
@@ -427,13 +438,9 @@ async def go_build(request: GoBuildRequest, go: GoToolchain, ko: KoSubsystem) ->
             external_dependencies(listing),
         ),
     )
-    module_files = ["go.mod", "go.sum"] + (["vendor/modules.txt"] if request.module.vendored else [])
-    globs = [request.module.path(f) for f in sorted(files) + module_files]
     sources = await Get(GoModuleSources, GoModule, request.module)
-    input_digest = await Get(Digest, DigestSubset(sources.snapshot.digest, PathGlobs(globs)))
+    input_digest = await Get(Digest, DigestSubset(sources.snapshot.digest, build_inputs(request.module, sorted(files))))
     env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo, request.build_env))
-    build_env = dict(env.env)
-    build_env["GOFLAGS"] = "-mod=vendor" if request.module.vendored else "-mod=readonly"
     out = f"__ko_out/{request.binary_name}"
     argv = [go.path, "build", "-trimpath"]
     if ko.strip_vcs_info:
@@ -449,7 +456,7 @@ async def go_build(request: GoBuildRequest, go: GoToolchain, ko: KoSubsystem) ->
             description=f"go build {request.import_path} ({request.platform}) for {request.owner}",
             input_digest=input_digest,
             working_directory=request.module.root or None,
-            env=FrozenDict(build_env),
+            env=build_env_of(env, request.module),
             append_only_caches=GO_CACHES,
             remote_cache_speculation_delay_millis=GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
             output_files=(out,),
