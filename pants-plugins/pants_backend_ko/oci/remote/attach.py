@@ -223,8 +223,8 @@ class _Attacher:
         return self.pusher.manifest_digest_at(reference)
 
 
-def _subject_head(attacher: _Attacher, subject_digest: str) -> Optional[Tuple[int, str]]:
-    """The subject's size and served media type from a HEAD, or None when it is not there."""
+def _subject_size(attacher: _Attacher, subject_digest: str, subject_media_type: str) -> int:
+    """The subject's size, from a HEAD (the referrer's ``subject`` descriptor needs it)."""
     resp = attacher.client.request(
         "HEAD",
         f"/v2/{attacher.repo}/manifests/{subject_digest}",
@@ -233,9 +233,15 @@ def _subject_head(attacher: _Attacher, subject_digest: str) -> Optional[Tuple[in
         expected=(200, 404),
     )
     resp.close()
-    if resp.status_code == 404:
-        return None
     length = resp.headers.get("Content-Length", "")
+    if resp.status_code == 404:
+        raise RegistryError(
+            f"registry {attacher.client.registry}: {attacher.repo}@{subject_digest} is not in the repository; "
+            "push the image before attaching its SBOM",
+            registry=attacher.client.registry,
+            method="HEAD",
+            status=404,
+        )
     if not length.isdigit():
         raise RegistryError(
             f"registry {attacher.client.registry}: HEAD of {attacher.repo}@{subject_digest} answered without a "
@@ -244,27 +250,13 @@ def _subject_head(attacher: _Attacher, subject_digest: str) -> Optional[Tuple[in
             method="HEAD",
             status=resp.status_code,
         )
-    return int(length), resp.headers.get("Content-Type", "").split(";", 1)[0].strip()
-
-
-def _subject_size(attacher: _Attacher, subject_digest: str, subject_media_type: str) -> int:
-    """The subject's size, from a HEAD (the referrer's ``subject`` descriptor needs it)."""
-    head = _subject_head(attacher, subject_digest)
-    if head is None:
-        raise RegistryError(
-            f"registry {attacher.client.registry}: {attacher.repo}@{subject_digest} is not in the repository; "
-            "push the image before attaching its SBOM",
-            registry=attacher.client.registry,
-            method="HEAD",
-            status=404,
-        )
-    size, served = head
+    served = resp.headers.get("Content-Type", "").split(";", 1)[0].strip()
     if served in MANIFEST_MEDIA_TYPES and served != subject_media_type:
         raise ValueError(
             f"{attacher.repo}@{subject_digest} is a {served}, not a {subject_media_type}; "
             "pass the subject's real media type (the referrer's subject descriptor must match it)"
         )
-    return size
+    return int(length)
 
 
 def _read_index(attacher: _Attacher, tag: str) -> Optional[Dict[str, Any]]:
