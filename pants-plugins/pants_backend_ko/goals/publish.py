@@ -40,9 +40,8 @@ from pants_backend_ko.util_rules.image import (
     KoImageSettingsRequest,
 )
 from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest
+from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
 from pants_backend_ko.util_rules.registry import (
-    RegistryStatus,
-    RepositoryCheck,
     RegistryStatusRequest,
     RegistryToolEnv,
     push_plan,
@@ -78,7 +77,7 @@ class PublishBatch:
     """Every `ko_image` among the command line's targets, as one registry question: where each
     will be pushed and under which tags. Names only, so the check runs while binaries build."""
 
-    checks: tuple[RepositoryCheck, ...]
+    checks: tuple[RepositoryQuery, ...]
     description: str
     requests: tuple[KoImageRequest, ...] = ()  # to build them all (the goal builds them anyway)
 
@@ -105,7 +104,7 @@ async def publish_batch(_: PublishBatchRequest, options: _Options) -> PublishBat
     names = await MultiGet(
         Get(ImageName, ImageNameRequest(r.field_set, s.import_path)) for r, s in zip(requests, settings)
     )
-    checks = tuple(sorted({RepositoryCheck(n.repository, n.tags) for n in names if n.repository and n.tags}, key=str))
+    checks = tuple(sorted({RepositoryQuery(n.repository, n.tags) for n in names if n.repository and n.tags}, key=str))
     return PublishBatch(checks, f"{len(requests)} ko_image{'s' if len(requests) != 1 else ''}", tuple(requests))
 
 
@@ -134,15 +133,15 @@ async def publish_ko_image(
     if repository is None:
         raise nowhere_to_publish(field_set.address)
     batch = await Get(PublishBatch, PublishBatchRequest())
-    check = RepositoryCheck(repository, image.name.tags)
+    check = RepositoryQuery(repository, image.name.tags)
     in_batch = check in batch.checks
     if in_batch:
-        status = await Get(RegistryStatus, RegistryStatusRequest(batch.checks, batch.description))
+        status = await Get(RegistryState, RegistryStatusRequest(batch.checks, batch.description))
     else:
         # Not among the command line's targets (a deploy publishes it), or no tags: on its own.
-        single = RepositoryCheck(repository, image.name.tags, (image.digest,))
-        status = await Get(RegistryStatus, RegistryStatusRequest((single,), str(field_set.address)))
-    if status.is_published(image):
+        single = RepositoryQuery(repository, image.name.tags, (image.digest,))
+        status = await Get(RegistryState, RegistryStatusRequest((single,), str(field_set.address)))
+    if status.is_published(repository, image.digest, image.name.tags):
         tags = f" with tags: {', '.join(image.name.tags)}" if image.name.tags else ""
         return PublishProcesses(
             [
@@ -164,8 +163,8 @@ async def publish_ko_image(
             sorted(
                 (
                     i for i in images
-                    if i.name.repository and RepositoryCheck(i.name.repository, i.name.tags) in batch.checks
-                    and not status.is_published(i)
+                    if i.name.repository and RepositoryQuery(i.name.repository, i.name.tags) in batch.checks
+                    and not status.is_published(i.name.repository, i.digest, i.name.tags)
                 ),
                 key=lambda i: str(i.settings.address),
             )

@@ -24,6 +24,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
 from pants_backend_ko.subsystems import KoSubsystem
 
 if TYPE_CHECKING:
@@ -114,31 +115,11 @@ def push_plan(
 
 
 @dataclass(frozen=True)
-class RepositoryCheck:
-    repository: str
-    tags: tuple[str, ...] = ()
-    digests: tuple[str, ...] = ()  # asked about directly (an image without tags)
-
-
-@dataclass(frozen=True)
 class RegistryStatusRequest:
     """What the registries hold for these repositories and tags, asked in one process."""
 
-    checks: tuple[RepositoryCheck, ...]
+    checks: tuple[RepositoryQuery, ...]
     description: str
-
-
-@dataclass(frozen=True)
-class RegistryStatus:
-    tags: FrozenDict[str, str]  # "repository:tag" -> digest ("" when absent or unknown)
-    complete: FrozenDict[str, str]  # "repository@digest" -> "" when complete, else what is missing
-
-    def is_published(self, image: BuiltKoImage) -> bool:
-        """The image, its tags and (with SBOMs on) its SBOM attachments are all in place."""
-        repository = image.name.repository
-        return all(self.tags.get(f"{repository}:{tag}") == image.digest for tag in image.name.tags) and (
-            self.complete.get(f"{repository}@{image.digest}") == ""
-        )
 
 
 STATUS_FILE = "ko-status.json"
@@ -147,9 +128,9 @@ STATUS_FILE = "ko-status.json"
 @rule(desc="Check what the registry has", level=LogLevel.DEBUG)
 async def registry_status(
     request: RegistryStatusRequest, ko: KoSubsystem, tool: RegistryToolEnv
-) -> RegistryStatus:
+) -> RegistryState:
     if not request.checks:
-        return RegistryStatus(FrozenDict(), FrozenDict())
+        return RegistryState({}, {})
     query = {
         "sbom": ko.sbom,
         "repositories": [
@@ -174,15 +155,12 @@ async def registry_status(
         ),
     )
     try:
-        state = json.loads(result.stdout) if result.exit_code == 0 else None
-        tags = {key: digest or "" for key, digest in state["tags"].items()}
-        complete = {key: str(missing) for key, missing in state["complete"].items()}
+        return RegistryState.from_json(json.loads(result.stdout) if result.exit_code == 0 else {})
     except (ValueError, TypeError, KeyError, AttributeError):
         # The check only saves work: when it fails every image is pushed, and the push
         # reports the real problem in its own one line.
         logger.debug("registry check failed (exit %s): %s", result.exit_code, result.stderr.decode(errors="replace")[-500:])
-        return RegistryStatus(FrozenDict(), FrozenDict())
-    return RegistryStatus(FrozenDict(tags), FrozenDict(complete))
+        return RegistryState({}, {})
 
 
 def rules():

@@ -13,8 +13,7 @@ requests go through one client per registry on a bounded thread pool. No Pants i
 from __future__ import annotations
 
 import concurrent.futures
-from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, TypeVar
 
 from pants_backend_ko.oci.reference import parse_repository
 from pants_backend_ko.oci.remote.attach import sbom_missing
@@ -23,31 +22,11 @@ from pants_backend_ko.oci.remote.descriptors import INDEX_TYPES
 from pants_backend_ko.oci.remote.errors import RegistryError
 from pants_backend_ko.oci.remote.pull import get_manifest
 from pants_backend_ko.oci.remote.push import _Pusher
+from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
 from pants_backend_ko.oci.remote.transport import RegistryClient
 
 T = TypeVar("T")
 _ERRORS = (RegistryError, CredentialError, OSError, ValueError)
-
-
-@dataclass(frozen=True)
-class RepositoryQuery:
-    repository: str  # registry/path
-    tags: Tuple[str, ...] = ()
-    digests: Tuple[str, ...] = ()  # asked about directly (images without tags)
-
-
-@dataclass(frozen=True)
-class RegistryState:
-    tags: Dict[str, Optional[str]]  # "registry/path:tag" -> digest, None when the tag is absent
-    complete: Dict[str, str]  # "registry/path@digest" -> "" when complete, else what is missing
-
-    def is_published(self, repository: str, digest: str, tags: Iterable[str]) -> bool:
-        return all(self.tags.get(f"{repository}:{tag}") == digest for tag in tags) and (
-            self.complete.get(f"{repository}@{digest}") == ""
-        )
-
-    def to_json(self) -> Dict[str, object]:
-        return {"tags": self.tags, "complete": self.complete}
 
 
 def _completeness(client: RegistryClient, repository: str, digest: str, sbom: bool) -> str:

@@ -1,0 +1,45 @@
+"""What a registry holds for `pants publish`, as the read-only check (`status.py`) reports it.
+
+Plain data, no network: the Pants rules decide from it whether an image needs a push without
+importing the registry client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
+
+from pants_backend_ko.oci.model import FrozenDict
+
+
+@dataclass(frozen=True)
+class RepositoryQuery:
+    repository: str  # registry/path
+    tags: Tuple[str, ...] = ()
+    digests: Tuple[str, ...] = ()  # asked about directly (images without tags)
+
+
+@dataclass(frozen=True)
+class RegistryState:
+    tags: Mapping[str, Optional[str]]  # "registry/path:tag" -> digest, None when the tag is absent
+    complete: Mapping[str, str]  # "registry/path@digest" -> "" when complete, else what is missing
+
+    def __post_init__(self) -> None:
+        # Hashable, so that a Pants rule can return it as it is.
+        object.__setattr__(self, "tags", FrozenDict(self.tags))
+        object.__setattr__(self, "complete", FrozenDict(self.complete))
+
+    def is_published(self, repository: str, digest: str, tags: Iterable[str]) -> bool:
+        return all(self.tags.get(f"{repository}:{tag}") == digest for tag in tags) and (
+            self.complete.get(f"{repository}@{digest}") == ""
+        )
+
+    def to_json(self) -> Dict[str, object]:
+        return {"tags": dict(self.tags), "complete": dict(self.complete)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "RegistryState":
+        return cls(
+            {str(k): (str(v) if v else None) for k, v in data["tags"].items()},
+            {str(k): str(v) for k, v in data["complete"].items()},
+        )
