@@ -31,12 +31,17 @@ _ERRORS = (RegistryError, CredentialError, OSError, ValueError)
 
 def _completeness(client: RegistryClient, repository: str, digest: str, sbom: bool) -> str:
     repo = parse_repository(repository).repository
-    if _Pusher(client, repo, [f"repository:{repo}:pull"]).manifest_digest_at(digest) != digest:
-        return f"manifest {digest}"
     if not sbom:
-        return ""
+        present = _Pusher(client, repo, [f"repository:{repo}:pull"]).manifest_digest_at(digest) == digest
+        return "" if present else f"manifest {digest}"
+    # With SBOMs the manifest itself is needed (an index lists the platforms): one GET, no HEAD first.
+    try:
+        fetched = get_manifest(client, repo, digest)
+    except RegistryError as e:
+        if e.is_not_found:
+            return f"manifest {digest}"
+        raise
     subjects = [digest]
-    fetched = get_manifest(client, repo, digest)
     if fetched.media_type in INDEX_TYPES:
         subjects += [m["digest"] for m in fetched.json().get("manifests") or () if isinstance(m, dict) and "digest" in m]
     for subject in subjects:
