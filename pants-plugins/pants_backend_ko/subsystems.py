@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 from pants.core.util_rules.search_paths import ExecutableSearchPathsOptionMixin
+from pants.engine.rules import collect_rules
 from pants.option.option_types import (
     BoolOption,
     DictOption,
@@ -13,10 +14,8 @@ from pants.option.option_types import (
     StrListOption,
     StrOption,
 )
-from pants.engine.rules import collect_rules
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
-
 
 DEFAULT_BASE_IMAGE = "cgr.dev/chainguard/static:latest"
 

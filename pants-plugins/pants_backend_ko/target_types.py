@@ -12,9 +12,9 @@ from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     BoolField,
     Dependencies,
+    DictStringToStringField,
     FieldSet,
     MultipleSourcesField,
-    DictStringToStringField,
     StringField,
     StringSequenceField,
     Target,
@@ -214,8 +214,6 @@ class KoImageTarget(Target):
         `pants publish` pushes it; `ko://<import path>` in a `ko_manifests` target refers to it.
         """
     )
-
-
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from pants.core.goals.package import BuiltPackage
 from pants.engine.addresses import Addresses
@@ -89,9 +89,7 @@ def ko_rule_runner(extra_rules: Iterable = ()) -> RuleRunner:
     return rule_runner
 
 
-def set_ko_options(
-    rule_runner: RuleRunner, args: Iterable[str] = (), env: Mapping[str, str] | None = None
-) -> None:
+def set_ko_options(rule_runner: RuleRunner, args: Iterable[str] = (), env: Mapping[str, str] | None = None) -> None:
     """Options for one test: `[ko]` defaults that need no registry (a scratch base), plus `args`.
 
     `set_options` replaces all earlier options, so every test states the ones it relies on.
@@ -140,9 +138,7 @@ def run_go(args: Iterable[str], cwd, timeout: float = 300) -> bytes:
         "GOENV": "off",
         "CGO_ENABLED": "0",
     }
-    result = subprocess.run(
-        ["go", *args], cwd=cwd, env=env, capture_output=True, timeout=timeout, check=False
-    )
+    result = subprocess.run(["go", *args], cwd=cwd, env=env, capture_output=True, timeout=timeout, check=False)
     assert result.returncode == 0, f"go {' '.join(args)} failed:\n{result.stderr.decode()}"
     return result.stdout
 

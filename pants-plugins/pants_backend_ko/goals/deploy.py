@@ -17,7 +17,6 @@ from pants_backend_ko.target_types import KoManifestsFieldSet
 from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlan, DeployPlanRequest
 from pants_backend_ko.util_rules.registry import RegistryToolEnv
 
-
 KUBECTL_ENV_VARS = ("KUBECONFIG", "KUBECTL", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT")
 
 

@@ -123,9 +123,7 @@ def test_package_multi_platform_index(rule_runner: RuleRunner) -> None:
     (top,) = json.loads(files["out/multi/index.json"])["manifests"]
     assert top["mediaType"] == OCI_INDEX
     index = json.loads(blob(files, "out/multi", top["digest"]))
-    platforms = {
-        f"{m['platform']['os']}/{m['platform']['architecture']}": m["digest"] for m in index["manifests"]
-    }
+    platforms = {f"{m['platform']['os']}/{m['platform']['architecture']}": m["digest"] for m in index["manifests"]}
     metadata = json.loads(files["out/multi.ko-image.json"])
     assert metadata["media_type"] == OCI_INDEX and metadata["digest"] == top["digest"]
     assert metadata["platforms"] == platforms
@@ -147,9 +145,6 @@ def test_package_manifests(rule_runner: RuleRunner) -> None:
     built = rule_runner.request(BuiltPackage, [KoManifestsPackageFieldSet.create(target)])
     files = {fc.path: fc.content.decode() for fc in rule_runner.request(DigestContents, [built.digest])}
     # One non-latest tag besides latest: ko's reference form is repo@digest.
-    expected = (
-        "kind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n"
-        f"    - image: {REPOSITORY}@{digest}\n"
-    )
+    expected = "kind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n" f"    - image: {REPOSITORY}@{digest}\n"
     assert files == {"pkg.deploy/m.yaml": expected, "pkg.deploy/m/web.yaml": expected}
     assert [a.relpath for a in built.artifacts] == ["pkg.deploy/m.yaml", "pkg.deploy/m/"]

@@ -9,9 +9,11 @@ for the whole batch in one round trip instead of one process per image).
 from __future__ import annotations
 
 import json
-
 from dataclasses import dataclass
 
+from pants.base.glob_match_error_behavior import GlobMatchErrorBehavior
+from pants.base.specs import Specs
+from pants.base.specs_parser import SpecsParser
 from pants.core.goals.publish import (
     PublishFieldSet,
     PublishOutputData,
@@ -20,10 +22,7 @@ from pants.core.goals.publish import (
     PublishRequest,
 )
 from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
-from pants.base.specs import Specs
-from pants.base.specs_parser import SpecsParser
 from pants.engine.internals.options_parsing import _Options
-from pants.base.glob_match_error_behavior import GlobMatchErrorBehavior
 from pants.engine.process import InteractiveProcess
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import FilteredTargets
@@ -31,6 +30,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from pants_backend_ko.errors import KoError
+from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.util_rules.image import (
@@ -40,7 +40,6 @@ from pants_backend_ko.util_rules.image import (
     KoImageSettingsRequest,
 )
 from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest
-from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
 from pants_backend_ko.util_rules.registry import (
     RegistryStatusRequest,
     RegistryToolEnv,
@@ -99,7 +98,9 @@ async def publish_batch(_: PublishBatchRequest, options: _Options) -> PublishBat
         return PublishBatch((), "")
     targets = await Get(FilteredTargets, Specs, specs)
     # The same (narrowed) requests build_ko_image makes, so these are computed once.
-    requests = [KoImageRequest(KoImagePublishFieldSet.create(t)) for t in targets if KoImagePublishFieldSet.is_applicable(t)]
+    requests = [
+        KoImageRequest(KoImagePublishFieldSet.create(t)) for t in targets if KoImagePublishFieldSet.is_applicable(t)
+    ]
     settings = await MultiGet(Get(KoImageSettings, KoImageSettingsRequest(r.field_set)) for r in requests)
     names = await MultiGet(
         Get(ImageName, ImageNameRequest(r.field_set, s.import_path)) for r, s in zip(requests, settings)
@@ -110,23 +111,23 @@ async def publish_batch(_: PublishBatchRequest, options: _Options) -> PublishBat
 
 def image_output(image: BuiltKoImage) -> FrozenDict:
     """One image in `--publish-output`."""
-    return FrozenDict({
-        "target": image.settings.address,
-        "import_path": image.settings.import_path,
-        "repository": image.name.repository,
-        "digest": image.digest,
-        "reference": f"{image.name.repository}@{image.digest}",
-        "tags": image.name.tags,
-    })
+    return FrozenDict(
+        {
+            "target": image.settings.address,
+            "import_path": image.settings.import_path,
+            "repository": image.name.repository,
+            "digest": image.digest,
+            "reference": f"{image.name.repository}@{image.digest}",
+            "tags": image.name.tags,
+        }
+    )
 
 
 PLAN_DIR = "ko-publish"
 
 
 @rule(desc="Publish a ko_image", level=LogLevel.DEBUG)
-async def publish_ko_image(
-    request: PublishKoImageRequest, ko: KoSubsystem, tool: RegistryToolEnv
-) -> PublishProcesses:
+async def publish_ko_image(request: PublishKoImageRequest, ko: KoSubsystem, tool: RegistryToolEnv) -> PublishProcesses:
     field_set = request.field_set
     image = await Get(BuiltKoImage, KoImageRequest(field_set))
     repository = image.name.repository
@@ -162,8 +163,10 @@ async def publish_ko_image(
         pending = tuple(
             sorted(
                 (
-                    i for i in images
-                    if i.name.repository and RepositoryQuery(i.name.repository, i.name.tags) in batch.checks
+                    i
+                    for i in images
+                    if i.name.repository
+                    and RepositoryQuery(i.name.repository, i.name.tags) in batch.checks
                     and not status.is_published(i.name.repository, i.digest, i.name.tags)
                 ),
                 key=lambda i: str(i.settings.address),

@@ -72,7 +72,9 @@ def test_publish_pushes_the_packaged_layout(rule_runner: RuleRunner) -> None:
     argv = published.process.process.argv
     assert argv == (sys.executable, "-m", "pants_backend_ko.oci.remote", "push-plan", "--plan", "ko-publish/plan.json")
     # The process pushes the very files `pants package` wrote: the layout is in its input.
-    files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [published.process.process.input_digest])}
+    files = {
+        fc.path: fc.content for fc in rule_runner.request(DigestContents, [published.process.process.input_digest])
+    }
     assert json.loads(files["ko-publish/plan.json"]) == {
         "insecure_registries": ["reg.internal:5000"],
         "jobs": 4,
@@ -127,7 +129,9 @@ def test_deploy_plan_pushes_then_applies(rule_runner: RuleRunner) -> None:
     assert files["ko-deploy/rendered.yaml"].decode().endswith(f"- image: {image.name.repository}@{image.digest}\n")
     assert "ko-deploy/images/0/index.json" in files
 
-    run = rule_runner.request(RunRequest, [KoManifestsRunFieldSet.create(rule_runner.get_target(Address("pub/deploy", target_name="apply")))])
+    run = rule_runner.request(
+        RunRequest, [KoManifestsRunFieldSet.create(rule_runner.get_target(Address("pub/deploy", target_name="apply")))]
+    )
     assert run.args == (*deploy.argv, f"{{chroot}}/{PLAN_FILE}", "--")
 
 

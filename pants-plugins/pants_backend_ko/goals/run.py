@@ -17,10 +17,10 @@ from pants.util.logging import LogLevel
 
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.target_types import KoImageFieldSet, KoManifestsFieldSet
-from pants_backend_ko.util_rules.go_build import BuiltGoBinary, GoBuildRequest
-from pants_backend_ko.util_rules.koconfig import RenderBuildFlagsRequest, RenderedBuildFlags
-from pants_backend_ko.util_rules.image import HOST_PLATFORMS, KoImageSettings, KoImageSettingsRequest
 from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlan, DeployPlanRequest
+from pants_backend_ko.util_rules.go_build import BuiltGoBinary, GoBuildRequest
+from pants_backend_ko.util_rules.image import HOST_PLATFORMS, KoImageSettings, KoImageSettingsRequest
+from pants_backend_ko.util_rules.koconfig import RenderBuildFlagsRequest, RenderedBuildFlags
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,8 @@ async def run_ko_manifests(field_set: KoManifestsRunFieldSet) -> RunRequest:
     )
 
 
-
-
 # ---------------------------------------------------------------------------------------------
 # `pants run` on a ko_image: the binary, built for this machine, run locally with its kodata.
-
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,9 @@ async def run_ko_image(field_set: KoImageRunFieldSet, host: PantsPlatform) -> Ru
     host_platform = Platform.parse(HOST_PLATFORMS[host])
     rendered = await Get(
         RenderedBuildFlags,
-        RenderBuildFlagsRequest(settings.flags, settings.ldflags, settings.build_env, host_platform, str(field_set.address)),
+        RenderBuildFlagsRequest(
+            settings.flags, settings.ldflags, settings.build_env, host_platform, str(field_set.address)
+        ),
     )
     binary = await Get(
         BuiltGoBinary,

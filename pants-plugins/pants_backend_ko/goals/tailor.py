@@ -66,9 +66,7 @@ async def find_putative_ko_targets(
     go_mods = await Get(Paths, PathGlobs(["**/go.mod"]))
     module_roots = {os.path.dirname(p) for p in go_mods.files}
     images_at = {
-        package_dir_of(t.address.spec_path, t[KoMainField].value)
-        for t in all_targets
-        if isinstance(t, KoImageTarget)
+        package_dir_of(t.address.spec_path, t[KoMainField].value) for t in all_targets if isinstance(t, KoImageTarget)
     }
     go_files = await Get(DigestContents, PathGlobs, request.path_globs("*.go"))
     main_dirs: dict[str, list[str]] = {}

@@ -18,15 +18,15 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 from pants_backend_ko.oci.remote.cli import env_ca_bundle, push_plan
 from pants_backend_ko.oci.remote.credentials import Keychain
 from pants_backend_ko.oci.remote.transport import ClientPool
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pants_backend_ko.k8s.apply_tool")
     parser.add_argument("--plan", required=True)
     parser.add_argument("kubectl_args", nargs="*")
@@ -39,8 +39,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         kubectl = os.environ.get("KUBECTL") or shutil.which("kubectl")
         if not kubectl:
             raise RuntimeError("kubectl not found on PATH; install it or set $KUBECTL to its path")
-        pool = ClientPool(keychain=Keychain(dict(os.environ)), insecure_registries=plan.get("insecure_registries", ()),
-                          ca_bundle=env_ca_bundle(os.environ))
+        pool = ClientPool(
+            keychain=Keychain(dict(os.environ)),
+            insecure_registries=plan.get("insecure_registries", ()),
+            ca_bundle=env_ca_bundle(os.environ),
+        )
         try:
             outcomes = push_plan(plan, base, pool)
         finally:

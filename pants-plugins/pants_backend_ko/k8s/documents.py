@@ -21,7 +21,7 @@ with the document before it, and comments after the last document with the last 
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -63,7 +63,7 @@ def _is_null(node: Node) -> bool:
     return isinstance(node, ScalarNode) and node.tag == NULL_TAG
 
 
-def _first_value(node: MappingNode, key: str, kind: type) -> Optional[Node]:
+def _first_value(node: MappingNode, key: str, kind: type) -> Node | None:
     """The value of the first `key:` whose value is a `kind` node (ko's ValuesForMap)."""
     for k, v in node.value:
         if isinstance(k, ScalarNode) and k.value == key and isinstance(v, kind):
@@ -71,7 +71,7 @@ def _first_value(node: MappingNode, key: str, kind: type) -> Optional[Node]:
     return None
 
 
-def _string_value(node: MappingNode, key: str) -> Optional[str]:
+def _string_value(node: MappingNode, key: str) -> str | None:
     for k, v in node.value:
         if isinstance(k, ScalarNode) and k.value == key:
             if isinstance(v, ScalarNode) and v.tag == STR_TAG:
@@ -79,16 +79,16 @@ def _string_value(node: MappingNode, key: str) -> Optional[str]:
     return None
 
 
-def object_kind(node: Node) -> Optional[str]:
+def object_kind(node: Node) -> str | None:
     """`kind` of a Kubernetes object node, or None if it lacks string apiVersion and kind."""
     if not isinstance(node, MappingNode) or _string_value(node, "apiVersion") is None:
         return None
     return _string_value(node, "kind")
 
 
-def object_labels(node: MappingNode) -> Dict[str, str]:
+def object_labels(node: MappingNode) -> dict[str, str]:
     """`metadata.labels` as raw scalar text (`v: 1` gives "1"); first duplicate key wins."""
-    labels: Dict[str, str] = {}
+    labels: dict[str, str] = {}
     metadata = _first_value(node, "metadata", MappingNode)
     if metadata is None:
         return labels
@@ -103,7 +103,7 @@ def object_labels(node: MappingNode) -> Dict[str, str]:
 
 def _block_item_removals(
     stream: ParsedStream, items: SequenceNode, spans: Sequence[Range], keep: Sequence[bool]
-) -> List[Range]:
+) -> list[Range]:
     """Whole-line ranges of the dropped items of a block sequence.
 
     An item owns the text from its `-` line up to the next item's `-` line; the last item
@@ -121,7 +121,7 @@ def _block_item_removals(
     return [(starts[i], ends[i]) for i in range(len(spans)) if not keep[i]]
 
 
-def _flow_item_removals(spans: Sequence[Range], keep: Sequence[bool]) -> List[Range]:
+def _flow_item_removals(spans: Sequence[Range], keep: Sequence[bool]) -> list[Range]:
     """Ranges of the dropped items of a flow sequence `[a, b, c]`, commas included.
 
     A dropped item before the last kept one goes with the text up to the next item; the
@@ -135,9 +135,7 @@ def _flow_item_removals(spans: Sequence[Range], keep: Sequence[bool]) -> List[Ra
     return removals
 
 
-def _select_document(
-    stream: ParsedStream, document: ParsedDocument, selector: Selector
-) -> Optional[List[Range]]:
+def _select_document(stream: ParsedStream, document: ParsedDocument, selector: Selector) -> list[Range] | None:
     """None to drop the document, else the ranges to cut out of it (List items)."""
     root = document.root
     if _is_null(root):
@@ -183,7 +181,7 @@ def _select_document(
     return _block_item_removals(stream, items, spans, keep)
 
 
-def _document_cuts(stream: ParsedStream) -> List[int]:
+def _document_cuts(stream: ParsedStream) -> list[int]:
     """Offsets that split the text into one segment per document (see module doc)."""
     text, documents = stream.text, stream.documents
     cuts = [0]
@@ -197,7 +195,7 @@ def _document_cuts(stream: ParsedStream) -> List[int]:
     return cuts
 
 
-def _subtract(start: int, end: int, removals: Sequence[Range]) -> List[Range]:
+def _subtract(start: int, end: int, removals: Sequence[Range]) -> list[Range]:
     ranges = []
     cursor = start
     for a, b in sorted(removals):
@@ -209,9 +207,7 @@ def _subtract(start: int, end: int, removals: Sequence[Range]) -> List[Range]:
     return ranges
 
 
-def _check_list_still_parses(
-    stream: ParsedStream, document: ParsedDocument, ranges: Sequence[Range]
-) -> None:
+def _check_list_still_parses(stream: ParsedStream, document: ParsedDocument, ranges: Sequence[Range]) -> None:
     """Cutting List items out must leave valid YAML (an alias into a dropped item would not)."""
     try:
         parse_stream("".join(stream.text[a:b] for a, b in ranges), stream.path)
@@ -223,10 +219,10 @@ def _check_list_still_parses(
         ) from None
 
 
-def selected_ranges(stream: ParsedStream, selector: Selector) -> List[Range]:
+def selected_ranges(stream: ParsedStream, selector: Selector) -> list[Range]:
     """The sorted, disjoint text ranges that survive `selector` (see module doc)."""
     cuts = _document_cuts(stream)
-    kept: List[Range] = []
+    kept: list[Range] = []
     for index, document in enumerate(stream.documents):
         removals = _select_document(stream, document, selector)
         if removals is None:
@@ -238,11 +234,11 @@ def selected_ranges(stream: ParsedStream, selector: Selector) -> List[Range]:
     return kept
 
 
-def _as_selector(selector: Union[Selector, str]) -> Selector:
+def _as_selector(selector: Selector | str) -> Selector:
     return parse_selector(selector) if isinstance(selector, str) else selector
 
 
-def select_documents(text: str, path: str, selector: Union[Selector, str]) -> str:
+def select_documents(text: str, path: str, selector: Selector | str) -> str:
     """The documents of `text` that match `selector`, each byte-for-byte as written.
 
     `selector` is a Selector or a label-selector string (`app=web,tier notin (db)`). Returns
@@ -258,7 +254,7 @@ def render_file(
     text: str,
     path: str,
     resolved: Mapping[str, str],
-    selector: Union[Selector, str, None] = None,
+    selector: Selector | str | None = None,
     known: Sequence[str] = (),
 ) -> str:
     """Select documents (if a selector is given), then resolve `ko://` references.
@@ -272,7 +268,7 @@ def render_file(
     parsed_selector = None if selector is None else _as_selector(selector)
     stream = parse_stream(text, path)
     if parsed_selector is None:
-        kept: List[Range] = [(0, len(text))]
+        kept: list[Range] = [(0, len(text))]
     else:
         kept = selected_ranges(stream, parsed_selector)
     return render_ranges(stream, kept, resolved, known)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 import yaml
@@ -138,7 +138,9 @@ def test_document_that_is_not_an_object_is_an_error(document: str, line: int) ->
 
 
 def test_invalid_selector_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match=r"^invalid label selector 'app in' at column 7: found end of string, expected '\('$"):
+    with pytest.raises(
+        ValueError, match=r"^invalid label selector 'app in' at column 7: found end of string, expected '\('$"
+    ):
         select_documents(WEB_DEPLOYMENT, "m.yaml", "app in")
 
 
@@ -198,7 +200,7 @@ def test_block_list_keeps_only_the_last_item() -> None:
     output = select_documents(BLOCK_LIST, "m.yaml", "extra")
     assert output == (
         "apiVersion: v1\nkind: List\nitems:\n# before the first item\n"
-        "- apiVersion: v1\n  kind: Pod\n  metadata: {labels: {app: web, extra: \"yes\"}}\n"
+        '- apiVersion: v1\n  kind: Pod\n  metadata: {labels: {app: web, extra: "yes"}}\n'
         "  spec:\n    image: |\n      ko://./cmd/b\n# after the items\nmetadata: {name: the-list}\n"
     )
 
@@ -236,7 +238,7 @@ FLOW_ITEMS = [
     ],
 )
 @pytest.mark.parametrize("trailing_comma", ["", ","])
-def test_flow_list_items_are_filtered(selector: str, kept: List[int], trailing_comma: str) -> None:
+def test_flow_list_items_are_filtered(selector: str, kept: list[int], trailing_comma: str) -> None:
     text = f"apiVersion: v1\nkind: List\nitems: [{', '.join(FLOW_ITEMS)}{trailing_comma}]  # c\n"
     output = select_documents(text, "m.yaml", selector)
     expected = f"apiVersion: v1\nkind: List\nitems: [{', '.join(FLOW_ITEMS[i] for i in kept)}{trailing_comma}]  # c\n"
@@ -270,9 +272,7 @@ def test_list_where_nothing_matches_is_dropped_and_all_matching_is_unchanged() -
 
 def test_null_list_items_are_dropped() -> None:
     text = "apiVersion: v1\nkind: List\nitems:\n-\n- {apiVersion: v1, kind: A}\n- ~\n"
-    assert select_documents(text, "m.yaml", "") == (
-        "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: A}\n"
-    )
+    assert select_documents(text, "m.yaml", "") == ("apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: A}\n")
 
 
 def test_list_item_that_is_not_an_object_is_an_error() -> None:
@@ -303,7 +303,10 @@ def test_alias_into_a_dropped_item_is_reported() -> None:
         "- {apiVersion: v1, kind: A, metadata: {labels: {k: a}}, spec: &shared {x: 1}}\n"
         "- {apiVersion: v1, kind: B, metadata: {labels: {k: b}}, spec: *shared}\n"
     )
-    with pytest.raises(ManifestError, match=r"^m.yaml:1:1: dropping the List items that do not match the selector leaves invalid YAML \(.*found undefined alias 'shared'\); probably"):
+    with pytest.raises(
+        ManifestError,
+        match=r"^m.yaml:1:1: dropping the List items that do not match the selector leaves invalid YAML \(.*found undefined alias 'shared'\); probably",
+    ):
         select_documents(text, "m.yaml", "k=b")
     assert select_documents(text, "m.yaml", "k=a").count("&shared") == 1
 
@@ -325,7 +328,9 @@ def test_aliased_list_item_is_filtered_on_the_anchored_object() -> None:
 
 
 def test_render_selects_before_resolving() -> None:
-    broken = "apiVersion: v1\nkind: Pod\nmetadata: {labels: {app: old}}\nspec: {image: 'ko://x:tag', other: ko://unknown}\n"
+    broken = (
+        "apiVersion: v1\nkind: Pod\nmetadata: {labels: {app: old}}\nspec: {image: 'ko://x:tag', other: ko://unknown}\n"
+    )
     text = stream(broken, WEB_DEPLOYMENT)
     output = render_file(text, "m.yaml", RESOLVED, selector="app=web")
     assert output == "---\n" + WEB_DEPLOYMENT.replace("ko://a", RESOLVED["a"])
@@ -338,8 +343,7 @@ def test_render_errors_point_at_the_original_lines() -> None:
     with pytest.raises(ManifestError) as info:
         render_file(text, "deploy/all.yaml", {}, selector="app=web", known=["example.com/cmd/app"])
     assert str(info.value) == (
-        "deploy/all.yaml:18:16: ko://example.com/cmd/ap is not a ko_image target;"
-        " did you mean: example.com/cmd/app"
+        "deploy/all.yaml:18:16: ko://example.com/cmd/ap is not a ko_image target;" " did you mean: example.com/cmd/app"
     )
     assert text.splitlines()[17].index("ko://") == 15
 
@@ -370,8 +374,8 @@ def test_render_list_resolves_only_kept_items() -> None:
 APPS = ["web", "db", "cache"]
 
 
-def _random_object(rng: random.Random, kind: str) -> Dict[str, Any]:
-    obj: Dict[str, Any] = {"apiVersion": "v1", "kind": kind, "metadata": {"name": f"n{rng.randint(0, 999)}"}}
+def _random_object(rng: random.Random, kind: str) -> dict[str, Any]:
+    obj: dict[str, Any] = {"apiVersion": "v1", "kind": kind, "metadata": {"name": f"n{rng.randint(0, 999)}"}}
     if rng.random() < 0.8:
         obj["metadata"]["labels"] = {"app": rng.choice(APPS)}
     obj["spec"] = {"image": f"ko://{rng.choice(sorted(RESOLVED))}", "note": "has ko:// inside"}
@@ -386,7 +390,7 @@ def _dump(rng: random.Random, obj: Any) -> str:
     return f"# {obj['kind']} ü\n" + text
 
 
-def _independent_filter(documents: List[Any], app: str) -> List[Any]:
+def _independent_filter(documents: list[Any], app: str) -> list[Any]:
     kept = []
     for doc in documents:
         if doc is None:

@@ -28,8 +28,8 @@ from __future__ import annotations
 import bisect
 import difflib
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 from yaml.error import Mark
@@ -46,7 +46,7 @@ NULL_TAG = "tag:yaml.org,2002:null"
 _SAFE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]*\Z")
 # Characters PyYAML (YAML 1.1) treats as line breaks; `\r\n` counts as one break.
 _LINE_BREAK_CHARS = "\n\r\x85\u2028\u2029"
-Range = Tuple[int, int]  # [start, end) character offsets into a manifest's text
+Range = tuple[int, int]  # [start, end) character offsets into a manifest's text
 
 _BLOCK_HEADER = re.compile(r"(?P<indicator>[|>])(?P<flags>[0-9+-]*)(?P<rest>.*)\Z", re.DOTALL)
 
@@ -71,7 +71,7 @@ class KoReference:
     column: int
     start: int
     end: int
-    style: Optional[str]
+    style: str | None
 
     @property
     def reference(self) -> str:
@@ -113,10 +113,10 @@ class _TrackingLoader(yaml.SafeLoader):
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
-        self.scalar_token_start: Dict[int, Mark] = {}
-        self.block_entry_starts: List[int] = []
-        self.sequence_item_spans: Dict[int, List[Tuple[int, int]]] = {}
-        self.parsed_documents: List[ParsedDocument] = []
+        self.scalar_token_start: dict[int, Mark] = {}
+        self.block_entry_starts: list[int] = []
+        self.sequence_item_spans: dict[int, list[tuple[int, int]]] = {}
+        self.parsed_documents: list[ParsedDocument] = []
 
     def get_token(self):  # type: ignore[override]
         token = super().get_token()
@@ -131,9 +131,7 @@ class _TrackingLoader(yaml.SafeLoader):
         node = super().compose_node(parent, index)
         if isinstance(parent, SequenceNode):
             end = event.end_mark.index if isinstance(event, AliasEvent) else node.end_mark.index
-            self.sequence_item_spans.setdefault(id(parent), []).append(
-                (event.start_mark.index, end)
-            )
+            self.sequence_item_spans.setdefault(id(parent), []).append((event.start_mark.index, end))
         return node
 
     def compose_document(self):  # type: ignore[override]
@@ -159,16 +157,16 @@ class ParsedStream:
 
     text: str
     path: str
-    documents: Tuple[ParsedDocument, ...]
+    documents: tuple[ParsedDocument, ...]
     scalar_token_start: Mapping[int, Mark]  # scalar token end offset -> its start mark
-    block_entry_starts: Tuple[int, ...]  # ascending
-    sequence_item_spans: Mapping[int, Tuple[Tuple[int, int], ...]]
+    block_entry_starts: tuple[int, ...]  # ascending
+    sequence_item_spans: Mapping[int, tuple[tuple[int, int], ...]]
 
     def scalar_start(self, node: ScalarNode) -> Mark:
         """Where the scalar itself starts, after any anchor or tag in front of it."""
         return self.scalar_token_start.get(node.end_mark.index, node.start_mark)
 
-    def item_spans(self, sequence: SequenceNode) -> Tuple[Tuple[int, int], ...]:
+    def item_spans(self, sequence: SequenceNode) -> tuple[tuple[int, int], ...]:
         """(start, end) of each item of `sequence` as written (aliases at the `*alias`)."""
         return self.sequence_item_spans.get(id(sequence), ())
 
@@ -180,7 +178,7 @@ class ParsedStream:
         return self.block_entry_starts[i - 1]
 
 
-def line_and_column(text: str, offset: int) -> Tuple[int, int]:
+def line_and_column(text: str, offset: int) -> tuple[int, int]:
     """1-based line and column of a character offset, counted as PyYAML's Reader does.
 
     Line breaks include `\x85`, U+2028 and U+2029 (YAML 1.1), `\r\n` is one break, and a
@@ -201,7 +199,7 @@ def line_and_column(text: str, offset: int) -> Tuple[int, int]:
 
 def parse_stream(text: str, path: str) -> ParsedStream:
     """Compose every document of `text`; malformed YAML raises a one-line ManifestError."""
-    loader: Optional[_TrackingLoader] = None
+    loader: _TrackingLoader | None = None
     try:
         loader = _TrackingLoader(text)
         while loader.check_node():
@@ -220,8 +218,7 @@ def parse_stream(text: str, path: str) -> ParsedStream:
         ) from None
     except RecursionError:
         raise ManifestError(
-            f"{path}:1:1: invalid YAML: collections are nested too deeply to parse;"
-            " flatten the document"
+            f"{path}:1:1: invalid YAML: collections are nested too deeply to parse;" " flatten the document"
         ) from None
     finally:
         if loader is not None:
@@ -260,9 +257,7 @@ def iter_nodes(root: Node) -> Iterator[Node]:
 
 def is_ko_scalar(node: Node) -> bool:
     """ko's `yit.StringValue` + `yit.WithPrefix("ko://")`: a !!str scalar starting with ko://."""
-    return (
-        isinstance(node, ScalarNode) and node.tag == STR_TAG and node.value.startswith(KO_PREFIX)
-    )
+    return isinstance(node, ScalarNode) and node.tag == STR_TAG and node.value.startswith(KO_PREFIX)
 
 
 # --------------------------------------------------------------------------------------
@@ -274,8 +269,7 @@ def _check_import_path(raw_value: str, import_path: str, location: str) -> None:
     shown = KO_PREFIX + import_path
     if not import_path:
         raise ManifestError(
-            f"{location}: {raw_value.strip()!r} has no import path;"
-            " write ko://<import path of a Go main package>"
+            f"{location}: {raw_value.strip()!r} has no import path;" " write ko://<import path of a Go main package>"
         )
     if any(ch.isspace() for ch in import_path):
         raise ManifestError(
@@ -289,7 +283,7 @@ def _check_import_path(raw_value: str, import_path: str, location: str) -> None:
         )
 
 
-def _candidates(stream: ParsedStream) -> List[Tuple[int, ScalarNode]]:
+def _candidates(stream: ParsedStream) -> list[tuple[int, ScalarNode]]:
     """(scalar start offset, node) of every `ko://` scalar, in file order, each node once."""
     found = []
     for document in stream.documents:
@@ -316,7 +310,7 @@ def _reference(stream: ParsedStream, node: ScalarNode) -> KoReference:
     )
 
 
-def references_in(stream: ParsedStream, kept: Sequence[Range]) -> Tuple[KoReference, ...]:
+def references_in(stream: ParsedStream, kept: Sequence[Range]) -> tuple[KoReference, ...]:
     """The references lying inside the `kept` ranges (sorted, disjoint), in file order.
 
     References elsewhere are ignored entirely, invalid ones included: selection happens
@@ -333,7 +327,7 @@ def references_in(stream: ParsedStream, kept: Sequence[Range]) -> Tuple[KoRefere
     return tuple(refs)
 
 
-def find_references(text: str, path: str) -> Tuple[KoReference, ...]:
+def find_references(text: str, path: str) -> tuple[KoReference, ...]:
     """Every `ko://` scalar in `text`, in file order, one entry per node (not per import path).
 
     Raises ManifestError for malformed YAML and for references that cannot be import paths
@@ -343,7 +337,7 @@ def find_references(text: str, path: str) -> Tuple[KoReference, ...]:
     return references_in(stream, [(0, len(text))])
 
 
-def unique_import_paths(references: Sequence[KoReference]) -> Tuple[str, ...]:
+def unique_import_paths(references: Sequence[KoReference]) -> tuple[str, ...]:
     """The distinct import paths, in order of first use (each is built once, as in ko)."""
     return tuple(dict.fromkeys(r.import_path for r in references))
 
@@ -353,7 +347,7 @@ def unique_import_paths(references: Sequence[KoReference]) -> Tuple[str, ...]:
 # --------------------------------------------------------------------------------------
 
 
-def _first_line_break(text: str, start: int = 0) -> Tuple[int, str]:
+def _first_line_break(text: str, start: int = 0) -> tuple[int, str]:
     """(index, the break itself) of the first line break at or after `start`, or (-1, "")."""
     for i in range(start, len(text)):
         ch = text[i]
@@ -427,14 +421,10 @@ def _unknown_reference_error(reference: KoReference, candidates: Sequence[str]) 
         hint = "no known import path is similar; add a ko_image target for it or fix the reference"
     else:
         hint = "no ko_image targets are known; add one for this import path"
-    return ManifestError(
-        f"{reference.location}: {reference.reference} is not a ko_image target; {hint}"
-    )
+    return ManifestError(f"{reference.location}: {reference.reference} is not a ko_image target; {hint}")
 
 
-def _verify_splice(
-    output: str, path: str, placed: Sequence[Tuple[KoReference, int, str]]
-) -> None:
+def _verify_splice(output: str, path: str, placed: Sequence[tuple[KoReference, int, str]]) -> None:
     """Re-parse the output and check each replaced scalar now loads as its new value.
 
     A guard, not a formality: it turns any splice that would change the YAML structure
@@ -489,8 +479,8 @@ def render_ranges(
 
     # Built front to back, which is equivalent to replacing from last to first: every
     # offset used is an offset into the untouched original text.
-    pieces: List[str] = []
-    placed: List[Tuple[KoReference, int, str]] = []
+    pieces: list[str] = []
+    placed: list[tuple[KoReference, int, str]] = []
     length = 0
     pending = list(references)
     pending.reverse()
@@ -500,9 +490,7 @@ def render_ranges(
             reference = pending.pop()
             kept_text = text[cursor : reference.start]
             new_value = resolved[reference.import_path]
-            replacement = replacement_text(
-                reference, text[reference.start : reference.end], new_value
-            )
+            replacement = replacement_text(reference, text[reference.start : reference.end], new_value)
             pieces.append(kept_text)
             placed.append((reference, length + len(kept_text), new_value))
             pieces.append(replacement)
@@ -517,9 +505,7 @@ def render_ranges(
     return output
 
 
-def resolve_text(
-    text: str, path: str, resolved: Mapping[str, str], known: Sequence[str] = ()
-) -> str:
+def resolve_text(text: str, path: str, resolved: Mapping[str, str], known: Sequence[str] = ()) -> str:
     """Replace every `ko://` reference in `text` by `resolved[import_path]`.
 
     Bytes outside the replaced scalars are untouched. A reference whose import path is not in

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import random
 import re
-from typing import List, Tuple
 
 import pytest
 import yaml
@@ -45,11 +44,11 @@ class StreamWriter:
     def __init__(self, rng: random.Random, newline: str) -> None:
         self.rng = rng
         self.nl = newline
-        self.parts: List[str] = []
+        self.parts: list[str] = []
         self.size = 0
-        self.spans: List[Tuple[int, int]] = []
+        self.spans: list[tuple[int, int]] = []
         self.reference_nodes = 0
-        self.anchors: List[str] = []
+        self.anchors: list[str] = []
         self.anchor_count = 0
         self.key_count = 0
 
@@ -260,7 +259,7 @@ def generate(seed: int) -> StreamWriter:
     return writer
 
 
-def assert_outside_spans_identical(before: str, after: str, spans: List[Tuple[int, int]]) -> None:
+def assert_outside_spans_identical(before: str, after: str, spans: list[tuple[int, int]]) -> None:
     """`after` is `before` with only the span contents replaced, via one anchored regex."""
     pattern, cursor = [], 0
     for start, end in sorted(spans):
@@ -284,7 +283,7 @@ def test_random_stream(seed: int) -> None:
     assert len(references) == writer.reference_nodes
     recorded = sorted(writer.spans)
     assert [r.start for r in references] == [start for start, _ in recorded]
-    for reference, (start, end) in zip(references, recorded):
+    for reference, (_start, end) in zip(references, recorded):
         assert reference.end <= end
 
     output = resolve_text(text, "random.yaml", RESOLVED)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import difflib
 import json
-from typing import Any, List, Mapping, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pytest
 import yaml
@@ -50,18 +51,15 @@ def replace_references(value: Any, resolved: Mapping[str, str]) -> Any:
     if isinstance(value, list):
         return [replace_references(v, resolved) for v in value]
     if isinstance(value, dict):
-        return {
-            replace_references(k, resolved): replace_references(v, resolved)
-            for k, v in value.items()
-        }
+        return {replace_references(k, resolved): replace_references(v, resolved) for k, v in value.items()}
     return value
 
 
-def expected_documents(text: str, resolved: Mapping[str, str]) -> List[Any]:
+def expected_documents(text: str, resolved: Mapping[str, str]) -> list[Any]:
     return [replace_references(d, resolved) for d in yaml.safe_load_all(text)]
 
 
-def scanner_spans(text: str) -> List[Tuple[int, int]]:
+def scanner_spans(text: str) -> list[tuple[int, int]]:
     """Source spans of scalar tokens whose value starts with ko:// (PyYAML's scanner)."""
     return [
         (token.start_mark.index, token.end_mark.index)
@@ -70,9 +68,9 @@ def scanner_spans(text: str) -> List[Tuple[int, int]]:
     ]
 
 
-def assert_changed_only_within(before: str, after: str, spans: Sequence[Tuple[int, int]]):
+def assert_changed_only_within(before: str, after: str, spans: Sequence[tuple[int, int]]):
     """Every difference between `before` and `after` lies inside one of `spans` of `before`."""
-    merged: List[Tuple[int, int]] = []  # touching spans may show up as one difflib opcode
+    merged: list[tuple[int, int]] = []  # touching spans may show up as one difflib opcode
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
@@ -89,7 +87,7 @@ def assert_changed_only_within(before: str, after: str, spans: Sequence[Tuple[in
         )
 
 
-def reference_styles(text: str, is_reference) -> List[Any]:
+def reference_styles(text: str, is_reference) -> list[Any]:
     """Styles of the distinct !!str scalars whose value satisfies `is_reference`, in order."""
     seen, found = set(), []
     documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))  # keep ids alive
@@ -111,9 +109,7 @@ def reference_styles(text: str, is_reference) -> List[Any]:
 
 def assert_styles_kept(before: str, after: str, resolved: Mapping[str, str]) -> None:
     values = set(resolved.values())
-    assert reference_styles(after, values.__contains__) == reference_styles(
-        before, lambda v: v.startswith("ko://")
-    )
+    assert reference_styles(after, values.__contains__) == reference_styles(before, lambda v: v.startswith("ko://"))
 
 
 def check_resolution(text: str, resolved: Mapping[str, str] = RESOLVED) -> str:
@@ -139,7 +135,7 @@ STYLE_CASES = {
     "flow-map": "{image: ko://a}\n",
     "flow-map-nested": "spec: {containers: [{name: app, image: ko://a}, {name: b, image: 'ko://./cmd/b'}]}\n",
     "flow-seq": "[ko://a, x]\n",
-    "flow-seq-mixed": 'args: [ko://a, x, "ko://./cmd/b", \'ko://a\']\n',
+    "flow-seq-mixed": "args: [ko://a, x, \"ko://./cmd/b\", 'ko://a']\n",
     "block-seq": "- ko://a\n- 'ko://./cmd/b'\n- x\n",
     "literal": "image: |\n  ko://a\nnext: 1\n",
     "literal-strip": "image: |-\n  ko://a\nnext: 1\n",
@@ -415,7 +411,9 @@ def test_unknown_reference_names_file_line_column_and_suggestions() -> None:
 
 
 def test_unknown_reference_suggests_from_resolved_keys_too() -> None:
-    with pytest.raises(ManifestError, match=r"^m.yaml:1:4: ko://\./cmd/bb is not a ko_image target; did you mean: \./cmd/b$"):
+    with pytest.raises(
+        ManifestError, match=r"^m.yaml:1:4: ko://\./cmd/bb is not a ko_image target; did you mean: \./cmd/b$"
+    ):
         resolve_text("a: ko://./cmd/bb\n", "m.yaml", RESOLVED)
 
 
@@ -482,8 +480,7 @@ def test_invalid_references_are_rejected_with_one_line(text: str, message: str) 
         ("a: b\n  c: d\n", "m.yaml:2:4: invalid YAML: mapping values are not allowed here"),
         (
             "a: [1, 2\n",
-            "m.yaml:2:1: invalid YAML: expected ',' or ']', but got '<stream end>'"
-            " (while parsing a flow sequence)",
+            "m.yaml:2:1: invalid YAML: expected ',' or ']', but got '<stream end>'" " (while parsing a flow sequence)",
         ),
         ("a: ok\nb: *nope\n", "m.yaml:2:4: invalid YAML: found undefined alias 'nope'"),
         (
@@ -528,6 +525,4 @@ def test_splice_that_would_change_the_yaml_type_is_caught() -> None:
 
 
 def test_unused_resolved_entries_are_ignored() -> None:
-    assert resolve_text("a: ko://a\n", "m.yaml", {**RESOLVED, "x": "not checked"}) == (
-        f"a: {RESOLVED['a']}\n"
-    )
+    assert resolve_text("a: ko://a\n", "m.yaml", {**RESOLVED, "x": "not checked"}) == (f"a: {RESOLVED['a']}\n")

@@ -21,8 +21,8 @@ missing key; `key` needs it present, `!key` absent; `>`/`<` need an integer valu
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import List, Mapping, Optional, Tuple
 
 # Operator spellings as in k8s.io/apimachinery/pkg/selection.
 EQUALS = "="
@@ -67,7 +67,7 @@ class Requirement:
 
     key: str
     operator: str  # one of the constants above
-    values: Tuple[str, ...]  # sorted, distinct; empty for EXISTS / DOES_NOT_EXIST
+    values: tuple[str, ...]  # sorted, distinct; empty for EXISTS / DOES_NOT_EXIST
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         present = self.key in labels
@@ -104,7 +104,7 @@ class Requirement:
 class Selector:
     """An AND of requirements; the empty selector matches everything."""
 
-    requirements: Tuple[Requirement, ...]
+    requirements: tuple[Requirement, ...]
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(r.matches(labels) for r in self.requirements)
@@ -117,21 +117,18 @@ class Selector:
         return ",".join(str(r) for r in self.requirements)
 
 
-def _parse_int64(text: str) -> Optional[int]:
+def _parse_int64(text: str) -> int | None:
     if not _INTEGER.match(text):
         return None
     value = int(text)
     return value if _INT64[0] <= value <= _INT64[1] else None
 
 
-def label_key_problem(key: str) -> Optional[str]:
+def label_key_problem(key: str) -> str | None:
     """Why `key` is not a valid label key (apimachinery `IsQualifiedName`), or None."""
     parts = key.split("/")
     if len(parts) > 2:
-        return (
-            "it may contain at most one '/'"
-            " (an optional DNS-subdomain prefix, e.g. 'example.com/name')"
-        )
+        return "it may contain at most one '/'" " (an optional DNS-subdomain prefix, e.g. 'example.com/name')"
     name = parts[-1]
     if len(parts) == 2:
         prefix = parts[0]
@@ -153,7 +150,7 @@ def label_key_problem(key: str) -> Optional[str]:
     return None
 
 
-def label_value_problem(value: str) -> Optional[str]:
+def label_value_problem(value: str) -> str | None:
     """Why `value` is not a valid label value (apimachinery `IsValidLabelValue`), or None."""
     if len(value) > 63:
         return "a label value must be at most 63 characters"
@@ -169,7 +166,7 @@ class _Token:
     position: int  # 0-based character offset into the selector
 
 
-def _lex(selector: str) -> List[_Token]:
+def _lex(selector: str) -> list[_Token]:
     tokens = []
     i, n = 0, len(selector)
     while True:
@@ -199,9 +196,7 @@ class _Parser:
         self.index = 0
 
     def error(self, token: _Token, message: str) -> ValueError:
-        return ValueError(
-            f"invalid label selector {self.selector!r} at column {token.position + 1}: {message}"
-        )
+        return ValueError(f"invalid label selector {self.selector!r} at column {token.position + 1}: {message}")
 
     def describe(self, token: _Token) -> str:
         return "end of string" if token.kind == _END else repr(token.text)
@@ -234,14 +229,10 @@ class _Parser:
             if token.kind == _END:
                 break
             if token.kind != _COMMA:
-                raise self.error(
-                    token, f"found {self.describe(token)}, expected ',' or end of string"
-                )
+                raise self.error(token, f"found {self.describe(token)}, expected ',' or end of string")
             after = self.peek()
             if after.kind not in (_IDENT, _NOT):
-                raise self.error(
-                    after, f"found {self.describe(after)}, expected a label key after ','"
-                )
+                raise self.error(after, f"found {self.describe(after)}, expected a label key after ','")
         requirements.sort(key=lambda r: r.key)  # apimachinery sorts by key, too
         return Selector(tuple(requirements))
 
@@ -251,9 +242,7 @@ class _Parser:
             self.take()
         key_token = self.take()
         if key_token.kind != _IDENT:
-            raise self.error(
-                key_token, f"found {self.describe(key_token)}, expected a label key"
-            )
+            raise self.error(key_token, f"found {self.describe(key_token)}, expected a label key")
         problem = label_key_problem(key_token.text)
         if problem:
             raise self.error(key_token, f"label key {key_token.text!r} is invalid: {problem}")
@@ -275,9 +264,7 @@ class _Parser:
         for value, token in values:
             problem = label_value_problem(value)
             if problem:
-                raise self.error(
-                    token, f"value {value!r} for {key_token.text!r} is invalid: {problem}"
-                )
+                raise self.error(token, f"value {value!r} for {key_token.text!r} is invalid: {problem}")
             if operator in (GREATER_THAN, LESS_THAN) and _parse_int64(value) is None:
                 raise self.error(
                     token,
@@ -286,7 +273,7 @@ class _Parser:
         distinct = tuple(sorted({value for value, _ in values}))
         return Requirement(key_token.text, operator, distinct)
 
-    def exact_value(self) -> Tuple[str, _Token]:
+    def exact_value(self) -> tuple[str, _Token]:
         token = self.peek()
         if token.kind in (_END, _COMMA):
             return "", token  # `a=` means the empty value
@@ -295,12 +282,12 @@ class _Parser:
             raise self.error(token, f"found {self.describe(token)}, expected a value")
         return token.text, token
 
-    def value_set(self) -> List[Tuple[str, _Token]]:
+    def value_set(self) -> list[tuple[str, _Token]]:
         """`( v1, v2 )`; empty entries are the empty value, as in apimachinery."""
         open_token = self.take()
         if open_token.kind != _OPEN:
             raise self.error(open_token, f"found {self.describe(open_token)}, expected '('")
-        values: List[Tuple[str, _Token]] = []
+        values: list[tuple[str, _Token]] = []
         expect_value = True
         while True:
             token = self.take()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Dict
-
 import pytest
 
 from pants_backend_ko.k8s.selector import (
@@ -25,7 +23,7 @@ from pants_backend_ko.k8s.selector import (
 
 WEB = {"app": "web", "tier": "frontend", "example.com/team": "a", "version": "10"}
 DB = {"app": "db", "tier": "backend"}
-NONE: Dict[str, str] = {}
+NONE: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(
@@ -169,9 +167,13 @@ def test_invalid_selectors_name_the_selector_and_column(text: str, message: str)
 
 def test_length_limits() -> None:
     assert parse_selector("a" * 63 + "=" + "b" * 63)
-    with pytest.raises(ValueError, match=r"at column 1: label key 'a{64}' is invalid: the name must be at most 63 characters$"):
+    with pytest.raises(
+        ValueError, match=r"at column 1: label key 'a{64}' is invalid: the name must be at most 63 characters$"
+    ):
         parse_selector("a" * 64)
-    with pytest.raises(ValueError, match=r"at column 3: value 'b{64}' for 'a' is invalid: a label value must be at most 63 characters$"):
+    with pytest.raises(
+        ValueError, match=r"at column 3: value 'b{64}' for 'a' is invalid: a label value must be at most 63 characters$"
+    ):
         parse_selector("a=" + "b" * 64)
     prefix = ".".join(["abcdefg"] * 31) + ".abcd"  # 252 characters
     assert len(prefix) == 252

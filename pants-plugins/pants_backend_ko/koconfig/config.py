@@ -29,8 +29,9 @@ from __future__ import annotations
 import difflib
 import posixpath
 import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Collection, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, TypeVar
 
 import yaml
 
@@ -55,7 +56,20 @@ KO_ENV_VARS = (KO_CONFIG_PATH_ENV,) + ENV_OVERRIDES
 
 # viper tries its supported extensions in this order for the config name `.ko`; the first
 # existing file wins. Only the YAML-compatible ones can be read here.
-_VIPER_EXTENSIONS = ("json", "toml", "yaml", "yml", "properties", "props", "prop", "hcl", "tfvars", "dotenv", "env", "ini")
+_VIPER_EXTENSIONS = (
+    "json",
+    "toml",
+    "yaml",
+    "yml",
+    "properties",
+    "props",
+    "prop",
+    "hcl",
+    "tfvars",
+    "dotenv",
+    "env",
+    "ini",
+)
 _READABLE_EXTENSIONS = frozenset({"json", "yaml", "yml"})
 
 _TOP_LEVEL_KEYS = (
@@ -70,7 +84,29 @@ _TOP_LEVEL_KEYS = (
 _BUILD_KEYS = ("id", "dir", "main", "env", "flags", "ldflags", "linux_capabilities")
 # GoReleaser keys that ko's build.Config lists as "not supported"; named in the error.
 _GORELEASER_ONLY_KEYS = frozenset(
-    {"goos", "goarch", "goarm", "gomips", "targets", "binary", "lang", "asmflags", "gcflags", "mod_timestamp", "gobinary", "hooks", "skip", "builder", "tool", "command", "buildmode", "overrides", "ignore", "no_unique_dist_dir", "no_main_check"}
+    {
+        "goos",
+        "goarch",
+        "goarm",
+        "gomips",
+        "targets",
+        "binary",
+        "lang",
+        "asmflags",
+        "gcflags",
+        "mod_timestamp",
+        "gobinary",
+        "hooks",
+        "skip",
+        "builder",
+        "tool",
+        "command",
+        "buildmode",
+        "overrides",
+        "ignore",
+        "no_unique_dist_dir",
+        "no_main_check",
+    }
 )
 
 _NULL_TAG = "tag:yaml.org,2002:null"
@@ -99,10 +135,10 @@ class BuildConfig:
     dir: str  # repository-relative, normalised ("." for the root)
     main: str  # as written, default "."
     package_dir: str  # repository-relative directory of the main package: dir + main (or main's folder)
-    env: Optional[Tuple[str, ...]]
-    flags: Optional[Tuple[str, ...]]
-    ldflags: Optional[Tuple[str, ...]]
-    linux_capabilities: Tuple[str, ...]
+    env: tuple[str, ...] | None
+    flags: tuple[str, ...] | None
+    ldflags: tuple[str, ...] | None
+    linux_capabilities: tuple[str, ...]
     line: int  # 1-based line of the entry, for messages
 
 
@@ -111,15 +147,15 @@ class KoConfig:
     """A parsed `.ko.yaml`. `None` (or empty) means "the file does not say"."""
 
     path: str
-    default_base_image: Optional[str] = None
-    base_image_overrides: Tuple[Tuple[str, str], ...] = ()  # (lower-cased import path, reference)
-    default_platforms: Optional[Tuple[str, ...]] = None
-    default_env: Optional[Tuple[str, ...]] = None
-    default_flags: Optional[Tuple[str, ...]] = None
-    default_ldflags: Optional[Tuple[str, ...]] = None
-    builds: Tuple[BuildConfig, ...] = ()
+    default_base_image: str | None = None
+    base_image_overrides: tuple[tuple[str, str], ...] = ()  # (lower-cased import path, reference)
+    default_platforms: tuple[str, ...] | None = None
+    default_env: tuple[str, ...] | None = None
+    default_flags: tuple[str, ...] | None = None
+    default_ldflags: tuple[str, ...] | None = None
+    builds: tuple[BuildConfig, ...] = ()
 
-    def base_image_override(self, import_path: str) -> Optional[str]:
+    def base_image_override(self, import_path: str) -> str | None:
         """ko looks overrides up by the lower-cased import path, without `ko://`."""
         key = _strip_ko_scheme(import_path).lower()
         for path, ref in self.base_image_overrides:
@@ -138,20 +174,20 @@ class BuildSettings:
     Combine each field with the BUILD field and the `[ko]` option through `effective_value`.
     """
 
-    base_image: Optional[str]
-    env: Optional[Tuple[str, ...]]
-    flags: Optional[Tuple[str, ...]]
-    ldflags: Optional[Tuple[str, ...]]
-    dir: Optional[str]  # the matched entry's working directory for `go build`, repo-relative
-    platforms: Optional[Tuple[str, ...]]
-    linux_capabilities: Tuple[str, ...]
-    build_id: Optional[str]  # the matched entry's id, for logs
+    base_image: str | None
+    env: tuple[str, ...] | None
+    flags: tuple[str, ...] | None
+    ldflags: tuple[str, ...] | None
+    dir: str | None  # the matched entry's working directory for `go build`, repo-relative
+    platforms: tuple[str, ...] | None
+    linux_capabilities: tuple[str, ...]
+    build_id: str | None  # the matched entry's id, for logs
 
 
 T = TypeVar("T")
 
 
-def effective_value(build_value: Optional[T], ko_yaml_value: Optional[T], option_value: Optional[T], default: T) -> T:
+def effective_value(build_value: T | None, ko_yaml_value: T | None, option_value: T | None, default: T) -> T:
     """The one precedence rule: BUILD field > `.ko.yaml` (with `KO_*`) > `[ko]` option > default.
 
     `None` means "not set" at that level. An explicitly empty BUILD value (`flags=[]`) is set,
@@ -167,7 +203,7 @@ def effective_value(build_value: Optional[T], ko_yaml_value: Optional[T], option
 # Finding the file
 
 
-def ko_config_candidate_paths(environ: Mapping[str, str], repo_root: Optional[str] = None) -> Tuple[str, ...]:
+def ko_config_candidate_paths(environ: Mapping[str, str], repo_root: str | None = None) -> tuple[str, ...]:
     """Repository-relative paths and globs whose existence `find_ko_config_path` needs.
 
     A caller that cannot list the whole repository globs these and passes the hits.
@@ -182,8 +218,8 @@ def ko_config_candidate_paths(environ: Mapping[str, str], repo_root: Optional[st
 
 
 def find_ko_config_path(
-    workdir_files: Collection[str], environ: Mapping[str, str], repo_root: Optional[str] = None
-) -> Optional[str]:
+    workdir_files: Collection[str], environ: Mapping[str, str], repo_root: str | None = None
+) -> str | None:
     """ko's lookup, mapped to the repository root: the repo-relative config path, or None.
 
     `workdir_files` are repository-relative paths of existing files (at least those from
@@ -227,7 +263,7 @@ def find_ko_config_path(
     return None
 
 
-def _normalise_repo_path(value: str, repo_root: Optional[str], what: str) -> str:
+def _normalise_repo_path(value: str, repo_root: str | None, what: str) -> str:
     """A repository-relative, normalised path, or a one-line error if it leaves the repository."""
     path = value
     if posixpath.isabs(path):
@@ -240,9 +276,7 @@ def _normalise_repo_path(value: str, repo_root: Optional[str], what: str) -> str
         path = posixpath.relpath(path, root)
     path = posixpath.normpath(path)
     if path == ".." or path.startswith("../"):
-        raise KoError(
-            f"{what}={value!r} points outside the repository; use a path inside the repository root"
-        )
+        raise KoError(f"{what}={value!r} points outside the repository; use a path inside the repository root")
     return path
 
 
@@ -265,19 +299,26 @@ def load_ko_config(text: str, path: str) -> KoConfig:
         return KoConfig(path=path)
     reader = _Reader(path)
     if not isinstance(root, yaml.MappingNode):
-        reader.fail(root, "the file must be a mapping of ko's keys (defaultBaseImage, builds, ...)", "write `key: value` lines at the top level")
-    fields: Dict[str, Any] = {}
+        reader.fail(
+            root,
+            "the file must be a mapping of ko's keys (defaultBaseImage, builds, ...)",
+            "write `key: value` lines at the top level",
+        )
+    fields: dict[str, Any] = {}
     for key, value in reader.mapping_items(root, _TOP_LEVEL_KEYS, ".ko.yaml", "top-level key"):
         if _is_null(value):
             continue  # `defaultEnv:` with nothing after it says nothing, as in viper
         if key == "defaultBaseImage":
             ref = reader.scalar(value, key)
-            fields["default_base_image"] = _checked_reference(ref, f"{path}:{value.start_mark.line + 1}: defaultBaseImage")
+            fields["default_base_image"] = _checked_reference(
+                ref, f"{path}:{value.start_mark.line + 1}: defaultBaseImage"
+            )
         elif key == "baseImageOverrides":
             fields["base_image_overrides"] = reader.overrides(value)
         elif key == "defaultPlatforms":
             fields["default_platforms"] = _checked_platforms(
-                reader.string_list(value, key, split="whitespace"), f"{path}:{value.start_mark.line + 1}: defaultPlatforms"
+                reader.string_list(value, key, split="whitespace"),
+                f"{path}:{value.start_mark.line + 1}: defaultPlatforms",
             )
         elif key == "defaultEnv":
             fields["default_env"] = reader.env_list(value, key, split="whitespace") or None
@@ -301,10 +342,10 @@ class _Reader:
 
     def mapping_items(
         self, node: yaml.MappingNode, known: Sequence[str], where: str, what: str
-    ) -> List[Tuple[str, yaml.Node]]:
+    ) -> list[tuple[str, yaml.Node]]:
         # viper (and mapstructure for builds[]) match key names case-insensitively.
         by_fold = {k.lower(): k for k in known}
-        seen: Dict[str, int] = {}
+        seen: dict[str, int] = {}
         items = []
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
@@ -323,14 +364,20 @@ class _Reader:
                     fix = "remove it; the keys are " + ", ".join(known)
                 self.fail(key_node, f"unknown {what} {raw!r} in {where}", fix)
             if canonical in seen:
-                self.fail(key_node, f"{canonical!r} is set twice in {where} (first on line {seen[canonical]}; key names are case-insensitive)", "keep one of them")
+                self.fail(
+                    key_node,
+                    f"{canonical!r} is set twice in {where} (first on line {seen[canonical]}; key names are case-insensitive)",
+                    "keep one of them",
+                )
             seen[canonical] = key_node.start_mark.line + 1
             items.append((canonical, value_node))
         return items
 
-    def scalar(self, node: yaml.Node, name: str, key: Optional[str] = None) -> str:
+    def scalar(self, node: yaml.Node, name: str, key: str | None = None) -> str:
         if not isinstance(node, yaml.ScalarNode) or _is_null(node):
-            self.fail(node, f"{name} must be a string, not {_kind(node)}", f"write `{key or name.split('.')[-1]}: <value>`")
+            self.fail(
+                node, f"{name} must be a string, not {_kind(node)}", f"write `{key or name.split('.')[-1]}: <value>`"
+            )
         return self.text(node, name)
 
     def text(self, node: yaml.ScalarNode, name: str) -> str:
@@ -343,10 +390,14 @@ class _Reader:
         """
         raw = node.value
         if node.style is None and _NON_STRING_PLAIN.match(raw) and not _PLAIN_DECIMAL.match(raw):
-            self.fail(node, f"{name}: ko reads the unquoted value {raw} as a number, boolean or date, which changes its text", f"quote it: '{raw}'")
+            self.fail(
+                node,
+                f"{name}: ko reads the unquoted value {raw} as a number, boolean or date, which changes its text",
+                f"quote it: '{raw}'",
+            )
         return raw
 
-    def string_list(self, node: yaml.Node, name: str, split: str) -> Tuple[str, ...]:
+    def string_list(self, node: yaml.Node, name: str, split: str) -> tuple[str, ...]:
         """A list of strings, or one string split as ko splits it for this key.
 
         split: "whitespace" (viper's GetStringSlice, ko's FlagArray), "none" (StringArray,
@@ -356,7 +407,11 @@ class _Reader:
             value = self.text(node, name)
             return tuple(value.split()) if split == "whitespace" else (value,)
         if not isinstance(node, yaml.SequenceNode):
-            self.fail(node, f"{name} must be a list of strings or a string, not {_kind(node)}", f"write e.g. `{name.split('.')[-1].split('[')[0]}: [a, b]`")
+            self.fail(
+                node,
+                f"{name} must be a list of strings or a string, not {_kind(node)}",
+                f"write e.g. `{name.split('.')[-1].split('[')[0]}: [a, b]`",
+            )
         items = []
         for index, item in enumerate(node.value):
             if not isinstance(item, yaml.ScalarNode) or _is_null(item):
@@ -364,7 +419,7 @@ class _Reader:
             items.append(self.text(item, f"{name}[{index}]"))
         return tuple(items)
 
-    def env_list(self, node: yaml.Node, name: str, split: str) -> Tuple[str, ...]:
+    def env_list(self, node: yaml.Node, name: str, split: str) -> tuple[str, ...]:
         """Like string_list, and every entry must be NAME=VALUE (checked with its own line)."""
         items = self.string_list(node, name, split)
         item_nodes = node.value if isinstance(node, yaml.SequenceNode) else [node] * len(items)
@@ -372,34 +427,60 @@ class _Reader:
             _check_env((item,), f"{self.path}:{item_node.start_mark.line + 1}: {name}")
         return items
 
-    def overrides(self, node: yaml.Node) -> Tuple[Tuple[str, str], ...]:
+    def overrides(self, node: yaml.Node) -> tuple[tuple[str, str], ...]:
         if not isinstance(node, yaml.MappingNode):
-            self.fail(node, f"baseImageOverrides must be a mapping of import path to image reference, not {_kind(node)}", "write `baseImageOverrides: {example.com/cmd/app: registry/base:tag}`")
-        result: Dict[str, str] = {}
-        lines: Dict[str, int] = {}
+            self.fail(
+                node,
+                f"baseImageOverrides must be a mapping of import path to image reference, not {_kind(node)}",
+                "write `baseImageOverrides: {example.com/cmd/app: registry/base:tag}`",
+            )
+        result: dict[str, str] = {}
+        lines: dict[str, int] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or _is_null(key_node):
-                self.fail(key_node, "baseImageOverrides keys must be import paths", "write the full import path, e.g. example.com/cmd/app")
+                self.fail(
+                    key_node,
+                    "baseImageOverrides keys must be import paths",
+                    "write the full import path, e.g. example.com/cmd/app",
+                )
             if key_node.value.startswith("ko://"):
-                self.fail(key_node, f"baseImageOverrides key {key_node.value!r} starts with ko://, so ko would never match it", f"write {key_node.value[len('ko://'):]!r}")
+                self.fail(
+                    key_node,
+                    f"baseImageOverrides key {key_node.value!r} starts with ko://, so ko would never match it",
+                    f"write {key_node.value[len('ko://'):]!r}",
+                )
             key = key_node.value.lower()  # viper lower-cases keys; lookups are lower-cased too
             if key in result:
-                self.fail(key_node, f"baseImageOverrides has {key!r} twice (first on line {lines[key]}; keys are case-insensitive)", "keep one of them")
+                self.fail(
+                    key_node,
+                    f"baseImageOverrides has {key!r} twice (first on line {lines[key]}; keys are case-insensitive)",
+                    "keep one of them",
+                )
             ref = self.scalar(value_node, f"baseImageOverrides[{key_node.value}]", key=key_node.value)
-            result[key] = _checked_reference(ref, f"{self.path}:{value_node.start_mark.line + 1}: baseImageOverrides[{key_node.value}]")
+            result[key] = _checked_reference(
+                ref, f"{self.path}:{value_node.start_mark.line + 1}: baseImageOverrides[{key_node.value}]"
+            )
             lines[key] = key_node.start_mark.line + 1
         return tuple(sorted(result.items()))
 
-    def builds(self, node: yaml.Node) -> Tuple[BuildConfig, ...]:
+    def builds(self, node: yaml.Node) -> tuple[BuildConfig, ...]:
         if not isinstance(node, yaml.SequenceNode):
-            self.fail(node, f"builds must be a list of build entries, not {_kind(node)}", "write `builds:` followed by `- id: ...` items")
+            self.fail(
+                node,
+                f"builds must be a list of build entries, not {_kind(node)}",
+                "write `builds:` followed by `- id: ...` items",
+            )
         return tuple(self.build(item, index) for index, item in enumerate(node.value))
 
     def build(self, node: yaml.Node, index: int) -> BuildConfig:
         where = f"builds[{index}]"
         if not isinstance(node, yaml.MappingNode):
-            self.fail(node, f"{where} must be a mapping (id, dir, main, env, flags, ldflags, linux_capabilities), not {_kind(node)}", "write `- main: ./cmd/app`")
-        values: Dict[str, Any] = {}
+            self.fail(
+                node,
+                f"{where} must be a mapping (id, dir, main, env, flags, ldflags, linux_capabilities), not {_kind(node)}",
+                "write `- main: ./cmd/app`",
+            )
+        values: dict[str, Any] = {}
         for key, value in self.mapping_items(node, _BUILD_KEYS, where, "key"):
             name = f"{where}.{key}"
             if _is_null(value):
@@ -457,7 +538,7 @@ def _kind(node: yaml.Node) -> str:
 
 
 def _strip_ko_scheme(import_path: str) -> str:
-    return import_path[len("ko://"):] if import_path.startswith("ko://") else import_path
+    return import_path[len("ko://") :] if import_path.startswith("ko://") else import_path
 
 
 def _checked_reference(ref: str, where: str) -> str:
@@ -476,7 +557,7 @@ def _check_env(items: Sequence[str], where: str) -> None:
             raise KoError(f"{where}: environment entry {item!r} is not NAME=VALUE; write it as NAME=VALUE")
 
 
-def _checked_platforms(items: Sequence[str], where: str) -> Optional[Tuple[str, ...]]:
+def _checked_platforms(items: Sequence[str], where: str) -> tuple[str, ...] | None:
     """ko's WithPlatforms: a single item is re-split on commas; `all` stands alone."""
     if not items:
         return None
@@ -485,7 +566,9 @@ def _checked_platforms(items: Sequence[str], where: str) -> Optional[Tuple[str, 
     items = tuple(items)
     if "all" in items:
         if len(items) > 1:
-            raise KoError(f"{where}: 'all' cannot be combined with other platforms ({', '.join(items)}); use 'all' alone or list the platforms")
+            raise KoError(
+                f"{where}: 'all' cannot be combined with other platforms ({', '.join(items)}); use 'all' alone or list the platforms"
+            )
         return items
     for item in items:
         try:
@@ -506,7 +589,7 @@ def apply_env_overrides(config: KoConfig, environ: Mapping[str, str]) -> KoConfi
     whitespace-only value therefore yields nothing and hides the file's value, as in ko),
     and a single platform item is re-split on commas.
     """
-    changes: Dict[str, Any] = {}
+    changes: dict[str, Any] = {}
     image = environ.get("KO_DEFAULTBASEIMAGE", "")
     if image:
         changes["default_base_image"] = _checked_reference(image, "KO_DEFAULTBASEIMAGE")
@@ -531,7 +614,7 @@ def apply_env_overrides(config: KoConfig, environ: Mapping[str, str]) -> KoConfi
 # Per-image settings
 
 
-def matching_build(config: KoConfig, package_dir: str) -> Optional[BuildConfig]:
+def matching_build(config: KoConfig, package_dir: str) -> BuildConfig | None:
     """The `builds[]` entry whose dir + main is `package_dir` (repo-relative); the last wins.
 
     ko keys entries by the import path `go list` gives for `dir` + `./<main>`; two entries for

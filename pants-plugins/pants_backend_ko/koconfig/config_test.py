@@ -66,7 +66,9 @@ builds:
       - -w
       - -X main.commit={{.Git.ShortCommit}}
     linux_capabilities: [bpf, perfmon]
-""" % ("a" * 64)
+""" % (
+    "a" * 64
+)
 
 
 def test_every_key_is_read() -> None:
@@ -125,7 +127,9 @@ def test_yaml_spellings_that_ko_reads_as_strings_stay_strings() -> None:
     assert (config.builds[0].id, config.builds[0].main) == ("7", "2001-12-14")
 
 
-@pytest.mark.parametrize("plain", ["0755", "1.10", "0x10", "1e3", "1_000", "true", "False", ".5", "+5", ".inf", "2001-12-14", "0o17"])
+@pytest.mark.parametrize(
+    "plain", ["0755", "1.10", "0x10", "1e3", "1_000", "true", "False", ".5", "+5", ".inf", "2001-12-14", "0o17"]
+)
 def test_plain_values_ko_would_change_must_be_quoted(plain: str) -> None:
     # Checked with the real ko v0.19.1: e.g. [0755, 1.10, true] in builds[].flags became
     # ["493", "1.1", "1"]. Quoting keeps the text; we refuse rather than copy the conversions.
@@ -151,30 +155,102 @@ def test_json_config_is_read() -> None:
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("defaultBaseImage: alpine\ndefaultPlatfroms: [linux/amd64]\n", "conf/.ko.yaml:2: unknown top-level key 'defaultPlatfroms' in .ko.yaml; did you mean 'defaultPlatforms'?"),
-        ("repository: ghcr.io/x\n", "conf/.ko.yaml:1: unknown top-level key 'repository' in .ko.yaml; remove it; the keys are defaultBaseImage, baseImageOverrides, defaultPlatforms, defaultEnv, defaultFlags, defaultLdflags, builds"),
-        ("builds:\n- id: a\n  goos: [linux]\n", "conf/.ko.yaml:3: unknown key 'goos' in builds[0]; ko ignores this GoReleaser key, so remove it"),
-        ("builds:\n- id: a\n- id: b\n  ldflag: -s\n", "conf/.ko.yaml:4: unknown key 'ldflag' in builds[1]; did you mean 'ldflags'?"),
-        ("defaultBaseImage: [a, b]\n", "conf/.ko.yaml:1: defaultBaseImage must be a string, not a list; write `defaultBaseImage: <value>`"),
-        ("defaultPlatforms:\n  os: linux\n", "conf/.ko.yaml:2: defaultPlatforms must be a list of strings or a string, not a mapping; write e.g. `defaultPlatforms: [a, b]`"),
-        ("defaultFlags:\n- -v\n- [x]\n", "conf/.ko.yaml:3: defaultFlags[1] must be a string, not a list; quote it or remove it"),
-        ("defaultLdflags: [-s, ~]\n", "conf/.ko.yaml:1: defaultLdflags[1] must be a string, not empty; quote it or remove it"),
-        ("baseImageOverrides: [a]\n", "conf/.ko.yaml:1: baseImageOverrides must be a mapping of import path to image reference, not a list; write `baseImageOverrides: {example.com/cmd/app: registry/base:tag}`"),
-        ("baseImageOverrides:\n  example.com/a: {x: 1}\n", "conf/.ko.yaml:2: baseImageOverrides[example.com/a] must be a string, not a mapping; write `example.com/a: <value>`"),
-        ("baseImageOverrides:\n  ko://example.com/a: alpine\n", "conf/.ko.yaml:2: baseImageOverrides key 'ko://example.com/a' starts with ko://, so ko would never match it; write 'example.com/a'"),
-        ("baseImageOverrides:\n  example.com/A: alpine\n  example.com/a: alpine\n", "conf/.ko.yaml:3: baseImageOverrides has 'example.com/a' twice (first on line 2; keys are case-insensitive); keep one of them"),
-        ("builds: {id: a}\n", "conf/.ko.yaml:1: builds must be a list of build entries, not a mapping; write `builds:` followed by `- id: ...` items"),
-        ("builds:\n- ./cmd/a\n", "conf/.ko.yaml:2: builds[0] must be a mapping (id, dir, main, env, flags, ldflags, linux_capabilities), not the scalar './cmd/a'; write `- main: ./cmd/app`"),
-        ("builds:\n- main: [a]\n", "conf/.ko.yaml:2: builds[0].main must be a string, not a list; write `main: <value>`"),
-        ("builds:\n- flags: {a: b}\n", "conf/.ko.yaml:2: builds[0].flags must be a list of strings or a string, not a mapping; write e.g. `flags: [a, b]`"),
-        ("builds:\n- dir: ../other\n", "conf/.ko.yaml:2: builds[0].dir leads outside the repository ('../other'); dir and main are relative to the repository root, so use a path inside it"),
-        ("builds:\n- main: ../../x\n  dir: a\n", "conf/.ko.yaml:2: builds[0].main leads outside the repository ('../x'); dir and main are relative to the repository root, so use a path inside it"),
-        ("defaultEnv: [GOFLAGS]\n", "conf/.ko.yaml:1: defaultEnv: environment entry 'GOFLAGS' is not NAME=VALUE; write it as NAME=VALUE"),
-        ("builds:\n- env:\n  - A=1\n  - =x\n", "conf/.ko.yaml:4: builds[0].env: environment entry '=x' is not NAME=VALUE; write it as NAME=VALUE"),
-        ("defaultPlatforms: [all, linux/amd64]\n", "conf/.ko.yaml:1: defaultPlatforms: 'all' cannot be combined with other platforms (all, linux/amd64); use 'all' alone or list the platforms"),
-        ("defaultBaseImage: alpine\nDefaultBaseImage: busybox\n", "conf/.ko.yaml:2: 'defaultBaseImage' is set twice in .ko.yaml (first on line 1; key names are case-insensitive); keep one of them"),
-        ("- a\n- b\n", "conf/.ko.yaml:1: the file must be a mapping of ko's keys (defaultBaseImage, builds, ...); write `key: value` lines at the top level"),
-        ("base: &b {defaultBaseImage: x}\n", "conf/.ko.yaml:1: unknown top-level key 'base' in .ko.yaml; remove it; the keys are defaultBaseImage, baseImageOverrides, defaultPlatforms, defaultEnv, defaultFlags, defaultLdflags, builds"),
+        (
+            "defaultBaseImage: alpine\ndefaultPlatfroms: [linux/amd64]\n",
+            "conf/.ko.yaml:2: unknown top-level key 'defaultPlatfroms' in .ko.yaml; did you mean 'defaultPlatforms'?",
+        ),
+        (
+            "repository: ghcr.io/x\n",
+            "conf/.ko.yaml:1: unknown top-level key 'repository' in .ko.yaml; remove it; the keys are defaultBaseImage, baseImageOverrides, defaultPlatforms, defaultEnv, defaultFlags, defaultLdflags, builds",
+        ),
+        (
+            "builds:\n- id: a\n  goos: [linux]\n",
+            "conf/.ko.yaml:3: unknown key 'goos' in builds[0]; ko ignores this GoReleaser key, so remove it",
+        ),
+        (
+            "builds:\n- id: a\n- id: b\n  ldflag: -s\n",
+            "conf/.ko.yaml:4: unknown key 'ldflag' in builds[1]; did you mean 'ldflags'?",
+        ),
+        (
+            "defaultBaseImage: [a, b]\n",
+            "conf/.ko.yaml:1: defaultBaseImage must be a string, not a list; write `defaultBaseImage: <value>`",
+        ),
+        (
+            "defaultPlatforms:\n  os: linux\n",
+            "conf/.ko.yaml:2: defaultPlatforms must be a list of strings or a string, not a mapping; write e.g. `defaultPlatforms: [a, b]`",
+        ),
+        (
+            "defaultFlags:\n- -v\n- [x]\n",
+            "conf/.ko.yaml:3: defaultFlags[1] must be a string, not a list; quote it or remove it",
+        ),
+        (
+            "defaultLdflags: [-s, ~]\n",
+            "conf/.ko.yaml:1: defaultLdflags[1] must be a string, not empty; quote it or remove it",
+        ),
+        (
+            "baseImageOverrides: [a]\n",
+            "conf/.ko.yaml:1: baseImageOverrides must be a mapping of import path to image reference, not a list; write `baseImageOverrides: {example.com/cmd/app: registry/base:tag}`",
+        ),
+        (
+            "baseImageOverrides:\n  example.com/a: {x: 1}\n",
+            "conf/.ko.yaml:2: baseImageOverrides[example.com/a] must be a string, not a mapping; write `example.com/a: <value>`",
+        ),
+        (
+            "baseImageOverrides:\n  ko://example.com/a: alpine\n",
+            "conf/.ko.yaml:2: baseImageOverrides key 'ko://example.com/a' starts with ko://, so ko would never match it; write 'example.com/a'",
+        ),
+        (
+            "baseImageOverrides:\n  example.com/A: alpine\n  example.com/a: alpine\n",
+            "conf/.ko.yaml:3: baseImageOverrides has 'example.com/a' twice (first on line 2; keys are case-insensitive); keep one of them",
+        ),
+        (
+            "builds: {id: a}\n",
+            "conf/.ko.yaml:1: builds must be a list of build entries, not a mapping; write `builds:` followed by `- id: ...` items",
+        ),
+        (
+            "builds:\n- ./cmd/a\n",
+            "conf/.ko.yaml:2: builds[0] must be a mapping (id, dir, main, env, flags, ldflags, linux_capabilities), not the scalar './cmd/a'; write `- main: ./cmd/app`",
+        ),
+        (
+            "builds:\n- main: [a]\n",
+            "conf/.ko.yaml:2: builds[0].main must be a string, not a list; write `main: <value>`",
+        ),
+        (
+            "builds:\n- flags: {a: b}\n",
+            "conf/.ko.yaml:2: builds[0].flags must be a list of strings or a string, not a mapping; write e.g. `flags: [a, b]`",
+        ),
+        (
+            "builds:\n- dir: ../other\n",
+            "conf/.ko.yaml:2: builds[0].dir leads outside the repository ('../other'); dir and main are relative to the repository root, so use a path inside it",
+        ),
+        (
+            "builds:\n- main: ../../x\n  dir: a\n",
+            "conf/.ko.yaml:2: builds[0].main leads outside the repository ('../x'); dir and main are relative to the repository root, so use a path inside it",
+        ),
+        (
+            "defaultEnv: [GOFLAGS]\n",
+            "conf/.ko.yaml:1: defaultEnv: environment entry 'GOFLAGS' is not NAME=VALUE; write it as NAME=VALUE",
+        ),
+        (
+            "builds:\n- env:\n  - A=1\n  - =x\n",
+            "conf/.ko.yaml:4: builds[0].env: environment entry '=x' is not NAME=VALUE; write it as NAME=VALUE",
+        ),
+        (
+            "defaultPlatforms: [all, linux/amd64]\n",
+            "conf/.ko.yaml:1: defaultPlatforms: 'all' cannot be combined with other platforms (all, linux/amd64); use 'all' alone or list the platforms",
+        ),
+        (
+            "defaultBaseImage: alpine\nDefaultBaseImage: busybox\n",
+            "conf/.ko.yaml:2: 'defaultBaseImage' is set twice in .ko.yaml (first on line 1; key names are case-insensitive); keep one of them",
+        ),
+        (
+            "- a\n- b\n",
+            "conf/.ko.yaml:1: the file must be a mapping of ko's keys (defaultBaseImage, builds, ...); write `key: value` lines at the top level",
+        ),
+        (
+            "base: &b {defaultBaseImage: x}\n",
+            "conf/.ko.yaml:1: unknown top-level key 'base' in .ko.yaml; remove it; the keys are defaultBaseImage, baseImageOverrides, defaultPlatforms, defaultEnv, defaultFlags, defaultLdflags, builds",
+        ),
     ],
 )
 def test_errors_name_the_line_and_the_fix(text: str, expected: str) -> None:
@@ -183,7 +259,9 @@ def test_errors_name_the_line_and_the_fix(text: str, expected: str) -> None:
 
 def test_bad_references_and_platforms_are_errors() -> None:
     message = error_of("defaultPlatforms: [linux/amd64]\ndefaultBaseImage: Registry.example.com/UPPER:1\n")
-    assert message.startswith("conf/.ko.yaml:2: defaultBaseImage: invalid image reference 'Registry.example.com/UPPER:1': ")
+    assert message.startswith(
+        "conf/.ko.yaml:2: defaultBaseImage: invalid image reference 'Registry.example.com/UPPER:1': "
+    )
     message = error_of("baseImageOverrides:\n  example.com/a: 'bad ref'\n")
     assert message.startswith("conf/.ko.yaml:2: baseImageOverrides[example.com/a]: invalid image reference 'bad ref'")
     message = error_of("defaultPlatforms: [linux/amd64, linux]\n")
@@ -191,7 +269,7 @@ def test_bad_references_and_platforms_are_errors() -> None:
 
 
 def test_invalid_yaml_is_one_line_with_the_line() -> None:
-    assert error_of("defaultBaseImage: alpine\nbuilds: [\n") .startswith("conf/.ko.yaml:3: invalid YAML (")
+    assert error_of("defaultBaseImage: alpine\nbuilds: [\n").startswith("conf/.ko.yaml:3: invalid YAML (")
     assert error_of("a: 1\n---\nb: 2\n").startswith("conf/.ko.yaml:2: invalid YAML (")
     assert error_of("a: b: c\n").startswith("conf/.ko.yaml:1: invalid YAML (")
 
@@ -204,7 +282,10 @@ def test_lookup_prefers_viper_extension_order_at_the_root() -> None:
     assert find_ko_config_path([".ko.yaml", "main.go"], {}) == ".ko.yaml"
     assert find_ko_config_path([".ko.yml"], {}) == ".ko.yml"
     assert find_ko_config_path([".ko.yml", ".ko.yaml", ".ko.json"], {}) == ".ko.json"
-    with pytest.raises(KoError, match=r"^\.ko\.toml: ko's configuration in toml format is not supported by this backend; convert it to \.ko\.yaml$"):
+    with pytest.raises(
+        KoError,
+        match=r"^\.ko\.toml: ko's configuration in toml format is not supported by this backend; convert it to \.ko\.yaml$",
+    ):
         find_ko_config_path([".ko.toml", ".ko.yaml"], {})
     assert ko_config_candidate_paths({})[:4] == (".ko.json", ".ko.toml", ".ko.yaml", ".ko.yml")
 
@@ -222,11 +303,26 @@ def test_ko_config_path_file_or_directory() -> None:
 @pytest.mark.parametrize(
     "value, expected",
     [
-        ("other", "KO_CONFIG_PATH='other' is a directory without a .ko.yaml file; create other/.ko.yaml or point KO_CONFIG_PATH at the config file"),
-        ("missing.yaml", "KO_CONFIG_PATH='missing.yaml' does not exist in the repository; point it at a config file or a directory holding .ko.yaml (relative to the repository root), or unset it"),
-        ("../outside.yaml", "KO_CONFIG_PATH='../outside.yaml' points outside the repository; use a path inside the repository root"),
-        ("conf.toml", "KO_CONFIG_PATH='conf.toml': ko's configuration in toml format is not supported by this backend; convert it to YAML"),
-        ("/etc/ko.yaml", "KO_CONFIG_PATH='/etc/ko.yaml' is outside the repository; Pants reads ko's config only from the repository, so use a path relative to the repository root"),
+        (
+            "other",
+            "KO_CONFIG_PATH='other' is a directory without a .ko.yaml file; create other/.ko.yaml or point KO_CONFIG_PATH at the config file",
+        ),
+        (
+            "missing.yaml",
+            "KO_CONFIG_PATH='missing.yaml' does not exist in the repository; point it at a config file or a directory holding .ko.yaml (relative to the repository root), or unset it",
+        ),
+        (
+            "../outside.yaml",
+            "KO_CONFIG_PATH='../outside.yaml' points outside the repository; use a path inside the repository root",
+        ),
+        (
+            "conf.toml",
+            "KO_CONFIG_PATH='conf.toml': ko's configuration in toml format is not supported by this backend; convert it to YAML",
+        ),
+        (
+            "/etc/ko.yaml",
+            "KO_CONFIG_PATH='/etc/ko.yaml' is outside the repository; Pants reads ko's config only from the repository, so use a path relative to the repository root",
+        ),
     ],
 )
 def test_ko_config_path_errors(value: str, expected: str) -> None:
@@ -257,7 +353,10 @@ def test_env_overrides_win_over_the_file() -> None:
     # what the environment cannot override stays
     assert overridden.builds == config.builds and overridden.base_image_overrides == config.base_image_overrides
     # several platform words are not re-split
-    assert apply_env_overrides(config, {"KO_DEFAULTPLATFORMS": "linux/amd64 linux/arm64"}).default_platforms == ("linux/amd64", "linux/arm64")
+    assert apply_env_overrides(config, {"KO_DEFAULTPLATFORMS": "linux/amd64 linux/arm64"}).default_platforms == (
+        "linux/amd64",
+        "linux/arm64",
+    )
     assert set(KO_ENV_VARS) >= set(k for k in environ if k != "KO_DOCKER_REPO")
 
 
@@ -303,7 +402,12 @@ def test_build_entry_without_values_uses_defaults() -> None:
     assert tool.base_image == "ghcr.io/acme/tool-base:2"  # ko:// is ignored for the lookup
     assert (tool.env, tool.flags, tool.ldflags) == (("GOPRIVATE=example.com",), ("-tags", "netgo"), ("-s -w",))
     sub = build_settings_for(config, "example.com/sub/cmd/x", "sub/cmd/x")
-    assert (sub.build_id, sub.dir, sub.flags, sub.ldflags) == ("sub", "sub", ("-tags", "netgo"), ("-w", "-X main.commit={{.Git.ShortCommit}}"))
+    assert (sub.build_id, sub.dir, sub.flags, sub.ldflags) == (
+        "sub",
+        "sub",
+        ("-tags", "netgo"),
+        ("-w", "-X main.commit={{.Git.ShortCommit}}"),
+    )
     assert sub.base_image == "registry.example.com/base:1"
 
 

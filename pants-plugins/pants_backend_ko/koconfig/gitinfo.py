@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import datetime
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Sequence, Tuple
+from typing import Any, Callable
 
 from pants_backend_ko.errors import KoError
 
@@ -56,7 +57,7 @@ class GitInfo:
     def tree_state(self) -> str:
         return "dirty" if self.dirty else "clean"
 
-    def template_value(self) -> Dict[str, Any]:
+    def template_value(self) -> dict[str, Any]:
         """The `.Git` map, with ko's value types (str, int, bool)."""
         return {
             "Branch": self.branch,
@@ -76,7 +77,7 @@ Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
 # ko's git invocations, by name: `git -c log.showSignature=false <args>` in the repository.
 # A caller that cannot use `git_info` (e.g. Pants rules, which run processes through the
 # engine) runs these itself and hands the results to `git_info_from_results`.
-GIT_COMMANDS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
+GIT_COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("is_repo", ("rev-parse", "--is-inside-work-tree")),
     ("branch", ("rev-parse", "--abbrev-ref", "HEAD", "--quiet")),
     ("short_commit", ("show", "--format=%h", "HEAD", "--quiet")),
@@ -87,17 +88,24 @@ GIT_COMMANDS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
 )
 
 
-def git_argv(args: Sequence[str]) -> Tuple[str, ...]:
+def git_argv(args: Sequence[str]) -> tuple[str, ...]:
     """The full command line ko uses for one of `GIT_COMMANDS`."""
     return ("git", "-c", "log.showSignature=false", *args)
 
 
 def git_info(repo_root: str, run: Runner = subprocess.run, timeout: float = GIT_TIMEOUT_SECONDS) -> GitInfo:
     """Compute ko's git data for the work tree at `repo_root` (`run` is `subprocess.run`-like)."""
-    results: Dict[str, Tuple[int, bytes, bytes]] = {}
+    results: dict[str, tuple[int, bytes, bytes]] = {}
     for name, args in GIT_COMMANDS:
         try:
-            done = run(list(git_argv(args)), cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)
+            done = run(
+                list(git_argv(args)),
+                cwd=repo_root,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                timeout=timeout,
+                check=False,
+            )
         except FileNotFoundError:
             raise GitInfoError(
                 "a flags/ldflags template uses .Git, but `git` is not on the PATH; install git or remove .Git from the templates"
@@ -112,7 +120,7 @@ def git_info(repo_root: str, run: Runner = subprocess.run, timeout: float = GIT_
     return git_info_from_results(repo_root, results)
 
 
-def _check_repo(repo_root: str, results: Mapping[str, Tuple[int, Any, Any]]) -> None:
+def _check_repo(repo_root: str, results: Mapping[str, tuple[int, Any, Any]]) -> None:
     code, out, _ = results["is_repo"]
     if code != 0 or _text(out).strip() != "true":
         raise GitInfoError(
@@ -121,7 +129,7 @@ def _check_repo(repo_root: str, results: Mapping[str, Tuple[int, Any, Any]]) -> 
         )
 
 
-def git_info_from_results(repo_root: str, results: Mapping[str, Tuple[int, Any, Any]]) -> GitInfo:
+def git_info_from_results(repo_root: str, results: Mapping[str, tuple[int, Any, Any]]) -> GitInfo:
     """ko's interpretation of the `GIT_COMMANDS` results: name -> (exit code, stdout, stderr)."""
     missing = [name for name, _ in GIT_COMMANDS if name not in results]
     if missing:
@@ -156,7 +164,9 @@ def git_info_from_results(repo_root: str, results: Mapping[str, Tuple[int, Any, 
         lines = [line.replace("'", "").strip() for line in _text(tag_out).split("\n")]
         lines = [line for line in lines if line]
         tag = lines[0] if lines else ""
-    return GitInfo(branch=branch, tag=tag, short_commit=short, full_commit=full, commit_timestamp=timestamp, dirty=dirty)
+    return GitInfo(
+        branch=branch, tag=tag, short_commit=short, full_commit=full, commit_timestamp=timestamp, dirty=dirty
+    )
 
 
 def _text(data: Any) -> str:

@@ -11,14 +11,16 @@ the templates with `git_info` data, and compare.
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
 
 import pytest
+from tests.peers.go_reference import go_env, ko_binary
+from tests.peers.image_tools import write_tree
+from tests.peers.registry import RegistryPeer, skopeo
 
 from pants_backend_ko.koconfig.config import apply_env_overrides, build_settings_for, load_ko_config
 from pants_backend_ko.koconfig.gitinfo import git_info
@@ -27,9 +29,6 @@ from pants_backend_ko.oci.image import build_image
 from pants_backend_ko.oci.layout import layout_files
 from pants_backend_ko.oci.model import BaseImage
 from pants_backend_ko.oci.platform import Platform
-from tests.peers.go_reference import go_env, ko_binary
-from tests.peers.image_tools import write_tree
-from tests.peers.registry import RegistryPeer, skopeo
 
 pytestmark = pytest.mark.peers
 
@@ -63,7 +62,9 @@ builds:
 
 
 def recorder(path: Path, record: Path) -> Path:
-    go = subprocess.run(["sh", "-c", "command -v go"], capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    go = subprocess.run(
+        ["sh", "-c", "command -v go"], capture_output=True, text=True, timeout=30, check=True
+    ).stdout.strip()
     path.write_text(
         textwrap.dedent(
             f"""\
@@ -81,7 +82,7 @@ def recorder(path: Path, record: Path) -> Path:
     return path
 
 
-def read_record(record: Path) -> Tuple[str, List[str], Dict[str, str]]:
+def read_record(record: Path) -> tuple[str, list[str], dict[str, str]]:
     lines = record.read_text().split("\n")
     args = [line[4:] for line in lines if line.startswith("ARG ")]
     env = dict(line[4:].split("=", 1) for line in lines if line.startswith("ENV ") and "=" in line)
@@ -93,21 +94,29 @@ def base_repo(tmp_path_factory):
     work = tmp_path_factory.mktemp("koconfig-parity")
     peer = RegistryPeer(str(work / "registry")).start()
     try:
-        base = build_image(BaseImage.scratch(AMD64), platform=AMD64, import_path="example.com/base", binaries=[("base", b"base")])
+        base = build_image(
+            BaseImage.scratch(AMD64), platform=AMD64, import_path="example.com/base", binaries=[("base", b"base")]
+        )
         layout = write_tree(work / "base", layout_files(base, [base], {}, "latest"))
         repo = f"{peer.host}/base"
         for tag in ("latest", "other", "env"):
-            skopeo("copy", "--preserve-digests", "--dest-tls-verify=false", f"oci:{layout}:latest", f"docker://{repo}:{tag}")
+            skopeo(
+                "copy",
+                "--preserve-digests",
+                "--dest-tls-verify=false",
+                f"oci:{layout}:latest",
+                f"docker://{repo}:{tag}",
+            )
         yield repo
     finally:
         peer.stop()
 
 
-def git(repo: Path, *args: str, env: Dict[str, str]) -> None:
+def git(repo: Path, *args: str, env: dict[str, str]) -> None:
     subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, timeout=60, check=True)
 
 
-def make_repo(root: Path, base: str, env: Dict[str, str]) -> None:
+def make_repo(root: Path, base: str, env: dict[str, str]) -> None:
     for rel in ("cmd/server/main.go", "cmd/tool/main.go", "cmd/other/main.go"):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text("package main\n\nfunc main() {}\n")
@@ -120,18 +129,24 @@ def make_repo(root: Path, base: str, env: Dict[str, str]) -> None:
     (root / "scratch.txt").write_text("dirty\n")
 
 
-def run_ko(root: Path, target: str, env: Dict[str, str], record: Path) -> Tuple[str, List[str], Dict[str, str], str]:
+def run_ko(root: Path, target: str, env: dict[str, str], record: Path) -> tuple[str, list[str], dict[str, str], str]:
     if record.exists():
         record.unlink()
     result = subprocess.run(
         [str(ko_binary()), "build", "--sbom=none", "--insecure-registry", "--platform=linux/amd64", target],
-        cwd=root, env=env, capture_output=True, text=True, timeout=TIMEOUT,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
     )
     assert result.returncode != 0 and "recorded" in result.stderr, result.stderr[-3000:]
     return (*read_record(record), result.stderr)
 
 
-def ours(root: Path, package_dir: str, import_path: str, environ: Dict[str, str]) -> Tuple[Optional[str], List[str], Sequence[str], str]:
+def ours(
+    root: Path, package_dir: str, import_path: str, environ: dict[str, str]
+) -> tuple[str | None, list[str], Sequence[str], str]:
     """The working dir, go build arguments (before -o) and the build env entries, our way."""
     config = apply_env_overrides(load_ko_config((root / ".ko.yaml").read_text(), ".ko.yaml"), environ)
     settings = build_settings_for(config, import_path, package_dir)
@@ -157,8 +172,13 @@ def test_go_build_command_matches_real_ko(base_repo: str, tmp_path: Path) -> Non
     root.mkdir()
     environ = go_env(offline=True)
     environ.update(
-        HOME=str(tmp_path), TZ="UTC", SOURCE_DATE_EPOCH=str(SOURCE_DATE_EPOCH), VERSION="1.2.3",
-        KO_DOCKER_REPO=f"{base_repo.split('/')[0]}/out", KOCACHE="", GIT_CONFIG_NOSYSTEM="1",
+        HOME=str(tmp_path),
+        TZ="UTC",
+        SOURCE_DATE_EPOCH=str(SOURCE_DATE_EPOCH),
+        VERSION="1.2.3",
+        KO_DOCKER_REPO=f"{base_repo.split('/')[0]}/out",
+        KOCACHE="",
+        GIT_CONFIG_NOSYSTEM="1",
     )
     for name in ("DOCKER_CONFIG", "GOOS", "GOARCH", "GOARM", "KO_CONFIG_PATH", "KO_DEFAULTBASEIMAGE"):
         environ.pop(name, None)
@@ -172,15 +192,31 @@ def test_go_build_command_matches_real_ko(base_repo: str, tmp_path: Path) -> Non
         ("./cmd/tool", "cmd/tool", {}, "latest"),
         ("./cmd/other", "cmd/other", {}, "other"),  # baseImageOverrides, key matched lower-cased
         # KO_* overrides win over the file's defaults (and builds[] entries still win over them)
-        ("./cmd/tool", "cmd/tool", {"KO_DEFAULTFLAGS": "-tags envflag -v", "KO_DEFAULTLDFLAGS": "-w -X main.d={{.Date}}", "KO_DEFAULTENV": "E1=1 E2=2"}, "latest"),
-        ("./cmd/server", "cmd/server", {"KO_DEFAULTFLAGS": "-tags envflag", "KO_DEFAULTENV": "E1=1", "KO_DEFAULTBASEIMAGE": base_repo + ":env"}, "env"),
+        (
+            "./cmd/tool",
+            "cmd/tool",
+            {
+                "KO_DEFAULTFLAGS": "-tags envflag -v",
+                "KO_DEFAULTLDFLAGS": "-w -X main.d={{.Date}}",
+                "KO_DEFAULTENV": "E1=1 E2=2",
+            },
+            "latest",
+        ),
+        (
+            "./cmd/server",
+            "cmd/server",
+            {"KO_DEFAULTFLAGS": "-tags envflag", "KO_DEFAULTENV": "E1=1", "KO_DEFAULTBASEIMAGE": base_repo + ":env"},
+            "env",
+        ),
         ("./cmd/other", "cmd/other", {"KO_DEFAULTBASEIMAGE": base_repo + ":env"}, "other"),
     ]
     for target, package_dir, extra, base_tag in cases:
         run_env = dict(environ, **extra)
         ko_dir, ko_args, ko_env, ko_log = run_ko(root, target, run_env, record)
         import_path = "example.com/app/" + package_dir
-        our_dir, our_args, our_env, our_base = ours(root, package_dir, import_path, {k: v for k, v in run_env.items() if k != "KO_GO_PATH"})
+        our_dir, our_args, our_env, our_base = ours(
+            root, package_dir, import_path, {k: v for k, v in run_env.items() if k != "KO_GO_PATH"}
+        )
         if our_dir is None:
             # No builds[] entry: ko picks the builder for a local path by iterating a Go map
             # (gobuilds.go `builder`), so its go build runs in the root or in the dir of any
@@ -190,10 +226,14 @@ def test_go_build_command_matches_real_ko(base_repo: str, tmp_path: Path) -> Non
             assert Path(ko_dir) == (root / our_dir).resolve(), target
         out_at = ko_args.index("-o")
         assert ko_args[:out_at] == our_args, (target, extra)
-        assert ko_args[out_at + 2:] == [import_path]
+        assert ko_args[out_at + 2 :] == [import_path]
         assert our_base == f"{base_repo}:{base_tag}", (target, extra)
         # ko logs `Using base <ref>@<digest> for <import path>`
-        assert f"Using base {our_base}@sha256:" in ko_log and f" for {import_path}" in ko_log, (target, extra, ko_log[-2000:])
+        assert f"Using base {our_base}@sha256:" in ko_log and f" for {import_path}" in ko_log, (
+            target,
+            extra,
+            ko_log[-2000:],
+        )
         for entry in our_env:  # builds[].env / defaultEnv reach go build, last wins
             name, value = entry.split("=", 1)
             assert ko_env.get(name) == value, (target, entry)

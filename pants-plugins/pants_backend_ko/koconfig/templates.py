@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any
 
 from pants_backend_ko.errors import KoError
 
@@ -35,7 +36,7 @@ GO_ENV = "GoEnv"
 GIT = "Git"
 DATE = "Date"  # covers .Date and .Timestamp (same source)
 _TOP_LEVEL = {"Env": ENV, "GoEnv": GO_ENV, "Git": GIT, "Date": DATE, "Timestamp": DATE}
-ALL_FAMILIES: FrozenSet[str] = frozenset({ENV, GO_ENV, GIT, DATE})
+ALL_FAMILIES: frozenset[str] = frozenset({ENV, GO_ENV, GIT, DATE})
 
 _UNSUPPORTED_KEYWORDS = frozenset({"range", "with", "define", "template", "block", "break", "continue", "nil"})
 _FUNCTIONS = frozenset({"index", "print", "printf", "len", "not", "and", "or", "eq", "ne", "lt", "le", "gt", "ge"})
@@ -58,7 +59,7 @@ class GoMap(dict):
 # Template data
 
 
-def template_env(build_env: Sequence[str]) -> Dict[str, str]:
+def template_env(build_env: Sequence[str]) -> dict[str, str]:
     """`.Env`: `LDFLAGS=""`, then the `NAME=VALUE` entries in order (later ones win)."""
     env = {"LDFLAGS": ""}
     for entry in build_env:
@@ -69,9 +70,9 @@ def template_env(build_env: Sequence[str]) -> Dict[str, str]:
     return env
 
 
-def parse_go_env(output: str) -> Dict[str, str]:
+def parse_go_env(output: str) -> dict[str, str]:
     """Parse `go env` output (`KEY='value'` lines) as ko's `goenv` does."""
-    result: Dict[str, str] = {}
+    result: dict[str, str] = {}
     for number, line in enumerate(output.splitlines(), start=1):
         if not line.strip():
             continue  # Go's scanner would fail here; blank lines do not occur on Linux
@@ -88,15 +89,19 @@ def parse_go_env(output: str) -> Dict[str, str]:
 def format_date(epoch_seconds: int) -> str:
     """RFC 3339 in UTC, as Go's `time.RFC3339` formats a UTC time (`...Z`)."""
     moment = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(seconds=epoch_seconds)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment.year >= 1000 else f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%SZ")
+    return (
+        moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if moment.year >= 1000
+        else f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%SZ")
+    )
 
 
 def template_data(
     build_env: Sequence[str],
-    go_env: Optional[Mapping[str, str]] = None,
-    git: Optional[Mapping[str, Any]] = None,
-    date_epoch: Optional[int] = None,
-) -> Dict[str, Any]:
+    go_env: Mapping[str, str] | None = None,
+    git: Mapping[str, Any] | None = None,
+    date_epoch: int | None = None,
+) -> dict[str, Any]:
     """The data ko renders templates with; families left as None are absent.
 
     build_env: the full build environment as `NAME=VALUE` (ko: its environment, then the
@@ -105,7 +110,7 @@ def template_data(
     `SOURCE_DATE_EPOCH` (or the current time), when `Date` is needed.
     """
     env = template_env(build_env)
-    data: Dict[str, Any] = {"Env": GoMap(env, "")}
+    data: dict[str, Any] = {"Env": GoMap(env, "")}
     if go_env is not None:
         merged = dict(go_env)
         for key, value in env.items():  # only keys go env knows are overridden, as in ko
@@ -127,7 +132,7 @@ def template_data(
 @dataclass(frozen=True)
 class _Field:
     root: str  # "." or "$"
-    names: Tuple[str, ...]
+    names: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -145,17 +150,17 @@ class _Chain:
     """`(pipeline).A.B`"""
 
     operand: Any
-    names: Tuple[str, ...]
+    names: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class _Command:
-    args: Tuple[Any, ...]
+    args: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
 class _Pipeline:
-    commands: Tuple[_Command, ...]
+    commands: tuple[_Command, ...]
 
 
 @dataclass(frozen=True)
@@ -170,8 +175,8 @@ class _Action:
 
 @dataclass(frozen=True)
 class _If:
-    branches: Tuple[Tuple[_Pipeline, Tuple[Any, ...]], ...]
-    otherwise: Tuple[Any, ...]
+    branches: tuple[tuple[_Pipeline, tuple[Any, ...]], ...]
+    otherwise: tuple[Any, ...]
 
 
 _TRIM_SPACE = " \t\r\n"
@@ -195,10 +200,10 @@ class _Parser:
 
     # -- lexing into text and action pieces --------------------------------------------------
 
-    def pieces(self) -> List[Tuple[str, str]]:
+    def pieces(self) -> list[tuple[str, str]]:
         """[("text", s) | ("action", inner)], with trim markers applied."""
         text = self.template
-        out: List[Tuple[str, str]] = []
+        out: list[tuple[str, str]] = []
         pos = 0
         trim_next = False
         while True:
@@ -214,7 +219,11 @@ class _Parser:
             if trim_next:
                 literal = literal.lstrip(_TRIM_SPACE)
             inner_start = start + 2
-            if text.startswith("-", inner_start) and inner_start + 1 < len(text) and text[inner_start + 1] in _TRIM_SPACE:
+            if (
+                text.startswith("-", inner_start)
+                and inner_start + 1 < len(text)
+                and text[inner_start + 1] in _TRIM_SPACE
+            ):
                 literal = literal.rstrip(_TRIM_SPACE)
                 inner_start += 2
             if literal:
@@ -293,8 +302,8 @@ class _Parser:
         re.VERBOSE,
     )
 
-    def tokens(self, inner: str) -> List[Tuple[str, str]]:
-        result: List[Tuple[str, str]] = []
+    def tokens(self, inner: str) -> list[tuple[str, str]]:
+        result: list[tuple[str, str]] = []
         pos = 0
         previous_end = -1
         while pos < len(inner):
@@ -306,7 +315,13 @@ class _Parser:
             kind = m.lastgroup
             value = m.group(kind)
             # `(pipeline).A.B`: a field chain written right after `)`
-            if kind == "field" and value.startswith(".") and result and result[-1] == ("punct", ")") and m.start(kind) == previous_end:
+            if (
+                kind == "field"
+                and value.startswith(".")
+                and result
+                and result[-1] == ("punct", ")")
+                and m.start(kind) == previous_end
+            ):
                 kind = "chain"
             result.append((kind, value))
             previous_end = pos = m.end()
@@ -314,13 +329,13 @@ class _Parser:
 
     # -- parsing -----------------------------------------------------------------------------
 
-    def parse(self) -> Tuple[Any, ...]:
+    def parse(self) -> tuple[Any, ...]:
         stream = [(kind, value if kind == "text" else self.tokens(value)) for kind, value in self.pieces()]
         nodes, stop, _ = self._parse_list(stream, 0, top=True)
         return nodes
 
-    def _parse_list(self, stream: list, i: int, top: bool) -> Tuple[Tuple[Any, ...], int, Optional[str]]:
-        nodes: List[Any] = []
+    def _parse_list(self, stream: list, i: int, top: bool) -> tuple[tuple[Any, ...], int, str | None]:
+        nodes: list[Any] = []
         while i < len(stream):
             kind, value = stream[i]
             if kind == "text":
@@ -347,7 +362,7 @@ class _Parser:
             raise self.fail("{{if}} without {{end}}", "add {{end}}")
         return tuple(nodes), i, None
 
-    def _parse_if(self, stream: list, i: int, cond_tokens: list) -> Tuple[_If, int]:
+    def _parse_if(self, stream: list, i: int, cond_tokens: list) -> tuple[_If, int]:
         branches = []
         cond = self._pipeline(cond_tokens, context="{{if}}")
         while True:
@@ -380,9 +395,9 @@ class _Parser:
             raise self.fail(f"missing value in {context or 'action'}", "add a field such as .Git.IsDirty")
         return pipeline
 
-    def _parse_pipeline(self, toks: list, i: int) -> Tuple[_Pipeline, int]:
-        commands: List[_Command] = []
-        args: List[Any] = []
+    def _parse_pipeline(self, toks: list, i: int) -> tuple[_Pipeline, int]:
+        commands: list[_Command] = []
+        args: list[Any] = []
         if i < len(toks) and toks[i][0] == "declare":
             raise self.unsupported("(variable assignment)")
         while i < len(toks):
@@ -391,7 +406,7 @@ class _Parser:
                 break
             if kind == "punct" and value == "|":
                 if not args:
-                    raise self.fail("missing command before |", "write e.g. {{ .Env.X | printf \"%s\" }}")
+                    raise self.fail("missing command before |", 'write e.g. {{ .Env.X | printf "%s" }}')
                 commands.append(_Command(tuple(args)))
                 args = []
                 i += 1
@@ -420,7 +435,9 @@ class _Parser:
             if len(command.args) > 1 and not isinstance(command.args[0], _Func):
                 if isinstance(command.args[0], _Field) and command.args[0].names:
                     raise self.unsupported("(method call with arguments)")
-                raise self.fail(f"{_show(command.args[0])} is not a function but has arguments", "remove the extra words")
+                raise self.fail(
+                    f"{_show(command.args[0])} is not a function but has arguments", "remove the extra words"
+                )
         return _Pipeline(tuple(commands)), i
 
     def _operand(self, kind: str, value: str) -> Any:
@@ -464,7 +481,18 @@ class _Parser:
 
 def _unquote(literal: str, parser: _Parser) -> str:
     body = literal[1:-1]
-    simple = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
+    simple = {
+        "n": "\n",
+        "t": "\t",
+        "r": "\r",
+        "\\": "\\",
+        '"': '"',
+        "'": "'",
+        "a": "\a",
+        "b": "\b",
+        "f": "\f",
+        "v": "\v",
+    }
     out = []
     i = 0
     while i < len(body):
@@ -494,7 +522,9 @@ def _unquote(literal: str, parser: _Parser) -> str:
 
 def _show(node: Any) -> str:
     if isinstance(node, _Field):
-        return (node.root if node.root == "$" else "") + "".join("." + n for n in node.names) if node.names else node.root
+        return (
+            (node.root if node.root == "$" else "") + "".join("." + n for n in node.names) if node.names else node.root
+        )
     if isinstance(node, _Literal):
         return repr(node.value)
     if isinstance(node, _Func):
@@ -511,7 +541,7 @@ class _Evaluator:
         self.parser = parser
         self.data = data
 
-    def run(self, nodes: Iterable[Any], out: List[str]) -> None:
+    def run(self, nodes: Iterable[Any], out: list[str]) -> None:
         for node in nodes:
             if isinstance(node, _Text):
                 out.append(node.text)
@@ -534,7 +564,11 @@ class _Evaluator:
     def command(self, command: _Command, piped: Any) -> Any:
         head = command.args[0]
         if isinstance(head, _Func):
-            args = [self.operand(a) for a in command.args[1:]] if head.name not in ("and", "or") else list(command.args[1:])
+            args = (
+                [self.operand(a) for a in command.args[1:]]
+                if head.name not in ("and", "or")
+                else list(command.args[1:])
+            )
             if piped is not _NO_VALUE:
                 args.append(piped if head.name not in ("and", "or") else _Literal(piped))
             return self.call(head.name, args)
@@ -561,16 +595,25 @@ class _Evaluator:
                 if name not in value:
                     if value is self.data and name in _TOP_LEVEL:
                         # The caller did not compute this family: it skipped template_needs.
-                        raise self.parser.fail(f"{path} is not available (its data was not computed)", "compute the families template_needs() names")
-                    known = ", ".join(sorted(value)) if value is not self.data.get("Env") and value is not self.data.get("GoEnv") else ""
+                        raise self.parser.fail(
+                            f"{path} is not available (its data was not computed)",
+                            "compute the families template_needs() names",
+                        )
+                    known = (
+                        ", ".join(sorted(value))
+                        if value is not self.data.get("Env") and value is not self.data.get("GoEnv")
+                        else ""
+                    )
                     hint = f"; known keys: {known}" if known else "; set it or remove the reference"
                     raise self.parser.fail(f'map has no entry for key "{name}" (at <{path}>)', hint[2:])
                 value = value[name]
             else:
-                raise self.parser.fail(f"can't evaluate field {name} in type {_go_type(value)} (at <{path}>)", "remove the extra field")
+                raise self.parser.fail(
+                    f"can't evaluate field {name} in type {_go_type(value)} (at <{path}>)", "remove the extra field"
+                )
         return value
 
-    def call(self, name: str, args: List[Any]) -> Any:
+    def call(self, name: str, args: list[Any]) -> Any:
         fail = self.parser.fail
         if name in ("and", "or"):
             if not args:
@@ -618,7 +661,9 @@ class _Evaluator:
             first = args[0]
             for other in args[1:]:
                 if _basic_kind(first) != _basic_kind(other) or _basic_kind(first) is None:
-                    raise fail(f"error calling {name}: incompatible types for comparison ({_go_type(first)} and {_go_type(other)})")
+                    raise fail(
+                        f"error calling {name}: incompatible types for comparison ({_go_type(first)} and {_go_type(other)})"
+                    )
             if name == "eq":
                 return any(first == other for other in args[1:])
             if name == "ne":
@@ -636,7 +681,7 @@ class _NoValue:
 _NO_VALUE = _NoValue()
 
 
-def _basic_kind(value: Any) -> Optional[str]:
+def _basic_kind(value: Any) -> str | None:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
@@ -749,7 +794,7 @@ def _go_sprintf(fmt: str, args: Sequence[Any], parser: _Parser) -> str:
 # Public API
 
 
-def _parse(template: str, where: str) -> Tuple[_Parser, Tuple[Any, ...]]:
+def _parse(template: str, where: str) -> tuple[_Parser, tuple[Any, ...]]:
     parser = _Parser(template, where)
     return parser, parser.parse()
 
@@ -757,23 +802,23 @@ def _parse(template: str, where: str) -> Tuple[_Parser, Tuple[Any, ...]]:
 def render_template(template: str, data: Mapping[str, Any], where: str = "") -> str:
     """Render one flags/ldflags item as ko does (missingkey=error); `where` prefixes errors."""
     parser, nodes = _parse(template, where)
-    out: List[str] = []
+    out: list[str] = []
     _Evaluator(parser, data).run(nodes, out)
     return "".join(out)
 
 
-def render_templates(templates: Sequence[str], data: Mapping[str, Any], where: str = "") -> Tuple[str, ...]:
+def render_templates(templates: Sequence[str], data: Mapping[str, Any], where: str = "") -> tuple[str, ...]:
     """Render every item (ko's applyTemplating)."""
     return tuple(render_template(t, data, where) for t in templates)
 
 
-def template_needs(templates: Iterable[str], where: str = "") -> Set[str]:
+def template_needs(templates: Iterable[str], where: str = "") -> set[str]:
     """Which data families (`Env`, `GoEnv`, `Git`, `Date`) the templates use.
 
     Parses every template, so syntax errors and unknown top-level keys surface here, before
     any `git` or `go env` run. A bare `.` or `$` used as a value needs every family.
     """
-    needs: Set[str] = set()
+    needs: set[str] = set()
     for template in templates:
         if "{{" not in template:
             continue
@@ -792,14 +837,14 @@ def template_needs(templates: Iterable[str], where: str = "") -> Set[str]:
     return needs
 
 
-def template_keys_used(templates: Iterable[str], family: str, where: str = "") -> Optional[FrozenSet[str]]:
+def template_keys_used(templates: Iterable[str], family: str, where: str = "") -> frozenset[str] | None:
     """The keys of one map family (`Env` or `GoEnv`, or `Git`) that the templates read.
 
     `None` means "all of them": the map is used whole (`{{.Env}}`, `{{len .Env}}`, `index`
     with a computed key). Lets a caller pass only the environment variables a template
     names (`{{.Env.VERSION}}`, `{{index .Env "VERSION"}}`) into the build and its cache key.
     """
-    keys: Set[str] = set()
+    keys: set[str] = set()
     for template in templates:
         if "{{" not in template:
             continue
@@ -827,7 +872,7 @@ def template_keys_used(templates: Iterable[str], family: str, where: str = "") -
     return frozenset(keys)
 
 
-def _field_path(node: Any) -> Optional[Tuple[str, ...]]:
+def _field_path(node: Any) -> tuple[str, ...] | None:
     """The root-relative field path of an operand, or None when it is not a plain field."""
     if isinstance(node, _Field):
         return node.names
@@ -844,7 +889,7 @@ def _field_path(node: Any) -> Optional[Tuple[str, ...]]:
 
 def _commands(nodes: Iterable[Any]) -> Iterable[_Command]:
     for node in nodes:
-        pipelines: List[_Pipeline] = []
+        pipelines: list[_Pipeline] = []
         if isinstance(node, _Action):
             pipelines.append(node.pipeline)
         elif isinstance(node, _If):

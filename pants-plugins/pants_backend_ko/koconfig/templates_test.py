@@ -8,9 +8,11 @@ with `Option("missingkey=error")`, then compares every output with ours.
 from __future__ import annotations
 
 import json
-from typing import Any, List, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pytest
+from tests.peers.go_reference import _build, _run
 
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.koconfig.gitinfo import GitInfo
@@ -26,7 +28,6 @@ from pants_backend_ko.koconfig.templates import (
     template_keys_used,
     template_needs,
 )
-from tests.peers.go_reference import _build, _run
 
 GIT = GitInfo(
     branch="feature/x",
@@ -138,8 +139,10 @@ func main() {
 """
 
 
-def go_render(templates: Sequence[str]) -> List[Mapping[str, str]]:
-    binary = _build("koconfig-tmpl", {"go.mod": "module example.com/tmpl\n\ngo 1.22\n", "main.go": _GO_MAIN}, offline=True)
+def go_render(templates: Sequence[str]) -> list[Mapping[str, str]]:
+    binary = _build(
+        "koconfig-tmpl", {"go.mod": "module example.com/tmpl\n\ngo 1.22\n", "main.go": _GO_MAIN}, offline=True
+    )
     request = {
         "env": list(BUILD_ENV),
         "goenv": GO_ENV,
@@ -190,9 +193,9 @@ SUPPORTED = [
     "{{ not .Env.EMPTY }} {{ not .Git.IsDirty }}",
     '{{ and .Git.IsDirty "yes" }} {{ and .Git.IsClean "yes" }} {{ or .Env.EMPTY "fallback" }}',
     '{{ eq .Git.Branch "main" "feature/x" }} {{ ne .Git.TreeState "clean" }} {{ eq .Timestamp 5 }}',
-    "{{ lt 1 2 }} {{ ge .Timestamp 0 }} {{ gt .Git.Tag \"v1\" }} {{ le 3 3 }}",
-    '{{ if .Git.IsDirty }}-dirty{{ end }}',
-    '{{ .Git.Tag }}{{ if .Git.IsClean }}{{ else }}-{{ .Git.ShortCommit }}-dirty{{ end }}',
+    '{{ lt 1 2 }} {{ ge .Timestamp 0 }} {{ gt .Git.Tag "v1" }} {{ le 3 3 }}',
+    "{{ if .Git.IsDirty }}-dirty{{ end }}",
+    "{{ .Git.Tag }}{{ if .Git.IsClean }}{{ else }}-{{ .Git.ShortCommit }}-dirty{{ end }}",
     '{{ if eq .Git.Branch "main" }}release{{ else if .Git.IsDirty }}dev{{ else }}other{{ end }}',
     "{{ if .Env.EMPTY }}set{{ else }}{{ if .Git.IsDirty }}nested{{ end }}{{ end }}",
     '{{ "quoted \\"string\\" \\t\\u00e9" }}',
@@ -215,7 +218,7 @@ FAILING = [
     "{{ if .Git.IsDirty }}x",
     "{{ else }}",
     "{{ nosuchfunc .Env }}",
-    '{{ eq .Git.Tag 1 }}',
+    "{{ eq .Git.Tag 1 }}",
     "{{ .Git.Tag | .Git.Branch }}",
     "{{ .Git.Tag .Git.Branch }}",
     '{{ printf "%s" "unterminated }}',
@@ -274,7 +277,7 @@ def test_env_values_do_not_leak_into_errors() -> None:
         ('{{ template "x" }}', "{{template}}"),
         ("{{ $v := .Git.Tag }}", "(variable $v)"),
         ("{{ html .Env.VERSION }}", "(function 'html')"),
-        ("{{ printf \"%x\" .Timestamp }}", "(printf verb %x)"),
+        ('{{ printf "%x" .Timestamp }}', "(printf verb %x)"),
         ("{{ 'a' }}", "(character constant 'a')"),
         ("{{ 1.5 }}", "(non-integer number 1.5)"),
         ("{{ nil }}", "('nil' inside an action)"),
@@ -295,7 +298,9 @@ def test_template_needs_reports_only_used_families() -> None:
     assert template_needs(["{{.GoEnv.GOOS}}"]) == {"GoEnv"}
     assert template_needs(["{{.Timestamp}}"]) == {"Date"}
     assert template_needs(["{{ .Date }}", "{{ $.Git.Tag }}"]) == {"Date", "Git"}
-    assert template_needs(["{{ if .Git.IsDirty }}{{ .Env.X }}{{ else }}{{ printf \"%s\" (index .GoEnv \"A\") }}{{ end }}"]) == {"Git", "Env", "GoEnv"}
+    assert template_needs(
+        ['{{ if .Git.IsDirty }}{{ .Env.X }}{{ else }}{{ printf "%s" (index .GoEnv "A") }}{{ end }}']
+    ) == {"Git", "Env", "GoEnv"}
     assert template_needs(['{{ index . "Git" }}']) == set(ALL_FAMILIES)
     assert template_needs(["{{ (.Git).Tag }}"]) == {"Git"}
     with pytest.raises(TemplateError, match=r'^template .\{\{\.Version\}\}.: map has no entry for key "Version"'):
@@ -321,7 +326,14 @@ def test_template_env_and_go_env_parsing() -> None:
     with pytest.raises(KoError, match="invalid environment entry 'NOEQ'"):
         template_env(["NOEQ"])
     output = "AR='ar'\nCC=\"gcc\"\nGOARCH='amd64'\nGOFLAGS=''\nGOEXPERIMENT=''\nCGO_CFLAGS='-O2 -g'\n"
-    assert parse_go_env(output) == {"AR": "ar", "CC": "gcc", "GOARCH": "amd64", "GOFLAGS": "", "GOEXPERIMENT": "", "CGO_CFLAGS": "-O2 -g"}
+    assert parse_go_env(output) == {
+        "AR": "ar",
+        "CC": "gcc",
+        "GOARCH": "amd64",
+        "GOFLAGS": "",
+        "GOEXPERIMENT": "",
+        "CGO_CFLAGS": "-O2 -g",
+    }
     with pytest.raises(KoError, match="go env: cannot parse line 2"):
         parse_go_env("A=1\nbroken\n")
 
@@ -343,5 +355,5 @@ def test_template_keys_used_names_only_the_keys_read() -> None:
     assert template_keys_used(templates, "Git") == {"Tag"}
     assert template_keys_used(["-s -w"], "Env") == frozenset()
     # the whole map (or the whole data) is used: every key
-    for whole in ["{{ .Env }}", "{{ len .Env }}", "{{ index .Env .Git.Tag }}", "{{ . }}", "{{ index $ \"Env\" }}"]:
+    for whole in ["{{ .Env }}", "{{ len .Env }}", "{{ index .Env .Git.Tag }}", "{{ . }}", '{{ index $ "Env" }}']:
         assert template_keys_used([whole], "Env") is None, whole

@@ -22,13 +22,14 @@ from __future__ import annotations
 import base64
 import math
 import re
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["dumps", "sorted_map"]
 
 # Every character Go escapes when HTML escaping is on, plus surrogates (invalid UTF-8 in Go).
-_NEEDS_ESCAPE = re.compile("[\x00-\x1f\"\\\\<>&\u2028\u2029\ud800-\udfff]")
+_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\<>&\u2028\u2029\ud800-\udfff]')
 
 _SHORT_ESCAPES = {
     '"': '\\"',

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from tests.peers.go_reference import go_json
 
 from pants_backend_ko.oci import gojson
-from tests.peers.go_reference import go_json
 
 STRINGS = [
     "",
     "plain ascii",
-    "quote \" backslash \\ slash /",
+    'quote " backslash \\ slash /',
     "html <script>&amp;</script> > <",
     "controls \x00\x01\x07\x08\x09\x0a\x0b\x0c\x0d\x1b\x1f end",
     "del \x7f stays",
@@ -23,12 +23,30 @@ STRINGS = [
     "KO_DATA_PATH=/var/run/ko",
 ]
 
-FLOATS = [0.0, -0.0, 1.0, -1.5, 0.1, 1e-6, 9.99e-7, 1.5e-7, 123456.789, 1e20, 1e21, 1.2345e25, 5e-324,
-          1.7976931348623157e308, 2.5, 100.0, 0.000123, 1e-10]
+FLOATS = [
+    0.0,
+    -0.0,
+    1.0,
+    -1.5,
+    0.1,
+    1e-6,
+    9.99e-7,
+    1.5e-7,
+    123456.789,
+    1e20,
+    1e21,
+    1.2345e25,
+    5e-324,
+    1.7976931348623157e308,
+    2.5,
+    100.0,
+    0.000123,
+    1e-10,
+]
 
 JSON_VALUES = [
     '{"b": 1, "a": [true, false, null, "x<y"], "c": {"z": "", "y": 2.5}}',
-    '[1, 2.0, 3e3, -0.5, 1e300]',
+    "[1, 2.0, 3e3, -0.5, 1e300]",
     '{"Labels": {"org.opencontainers.image.title": "a & b", "é": "ü"}}',
 ]
 
@@ -71,7 +89,7 @@ def test_decoded_json_values_match_go() -> None:
 def test_known_escapes_literally() -> None:
     assert gojson.dumps("a&b<c>d") == b'"a\\u0026b\\u003cc\\u003ed"'
     assert gojson.dumps("\u2028\u2029") == b'"\\u2028\\u2029"'
-    assert gojson.dumps("café") == '"café"'.encode("utf-8")
+    assert gojson.dumps("café") == '"café"'.encode()
     assert gojson.dumps("\x08\x0c\x01") == b'"\\b\\f\\u0001"'
 
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 from pants_backend_ko.oci.layers import (
     APP_DIR,

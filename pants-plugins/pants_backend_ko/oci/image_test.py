@@ -13,6 +13,7 @@ import gzip
 import json
 
 import pytest
+from tests.peers.go_reference import b64, ggcr, unb64
 
 from pants_backend_ko.oci import gojson
 from pants_backend_ko.oci.image import (
@@ -41,7 +42,6 @@ from pants_backend_ko.oci.model import (
     digest_of,
 )
 from pants_backend_ko.oci.platform import Platform
-from tests.peers.go_reference import b64, ggcr, unb64
 
 AMD64 = Platform.parse("linux/amd64")
 ARM64 = Platform.parse("linux/arm64")
@@ -57,12 +57,12 @@ DOCKER_BASE_CONFIG = json.dumps(
             "Cmd": ["sh"],
             "Labels": {"maintainer": "someone <x@example.com>"},
         },
-        "container_config": {"Cmd": ["/bin/sh", "-c", "#(nop) CMD [\"sh\"]"]},
+        "container_config": {"Cmd": ["/bin/sh", "-c", '#(nop) CMD ["sh"]']},
         "created": "2023-05-19T20:19:19.123456789Z",
         "docker_version": "20.10.23",
         "history": [
             {"created": "2023-05-19T20:19:18Z", "created_by": "ADD file in /"},
-            {"created": "2023-05-19T20:19:19Z", "created_by": "CMD [\"sh\"]", "empty_layer": True},
+            {"created": "2023-05-19T20:19:19Z", "created_by": 'CMD ["sh"]', "empty_layer": True},
         ],
         "os": "linux",
         "rootfs": {"type": "layers", "diff_ids": [D1]},
@@ -78,7 +78,11 @@ OCI_BASE_CONFIG = json.dumps(
         "history": [{"author": "apko", "created": "2024-01-02T03:04:05Z", "created_by": "apko", "comment": "x"}],
         "os": "linux",
         "rootfs": {"type": "layers", "diff_ids": [D1, D2]},
-        "config": {"Env": ["SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"], "User": "65532", "WorkingDir": "/home/nonroot"},
+        "config": {
+            "Env": ["SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"],
+            "User": "65532",
+            "WorkingDir": "/home/nonroot",
+        },
     }
 ).encode()
 
@@ -146,7 +150,9 @@ def _cases():
             "docker base with every option",
             DOCKER_BASE_MANIFEST,
             DOCKER_BASE_CONFIG,
-            BaseImage.from_manifest(DOCKER_BASE_MANIFEST, DOCKER_BASE_CONFIG, name="index.docker.io/library/busybox:latest"),
+            BaseImage.from_manifest(
+                DOCKER_BASE_MANIFEST, DOCKER_BASE_CONFIG, name="index.docker.io/library/busybox:latest"
+            ),
             platform=AMD64,
             import_path="github.com/example/tool/v2",
             binaries=[("v2", b"bin" * 999)],
@@ -252,10 +258,18 @@ def test_indexes_match_ko_on_ggcr(built_cases) -> None:
             {"media_type": OCI_INDEX, "annotations": {}, "children": [child(0, AMD64, None), child(1, ARM64, None)]},
             {
                 "media_type": OCI_INDEX,
-                "annotations": {ANNOTATION_BASE_NAME: "cgr.dev/chainguard/static", ANNOTATION_BASE_DIGEST: D2, "z": "<&>"},
+                "annotations": {
+                    ANNOTATION_BASE_NAME: "cgr.dev/chainguard/static",
+                    ANNOTATION_BASE_DIGEST: D2,
+                    "z": "<&>",
+                },
                 "children": [child(0, AMD64, base_descs[0]), child(1, ARM64, None)],
             },
-            {"media_type": DOCKER_MANIFEST_LIST, "annotations": {}, "children": [child(1, ARM64, None), child(0, AMD64, None)]},
+            {
+                "media_type": DOCKER_MANIFEST_LIST,
+                "annotations": {},
+                "children": [child(1, ARM64, None), child(0, AMD64, None)],
+            },
         ],
     }
     reference = ggcr(request)["indexes"]
@@ -272,7 +286,10 @@ def test_image_contents_follow_ko(built_cases) -> None:
     assert config["config"] == {"Entrypoint": ["/ko-app/hello"], "Env": ["PATH=/ko-app", "KO_DATA_PATH=/var/run/ko"]}
     assert config["author"] == "github.com/ko-build/ko"
     assert config["created"] == "0001-01-01T00:00:00Z"
-    assert [h["comment"] for h in config["history"]] == ["kodata contents, at $KO_DATA_PATH", "go build output, at /ko-app/hello"]
+    assert [h["comment"] for h in config["history"]] == [
+        "kodata contents, at $KO_DATA_PATH",
+        "go build output, at /ko-app/hello",
+    ]
     assert {h["created_by"] for h in config["history"]} == {"ko build ko://example.com/hello"}
     assert plain.layers_diff_ids[0] == EMPTY_KODATA_DIFF_ID
     assert [layer.media_type for layer in plain.layers] == [OCI_LAYER_GZIP] * 2
@@ -303,7 +320,11 @@ def test_image_contents_follow_ko(built_cases) -> None:
 
     config = json.loads(multi.config)
     assert config["config"]["Entrypoint"] == ["/ko-app/server", "--serve"]
-    assert config["config"]["Env"] == ["SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt", "PATH=/ko-app", "KO_DATA_PATH=/var/run/ko"]
+    assert config["config"]["Env"] == [
+        "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
+        "PATH=/ko-app",
+        "KO_DATA_PATH=/var/run/ko",
+    ]
     assert config["history"][-1]["comment"] == "go build output, at /ko-app/server, /ko-app/client"
     assert json.loads(multi.manifest)["annotations"][ANNOTATION_BASE_NAME] == "cgr.dev/chainguard/static:latest"
 
@@ -339,7 +360,9 @@ def test_build_errors_are_clear() -> None:
     with pytest.raises(ValueError, match="args: expected a list of strings"):
         build_image(BaseImage.scratch(AMD64), **kwargs, args="--x")
     with pytest.raises(ValueError, match="Windows images"):
-        build_image(BaseImage.scratch(Platform("windows", "amd64")), **{**kwargs, "platform": Platform("windows", "amd64")})
+        build_image(
+            BaseImage.scratch(Platform("windows", "amd64")), **{**kwargs, "platform": Platform("windows", "amd64")}
+        )
     inconsistent = BaseImage.from_manifest(DOCKER_BASE_MANIFEST, DOCKER_BASE_CONFIG)
     object.__setattr__(inconsistent, "layers", inconsistent.layers * 2)
     with pytest.raises(ValueError, match="config lists 1 diff_ids but its manifest 2 layers"):
@@ -361,6 +384,8 @@ def test_index_descriptor_and_children() -> None:
     assert [m.artifact_type for m in parsed.manifests] == [OCI_CONFIG, OCI_CONFIG]
     assert parsed.annotations == {"k": "v"}
     assert index.children == (a, b)
-    assert index.descriptor == Descriptor(media_type=OCI_INDEX, size=len(index.manifest), digest=digest_of(index.manifest))
+    assert index.descriptor == Descriptor(
+        media_type=OCI_INDEX, size=len(index.manifest), digest=digest_of(index.manifest)
+    )
     assert isinstance(index.children[0], BuiltImage)
     assert ImageManifest.parse(a.manifest).layers == a.layers

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = [
     "app_layer_tar",
@@ -124,7 +124,7 @@ def _pax_header_name(name: str) -> str:
 
 def _pax_record(key: str, value: str) -> bytes:
     """Go's formatPAXRecord: '<len> key=value\\n' where <len> counts itself."""
-    payload = f" {key}={value}\n".encode("utf-8")
+    payload = f" {key}={value}\n".encode()
     size = len(payload) + len(str(len(payload)))
     if len(str(size)) + len(payload) != size:
         size = len(str(size)) + len(payload)

@@ -9,6 +9,7 @@ import os
 import tarfile
 
 import pytest
+from tests.peers.go_reference import go_tar
 
 from pants_backend_ko.oci.layers import (
     EMPTY_KODATA_DIFF_ID,
@@ -17,7 +18,6 @@ from pants_backend_ko.oci.layers import (
     gzip_layer,
     kodata_layer_tar,
 )
-from tests.peers.go_reference import go_tar
 
 BINARY = os.urandom(3000) + b"\x7fELF" * 10  # not a multiple of 512
 

@@ -19,18 +19,17 @@ import io
 import json
 import re
 import tarfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from pants_backend_ko.oci import gojson
 from pants_backend_ko.oci.image import BuiltImage, BuiltIndex
-from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.model import (
-    ConfigFile,
     IMAGE_MANIFEST_TYPES,
     INDEX_TYPES,
     OCI_INDEX,
+    ConfigFile,
     Descriptor,
     FrozenDict,
     ImageIndex,
@@ -39,6 +38,7 @@ from pants_backend_ko.oci.model import (
     digest_hex,
     digest_of,
 )
+from pants_backend_ko.oci.platform import Platform
 
 __all__ = [
     "OCI_LAYOUT_FILE",
@@ -59,7 +59,9 @@ ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
 ANNOTATION_CONTAINERD_IMAGE_NAME = "io.containerd.image.name"
 
 # image-spec's grammar for org.opencontainers.image.ref.name.
-_REF_NAME = re.compile(r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*")
+_REF_NAME = re.compile(
+    r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*"
+)
 
 
 # How a base image reference names an OCI layout folder instead of a registry image.
@@ -122,9 +124,7 @@ def _top_descriptor(top: BuiltImage | BuiltIndex, annotations: Mapping[str, str]
 
 
 def _index_json(descriptors: Sequence[Descriptor]) -> bytes:
-    return gojson.dumps(
-        {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [d.to_json() for d in descriptors]}
-    )
+    return gojson.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [d.to_json() for d in descriptors]})
 
 
 def layout_files(
@@ -246,9 +246,7 @@ def _platform_tag(tag: str, image: BuiltImage) -> str:
     return "-".join(parts)
 
 
-def docker_archive_index(
-    index: BuiltIndex, base_blobs: Mapping[str, bytes], repo_tags: Sequence[str]
-) -> bytes:
+def docker_archive_index(index: BuiltIndex, base_blobs: Mapping[str, bytes], repo_tags: Sequence[str]) -> bytes:
     """A loadable tarball of a multi-platform image (ko cannot write one, ko issue 1708).
 
     It is an OCI image layout whose `index.json` names the whole index (what `docker load`
@@ -322,7 +320,9 @@ def docker_archive_of_layout(files: Mapping[str, bytes], repo_tags: Sequence[str
         )
         return BuiltImage(
             manifest=manifest_bytes,
-            manifest_descriptor=Descriptor(media_type=descriptor.media_type, size=len(manifest_bytes), digest=descriptor.digest),
+            manifest_descriptor=Descriptor(
+                media_type=descriptor.media_type, size=len(manifest_bytes), digest=descriptor.digest
+            ),
             config=config,
             config_descriptor=manifest.config,
             layers=layers,
@@ -480,7 +480,9 @@ class OciLayout:
 
         def visit(desc: Descriptor, depth: int) -> None:
             if depth > max_depth:
-                raise ValueError(f"{self.root}: indexes nested deeper than {max_depth} levels under {descriptor.digest}")
+                raise ValueError(
+                    f"{self.root}: indexes nested deeper than {max_depth} levels under {descriptor.digest}"
+                )
             if desc.digest in manifests:
                 return
             media_type = self.media_type_of(desc)

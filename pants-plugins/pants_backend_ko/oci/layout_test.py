@@ -80,8 +80,12 @@ def test_index_layout_is_nested(images) -> None:
     files = layout_files(index, [amd, arm], {}, "latest")
     top = json.loads(files["index.json"])["manifests"]
     assert top == [
-        {"mediaType": OCI_INDEX, "size": len(index.manifest), "digest": index.digest,
-         "annotations": {ANNOTATION_REF_NAME: "latest"}}
+        {
+            "mediaType": OCI_INDEX,
+            "size": len(index.manifest),
+            "digest": index.digest,
+            "annotations": {ANNOTATION_REF_NAME: "latest"},
+        }
     ]
     assert files[blob_path(index.digest)] == index.manifest
     assert files[blob_path(arm.digest)] == arm.manifest
@@ -192,7 +196,7 @@ def test_docker_archive_shape(images) -> None:
             }
         ]
         assert read("manifest.json").endswith(b"\n")
-        top_layer = amd.layers_diff_ids[-1][len("sha256:"):]
+        top_layer = amd.layers_diff_ids[-1][len("sha256:") :]
         assert json.loads(read("repositories")) == {
             "ko.local/app": {"latest": top_layer},
             "registry.local:5000/team/app": {"v1": top_layer},
@@ -225,7 +229,9 @@ def test_docker_archive_of_layout_equals_the_in_memory_archive(images) -> None:
     amd, arm, index = images
     tags = ["ko.local/app:latest", "registry.local:5000/team/app:v1"]
     for repo_tags in (tags, []):
-        assert docker_archive_of_layout(layout_files(amd, [amd], {}, "v1"), repo_tags) == docker_archive(amd, {}, repo_tags)
+        assert docker_archive_of_layout(layout_files(amd, [amd], {}, "v1"), repo_tags) == docker_archive(
+            amd, {}, repo_tags
+        )
         assert docker_archive_of_layout(layout_files(index, [amd, arm], {}, None), repo_tags) == docker_archive_index(
             index, {}, repo_tags
         )

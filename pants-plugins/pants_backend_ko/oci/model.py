@@ -22,9 +22,10 @@ import binascii
 import hashlib
 import json
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, ClassVar
 
 from pants_backend_ko.oci import gojson
 from pants_backend_ko.oci.platform import Platform
@@ -156,11 +157,7 @@ def go_time(text: Any, where: str) -> str:
     year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
     fraction, zone = match.group(7), match.group(8)
     if not (
-        1 <= month <= 12
-        and 1 <= day <= _days_in_month(year, month)
-        and hour <= 23
-        and minute <= 59
-        and second <= 59
+        1 <= month <= 12 and 1 <= day <= _days_in_month(year, month) and hour <= 23 and minute <= 59 and second <= 59
     ):
         raise ValueError(f"{where}: {text!r} is not a valid date and time")
     out = text[:19]
@@ -473,12 +470,22 @@ class _PlatformPointer(_Kind):
             return None
         if not isinstance(value, _JSONObject):
             raise _type_error(where, "an object", value)
-        attrs: dict[str, Any] = {"architecture": "", "os": "", "os_version": "", "os_features": None,
-                                 "variant": "", "features": None}
+        attrs: dict[str, Any] = {
+            "architecture": "",
+            "os": "",
+            "os_version": "",
+            "os_features": None,
+            "variant": "",
+            "features": None,
+        }
         if current is not None:
             attrs.update(
-                architecture=current.architecture, os=current.os, os_version=current.os_version or "",
-                os_features=current.os_features, variant=current.variant or "", features=current.features,
+                architecture=current.architecture,
+                os=current.os,
+                os_version=current.os_version or "",
+                os_features=current.os_features,
+                variant=current.variant or "",
+                features=current.features,
             )
         for key, item in value:
             name = _match_field(key, self._FIELDS)
@@ -604,7 +611,7 @@ class Descriptor(_GoStruct):
             object.__setattr__(self, "artifact_type", None)
 
     @classmethod
-    def from_json_value(cls, value: Any, where: str) -> "Descriptor":
+    def from_json_value(cls, value: Any, where: str) -> Descriptor:
         desc = _decode_struct(cls, value, None, where)
         check_digest(desc.digest, f"{where}.digest")
         if desc.size < 0:
@@ -756,7 +763,7 @@ class ConfigFile(_GoStruct):
     )
 
     @classmethod
-    def parse(cls, data: bytes, what: str = "image config") -> "ConfigFile":
+    def parse(cls, data: bytes, what: str = "image config") -> ConfigFile:
         """Decode config bytes as ggcr's `v1.ParseConfigFile` does (unknown fields dropped)."""
         value = parse_go_json(data, what)
         if not isinstance(value, _JSONObject):
@@ -764,7 +771,7 @@ class ConfigFile(_GoStruct):
         return _decode_struct(cls, value, None, what)
 
     @classmethod
-    def for_platform(cls, platform: Platform) -> "ConfigFile":
+    def for_platform(cls, platform: Platform) -> ConfigFile:
         """The config of an empty ("scratch") image for `platform` (ggcr's empty image plus os/arch)."""
         return cls(
             architecture=platform.architecture,
@@ -862,7 +869,7 @@ class ImageManifest(_GoStruct):
     )
 
     @classmethod
-    def parse(cls, data: bytes, what: str = "image manifest") -> "ImageManifest":
+    def parse(cls, data: bytes, what: str = "image manifest") -> ImageManifest:
         return _parse_schema2(cls, data, what, IMAGE_MANIFEST_TYPES, "an image manifest")
 
 
@@ -884,7 +891,7 @@ class ImageIndex(_GoStruct):
     )
 
     @classmethod
-    def parse(cls, data: bytes, what: str = "image index") -> "ImageIndex":
+    def parse(cls, data: bytes, what: str = "image index") -> ImageIndex:
         return _parse_schema2(cls, data, what, INDEX_TYPES, "an image index")
 
 
@@ -930,7 +937,7 @@ class BaseImage:
             check_digest(self.digest, "base image digest")
 
     @classmethod
-    def scratch(cls, platform: Platform) -> "BaseImage":
+    def scratch(cls, platform: Platform) -> BaseImage:
         """An empty base with OCI media types; no name, so no base annotations."""
         return cls(media_type=OCI_MANIFEST, config=None, layers=(), platform=platform)
 
@@ -943,7 +950,7 @@ class BaseImage:
         name: str | None = None,
         digest: str | None = None,
         media_type: str | None = None,
-    ) -> "BaseImage":
+    ) -> BaseImage:
         """A base from its manifest and config bytes (as pulled), checked against each other.
 
         `digest` defaults to the manifest's own digest (ko annotates the child manifest digest,
@@ -952,7 +959,9 @@ class BaseImage:
         parsed = ImageManifest.parse(manifest, "base image manifest")
         effective = parsed.media_type or media_type
         if not effective:
-            raise ValueError("base image manifest has no mediaType; pass media_type= (the Content-Type it was served with)")
+            raise ValueError(
+                "base image manifest has no mediaType; pass media_type= (the Content-Type it was served with)"
+            )
         if parsed.media_type and media_type and parsed.media_type != media_type:
             raise ValueError(
                 f"base image manifest says mediaType {parsed.media_type!r} but was served as {media_type!r}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from tests.peers.go_reference import b64, ggcr, unb64
 
 from pants_backend_ko.oci import gojson
 from pants_backend_ko.oci.model import (
@@ -26,7 +27,6 @@ from pants_backend_ko.oci.model import (
     go_time,
 )
 from pants_backend_ko.oci.platform import Platform
-from tests.peers.go_reference import b64, ggcr, unb64
 
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64
@@ -42,7 +42,10 @@ CONFIGS = [
             "os": "linux",
             "rootfs": {"type": "layers", "diff_ids": [D1]},
             "config": {
-                "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"],
+                "Env": [
+                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
+                ],
                 "User": "65532",
                 "WorkingDir": "/home/nonroot",
             },
@@ -84,7 +87,11 @@ CONFIGS = [
             "docker_version": "20.10.7",
             "history": [
                 {"created": "2023-06-07T08:09:10.1Z", "created_by": "/bin/sh -c #(nop) ADD file", "empty_layer": False},
-                {"created": "2023-06-07T08:09:11.100Z", "created_by": "/bin/sh -c #(nop)  CMD [\"sh\"]", "empty_layer": True},
+                {
+                    "created": "2023-06-07T08:09:11.100Z",
+                    "created_by": '/bin/sh -c #(nop)  CMD ["sh"]',
+                    "empty_layer": True,
+                },
                 None,
             ],
             "os": "linux",
@@ -233,8 +240,16 @@ def test_descriptor_shape_and_validation() -> None:
         b'"annotations":{"a":"1","b":"2"},"platform":{"architecture":"arm64","os":"linux","variant":"v8"},'
         b'"artifactType":"application/vnd.oci.image.config.v1+json"}'
     )
-    assert hash(desc) == hash(Descriptor(media_type=OCI_MANIFEST, size=3, digest=D1, annotations=FrozenDict(b="2", a="1"),
-                                         platform=Platform("linux", "arm64", "v8"), artifact_type=OCI_CONFIG))
+    assert hash(desc) == hash(
+        Descriptor(
+            media_type=OCI_MANIFEST,
+            size=3,
+            digest=D1,
+            annotations=FrozenDict(b="2", a="1"),
+            platform=Platform("linux", "arm64", "v8"),
+            artifact_type=OCI_CONFIG,
+        )
+    )
     with pytest.raises(ValueError, match="size: -1 is negative"):
         ImageManifest.parse(b'{"schemaVersion":2,"config":{"mediaType":"x","size":-1,"digest":"' + D1.encode() + b'"}}')
     with pytest.raises(ValueError, match="not an image manifest"):

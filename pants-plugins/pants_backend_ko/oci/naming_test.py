@@ -55,7 +55,9 @@ def test_paths_are_joined_like_go_filepath_join():
     assert image_repository("ko.local", "example.com/x/cmd/srv", "base") == "ko.local/srv"
 
 
-@pytest.mark.parametrize("value", ["ghcr.io", "ghcr.io/acme", "127.0.0.1:5000", "localhost:5000/a/b", "acme", "docker.io/user"])
+@pytest.mark.parametrize(
+    "value", ["ghcr.io", "ghcr.io/acme", "127.0.0.1:5000", "localhost:5000/a/b", "acme", "docker.io/user"]
+)
 def test_valid_ko_docker_repo(value):
     assert validate_ko_docker_repo(value + "/") == value
 

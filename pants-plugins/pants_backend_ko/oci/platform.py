@@ -11,8 +11,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["Platform", "GO_DIST_LIST"]
 
@@ -55,7 +56,7 @@ class Platform:
     features: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, text: str, *, pattern: bool = False) -> "Platform":
+    def parse(cls, text: str, *, pattern: bool = False) -> Platform:
         """Parse `os/arch[/variant]`; raise ValueError with one line saying what is wrong.
 
         With `pattern=True` the text is a platform to pick base images by (ko's `--platform` as
@@ -82,9 +83,7 @@ class Platform:
                 f"invalid platform {text!r}: unknown architecture {arch!r}; use one of {', '.join(sorted(_KNOWN_ARCH))}"
             )
         if f"{os_name}/{arch}" not in GO_DIST_LIST:
-            raise ValueError(
-                f"invalid platform {text!r}: Go cannot build {os_name}/{arch} (see `go tool dist list`)"
-            )
+            raise ValueError(f"invalid platform {text!r}: Go cannot build {os_name}/{arch} (see `go tool dist list`)")
         if variant is not None:
             pattern, allowed = _VARIANT_RULES.get(arch, (_GENERIC_VARIANT, "letters, digits, '.', '_' or '-'"))
             if not pattern.fullmatch(variant):
@@ -94,7 +93,7 @@ class Platform:
         return cls(os=os_name, architecture=arch, variant=variant)
 
     @classmethod
-    def _parse_pattern(cls, text: str) -> "Platform":
+    def _parse_pattern(cls, text: str) -> Platform:
         spec, _, os_version = text.strip().partition(":")
         parts = spec.split("/")
         if not 1 <= len(parts) <= 3 or not all(parts):
@@ -133,7 +132,7 @@ class Platform:
                 env["GOAMD64"] = self.variant
         return env
 
-    def matches(self, candidate: "Platform | None") -> bool:
+    def matches(self, candidate: Platform | None) -> bool:
         """ko's rule: every field set here must equal the candidate's (`self` is the requested one).
 
         Entries with an `unknown` os or architecture (Docker attestations) and entries without a
@@ -171,7 +170,7 @@ class Platform:
         return out
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], where: str = "platform", *, strict: bool = True) -> "Platform":
+    def from_json(cls, data: Mapping[str, Any], where: str = "platform", *, strict: bool = True) -> Platform:
         """Read a descriptor's `platform` object (no validation of os/arch: registries hold anything).
 
         `strict=False` (for base images read from a registry, which we only pick from) turns a

@@ -84,7 +84,10 @@ def test_json_in_ggcr_field_order() -> None:
         b'{"architecture":"amd64","os":"windows","os.version":"10.0.1","os.features":["win32k"],'
         b'"variant":"v3","features":["sse4"]}'
     )
-    assert gojson.dumps(Platform.parse("linux/arm64/v8").to_json()) == b'{"architecture":"arm64","os":"linux","variant":"v8"}'
+    assert (
+        gojson.dumps(Platform.parse("linux/arm64/v8").to_json())
+        == b'{"architecture":"arm64","os":"linux","variant":"v8"}'
+    )
     assert Platform.from_json(full.to_json()) == full
     with pytest.raises(ValueError, match="'os' must be a string"):
         Platform.from_json({"os": 1, "architecture": "amd64"})

@@ -21,7 +21,6 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Optional, Tuple
 
 DEFAULT_REGISTRY = "index.docker.io"
 DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
@@ -76,7 +75,11 @@ def validate_registry(registry: str, *, context: str = "") -> str:
             "drop 'http://' or 'https://' (plain HTTP is chosen per registry, see insecure registries)",
         )
     if not _REGISTRY_RE.match(registry):
-        raise _fail(shown, f"{registry!r} is not a valid registry host[:port]", "write it as host[:port], e.g. ghcr.io or 127.0.0.1:5000")
+        raise _fail(
+            shown,
+            f"{registry!r} is not a valid registry host[:port]",
+            "write it as host[:port], e.g. ghcr.io or 127.0.0.1:5000",
+        )
     if registry.startswith("["):
         try:
             ipaddress.IPv6Address(registry[1 : registry.index("]")])
@@ -95,7 +98,9 @@ def _validate_repository_path(repository: str, shown: str) -> None:
     if len(repository) > _MAX_REPOSITORY_LENGTH:
         raise _fail(shown, f"the repository is {len(repository)} characters long", "use at most 255 characters")
     if repository != repository.lower():
-        raise _fail(shown, f"the repository {repository!r} contains upper-case letters", "repository names must be lower-case")
+        raise _fail(
+            shown, f"the repository {repository!r} contains upper-case letters", "repository names must be lower-case"
+        )
     for component in repository.split("/"):
         if not _COMPONENT_RE.match(component):
             raise _fail(
@@ -130,8 +135,8 @@ class Reference:
 
     registry: str
     repository: str
-    tag: Optional[str] = None
-    digest: Optional[str] = None
+    tag: str | None = None
+    digest: str | None = None
 
     @property
     def context(self) -> RepositoryName:
@@ -161,14 +166,14 @@ class Reference:
             out += f"@{self.digest}"
         return out
 
-    def with_digest(self, digest: str) -> "Reference":
+    def with_digest(self, digest: str) -> Reference:
         return Reference(self.registry, self.repository, self.tag, digest)
 
     def __str__(self) -> str:
         return self.name
 
 
-def _split_registry(name: str) -> Tuple[str, str]:
+def _split_registry(name: str) -> tuple[str, str]:
     parts = name.split("/", 1)
     if len(parts) == 2 and looks_like_registry(parts[0]):
         return parts[0], parts[1]

@@ -37,9 +37,10 @@ import binascii
 import json
 import re
 import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any
 from urllib.parse import quote_plus
 
 from pants_backend_ko.oci import gojson
@@ -77,9 +78,7 @@ NOASSERTION = "NOASSERTION"
 SPDX_VERSION = "SPDX-2.3"
 NAMESPACE_PREFIX = f"http://spdx.org/spdxdocs/{TOOL_NAME}/"
 
-_RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _SPDX_ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]")
 
 
@@ -97,7 +96,7 @@ class GoModule:
     path: str
     version: str
     sum: str = ""
-    replace: Optional["GoModule"] = None
+    replace: GoModule | None = None
 
 
 @dataclass(frozen=True)
@@ -107,11 +106,11 @@ class GoBuildInfo:
     go_version: str  # "go1.26.8", from the header line; "" without a header
     binary: str  # the file named in the header line; "" without a header
     path: str  # the main package's import path
-    main: Optional[GoModule]  # None when there is no "mod" line (not built in module mode)
-    deps: Tuple[GoModule, ...]
-    settings: Tuple[Tuple[str, str], ...]  # "build" lines, in order
+    main: GoModule | None  # None when there is no "mod" line (not built in module mode)
+    deps: tuple[GoModule, ...]
+    settings: tuple[tuple[str, str], ...]  # "build" lines, in order
 
-    def setting(self, key: str) -> Optional[str]:
+    def setting(self, key: str) -> str | None:
         """The value of the last ``build`` setting named ``key`` (e.g. ``GOARCH``), or None."""
         found = None
         for k, v in self.settings:
@@ -128,19 +127,19 @@ def _fail(line_no: int, problem: str) -> GoBuildInfoError:
 
 def _quote_key(key: str) -> bool:
     # Go's debug.quoteKey: keys with these characters are written quoted.
-    return key == "" or any(c in key for c in "= \t\r\n\"`")
+    return key == "" or any(c in key for c in '= \t\r\n"`')
 
 
 def _quote_value(value: str) -> bool:
-    return any(c in value for c in " \t\r\n\"`")
+    return any(c in value for c in ' \t\r\n"`')
 
 
 _SIMPLE_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, '"': 34}
 
 
-def _go_unquote(text: str) -> Optional[str]:
+def _go_unquote(text: str) -> str | None:
     """Go's ``strconv.Unquote`` for "..." and `...` literals; None if ``text`` is not one."""
-    if len(text) < 2 or text[0] != text[-1] or text[0] not in "\"`":
+    if len(text) < 2 or text[0] != text[-1] or text[0] not in '"`':
         return None
     body = text[1:-1]
     if text[0] == "`":
@@ -187,9 +186,9 @@ def _go_unquote(text: str) -> Optional[str]:
     return out.decode("utf-8", "replace")
 
 
-def _quoted_prefix(text: str) -> Optional[str]:
+def _quoted_prefix(text: str) -> str | None:
     """Go's ``strconv.QuotedPrefix``: the quoted literal ``text`` starts with, or None."""
-    if not text or text[0] not in "\"`":
+    if not text or text[0] not in '"`':
         return None
     quote = text[0]
     i = 1
@@ -207,18 +206,18 @@ def _quoted_prefix(text: str) -> Optional[str]:
     return None
 
 
-def _module(elem: List[str], line_no: int, what: str) -> GoModule:
+def _module(elem: list[str], line_no: int, what: str) -> GoModule:
     if len(elem) not in (2, 3):
         raise _fail(line_no, f"a {what} line needs 2 or 3 tab-separated columns, got {len(elem)}")
     return GoModule(path=elem[0], version=elem[1], sum=elem[2] if len(elem) == 3 else "")
 
 
-def _setting(kv: str, line_no: int) -> Tuple[str, str]:
+def _setting(kv: str, line_no: int) -> tuple[str, str]:
     if not kv:
         raise _fail(line_no, "a build line has no key=value")
     if kv[0] == "=":
         raise _fail(line_no, "a build line has an empty key")
-    if kv[0] in "\"`":
+    if kv[0] in '"`':
         raw_key = _quoted_prefix(kv)
         if raw_key is None:
             raise _fail(line_no, "a build line has an invalid quoted key")
@@ -233,7 +232,7 @@ def _setting(kv: str, line_no: int) -> Tuple[str, str]:
         if _quote_key(key):
             raise _fail(line_no, f"the build key {key!r} must be quoted")
     value = raw_value
-    if raw_value and raw_value[0] in "\"`":
+    if raw_value and raw_value[0] in '"`':
         unquoted = _go_unquote(raw_value)
         if unquoted is None:
             raise _fail(line_no, f"the build setting {key!r} has an invalid quoted value")
@@ -262,11 +261,11 @@ def parse_go_version_m(text: str) -> GoBuildInfo:
             raise _fail(1, f"expected '<binary>: go<version>', got {header[:120]!r}")
         start = 1
     path = ""
-    main: Optional[GoModule] = None
-    deps: List[GoModule] = []
-    settings: List[Tuple[str, str]] = []
+    main: GoModule | None = None
+    deps: list[GoModule] = []
+    settings: list[tuple[str, str]] = []
     # The module a "=>" line replaces: ("main", None) or ("dep", index); None after a replacement.
-    last: Optional[Tuple[str, Optional[int]]] = None
+    last: tuple[str, int | None] | None = None
     for offset, raw in enumerate(lines[start:]):
         line_no = start + offset + 1
         if raw and not raw[0].isspace():
@@ -311,7 +310,7 @@ _BUILDINFO_MAGIC = b"\xff Go buildinf:"
 _BUILDINFO_HEADER_SIZE = 32
 
 
-def _elf_section(data: bytes, wanted: str, what: str) -> Optional[bytes]:
+def _elf_section(data: bytes, wanted: str, what: str) -> bytes | None:
     """The bytes of the ELF section named ``wanted``, or None if there is none."""
     if len(data) < 64 or data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] not in (1, 2):
         raise GoBuildInfoError(
@@ -321,19 +320,19 @@ def _elf_section(data: bytes, wanted: str, what: str) -> Optional[bytes]:
     is64, order = data[4] == 2, "<" if data[5] == 1 else ">"
     try:
         if is64:
-            shoff, = struct.unpack_from(order + "Q", data, 0x28)
+            (shoff,) = struct.unpack_from(order + "Q", data, 0x28)
             shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", data, 0x3A)
         else:
-            shoff, = struct.unpack_from(order + "I", data, 0x20)
+            (shoff,) = struct.unpack_from(order + "I", data, 0x20)
             shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", data, 0x2E)
 
-        def header(i: int) -> Tuple[int, int, int]:
+        def header(i: int) -> tuple[int, int, int]:
             base = shoff + i * shentsize
             if is64:
-                name, = struct.unpack_from(order + "I", data, base)
+                (name,) = struct.unpack_from(order + "I", data, base)
                 offset, size = struct.unpack_from(order + "QQ", data, base + 0x18)
             else:
-                name, = struct.unpack_from(order + "I", data, base)
+                (name,) = struct.unpack_from(order + "I", data, base)
                 offset, size = struct.unpack_from(order + "II", data, base + 0x10)
             return name, offset, size
 
@@ -359,7 +358,7 @@ def _elf_section(data: bytes, wanted: str, what: str) -> Optional[bytes]:
     return None
 
 
-def _uvarint_string(data: bytes, pos: int, what: str) -> Tuple[str, int]:
+def _uvarint_string(data: bytes, pos: int, what: str) -> tuple[str, int]:
     length = shift = 0
     for _ in range(10):  # a uvarint of a 64-bit length has at most 10 bytes
         if pos >= len(data):
@@ -400,7 +399,7 @@ def build_info_from_binary(data: bytes, name: str = "binary") -> GoBuildInfo:
     return parse_go_version_m(f"{name}: {version}\n{lines}")
 
 
-def base_from_manifest(manifest: bytes) -> Optional[Tuple[str, str]]:
+def base_from_manifest(manifest: bytes) -> tuple[str, str] | None:
     """(name, digest) of the base from a manifest's or index's ``org.opencontainers.image.base.*``
     annotations (what ko's ``addBaseImage`` reads), or None when they are absent."""
     doc = json.loads(manifest)
@@ -450,7 +449,7 @@ def _oci_id(digest: str) -> str:
     return _spdx_id(algorithm, hexdigest)
 
 
-def _purl_qualifiers(qualifiers: Sequence[Tuple[str, str]]) -> str:
+def _purl_qualifiers(qualifiers: Sequence[tuple[str, str]]) -> str:
     """Go's ``url.Values.Encode``: keys sorted (stable for repeated keys), QueryEscape'd."""
     if not qualifiers:
         return ""
@@ -458,7 +457,7 @@ def _purl_qualifiers(qualifiers: Sequence[Tuple[str, str]]) -> str:
     return "?" + "&".join(f"{quote_plus(k, safe='')}={quote_plus(v, safe='')}" for k, v in ordered)
 
 
-def _oci_purl(kind: str, digest: str, qualifiers: Sequence[Tuple[str, str]] = ()) -> str:
+def _oci_purl(kind: str, digest: str, qualifiers: Sequence[tuple[str, str]] = ()) -> str:
     return f"pkg:oci/{kind}@{digest}" + _purl_qualifiers(qualifiers)
 
 
@@ -503,7 +502,7 @@ def _check_tool_version(tool_version: Any) -> str:
     return tool_version
 
 
-def _go_indent(value: Any, depth: int, out: List[str]) -> None:
+def _go_indent(value: Any, depth: int, out: list[str]) -> None:
     """Go's ``json.Encoder`` with ``SetIndent("", "  ")``; scalars through :mod:`gojson`."""
     pad = "  " * (depth + 1)
     if isinstance(value, dict) and value:
@@ -525,7 +524,7 @@ def _go_indent(value: Any, depth: int, out: List[str]) -> None:
 
 
 def _encode(document: dict) -> bytes:
-    out: List[str] = []
+    out: list[str] = []
     _go_indent(document, 0, out)
     out.append("\n")  # json.Encoder.Encode ends every value with a newline
     return "".join(out).encode("utf-8")
@@ -568,7 +567,7 @@ def _relationship(element: str, kind: str, related: str) -> dict:
     return {"spdxElementId": element, "relationshipType": kind, "relatedSpdxElement": related}
 
 
-def _starter(digest: str, created: str, tool_version: str) -> Tuple[dict, str]:
+def _starter(digest: str, created: str, tool_version: str) -> tuple[dict, str]:
     """ko's ``starterDocument``: the document fields, describing the image or index package."""
     subject_id = _oci_id(digest)
     return (
@@ -585,7 +584,7 @@ def _starter(digest: str, created: str, tool_version: str) -> Tuple[dict, str]:
     )
 
 
-def _base_package(base: Tuple[str, str], subject_id: str) -> Tuple[dict, dict]:
+def _base_package(base: tuple[str, str], subject_id: str) -> tuple[dict, dict]:
     """ko's ``addBaseImage``: the base image package and its ``DESCENDANT_OF`` relationship."""
     if not isinstance(base, (tuple, list)) or len(base) != 2:
         raise ValueError(f"base: expected (name, digest) of the base image, got {base!r}")
@@ -615,7 +614,7 @@ def spdx_for_image(
     image_digest: str,
     image_media_type: str,
     binary_path_in_image: str,
-    base: Optional[Tuple[str, str]],
+    base: tuple[str, str] | None,
     created: str,
     tool_version: str,
 ) -> bytes:
@@ -635,8 +634,8 @@ def spdx_for_image(
         )
     tool_version = _check_tool_version(tool_version)
     doc, image_id = _starter(image_digest, created, tool_version)
-    packages: List[dict] = []
-    relationships: List[dict] = [_relationship("SPDXRef-DOCUMENT", "DESCRIBES", image_id)]
+    packages: list[dict] = []
+    relationships: list[dict] = [_relationship("SPDXRef-DOCUMENT", "DESCRIBES", image_id)]
     packages.append(
         _package(
             image_id,
@@ -672,7 +671,9 @@ def spdx_for_image(
     for dep in build_info.deps:
         dep_id = _module_id(dep)
         if dep_id in seen:
-            raise ValueError(f"build_info: module {dep.path} {dep.version} is listed twice; it cannot be described twice")
+            raise ValueError(
+                f"build_info: module {dep.path} {dep.version} is listed twice; it cannot be described twice"
+            )
         seen.add(dep_id)
         relationships.append(_relationship(main_id, "DEPENDS_ON", dep_id))
         source = dep.replace or dep
@@ -706,10 +707,10 @@ class IndexChild:
     digest: str
     platform: str
     media_type: str = _OCI_MANIFEST
-    os_features: Tuple[str, ...] = ()
+    os_features: tuple[str, ...] = ()
 
 
-def _platform_text(platform: Any) -> Tuple[str, str, str, str, Tuple[str, ...]]:
+def _platform_text(platform: Any) -> tuple[str, str, str, str, tuple[str, ...]]:
     """(os, arch, variant, os_version, os_features) from a string or a Platform-like object."""
     if isinstance(platform, str):
         spec, _, os_version = platform.partition(":")
@@ -743,12 +744,12 @@ def _as_child(child: Any, i: int) -> IndexChild:
 
 def spdx_for_index(
     index_digest: str,
-    children: Iterable[Union[IndexChild, Tuple[str, Any], Tuple[str, Any, str]]],
+    children: Iterable[IndexChild | tuple[str, Any] | tuple[str, Any, str]],
     created: str,
     *,
     tool_version: str,
     index_media_type: str = _OCI_INDEX,
-    base: Optional[Tuple[str, str]] = None,
+    base: tuple[str, str] | None = None,
 ) -> bytes:
     """The SPDX 2.3 JSON document of a multi-platform index (ko's ``GenerateIndexSPDX``).
 
@@ -765,7 +766,7 @@ def spdx_for_index(
         raise ValueError("children: an index SBOM needs at least one child image")
     doc, index_id = _starter(index_digest, created, tool_version)
     hexdigest = digest_hex(index_digest)
-    packages: List[dict] = [
+    packages: list[dict] = [
         _package(
             index_id,
             index_digest,
@@ -774,7 +775,7 @@ def spdx_for_index(
             purl=_oci_purl("index", index_digest, [("mediaType", index_media_type)]),
         )
     ]
-    relationships: List[dict] = []
+    relationships: list[dict] = []
     if base is not None:
         base_pkg, base_rel = _base_package(base, index_id)
         packages.append(base_pkg)

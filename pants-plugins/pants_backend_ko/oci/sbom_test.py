@@ -13,10 +13,11 @@ import json
 import re
 import subprocess
 from pathlib import Path
-from typing import Dict, Tuple
 
 import pytest
+from tests.peers.go_reference import _build, _run, go_env
 
+from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.sbom import (
     GoBuildInfo,
     GoBuildInfoError,
@@ -29,8 +30,6 @@ from pants_backend_ko.oci.sbom import (
     spdx_for_image,
     spdx_for_index,
 )
-from pants_backend_ko.oci.platform import Platform
-from tests.peers.go_reference import _build, _run, cache_root, go_env
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "tests" / "data" / "spdx-2.3.schema.json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -83,7 +82,7 @@ def write_sample(root: Path) -> Path:
     return root / "app"
 
 
-def build_sample(root: Path, *extra_flags: str, output: str = "sbomapp", goarch: str = "") -> Tuple[Path, str]:
+def build_sample(root: Path, *extra_flags: str, output: str = "sbomapp", goarch: str = "") -> tuple[Path, str]:
     """Build the sample (``go mod tidy`` through the proxy, then ``go build``): (binary, go.sum)."""
     app = write_sample(root)
     env = go_env(offline=False)
@@ -104,11 +103,16 @@ def build_sample(root: Path, *extra_flags: str, output: str = "sbomapp", goarch:
 
 def go_version_m(binary: Path) -> str:
     return subprocess.run(
-        ["go", "version", "-m", str(binary)], env=go_env(offline=True), check=True, capture_output=True, text=True, timeout=60
+        ["go", "version", "-m", str(binary)],
+        env=go_env(offline=True),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     ).stdout
 
 
-def go_sum_hashes(go_sum: str) -> Dict[Tuple[str, str], str]:
+def go_sum_hashes(go_sum: str) -> dict[tuple[str, str], str]:
     """(module, version) -> h1 hash of the module zip (not the /go.mod lines), from go.sum."""
     out = {}
     for line in go_sum.splitlines():
@@ -153,14 +157,23 @@ func main() {
 
 
 def go_parse_build_info(text: str) -> dict:
-    binary = _build("parsebuildinfo", {"go.mod": "module example.com/parsebuildinfo\n\ngo 1.22\n", "main.go": _PARSE_MAIN}, offline=True)
+    binary = _build(
+        "parsebuildinfo",
+        {"go.mod": "module example.com/parsebuildinfo\n\ngo 1.22\n", "main.go": _PARSE_MAIN},
+        offline=True,
+    )
     return json.loads(_run(binary, text.encode()))
 
 
 def _from_go(module: dict) -> dict:
     """Go's debug.Module as JSON (Sum and Replace are omitempty) with every key present."""
     replace = module.get("Replace")
-    return {"Path": module["Path"], "Version": module["Version"], "Sum": module.get("Sum", ""), "Replace": _from_go(replace) if replace else None}
+    return {
+        "Path": module["Path"],
+        "Version": module["Version"],
+        "Sum": module.get("Sum", ""),
+        "Replace": _from_go(replace) if replace else None,
+    }
 
 
 def _as_go(module) -> dict:
@@ -171,7 +184,7 @@ def _as_go(module) -> dict:
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Tuple[Path, str, str]:
+def sample(tmp_path_factory) -> tuple[Path, str, str]:
     """(binary, go.sum text, `go version -m` output) of the sample built with -trimpath."""
     binary, go_sum = build_sample(tmp_path_factory.mktemp("sbom-sample"), "-trimpath")
     return binary, go_sum, go_version_m(binary)
@@ -214,7 +227,11 @@ def test_parse_real_go_version_m(sample) -> None:
         ["go", "env", "GOVERSION"], env=go_env(offline=True), capture_output=True, text=True, check=True, timeout=60
     ).stdout.strip()
     assert (info.binary, info.go_version, info.path) == (str(binary), go_version, "example.com/sbomapp")
-    assert info.main is not None and (info.main.path, info.main.version, info.main.sum) == ("example.com/sbomapp", "(devel)", "")
+    assert info.main is not None and (info.main.path, info.main.version, info.main.sum) == (
+        "example.com/sbomapp",
+        "(devel)",
+        "",
+    )
     sums = go_sum_hashes(go_sum)
     deps = {d.path: d for d in info.deps}
     assert sorted(deps) == ["example.com/localdep", "github.com/google/go-cmp", "github.com/google/uuid"]
@@ -226,14 +243,18 @@ def test_parse_real_go_version_m(sample) -> None:
     assert (cmp.replace.path, cmp.replace.version) == ("github.com/google/go-cmp", "v0.5.9")
     assert cmp.replace.sum == sums[("github.com/google/go-cmp", "v0.5.9")]
     local = deps["example.com/localdep"]
-    assert local.replace is not None and (local.replace.path, local.replace.version, local.replace.sum) == ("../localdep", "(devel)", "")
+    assert local.replace is not None and (local.replace.path, local.replace.version, local.replace.sum) == (
+        "../localdep",
+        "(devel)",
+        "",
+    )
     assert info.setting("GOOS") == "linux" and info.setting("CGO_ENABLED") == "0"
     assert info.setting("-trimpath") == "true" and info.setting("nonexistent") is None
 
 
 def test_parse_matches_go_debug_parse_build_info(sample, tmp_path) -> None:
     # A second build without -trimpath records quoted -ldflags and -tags: Go quotes them.
-    binary, _ = build_sample(tmp_path, "-ldflags=-s -w -X \"main.v=a'b c\"", "-tags=x y", output="quoted")
+    binary, _ = build_sample(tmp_path, '-ldflags=-s -w -X "main.v=a\'b c"', "-tags=x y", output="quoted")
     for text in (sample[2], go_version_m(binary)):
         ours = parse_go_version_m(text)
         theirs = go_parse_build_info(text)
@@ -253,7 +274,7 @@ def test_parse_matches_go_debug_parse_build_info(sample, tmp_path) -> None:
         ("x: go1.26\n\t=>\ta\tb\tc\n", "line 2: a replacement (=>) line does not follow a mod or dep line"),
         ("x: go1.26\n\tpath\tp\n\tbuild\tk=a b\n", "line 3: the value of build setting 'k' must be quoted"),
         ("x: go1.26\n\tpath\tp\n\tbuild\t=v\n", "line 3: a build line has an empty key"),
-        ("x: go1.26\n\tpath\tp\n\tbuild\t\"k\n", "line 3: a build line has an invalid quoted key"),
+        ('x: go1.26\n\tpath\tp\n\tbuild\t"k\n', "line 3: a build line has an invalid quoted key"),
         ("x: go1.26\n\tpath\tp\ny: go1.26\n", "line 3: a second '<binary>: go<version>' header"),
         ("x: not a go binary\n", "line 1: expected '<binary>: go<version>'"),
         ("x: go1.26\n", "no build information"),
@@ -298,7 +319,12 @@ def test_build_info_from_binary_errors(sample) -> None:
 
 def test_base_and_created_helpers() -> None:
     manifest = json.dumps(
-        {"annotations": {"org.opencontainers.image.base.name": "cgr.dev/x:latest", "org.opencontainers.image.base.digest": BASE_DIGEST}}
+        {
+            "annotations": {
+                "org.opencontainers.image.base.name": "cgr.dev/x:latest",
+                "org.opencontainers.image.base.digest": BASE_DIGEST,
+            }
+        }
     ).encode()
     assert base_from_manifest(manifest) == ("cgr.dev/x:latest", BASE_DIGEST)
     assert base_from_manifest(b'{"schemaVersion":2}') is None
@@ -413,7 +439,9 @@ def test_image_sbom_options(sample) -> None:
     hub = json.loads(_image_sbom(info, base=("alpine", BASE_DIGEST)))
     base = hub["packages"][1]
     assert base["name"] == f"index.docker.io/library/alpine@{BASE_DIGEST}"
-    assert base["externalRefs"][0]["referenceLocator"].endswith("?repository_url=index.docker.io%2Flibrary%2Falpine&tag=latest")
+    assert base["externalRefs"][0]["referenceLocator"].endswith(
+        "?repository_url=index.docker.io%2Flibrary%2Falpine&tag=latest"
+    )
     pinned = json.loads(_image_sbom(info, base=(f"ghcr.io/acme/base:v1@{BASE_DIGEST}", BASE_DIGEST)))
     assert "tag=" not in pinned["packages"][1]["externalRefs"][0]["referenceLocator"]  # a digest ref has no tag
     with pytest.raises(ValueError, match="image_digest: 'sha256:abc' is not a sha256 digest"):
@@ -456,7 +484,11 @@ def test_index_sbom() -> None:
     assert [p["name"] for p in doc["packages"]] == [index_digest, amd, arm]
     index_id = "SPDXRef-Package-sha256-" + "3" * 64
     assert doc["relationships"] == [
-        {"spdxElementId": index_id, "relationshipType": "VARIANT_OF", "relatedSpdxElement": "SPDXRef-Package-sha256-" + h * 64}
+        {
+            "spdxElementId": index_id,
+            "relationshipType": "VARIANT_OF",
+            "relatedSpdxElement": "SPDXRef-Package-sha256-" + h * 64,
+        }
         for h in "45"
     ]
     assert doc["packages"][0]["externalRefs"][0]["referenceLocator"] == (
@@ -475,6 +507,8 @@ def test_index_sbom() -> None:
     )
     assert again == data
     with pytest.raises(ValueError, match=r"children\[1\]: .* is listed twice"):
-        spdx_for_index(index_digest, [(amd, "linux/amd64"), (amd, "linux/arm64")], "1970-01-01T00:00:00Z", tool_version="1")
+        spdx_for_index(
+            index_digest, [(amd, "linux/amd64"), (amd, "linux/arm64")], "1970-01-01T00:00:00Z", tool_version="1"
+        )
     with pytest.raises(ValueError, match="at least one child"):
         spdx_for_index(index_digest, [], "1970-01-01T00:00:00Z", tool_version="1")

@@ -20,9 +20,9 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from pants_backend_ko.errors import KoError
+from pants_backend_ko.oci.layout import LAYOUT_PREFIX
 from pants_backend_ko.oci.model import BaseImage
 from pants_backend_ko.oci.platform import Platform
-from pants_backend_ko.oci.layout import LAYOUT_PREFIX
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.util_rules.registry import RegistryToolEnv
 
@@ -64,7 +64,7 @@ class ResolvedBaseImage:
 def layout_dir_of(reference: str, spec_path: str) -> str | None:
     """The repository-relative folder of a layout base, or None for a registry reference."""
     if reference.startswith(LAYOUT_PREFIX):
-        reference = reference[len(LAYOUT_PREFIX):]
+        reference = reference[len(LAYOUT_PREFIX) :]
     elif not reference.startswith(("./", "../", "//")):
         return None
     if reference.startswith("//"):
@@ -85,9 +85,7 @@ def _scratch(request: BaseImageRequest) -> ResolvedBaseImage:
 
 
 @rule(desc="Resolve the base image", level=LogLevel.DEBUG)
-async def resolve_base_image(
-    request: BaseImageRequest, ko: KoSubsystem, tool: RegistryToolEnv
-) -> ResolvedBaseImage:
+async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem, tool: RegistryToolEnv) -> ResolvedBaseImage:
     if request.reference == "scratch":
         if request.all_platforms:
             raise KoError(
@@ -140,10 +138,10 @@ async def resolve_base_image(
     if result.exit_code != 0:
         message = result.stderr.decode("utf-8", "replace").strip().splitlines()
         detail = message[-1] if message else f"exit code {result.exit_code}"
-        detail = detail[len("error: "):] if detail.startswith("error: ") else detail
+        detail = detail[len("error: ") :] if detail.startswith("error: ") else detail
         raise KoError(f"{request.owner}: base image {request.reference!r}: {detail}")
     contents = await Get(DigestContents, Digest, result.output_digest)
-    files = {fc.path[len(out) + 1:]: fc.content for fc in contents}
+    files = {fc.path[len(out) + 1 :]: fc.content for fc in contents}
     described = json.loads(files["base.json"])
 
     def blob(digest: str) -> bytes:
@@ -162,7 +160,7 @@ async def resolve_base_image(
                 media_type=entry["manifest_media_type"],
             )
         except ValueError as e:
-            raise KoError(f"{request.owner}: base image {request.reference!r} ({platform}): {e}")
+            raise KoError(f"{request.owner}: base image {request.reference!r} ({platform}): {e}") from None
         platforms.append(platform)
         images.append(image)
         for digest in entry["layers"]:

@@ -36,9 +36,7 @@ async def deploy_plan(request: DeployPlanRequest, ko: KoSubsystem, tool: Registr
     field_set = request.field_set
     verb = field_set.verb.value or "apply"
     # ko delete builds nothing: kubectl deletes by kind and name, `ko://` strings and all.
-    rendered = await Get(
-        RenderedManifests, RenderManifestsRequest(field_set, resolve_images=verb != "delete")
-    )
+    rendered = await Get(RenderedManifests, RenderManifestsRequest(field_set, resolve_images=verb != "delete"))
     push = request.push_images and verb != "delete"
     images = rendered.images if push else ()
     pushes, placements = push_plan(images, ko)

@@ -19,11 +19,11 @@ import os
 import re
 from dataclasses import dataclass
 
+from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths, BinaryPathTest
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import Digest, DigestContents, DigestSubset, PathGlobs, Snapshot
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
 from pants.engine.rules import Get, collect_rules, rule
-from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths, BinaryPathTest
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
@@ -39,8 +39,18 @@ GO_LIST_FIELDS = (
     "SFiles,SwigFiles,SwigCXXFiles,SysoFiles,EmbedFiles,Deps,Error,DepsErrors"
 )
 _SOURCE_FILE_FIELDS = (
-    "GoFiles", "CgoFiles", "CFiles", "CXXFiles", "MFiles", "HFiles", "FFiles", "SFiles",
-    "SwigFiles", "SwigCXXFiles", "SysoFiles", "EmbedFiles",
+    "GoFiles",
+    "CgoFiles",
+    "CFiles",
+    "CXXFiles",
+    "MFiles",
+    "HFiles",
+    "FFiles",
+    "SFiles",
+    "SwigFiles",
+    "SwigCXXFiles",
+    "SysoFiles",
+    "EmbedFiles",
 )
 
 
@@ -261,8 +271,10 @@ def parse_go_list(stdout: bytes) -> dict[str, GoPackage]:
     for obj in objects:
         directory = obj.get("Dir") or ""
         rel_dir = None
-        if main_module_dir and not obj.get("Standard") and (
-            directory == main_module_dir or directory.startswith(main_module_dir + os.sep)
+        if (
+            main_module_dir
+            and not obj.get("Standard")
+            and (directory == main_module_dir or directory.startswith(main_module_dir + os.sep))
         ):
             rel_dir = os.path.relpath(directory, main_module_dir)
         files: list[str] = []
@@ -291,8 +303,14 @@ async def go_list(request: GoListRequest, go: GoToolchain) -> GoListing:
         FallibleProcessResult,
         Process(
             argv=(
-                go.path, "list", "-e", "-deps", f"-json={GO_LIST_FIELDS}", flags,
-                *request.selection_flags, "./...",
+                go.path,
+                "list",
+                "-e",
+                "-deps",
+                f"-json={GO_LIST_FIELDS}",
+                flags,
+                *request.selection_flags,
+                "./...",
             ),
             description=f"go list {request.module.module_path} ({request.platform})",
             input_digest=sources.snapshot.digest,
@@ -398,7 +416,9 @@ def _first_lines(stderr: bytes, limit: int = 40) -> str:
 def check_build_flags(flags: tuple[str, ...], owner: str) -> None:
     for flag in flags:
         if flag.lstrip("-").split("=")[0] == "toolexec":
-            raise KoError(f"{owner}: `{flag}` is not allowed in `flags` (as in ko): it would run arbitrary programs inside the build.")
+            raise KoError(
+                f"{owner}: `{flag}` is not allowed in `flags` (as in ko): it would run arbitrary programs inside the build."
+            )
         if flag.lstrip("-").split("=")[0] == "o":
             raise KoError(f"{owner}: `{flag}` in `flags`: the output path is chosen by the backend; remove it.")
 
@@ -434,7 +454,11 @@ async def go_build(request: GoBuildRequest, go: GoToolchain, ko: KoSubsystem) ->
     await Get(
         GoDependenciesCompiled,
         GoDependenciesRequest(
-            request.module, request.platform, request.flags, request.cgo, request.build_env,
+            request.module,
+            request.platform,
+            request.flags,
+            request.cgo,
+            request.build_env,
             external_dependencies(listing),
         ),
     )

@@ -6,8 +6,6 @@ modules are written by the tests and use the standard library only (no network).
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -57,7 +55,10 @@ EM_AARCH64 = 183
 @pytest.fixture(scope="module")
 def rule_runner() -> RuleRunner:
     return ko_rule_runner(
-        extra_rules=[QueryRule(GoProcessEnv, (GoEnvRequest,)), QueryRule(GoDependenciesCompiled, (GoDependenciesRequest,))]
+        extra_rules=[
+            QueryRule(GoProcessEnv, (GoEnvRequest,)),
+            QueryRule(GoDependenciesCompiled, (GoDependenciesRequest,)),
+        ]
     )
 
 
@@ -98,9 +99,7 @@ LISTED_MODULE = {
         "func main() { fmt.Println(shared.Message) }\n"
     ),
     "cmd/b/main.go": hello_main("b"),
-    "internal/shared/shared.go": (
-        'package shared\n\nimport _ "embed"\n\n//go:embed message.txt\nvar Message string\n'
-    ),
+    "internal/shared/shared.go": ('package shared\n\nimport _ "embed"\n\n//go:embed message.txt\nvar Message string\n'),
     "internal/shared/message.txt": "embedded\n",
     "internal/shared/shared_test.go": "package shared\n",
 }
@@ -120,7 +119,10 @@ def test_parse_go_list_on_real_go_list_output(tmp_path: Path) -> None:
     shared = packages["example.com/listed/internal/shared"]
     # Embedded files are build inputs; test files are not.
     assert shared.files == ("internal/shared/message.txt", "internal/shared/shared.go")
-    assert packages["example.com/listed/cmd/b"].deps and "example.com/listed/internal/shared" not in packages["example.com/listed/cmd/b"].deps
+    assert (
+        packages["example.com/listed/cmd/b"].deps
+        and "example.com/listed/internal/shared" not in packages["example.com/listed/cmd/b"].deps
+    )
     fmt = packages["fmt"]
     assert (fmt.rel_dir, fmt.files, fmt.name) == (None, (), "fmt")
 
@@ -196,9 +198,7 @@ def test_go_mod_without_module_line(rule_runner: RuleRunner) -> None:
     rule_runner.write_files({"nomodline/go.mod": "go 1.21\n", "nomodline/main.go": hello_main()})
     with pytest.raises(ExecutionError) as excinfo:
         rule_runner.request(GoModule, [GoModuleRequest("nomodline")])
-    assert ko_error_message(excinfo) == (
-        "nomodline/go.mod: no `module` line; run `go mod init <module path>` there."
-    )
+    assert ko_error_message(excinfo) == ("nomodline/go.mod: no `module` line; run `go mod init <module path>` there.")
 
 
 def test_parse_module_path_forms() -> None:
@@ -310,9 +310,7 @@ def test_syntax_error_is_reported_with_file_and_target(rule_runner: RuleRunner) 
 
 
 def test_package_that_is_not_main(rule_runner: RuleRunner) -> None:
-    rule_runner.write_files(
-        go_module_files("lib", "example.com/lib", {"pkg/foo": "package foo\n\nfunc F() {}\n"})
-    )
+    rule_runner.write_files(go_module_files("lib", "example.com/lib", {"pkg/foo": "package foo\n\nfunc F() {}\n"}))
     with pytest.raises(ExecutionError) as excinfo:
         build(rule_runner, "lib/pkg/foo", "example.com/lib/pkg/foo", owner="//lib/pkg/foo:img")
     assert ko_error_message(excinfo) == (
@@ -337,8 +335,7 @@ def test_toolexec_is_refused(rule_runner: RuleRunner, flag: str) -> None:
     with pytest.raises(ExecutionError) as excinfo:
         build(rule_runner, "tx", "example.com/tx", flags=[flag], owner="//tx:img")
     assert ko_error_message(excinfo) == (
-        f"//tx:img: `{flag}` is not allowed in `flags` (as in ko): it would run arbitrary "
-        "programs inside the build."
+        f"//tx:img: `{flag}` is not allowed in `flags` (as in ko): it would run arbitrary " "programs inside the build."
     )
 
 
@@ -360,8 +357,7 @@ def test_vendored_module_builds_with_mod_vendor(rule_runner: RuleRunner, tmp_pat
     app = tmp_path / "app"
     app.mkdir()
     (app / "go.mod").write_text(
-        "module example.com/vapp\n\ngo 1.21\n\nrequire example.com/dep v0.0.0\n\n"
-        "replace example.com/dep => ../dep\n"
+        "module example.com/vapp\n\ngo 1.21\n\nrequire example.com/dep v0.0.0\n\n" "replace example.com/dep => ../dep\n"
     )
     (app / "main.go").write_text(
         'package main\n\nimport (\n\t"fmt"\n\n\t"example.com/dep/greet"\n)\n\n'

@@ -27,13 +27,13 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from pants_backend_ko import VERSION
 from pants_backend_ko.errors import KoError
+from pants_backend_ko.koconfig.config import build_settings_for, effective_value
 from pants_backend_ko.oci import image as oci_image
 from pants_backend_ko.oci import layout as oci_layout
 from pants_backend_ko.oci import sbom as oci_sbom
-from pants_backend_ko import VERSION
 from pants_backend_ko.oci.platform import Platform
-from pants_backend_ko.koconfig.config import build_settings_for, effective_value
 from pants_backend_ko.subsystems import DEFAULT_BASE_IMAGE, KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.util_rules.base_image import BaseImageRequest, ResolvedBaseImage
@@ -44,8 +44,7 @@ from pants_backend_ko.util_rules.go_build import (
     GoModuleRequest,
 )
 from pants_backend_ko.util_rules.koconfig import LoadedKoConfig, RenderBuildFlagsRequest, RenderedBuildFlags
-from pants_backend_ko.util_rules.naming import ImageNameRequest, ImageName
-
+from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest
 
 DEFAULT_PLATFORMS = ("linux/amd64",)  # ko's default, whatever the host
 
@@ -65,7 +64,7 @@ def parse_epoch(env: EnvironmentVars, name: str) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise KoError(f"${name}={value!r} is not a Unix time in seconds; set it to an integer or unset it.")
+        raise KoError(f"${name}={value!r} is not a Unix time in seconds; set it to an integer or unset it.") from None
 
 
 def image_sboms(
@@ -79,7 +78,9 @@ def image_sboms(
         try:
             info = oci_sbom.build_info_from_binary(binary, binary_path)
         except ValueError as e:
-            raise KoError(f"{owner}: cannot read Go module information for the SBOM: {e}; set `[ko].sbom = false` to skip SBOMs.")
+            raise KoError(
+                f"{owner}: cannot read Go module information for the SBOM: {e}; set `[ko].sbom = false` to skip SBOMs."
+            ) from None
         data = oci_sbom.spdx_for_image(
             info,
             image_digest=image.digest,
@@ -90,8 +91,10 @@ def image_sboms(
             tool_version=VERSION,
         )
         platform = image.platform
-        suffix = "" if top is image else "." + "-".join(
-            p for p in (platform.os, platform.architecture, platform.variant) if p
+        suffix = (
+            ""
+            if top is image
+            else "." + "-".join(p for p in (platform.os, platform.architecture, platform.variant) if p)
         )
         out[f"{output_path}{suffix}.spdx.json"] = (image.digest, data)
     if top not in images:
@@ -180,14 +183,18 @@ async def ko_image_settings(
     )
     # Point at what the user must edit: the field, or the option it falls back to.
     source = (
-        "`platforms`" if field_set.platforms.value
-        else f"{ko_yaml.config.path} defaultPlatforms" if from_ko_yaml.platforms
+        "`platforms`"
+        if field_set.platforms.value
+        else f"{ko_yaml.config.path} defaultPlatforms"
+        if from_ko_yaml.platforms
         else "[ko].default_platforms"
     )
     platforms = []
     all_platforms = "all" in platform_strings
     if all_platforms and len(platform_strings) > 1:
-        raise KoError(f"{address}: {source} combines `all` with other platforms ({list(platform_strings)}); use `all` alone.")
+        raise KoError(
+            f"{address}: {source} combines `all` with other platforms ({list(platform_strings)}); use `all` alone."
+        )
     for value in platform_strings:
         if value == "all":
             continue
@@ -198,8 +205,8 @@ async def ko_image_settings(
         except ValueError as e:
             detail = str(e)
             repeated = f"invalid platform {value!r}: "
-            detail = detail[len(repeated):] if detail.startswith(repeated) else detail
-            raise KoError(f"{address}: invalid platform {value!r} in {source}: {detail}")
+            detail = detail[len(repeated) :] if detail.startswith(repeated) else detail
+            raise KoError(f"{address}: invalid platform {value!r} in {source}: {detail}") from None
     if len(set(platforms)) != len(platforms):
         raise KoError(f"{address}: {source} lists a platform twice: {list(platform_strings)}; list each once.")
     extra_binaries = []
@@ -256,8 +263,8 @@ async def read_kodata(settings: KoImageSettings) -> KodataContents:
     snapshot = await Get(Snapshot, PathGlobs([f"{settings.kodata_dir}/**"]))
     contents = await Get(DigestContents, Digest, snapshot.digest)
     prefix = settings.kodata_dir + "/"
-    files = {fc.path[len(prefix):]: fc.content for fc in contents}
-    dirs = tuple(d[len(prefix):] for d in snapshot.dirs if d.startswith(prefix))
+    files = {fc.path[len(prefix) :]: fc.content for fc in contents}
+    dirs = tuple(d[len(prefix) :] for d in snapshot.dirs if d.startswith(prefix))
     return KodataContents(FrozenDict(files), dirs)
 
 
@@ -368,9 +375,7 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         )
     else:
         top = images[0]
-    files = oci_layout.layout_files(
-        top, images, dict(base.blobs), ref_name, allow_missing_base_blobs=base.shallow
-    )
+    files = oci_layout.layout_files(top, images, dict(base.blobs), ref_name, allow_missing_base_blobs=base.shallow)
     layout_digest = await Get(Digest, CreateDigest(FileContent(p, c) for p, c in sorted(files.items())))
     # Beside the layout folder, as package writes it: an explicit `output_path` is returned as
     # given by value_or_default (no ending added), which would put the SBOMs on the folder.
@@ -378,7 +383,11 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
     sbom_digest, sbom_files = EMPTY_DIGEST, ()
     if ko.sbom:
         files_by_path = image_sboms(
-            output_path, top, images, [b[0][1] for b in per_platform], settings.binary_name,
+            output_path,
+            top,
+            images,
+            [b[0][1] for b in per_platform],
+            settings.binary_name,
             str(settings.address),
         )
         sbom_files = tuple((digest, path) for path, (digest, _) in files_by_path.items())
@@ -392,9 +401,7 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         layout=layout_digest,
         digest=top.digest,
         media_type=top.media_type,
-        platform_digests=FrozenDict(
-            {str(p): img.manifest_descriptor.digest for p, img in zip(base.platforms, images)}
-        ),
+        platform_digests=FrozenDict({str(p): img.manifest_descriptor.digest for p, img in zip(base.platforms, images)}),
         loadable=not (base.shallow and any(img.base_layers for img in images)),
         name=name,
         base_blob_sources=base.blob_sources,

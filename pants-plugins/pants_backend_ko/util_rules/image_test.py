@@ -228,7 +228,9 @@ def test_image_on_a_layout_base_keeps_the_base_layers(rule_runner: RuleRunner) -
     rule_runner.write_files({f"layouts/web/{path}": content for path, content in base_files.items()})
     base_manifest = json.loads(base_files["blobs/" + base.digest.replace(":", "/")])
 
-    field_set = image_target(rule_runner, "app", "base_image='//layouts/web', platforms=['linux/amd64']", name="on_layout")
+    field_set = image_target(
+        rule_runner, "app", "base_image='//layouts/web', platforms=['linux/amd64']", name="on_layout"
+    )
     image = rule_runner.request(BuiltKoImage, [KoImageRequest(field_set)])
     files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [image.layout])}
     manifest = json.loads(files["blobs/" + image.digest.replace(":", "/")])

@@ -58,7 +58,7 @@ async def load_ko_yaml() -> LoadedKoConfig:
     try:
         text = contents[0].content.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise KoError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8.")
+        raise KoError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8.") from None
     return LoadedKoConfig(apply_env_overrides(load_ko_config(text, path), env))
 
 
@@ -96,10 +96,15 @@ async def _go_env(request: RenderBuildFlagsRequest, go: GoToolchain) -> dict[str
 
 async def _git(buildroot: BuildRoot, owner: str) -> dict:
     paths = await Get(
-        BinaryPaths, BinaryPathRequest(binary_name="git", search_path=("/usr/bin", "/bin", "/usr/local/bin"), test=BinaryPathTest(["--version"]))
+        BinaryPaths,
+        BinaryPathRequest(
+            binary_name="git", search_path=("/usr/bin", "/bin", "/usr/local/bin"), test=BinaryPathTest(["--version"])
+        ),
     )
     if paths.first_path is None:
-        raise KoError(f"{owner}: a flags/ldflags template uses .Git, but `git` is not installed; install git or remove .Git.")
+        raise KoError(
+            f"{owner}: a flags/ldflags template uses .Git, but `git` is not installed; install git or remove .Git."
+        )
     git = paths.first_path.path
     # The work tree is outside any sandbox: ask once per run (the answer changes with each commit).
     results = await MultiGet(

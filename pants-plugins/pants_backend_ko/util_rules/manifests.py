@@ -7,7 +7,6 @@ images' digests and repositories, and reports problems with file, line and targe
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from pants.engine.addresses import Address
@@ -102,7 +101,7 @@ async def read_manifest_sources(field: KoManifestsSourcesField) -> ManifestSourc
         try:
             text = by_path[path].decode("utf-8")
         except UnicodeDecodeError as e:
-            raise KoError(f"{path}: not UTF-8 text (byte {e.start}); Kubernetes YAML must be UTF-8.")
+            raise KoError(f"{path}: not UTF-8 text (byte {e.start}); Kubernetes YAML must be UTF-8.") from None
         files.append((path, text))
     return ManifestSources(tuple(files))
 
@@ -117,7 +116,7 @@ def import_paths_in(sources: ManifestSources, selector: str | None, owner: Addre
             kept = selected_ranges(stream, parse_selector(selector)) if selector else [(0, len(text))]
             refs = references_in(stream, kept)
         except (ManifestError, ValueError) as e:
-            raise KoError(f"{owner}: {e}")
+            raise KoError(f"{owner}: {e}") from None
         for ref in refs:
             found.setdefault(ref.import_path, (path, ref.line))
     return found
@@ -182,7 +181,7 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
         try:
             parse_selector(selector)
         except ValueError as e:
-            raise KoError(f"{owner}: invalid `selector`: {e}")
+            raise KoError(f"{owner}: invalid `selector`: {e}") from None
     sources, dependencies = await MultiGet(
         Get(ManifestSources, KoManifestsSourcesField, field_set.sources),
         Get(Targets, DependenciesRequest(field_set.dependencies)),
@@ -195,7 +194,7 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
             try:
                 selected.append((path, select_documents(text, path, selector) if selector else text))
             except (ManifestError, ValueError) as e:
-                raise KoError(f"{owner}: {e}" if not str(e).startswith(path) else str(e))
+                raise KoError(f"{owner}: {e}" if not str(e).startswith(path) else str(e)) from None
         return RenderedManifests(tuple(selected), ())
     wanted = import_paths_in(sources, selector, owner)
     image_targets = [t for t in dependencies if isinstance(t, KoImageTarget)]
@@ -232,9 +231,7 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
             f"{path}:{line}: no ko_image target builds ko://{unknown[0]}, and some cannot be "
             f"read{more}; fix them first: {first}"
         )
-    images = await MultiGet(
-        Get(BuiltKoImage, KoImageRequest(KoImageFieldSet.create(t))) for t in chosen.values()
-    )
+    images = await MultiGet(Get(BuiltKoImage, KoImageRequest(KoImageFieldSet.create(t))) for t in chosen.values())
     resolved = {}
     for import_path, image in zip(chosen, images):
         if image.name.repository is None:
@@ -250,7 +247,7 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
         try:
             rendered.append((path, render_file(text, path, resolved, selector, known)))
         except (ManifestError, ValueError) as e:
-            raise KoError(f"{owner}: {e}" if not str(e).startswith(path) else str(e))
+            raise KoError(f"{owner}: {e}" if not str(e).startswith(path) else str(e)) from None
     return RenderedManifests(tuple(rendered), tuple(images))
 
 

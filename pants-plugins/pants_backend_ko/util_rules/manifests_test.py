@@ -171,7 +171,9 @@ def test_dependencies_are_inferred_from_ko_references(rule_runner: RuleRunner) -
     )
     # The api is referenced twice, once as a mapping key: inferred once.
     assert sorted(inferred.include) == sorted([WEB_ADDRESS, API_ADDRESS])
-    dependencies = rule_runner.request(Targets, [DependenciesRequest(target[KoManifestsFieldSet.fields["dependencies"]])])
+    dependencies = rule_runner.request(
+        Targets, [DependenciesRequest(target[KoManifestsFieldSet.fields["dependencies"]])]
+    )
     assert {t.address for t in dependencies} == {WEB_ADDRESS, API_ADDRESS}
 
 
@@ -191,9 +193,8 @@ def test_rendering_replaces_references_and_keeps_every_other_byte(rule_runner: R
     assert set(digests) == {WEB, API}
     web_ref = f"{md5_name(WEB)}@{digests[WEB]}"
     api_ref = f"{md5_name(API)}@{digests[API]}"
-    expected = (
-        INFER_YAML.replace("ko://example.com/shop/cmd/web", web_ref)
-        .replace("ko://example.com/shop/cmd/api", api_ref)
+    expected = INFER_YAML.replace("ko://example.com/shop/cmd/web", web_ref).replace(
+        "ko://example.com/shop/cmd/api", api_ref
     )
     assert rendered.files == (("deploy/infer/app.yaml", expected),)
     assert rendered.combined == expected
@@ -222,7 +223,9 @@ def test_error_lines_count_from_the_file_when_a_selector_drops_documents(rule_ru
     # The selector keeps only the second document: the line is still the file's line 14.
     set_ko_options(rule_runner, [f"--ko-docker-repo={REPO}"])
     message = render_error(rule_runner, "deploy/ambiguous_selected")
-    assert message.startswith("deploy/ambiguous_selected/twin.yaml:14: ko://example.com/shop/cmd/twin is ambiguous"), message
+    assert message.startswith(
+        "deploy/ambiguous_selected/twin.yaml:14: ko://example.com/shop/cmd/twin is ambiguous"
+    ), message
 
 
 def test_reference_without_a_target_suggests_the_nearest(rule_runner: RuleRunner) -> None:
@@ -265,7 +268,7 @@ def test_selector_drops_documents_before_building(rule_runner: RuleRunner) -> No
     rendered = render(rule_runner, "deploy/selected")
     assert [image.settings.address for image in rendered.images] == [WEB_ADDRESS]
     web_ref = f"{md5_name(WEB)}@{rendered.images[0].digest}"
-    second = SELECTED_YAML[SELECTED_YAML.index("---"):]  # the kept document, separator included
+    second = SELECTED_YAML[SELECTED_YAML.index("---") :]  # the kept document, separator included
     assert rendered.files == (("deploy/selected/pods.yaml", second.replace("ko://" + WEB, web_ref)),)
 
 

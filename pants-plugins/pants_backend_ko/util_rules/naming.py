@@ -41,13 +41,15 @@ async def name_ko_image(request: ImageNameRequest, ko: KoSubsystem) -> ImageName
     tags = tuple(dict.fromkeys(request.field_set.tags.value or ko.default_tags))
     for tag in tags:
         if not naming.is_valid_tag(tag):
-            raise KoError(f"{owner}: invalid tag {tag!r}: tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -.")
+            raise KoError(
+                f"{owner}: invalid tag {tag!r}: tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -."
+            )
     explicit = request.field_set.repository.value
     if explicit:
         try:
             repository = naming.validate_repository(explicit)
         except ValueError as e:
-            raise KoError(f"{owner}: invalid `repository` {explicit!r}: {e}")
+            raise KoError(f"{owner}: invalid `repository` {explicit!r}: {e}") from None
     else:
         docker_repo = env.get("KO_DOCKER_REPO") or ko.docker_repo
         source = "KO_DOCKER_REPO" if env.get("KO_DOCKER_REPO") else "[ko].docker_repo"
@@ -56,7 +58,7 @@ async def name_ko_image(request: ImageNameRequest, ko: KoSubsystem) -> ImageName
             try:
                 repository = naming.repository_for(docker_repo, request.import_path, ko.naming.value)
             except ValueError as e:
-                raise KoError(f"invalid {source} {docker_repo!r}: {e}")
+                raise KoError(f"invalid {source} {docker_repo!r}: {e}") from None
     # `bare` would name every image plain "ko.local", which is no repository: name local
     # outputs (docker archive tags) by the import path's last element instead.
     local_mode = "base-import-paths" if ko.naming.value == "bare" else ko.naming.value

@@ -68,7 +68,11 @@ def test_default_naming_is_md5_of_the_lowercased_import_path(rule_runner: RuleRu
 
 
 def test_environment_beats_option_and_field_beats_both(rule_runner: RuleRunner) -> None:
-    set_ko_options(rule_runner, ["--ko-docker-repo=ghcr.io/option", "--ko-naming=base-import-paths"], env={"KO_DOCKER_REPO": "ghcr.io/env"})
+    set_ko_options(
+        rule_runner,
+        ["--ko-docker-repo=ghcr.io/option", "--ko-naming=base-import-paths"],
+        env={"KO_DOCKER_REPO": "ghcr.io/env"},
+    )
     assert name_of(rule_runner, "svc", "plain").repository == "ghcr.io/env/example"
     explicit = name_of(rule_runner, "svc/repo", "img")
     assert explicit.repository == "ghcr.io/acme/explicit"
@@ -109,8 +113,7 @@ def test_ko_docker_repo_with_a_tag(rule_runner: RuleRunner) -> None:
 def test_docker_repo_option_invalid_names_the_option(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, ["--ko-docker-repo=https://ghcr.io/acme"])
     assert naming_error(rule_runner, "svc", "plain") == (
-        "invalid [ko].docker_repo 'https://ghcr.io/acme': it contains a URL scheme; drop 'http://' "
-        "or 'https://'"
+        "invalid [ko].docker_repo 'https://ghcr.io/acme': it contains a URL scheme; drop 'http://' " "or 'https://'"
     )
 
 
@@ -131,8 +134,7 @@ def test_repository_field_with_a_tag(rule_runner: RuleRunner) -> None:
 def test_invalid_tag(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner)
     assert naming_error(rule_runner, "svc/badtag", "img") == (
-        "svc/badtag:img: invalid tag '-bad': tags are up to 128 of [A-Za-z0-9_.-], not starting "
-        "with . or -."
+        "svc/badtag:img: invalid tag '-bad': tags are up to 128 of [A-Za-z0-9_.-], not starting " "with . or -."
     )
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
-import pants_backend_ko
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import CreateDigest, Digest, FileContent
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
@@ -24,6 +24,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+import pants_backend_ko
 from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
 from pants_backend_ko.subsystems import KoSubsystem
 
@@ -91,9 +92,7 @@ async def registry_tool_env() -> RegistryToolEnv:
     )
 
 
-def push_plan(
-    images: Sequence[BuiltKoImage], ko: KoSubsystem
-) -> tuple[dict, tuple[tuple[Digest, str], ...]]:
+def push_plan(images: Sequence[BuiltKoImage], ko: KoSubsystem) -> tuple[dict, tuple[tuple[Digest, str], ...]]:
     """A plan for `python -m pants_backend_ko.oci.remote push-plan` (and the deploy tool) that
     pushes ``images`` in parallel, and where each image's layout and SBOMs go, relative to the
     plan's folder."""
@@ -126,9 +125,7 @@ STATUS_FILE = "ko-status.json"
 
 
 @rule(desc="Check what the registry has", level=LogLevel.DEBUG)
-async def registry_status(
-    request: RegistryStatusRequest, ko: KoSubsystem, tool: RegistryToolEnv
-) -> RegistryState:
+async def registry_status(request: RegistryStatusRequest, ko: KoSubsystem, tool: RegistryToolEnv) -> RegistryState:
     if not request.checks:
         return RegistryState({}, {})
     query = {
@@ -159,7 +156,9 @@ async def registry_status(
     except (ValueError, TypeError, KeyError, AttributeError):
         # The check only saves work: when it fails every image is pushed, and the push
         # reports the real problem in its own one line.
-        logger.debug("registry check failed (exit %s): %s", result.exit_code, result.stderr.decode(errors="replace")[-500:])
+        logger.debug(
+            "registry check failed (exit %s): %s", result.exit_code, result.stderr.decode(errors="replace")[-500:]
+        )
         return RegistryState({}, {})
 
 

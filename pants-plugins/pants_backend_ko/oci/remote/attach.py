@@ -24,11 +24,19 @@ import io
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from pants_backend_ko.oci import gojson
+from pants_backend_ko.oci.model import (
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Descriptor,
+    check_digest,
+    digest_hex,
+    digest_of,
+)
 from pants_backend_ko.oci.reference import looks_like_registry, parse_repository
-from pants_backend_ko.oci.model import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Descriptor, check_digest, digest_hex, digest_of
 from pants_backend_ko.oci.remote.descriptors import MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES
 from pants_backend_ko.oci.remote.errors import RegistryError
 from pants_backend_ko.oci.remote.pull import get_manifest
@@ -74,12 +82,12 @@ def referrers_fallback_tag(subject_digest: str) -> str:
     return f"sha256-{digest_hex(subject_digest)}"
 
 
-def _descriptor(media_type: str, data: bytes) -> Dict[str, Any]:
+def _descriptor(media_type: str, data: bytes) -> dict[str, Any]:
     # ggcr v1.Descriptor field order: mediaType, size, digest.
     return {"mediaType": media_type, "size": len(data), "digest": digest_of(data)}
 
 
-def cosign_sbom_image(sbom: bytes, media_type: str = COSIGN_SBOM_MEDIA_TYPE) -> Tuple[bytes, bytes]:
+def cosign_sbom_image(sbom: bytes, media_type: str = COSIGN_SBOM_MEDIA_TYPE) -> tuple[bytes, bytes]:
     """(config, manifest) bytes of cosign's ``static.NewFile(sbom, WithLayerMediaType(mt))``.
 
     ggcr's empty image (rootfs type ``layers``) gets one layer appended: one diff_id (the
@@ -130,7 +138,7 @@ class Referrer:
     media_type: str
     size: int
     artifact_type: str
-    annotations: Tuple[Tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,11 +148,11 @@ class AttachResult:
     repository: str  # registry/repository
     subject_digest: str
     sbom_digest: str  # sha256 of the SBOM bytes (the layer of both attachments)
-    cosign_tag: Optional[str]  # "sha256-<hex>.sbom", None when not requested
-    cosign_manifest_digest: Optional[str]
-    referrer_digest: Optional[str]  # the OCI 1.1 referrer manifest, None when not requested
-    referrers_api: Optional[bool]  # True: the registry indexes referrers itself (OCI-Subject)
-    fallback_tag: Optional[str]  # "sha256-<hex>" when this client maintained it
+    cosign_tag: str | None  # "sha256-<hex>.sbom", None when not requested
+    cosign_manifest_digest: str | None
+    referrer_digest: str | None  # the OCI 1.1 referrer manifest, None when not requested
+    referrers_api: bool | None  # True: the registry indexes referrers itself (OCI-Subject)
+    fallback_tag: str | None  # "sha256-<hex>" when this client maintained it
     blobs_uploaded: int
     manifests_pushed: int
 
@@ -153,7 +161,7 @@ class AttachResult:
         return self.blobs_uploaded > 0 or self.manifests_pushed > 0
 
     @property
-    def cosign_reference(self) -> Optional[str]:
+    def cosign_reference(self) -> str | None:
         return f"{self.repository}:{self.cosign_tag}" if self.cosign_tag else None
 
 
@@ -219,7 +227,7 @@ class _Attacher:
         logger.info("%s: pushed %s as %s", self.repo, digest, reference)
         return resp.headers
 
-    def digest_at(self, reference: str) -> Optional[str]:
+    def digest_at(self, reference: str) -> str | None:
         return self.pusher.manifest_digest_at(reference)
 
 
@@ -259,7 +267,7 @@ def _subject_size(attacher: _Attacher, subject_digest: str, subject_media_type: 
     return int(length)
 
 
-def _read_index(attacher: _Attacher, tag: str) -> Optional[Dict[str, Any]]:
+def _read_index(attacher: _Attacher, tag: str) -> dict[str, Any] | None:
     """The index at ``tag``, or None when the tag does not exist."""
     try:
         fetched = get_manifest(attacher.client, f"{attacher.repo}", tag)
@@ -283,11 +291,11 @@ def _read_index(attacher: _Attacher, tag: str) -> Optional[Dict[str, Any]]:
     return doc
 
 
-def _add_to_fallback(attacher: _Attacher, subject_digest: str, entry: Dict[str, Any]) -> None:
+def _add_to_fallback(attacher: _Attacher, subject_digest: str, entry: dict[str, Any]) -> None:
     """Add ``entry`` to the ``sha256-<hex>`` index unless a descriptor of that digest is there."""
     tag = referrers_fallback_tag(subject_digest)
     doc = _read_index(attacher, tag)
-    manifests: List[Any] = list(doc.get("manifests") or []) if doc is not None else []
+    manifests: list[Any] = list(doc.get("manifests") or []) if doc is not None else []
     if any(isinstance(m, dict) and m.get("digest") == entry["digest"] for m in manifests):
         return
     manifests.append(entry)
@@ -343,7 +351,7 @@ def attach_sbom(
     subject_size = _subject_size(attacher, subject_digest, subject_media_type)
 
     tag_name = cosign_digest = referrer_digest = fallback = None
-    referrers_api: Optional[bool] = None
+    referrers_api: bool | None = None
     if cosign_tag:
         tag_name = cosign_sbom_tag(subject_digest)
         config, manifest = cosign_sbom_image(sbom)
@@ -388,7 +396,7 @@ def attach_sbom(
     )
 
 
-def sbom_missing(client: RegistryClient, repository: str, subject_digest: str) -> Optional[str]:
+def sbom_missing(client: RegistryClient, repository: str, subject_digest: str) -> str | None:
     """The read-only twin of :func:`attach_sbom` (both conventions, default options): which
     attachment ``repository@subject_digest`` still lacks, in a few words, or None when it has
     ko's ``sha256-<hex>.sbom`` tag and an SPDX referrer (in the referrers API or the fallback
@@ -406,8 +414,8 @@ def sbom_missing(client: RegistryClient, repository: str, subject_digest: str) -
 # ------------------------------------------------------------------- listing
 
 
-def _referrers(doc: Dict[str, Any], where: str) -> List[Referrer]:
-    out: List[Referrer] = []
+def _referrers(doc: dict[str, Any], where: str) -> list[Referrer]:
+    out: list[Referrer] = []
     for i, entry in enumerate(doc.get("manifests") or []):
         if not isinstance(entry, dict):
             raise ValueError(f"{where}: manifests[{i}] is not a descriptor object")
@@ -427,7 +435,7 @@ def _referrers(doc: Dict[str, Any], where: str) -> List[Referrer]:
     return out
 
 
-def _referrers_from_api(client: RegistryClient, repo: str, digest: str, scopes: Any) -> Optional[List[Referrer]]:
+def _referrers_from_api(client: RegistryClient, repo: str, digest: str, scopes: Any) -> list[Referrer] | None:
     """The referrers API's list, or None when the registry has no referrers API (404)."""
     resp = client.request(
         "GET",
@@ -450,8 +458,8 @@ def _referrers_from_api(client: RegistryClient, repo: str, digest: str, scopes: 
 
 
 def list_referrers(
-    client: RegistryClient, repository: str, digest: str, *, artifact_type: Optional[str] = None
-) -> Tuple[Referrer, ...]:
+    client: RegistryClient, repository: str, digest: str, *, artifact_type: str | None = None
+) -> tuple[Referrer, ...]:
     """The manifests referring to ``repository@digest``: from the referrers API, else the
     ``sha256-<hex>`` fallback tag (empty when neither exists). ``artifact_type`` filters."""
     check_digest(digest, "subject digest")

@@ -35,7 +35,11 @@ def test_tags() -> None:
 def test_cosign_sbom_image() -> None:
     config, manifest = cosign_sbom_image(SBOM)
     doc = json.loads(manifest)
-    assert doc["config"] == {"mediaType": "application/vnd.oci.image.config.v1+json", "size": len(config), "digest": _digest(config)}
+    assert doc["config"] == {
+        "mediaType": "application/vnd.oci.image.config.v1+json",
+        "size": len(config),
+        "digest": _digest(config),
+    }
     assert doc["layers"] == [{"mediaType": "text/spdx+json", "size": len(SBOM), "digest": _digest(SBOM)}]
     assert json.loads(config)["rootfs"] == {"type": "layers", "diff_ids": [_digest(SBOM)]}
     # Compact Go JSON in ggcr's field order (byte-compared with real ko in tests/test_sbom.py).

@@ -20,8 +20,8 @@ import base64
 import ipaddress
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 import requests
@@ -48,11 +48,11 @@ class Challenge:
     scheme: str
     realm: str = ""
     service: str = ""
-    scopes: Tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
     error: str = ""
 
 
-def parse_www_authenticate(header: Optional[str]) -> Optional[Challenge]:
+def parse_www_authenticate(header: str | None) -> Challenge | None:
     """Parse the first challenge of a ``WWW-Authenticate`` header; None if absent or unknown."""
     if not header or not header.strip():
         return None
@@ -65,7 +65,7 @@ def parse_www_authenticate(header: Optional[str]) -> Optional[Challenge]:
     return Challenge(scheme, params.get("realm", ""), params.get("service", ""), scopes, params.get("error", ""))
 
 
-def _split_scope(scope: str) -> Tuple[str, str, List[str]]:
+def _split_scope(scope: str) -> tuple[str, str, list[str]]:
     # type is before the first ':', actions after the last ':', the name in between
     # (names may contain ':' as in host:port/repo).
     if scope.count(":") < 2:
@@ -75,11 +75,11 @@ def _split_scope(scope: str) -> Tuple[str, str, List[str]]:
     return kind, name, [a for a in actions.split(",") if a]
 
 
-def merge_scopes(scopes: Iterable[str]) -> Tuple[str, ...]:
+def merge_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
     """Union actions per resource and return the scopes sorted, e.g.
     ``["repository:a:push", "repository:a:pull", "repository:b:pull"]`` ->
     ``("repository:a:pull,push", "repository:b:pull")``."""
-    merged: Dict[Tuple[str, str], set] = {}
+    merged: dict[tuple[str, str], set] = {}
     opaque: set = set()
     for scope in scopes:
         if not scope:
@@ -98,7 +98,7 @@ def merge_scopes(scopes: Iterable[str]) -> Tuple[str, ...]:
 
 def scopes_cover(have: Iterable[str], need: Iterable[str]) -> bool:
     """Whether the merged scopes ``have`` include every action of ``need``."""
-    granted: Dict[Tuple[str, str], set] = {}
+    granted: dict[tuple[str, str], set] = {}
     for scope in have:
         kind, name, actions = _split_scope(scope)
         granted.setdefault((kind, name), set()).update(actions)
@@ -126,7 +126,7 @@ def is_loopback_host(host: str) -> bool:
 
 
 def basic_header(username: str, password: Secret) -> str:
-    raw = f"{username}:{password.reveal()}".encode("utf-8")
+    raw = f"{username}:{password.reveal()}".encode()
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
@@ -134,7 +134,7 @@ def basic_header(username: str, password: Secret) -> str:
 class BearerToken:
     token: Secret = field(repr=False)
     expires_at: float  # time.monotonic() deadline, already reduced by a safety margin
-    scopes: Tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
 
     def valid(self) -> bool:
         return time.monotonic() < self.expires_at
@@ -145,9 +145,9 @@ class TokenCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._tokens: Dict[Tuple[str, Tuple[str, ...]], BearerToken] = {}
+        self._tokens: dict[tuple[str, tuple[str, ...]], BearerToken] = {}
 
-    def get(self, service: str, scopes: Tuple[str, ...]) -> Optional[BearerToken]:
+    def get(self, service: str, scopes: tuple[str, ...]) -> BearerToken | None:
         with self._lock:
             tok = self._tokens.get((service, scopes))
             if tok is not None and not tok.valid():
@@ -155,11 +155,11 @@ class TokenCache:
                 return None
             return tok
 
-    def put(self, service: str, scopes: Tuple[str, ...], token: BearerToken) -> None:
+    def put(self, service: str, scopes: tuple[str, ...], token: BearerToken) -> None:
         with self._lock:
             self._tokens[(service, scopes)] = token
 
-    def invalidate(self, service: str, scopes: Tuple[str, ...]) -> None:
+    def invalidate(self, service: str, scopes: tuple[str, ...]) -> None:
         with self._lock:
             self._tokens.pop((service, scopes), None)
 
@@ -180,10 +180,10 @@ def fetch_token(
     *,
     registry: str,
     challenge: Challenge,
-    scopes: Tuple[str, ...],
+    scopes: tuple[str, ...],
     credential: Credential,
     verify: object,
-    timeout: Tuple[float, float],
+    timeout: tuple[float, float],
     plain_http_ok: bool,
 ) -> BearerToken:
     """Get a Bearer token for ``scopes`` from the challenge's realm.
@@ -207,7 +207,7 @@ def fetch_token(
             registry=registry,
         )
     where = f"{parts.scheme}://{parts.netloc}{parts.path}"
-    answer: Optional[dict] = None
+    answer: dict | None = None
     if credential.kind == IDENTITY_TOKEN:
         data = {
             "grant_type": "refresh_token",
@@ -221,7 +221,7 @@ def fetch_token(
         if resp.status_code != 404:
             answer = _token_answer(resp, registry, "POST", where, credential)
     if answer is None:
-        params: List[Tuple[str, str]] = []
+        params: list[tuple[str, str]] = []
         if challenge.service:
             params.append(("service", challenge.service))
         params.extend(("scope", s) for s in scopes)
@@ -243,7 +243,9 @@ def fetch_token(
     return BearerToken(Secret(token), time.monotonic() + _lifetime(answer), scopes)
 
 
-def _send_token_request(session, method, realm, registry, where, credential, verify, timeout, **kwargs) -> requests.Response:
+def _send_token_request(
+    session, method, realm, registry, where, credential, verify, timeout, **kwargs
+) -> requests.Response:
     try:
         return session.request(method, realm, verify=verify, timeout=timeout, allow_redirects=False, **kwargs)
     except requests.RequestException as e:

@@ -20,8 +20,8 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 from pants_backend_ko.oci.remote.cli import env_ca_bundle
 from pants_backend_ko.oci.remote.credentials import Keychain
@@ -72,7 +72,7 @@ def check_is_image(base: ResolvedBase) -> None:
 
 
 def write_base(
-    base: ResolvedBase, out: Path, pool: Optional[ClientPool], cache_dir: Optional[str], layers: bool = True
+    base: ResolvedBase, out: Path, pool: ClientPool | None, cache_dir: str | None, layers: bool = True
 ) -> None:
     check_is_image(base)
     out.mkdir(parents=True, exist_ok=True)
@@ -90,12 +90,18 @@ def write_base(
                 shutil.copyfile(source, dest)
             else:
                 assert pool is not None
-                fetch_blob(pool.get(base.registry), base.repository, layer.digest, dest,
-                           expected_size=layer.size, cache=cache_dir)
+                fetch_blob(
+                    pool.get(base.registry),
+                    base.repository,
+                    layer.digest,
+                    dest,
+                    expected_size=layer.size,
+                    cache=cache_dir,
+                )
     (out / "base.json").write_text(json.dumps(describe(base), indent=2, sort_keys=True) + "\n")
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pants_backend_ko.oci.remote.base_tool")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--ref")
@@ -107,7 +113,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--ca-bundle", default=None)
     parser.add_argument("--no-layers", action="store_true", help="fetch manifests and configs only (shallow)")
     args = parser.parse_args(argv)
-    pool: Optional[ClientPool] = None
+    pool: ClientPool | None = None
     try:
         if args.layout:
             base = resolve_base_from_layout(args.layout, args.platform)

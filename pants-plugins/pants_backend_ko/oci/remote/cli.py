@@ -30,16 +30,16 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
 
-from pants_backend_ko.oci.reference import InvalidReferenceError, parse_reference, parse_repository
-from pants_backend_ko.oci.remote.credentials import CredentialError, Keychain
 from pants_backend_ko.oci.model import check_digest
-from pants_backend_ko.oci.remote.errors import RegistryError
+from pants_backend_ko.oci.reference import InvalidReferenceError, parse_reference, parse_repository
 from pants_backend_ko.oci.remote.attach import attach_sbom
+from pants_backend_ko.oci.remote.credentials import CredentialError, Keychain
+from pants_backend_ko.oci.remote.errors import RegistryError
 from pants_backend_ko.oci.remote.pull import get_manifest
 from pants_backend_ko.oci.remote.push import push_layout
 from pants_backend_ko.oci.remote.status import RepositoryQuery, registry_state
@@ -50,12 +50,12 @@ class UsageError(ValueError):
     pass
 
 
-def env_ca_bundle(environ) -> Optional[str]:
+def env_ca_bundle(environ) -> str | None:
     """The CA bundle the environment names, as requests and OpenSSL read it (entry points only)."""
     return environ.get("REQUESTS_CA_BUNDLE") or environ.get("SSL_CERT_FILE") or None
 
 
-def _digest_pairs(values: Sequence[str], flag: str) -> List[Tuple[str, str]]:
+def _digest_pairs(values: Sequence[str], flag: str) -> list[tuple[str, str]]:
     pairs = []
     for value in values:
         digest, sep, target = value.partition("=")
@@ -72,7 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def transport_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST", help="allow plain HTTP / unverified TLS")
+        p.add_argument(
+            "--insecure-registry", action="append", default=[], metavar="HOST", help="allow plain HTTP / unverified TLS"
+        )
         p.add_argument("--ca-bundle", default=None, metavar="PEM", help="CA certificates to trust for registry TLS")
 
     push = sub.add_parser("push", help="push an OCI layout to a repository")
@@ -84,7 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("--ref-name", default=None, help="the image of index.json to push, by ref name")
     push.add_argument("--jobs", type=int, default=4)
     push.add_argument(
-        "--sbom", action="append", default=[], metavar="DIGEST=FILE",
+        "--sbom",
+        action="append",
+        default=[],
+        metavar="DIGEST=FILE",
         help="after the push, attach the SPDX SBOM in FILE to the manifest DIGEST of the layout "
         "(ko's sha256-<hex>.sbom tag and an OCI 1.1 referrer)",
     )
@@ -108,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def attach_sboms(
-    client: RegistryClient, repository: str, layout: Path, sboms: Sequence[Tuple[str, str]], base: Path = Path(".")
+    client: RegistryClient, repository: str, layout: Path, sboms: Sequence[tuple[str, str]], base: Path = Path(".")
 ) -> None:
     """Attach each (manifest digest, SBOM file relative to `base`) pair; the manifests of
     `layout` were just pushed, so they exist in the registry."""
@@ -121,12 +126,12 @@ def attach_sboms(
 @dataclass(frozen=True)
 class PlannedPush:
     repository: str
-    reference: Optional[str] = None  # REPO@sha256:<hex> once pushed
-    error: Optional[str] = None  # one line, when it failed
+    reference: str | None = None  # REPO@sha256:<hex> once pushed
+    error: str | None = None  # one line, when it failed
     summary: str = ""  # "(N uploaded, N mounted, N present)"
 
 
-def push_plan(plan: dict, base: Path, pool: ClientPool) -> List[PlannedPush]:
+def push_plan(plan: dict, base: Path, pool: ClientPool) -> list[PlannedPush]:
     """Push the images of a plan (layouts, tags, base blob sources, SBOMs; paths relative to
     ``base``) in parallel, each skipping what the registry has. Every image is attempted; the
     outcomes come back in plan order."""
@@ -144,7 +149,9 @@ def push_plan(plan: dict, base: Path, pool: ClientPool) -> List[PlannedPush]:
                 blob_sources={d: tuple(src.split("/", 1)) for d, src in image.get("blob_sources", ())},
                 jobs=jobs,
             )
-            attach_sboms(client, repository, base / image["layout"], [tuple(pair) for pair in image.get("sboms", ())], base)
+            attach_sboms(
+                client, repository, base / image["layout"], [tuple(pair) for pair in image.get("sboms", ())], base
+            )
         except (RegistryError, CredentialError, InvalidReferenceError, ValueError, OSError) as e:
             return PlannedPush(repository, error=f"{repository}: {' '.join(str(e).split()) or type(e).__name__}")
         summary = f"({result.blobs_uploaded} uploaded, {result.blobs_mounted} mounted, {result.blobs_skipped} present)"
@@ -181,13 +188,16 @@ def _run_push_plan(args: argparse.Namespace, keychain: Keychain) -> int:
 
 def _run_push(args: argparse.Namespace, keychain: Keychain) -> int:
     target = parse_repository(args.repository)
-    mounts: Dict[str, str] = dict(_digest_pairs(args.mount_from, "--mount-from"))
-    blob_sources: Dict[str, Tuple[str, str]] = {}
+    mounts: dict[str, str] = dict(_digest_pairs(args.mount_from, "--mount-from"))
+    blob_sources: dict[str, tuple[str, str]] = {}
     for digest, name in _digest_pairs(args.blob_source, "--blob-source"):
         parsed = parse_repository(name)
         blob_sources[digest] = (parsed.registry, parsed.repository)
     with RegistryClient(
-        target.registry, keychain=keychain, insecure_registries=args.insecure_registry, ca_bundle=args.ca_bundle or env_ca_bundle(os.environ)
+        target.registry,
+        keychain=keychain,
+        insecure_registries=args.insecure_registry,
+        ca_bundle=args.ca_bundle or env_ca_bundle(os.environ),
     ) as client:
         result = push_layout(
             args.layout,
@@ -224,8 +234,12 @@ def _run_status(args: argparse.Namespace, keychain: Keychain) -> int:
         for entry in doc["repositories"]
     ]
     state = registry_state(
-        queries, sbom=bool(doc.get("sbom")), keychain=keychain, insecure_registries=args.insecure_registry,
-        ca_bundle=args.ca_bundle or env_ca_bundle(os.environ), jobs=args.jobs,
+        queries,
+        sbom=bool(doc.get("sbom")),
+        keychain=keychain,
+        insecure_registries=args.insecure_registry,
+        ca_bundle=args.ca_bundle or env_ca_bundle(os.environ),
+        jobs=args.jobs,
     )
     print(json.dumps(state.to_json(), sort_keys=True))
     return 0
@@ -234,7 +248,10 @@ def _run_status(args: argparse.Namespace, keychain: Keychain) -> int:
 def _run_inspect(args: argparse.Namespace, keychain: Keychain) -> int:
     ref = parse_reference(args.reference)
     with RegistryClient(
-        ref.registry, keychain=keychain, insecure_registries=args.insecure_registry, ca_bundle=args.ca_bundle or env_ca_bundle(os.environ)
+        ref.registry,
+        keychain=keychain,
+        insecure_registries=args.insecure_registry,
+        ca_bundle=args.ca_bundle or env_ca_bundle(os.environ),
     ) as client:
         fetched = get_manifest(client, ref.repository, ref.identifier)
     if args.raw:
@@ -245,7 +262,7 @@ def _run_inspect(args: argparse.Namespace, keychain: Keychain) -> int:
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr

@@ -26,8 +26,8 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from pants_backend_ko.oci.reference import DOCKER_HUB_ALIASES
 
@@ -74,10 +74,10 @@ class Secret:
     def __format__(self, spec: str) -> str:
         return repr(self)
 
-    def __copy__(self) -> "Secret":
+    def __copy__(self) -> Secret:
         return self
 
-    def __deepcopy__(self, memo: dict) -> "Secret":
+    def __deepcopy__(self, memo: dict) -> Secret:
         return self
 
     def __reduce__(self):  # pickling would copy the secret into caches or files; refuse
@@ -101,7 +101,7 @@ class Credential:
     username: str = ""
     secret: Secret = field(default=EMPTY_SECRET, repr=False)
     source: str = ""
-    searched: Tuple[str, ...] = ()
+    searched: tuple[str, ...] = ()
 
     @property
     def is_anonymous(self) -> bool:
@@ -144,7 +144,7 @@ def helper_server_url(registry: str) -> str:
     return DOCKER_HUB_AUTH_KEY if key == "index.docker.io" else key
 
 
-def _lookup(mapping: Mapping[str, object], registry: str) -> Tuple[Optional[str], object]:
+def _lookup(mapping: Mapping[str, object], registry: str) -> tuple[str | None, object]:
     """Find ``registry`` among a config mapping's keys: exact key first, then normalized."""
     wanted = registry_key(registry)
     for exact in (registry, helper_server_url(registry)):
@@ -165,14 +165,14 @@ class Keychain:
     """
 
     def __init__(self, environ: Mapping[str, str], *, helper_timeout: float = DEFAULT_HELPER_TIMEOUT) -> None:
-        self._environ: Dict[str, str] = dict(environ)
+        self._environ: dict[str, str] = dict(environ)
         self._helper_timeout = helper_timeout
-        self._cache: Dict[str, Credential] = {}
+        self._cache: dict[str, Credential] = {}
 
-    def config_files(self) -> List[str]:
+    def config_files(self) -> list[str]:
         """The credential files to consult, in order (whether or not they exist)."""
         env = self._environ
-        files: List[str] = []
+        files: list[str] = []
         if env.get("DOCKER_CONFIG"):
             files.append(os.path.join(env["DOCKER_CONFIG"], "config.json"))
         elif env.get("HOME"):
@@ -191,7 +191,7 @@ class Keychain:
         return self._cache[key]
 
     def _resolve_uncached(self, registry: str) -> Credential:
-        searched: List[str] = []
+        searched: list[str] = []
         for path in self.config_files():
             config = self._read_config(path)
             if config is None:
@@ -205,14 +205,16 @@ class Keychain:
         return Credential(kind=ANONYMOUS, searched=tuple(searched))
 
     @staticmethod
-    def _read_config(path: str) -> Optional[dict]:
+    def _read_config(path: str) -> dict | None:
         try:
             with open(path, "rb") as f:
                 raw = f.read()
         except FileNotFoundError:
             return None
         except OSError as e:
-            raise CredentialError(f"cannot read credential file {path}: {e.strerror}; fix its permissions or remove it") from None
+            raise CredentialError(
+                f"cannot read credential file {path}: {e.strerror}; fix its permissions or remove it"
+            ) from None
         if not raw.strip():
             return {}
         try:
@@ -225,7 +227,7 @@ class Keychain:
             raise CredentialError(f"credential file {path} must hold a JSON object; fix or remove it")
         return data
 
-    def _from_config(self, config: dict, path: str, registry: str) -> Optional[Credential]:
+    def _from_config(self, config: dict, path: str, registry: str) -> Credential | None:
         helpers = config.get("credHelpers") or {}
         if isinstance(helpers, dict):
             _, helper = _lookup(helpers, registry)
@@ -244,14 +246,16 @@ class Keychain:
         return None
 
     @staticmethod
-    def _parse_auth_entry(entry: object, path: str, key: str) -> Optional[Credential]:
+    def _parse_auth_entry(entry: object, path: str, key: str) -> Credential | None:
         where = f"{path} (auths[{key!r}])"
         if not isinstance(entry, dict):
             raise CredentialError(f"credential entry auths[{key!r}] in {path} must be a JSON object; fix or remove it")
         if entry.get("registrytoken"):
             return Credential(REGISTRY_TOKEN, "", Secret(str(entry["registrytoken"])), where)
         if entry.get("identitytoken"):
-            return Credential(IDENTITY_TOKEN, str(entry.get("username") or ""), Secret(str(entry["identitytoken"])), where)
+            return Credential(
+                IDENTITY_TOKEN, str(entry.get("username") or ""), Secret(str(entry["identitytoken"])), where
+            )
         if entry.get("auth"):
             try:
                 decoded = base64.b64decode(str(entry["auth"]), validate=True).decode("utf-8")
@@ -317,7 +321,7 @@ class Keychain:
         return Credential(BASIC, username, Secret(secret), source)
 
 
-def _run_helper_process(argv: List[str], stdin: bytes, env: Dict[str, str], timeout: float) -> Tuple[int, bytes, bytes]:
+def _run_helper_process(argv: list[str], stdin: bytes, env: dict[str, str], timeout: float) -> tuple[int, bytes, bytes]:
     """Run a helper in its own process group so a timeout kills it and anything it started."""
     proc = subprocess.Popen(
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True

@@ -121,7 +121,9 @@ def test_helper_failure_and_missing_helper_are_clear_errors(tmp_path):
         "credential helper docker-credential-broken failed for ghcr.io (exit 3): keyring locked; "
         "log in again or fix the helper"
     )
-    with pytest.raises(CredentialError, match=r"docker-credential-absent \(configured by credHelpers in .*\) is not on PATH"):
+    with pytest.raises(
+        CredentialError, match=r"docker-credential-absent \(configured by credHelpers in .*\) is not on PATH"
+    ):
         kc.resolve("quay.io")
 
 
@@ -139,7 +141,10 @@ def test_docker_hub_keys_and_helper_server_url(tmp_path):
     write_helper(bin_dir, "hub", 'echo \'{"Username":"hubuser","Secret":"hubpw"}\'\n')
     cfg = write_config(
         tmp_path / "config.json",
-        {"auths": {"https://index.docker.io/v1/": {"auth": b64("dockeruser:dockerpw")}}, "credHelpers": {"quay.io": "hub"}},
+        {
+            "auths": {"https://index.docker.io/v1/": {"auth": b64("dockeruser:dockerpw")}},
+            "credHelpers": {"quay.io": "hub"},
+        },
     )
     kc = Keychain({"REGISTRY_AUTH_FILE": str(cfg), "PATH": f"{bin_dir}:/usr/bin:/bin"})
     for alias in ("docker.io", "index.docker.io", "registry-1.docker.io"):
@@ -154,14 +159,18 @@ def test_docker_hub_keys_and_helper_server_url(tmp_path):
 
 
 def test_file_order_docker_then_registry_auth_file_then_xdg(tmp_path):
-    docker_cfg = write_config(tmp_path / "docker" / "config.json", {"auths": {"one.example": {"auth": b64("docker:1")}}})
+    docker_cfg = write_config(
+        tmp_path / "docker" / "config.json", {"auths": {"one.example": {"auth": b64("docker:1")}}}
+    )
     auth_file = write_config(
         tmp_path / "auth.json",
         {"auths": {"one.example": {"auth": b64("podman:1")}, "two.example": {"auth": b64("podman:2")}}},
     )
     xdg = tmp_path / "run"
     write_config(xdg / "containers" / "auth.json", {"auths": {"three.example": {"auth": b64("xdg:3")}}})
-    kc = Keychain({"DOCKER_CONFIG": str(docker_cfg.parent), "REGISTRY_AUTH_FILE": str(auth_file), "XDG_RUNTIME_DIR": str(xdg)})
+    kc = Keychain(
+        {"DOCKER_CONFIG": str(docker_cfg.parent), "REGISTRY_AUTH_FILE": str(auth_file), "XDG_RUNTIME_DIR": str(xdg)}
+    )
     assert kc.config_files() == [str(docker_cfg), str(auth_file), str(xdg / "containers" / "auth.json")]
     assert kc.resolve("one.example").username == "docker"
     assert kc.resolve("two.example").username == "podman"

@@ -9,7 +9,7 @@ pick from, and the check of a served manifest's media type. No Pants imports.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional
+from typing import Any
 
 from pants_backend_ko.oci.model import (
     DOCKER_MANIFEST,
@@ -61,11 +61,13 @@ def descriptor_from_json(data: Any, where: str) -> Descriptor:
         annotations=FrozenDict(sorted((str(k), str(v)) for k, v in annotations.items()))
         if isinstance(annotations, dict)
         else FrozenDict(),
-        platform=Platform.from_json(platform, f"{where}: platform", strict=False) if isinstance(platform, dict) else None,
+        platform=Platform.from_json(platform, f"{where}: platform", strict=False)
+        if isinstance(platform, dict)
+        else None,
     )
 
 
-def parse_manifest_json(data: bytes, where: str) -> Dict[str, Any]:
+def parse_manifest_json(data: bytes, where: str) -> dict[str, Any]:
     try:
         doc = json.loads(data)
     except ValueError:
@@ -75,7 +77,7 @@ def parse_manifest_json(data: bytes, where: str) -> Dict[str, Any]:
     return doc
 
 
-def manifest_media_type(data: bytes, declared: Optional[str], where: str) -> str:
+def manifest_media_type(data: bytes, declared: str | None, where: str) -> str:
     """The media type of a manifest or index, checked against ``declared``.
 
     ``declared`` is the ``Content-Type`` of the answer or the descriptor's
@@ -86,9 +88,14 @@ def manifest_media_type(data: bytes, declared: Optional[str], where: str) -> str
     doc = parse_manifest_json(data, where)
     declared = (declared or "").split(";", 1)[0].strip()
     body_type = doc.get("mediaType")
-    if doc.get("schemaVersion") == 1 or declared in (DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED) or body_type in (
-        DOCKER_SCHEMA1,
-        DOCKER_SCHEMA1_SIGNED,
+    if (
+        doc.get("schemaVersion") == 1
+        or declared in (DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED)
+        or body_type
+        in (
+            DOCKER_SCHEMA1,
+            DOCKER_SCHEMA1_SIGNED,
+        )
     ):
         raise ValueError(
             f"{where}: Docker schema 1 manifests are not supported; re-push the image with a current tool (schema 2 or OCI)"
@@ -96,7 +103,9 @@ def manifest_media_type(data: bytes, declared: Optional[str], where: str) -> str
     if body_type is not None and not isinstance(body_type, str):
         raise ValueError(f"{where}: the manifest's mediaType is not a string")
     if body_type and declared and declared in MANIFEST_MEDIA_TYPES and body_type != declared:
-        raise ValueError(f"{where}: the registry says {declared} but the manifest says {body_type}; refusing an ambiguous manifest")
+        raise ValueError(
+            f"{where}: the registry says {declared} but the manifest says {body_type}; refusing an ambiguous manifest"
+        )
     media_type = body_type or (declared if declared in MANIFEST_MEDIA_TYPES else "")
     if not media_type:
         media_type = OCI_INDEX if "manifests" in doc else OCI_MANIFEST

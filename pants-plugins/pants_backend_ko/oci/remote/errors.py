@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 
 class RegistryError(Exception):
     """A registry (or its token server) refused or failed a request.
@@ -43,7 +41,7 @@ class DigestMismatchError(RegistryError):
     """Content did not hash to the digest it was fetched or pushed by."""
 
 
-def one_line(text: Optional[str], limit: int = 200) -> str:
+def one_line(text: str | None, limit: int = 200) -> str:
     """Collapse whitespace and truncate, for quoting a server's message in an error."""
     if not text:
         return ""

@@ -25,18 +25,26 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any
 
 import requests
 import urllib3
 
+from pants_backend_ko.oci.layout import LAYOUT_PREFIX, OciLayout, read_layout
+from pants_backend_ko.oci.model import (
+    IMAGE_MANIFEST_TYPES,
+    INDEX_TYPES,
+    Descriptor,
+    check_digest,
+    digest_hex,
+    digest_of,
+)
+from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.reference import Reference, parse_reference
 from pants_backend_ko.oci.remote.credentials import Keychain
-from pants_backend_ko.oci.layout import LAYOUT_PREFIX, OciLayout, read_layout
-from pants_backend_ko.oci.model import IMAGE_MANIFEST_TYPES, INDEX_TYPES, Descriptor, check_digest, digest_hex, digest_of
-from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.remote.descriptors import (
     MANIFEST_ACCEPT,
     MAX_MANIFEST_BYTES,
@@ -64,7 +72,7 @@ class ContentCache:
     Reads re-verify small files and drop any that do not match.
     """
 
-    def __init__(self, root: Union[str, os.PathLike]) -> None:
+    def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
 
     def path(self, digest: str) -> Path:
@@ -74,7 +82,7 @@ class ContentCache:
     def has(self, digest: str) -> bool:
         return self.path(digest).is_file()
 
-    def get_bytes(self, digest: str, *, max_size: int = MAX_CONFIG_BYTES) -> Optional[bytes]:
+    def get_bytes(self, digest: str, *, max_size: int = MAX_CONFIG_BYTES) -> bytes | None:
         path = self.path(digest)
         try:
             if path.stat().st_size > max_size:
@@ -129,7 +137,7 @@ def _remove_quietly(path: str) -> None:
         pass
 
 
-def _as_cache(cache: Union[None, str, os.PathLike, ContentCache]) -> Optional[ContentCache]:
+def _as_cache(cache: None | str | os.PathLike | ContentCache) -> ContentCache | None:
     if cache is None or isinstance(cache, ContentCache):
         return cache
     return ContentCache(cache)
@@ -152,7 +160,7 @@ class FetchedManifest:
     def __iter__(self) -> Iterator[Any]:
         return iter((self.media_type, self.data, self.digest))
 
-    def json(self) -> Dict[str, Any]:
+    def json(self) -> dict[str, Any]:
         return parse_manifest_json(self.data, self.digest)
 
     @property
@@ -173,7 +181,7 @@ def _read_chunk(resp: Any, amount: int, *, decode: bool, registry: str, what: st
 
 def _read_limited(resp: Any, limit: int, *, decode: bool, registry: str = "", what: str = "") -> bytes:
     """Read at most ``limit + 1`` bytes of a streamed answer (one more shows it was too big)."""
-    parts: List[bytes] = []
+    parts: list[bytes] = []
     total = 0
     while total <= limit:
         chunk = _read_chunk(resp, min(_CHUNK, limit + 1 - total), decode=decode, registry=registry, what=what)
@@ -206,7 +214,7 @@ def get_manifest(
     repository: str,
     reference: str,
     *,
-    cache: Union[None, str, os.PathLike, ContentCache] = None,
+    cache: None | str | os.PathLike | ContentCache = None,
 ) -> FetchedManifest:
     """``GET /v2/<repository>/manifests/<reference>`` (a tag or a digest), verified.
 
@@ -231,8 +239,12 @@ def get_manifest(
     with resp:
         declared_length = resp.headers.get("Content-Length")
         if declared_length and declared_length.isdigit() and int(declared_length) > MAX_MANIFEST_BYTES:
-            raise RegistryError(f"{where}: {declared_length} bytes is larger than the {MAX_MANIFEST_BYTES}-byte manifest limit")
-        data = _read_limited(resp, MAX_MANIFEST_BYTES, decode=True, registry=client.registry, what=f"manifest {reference}")
+            raise RegistryError(
+                f"{where}: {declared_length} bytes is larger than the {MAX_MANIFEST_BYTES}-byte manifest limit"
+            )
+        data = _read_limited(
+            resp, MAX_MANIFEST_BYTES, decode=True, registry=client.registry, what=f"manifest {reference}"
+        )
         if len(data) > MAX_MANIFEST_BYTES:
             raise RegistryError(f"{where}: larger than the {MAX_MANIFEST_BYTES}-byte manifest limit")
         content_type = resp.headers.get("Content-Type", "")
@@ -262,8 +274,8 @@ def get_small_blob(
     repository: str,
     digest: str,
     *,
-    expected_size: Optional[int] = None,
-    cache: Union[None, str, os.PathLike, ContentCache] = None,
+    expected_size: int | None = None,
+    cache: None | str | os.PathLike | ContentCache = None,
     max_size: int = MAX_CONFIG_BYTES,
 ) -> bytes:
     """Download a small blob (an image config) into memory and verify it; cached by digest."""
@@ -297,10 +309,10 @@ def fetch_blob(
     client: RegistryClient,
     repository: str,
     digest: str,
-    dest_path: Union[str, os.PathLike],
+    dest_path: str | os.PathLike,
     *,
-    expected_size: Optional[int] = None,
-    cache: Union[None, str, os.PathLike, ContentCache] = None,
+    expected_size: int | None = None,
+    cache: None | str | os.PathLike | ContentCache = None,
 ) -> Path:
     """Stream a blob to ``dest_path``; it appears there only once verified.
 
@@ -380,14 +392,14 @@ class PulledBaseImage:
     config_media_type: str
     config_bytes: bytes
     config_digest: str
-    layers: Tuple[Descriptor, ...]
+    layers: tuple[Descriptor, ...]
     # The base index entry this image came from (annotations/urls/platform), None for a single image.
-    index_descriptor: Optional[Descriptor] = None
+    index_descriptor: Descriptor | None = None
 
-    def manifest(self) -> Dict[str, Any]:
+    def manifest(self) -> dict[str, Any]:
         return parse_manifest_json(self.manifest_bytes, self.manifest_digest)
 
-    def config(self) -> Dict[str, Any]:
+    def config(self) -> dict[str, Any]:
         return parse_manifest_json(self.config_bytes, self.config_digest)
 
 
@@ -406,9 +418,9 @@ class ResolvedBase:
     repository: str
     digest: str
     media_type: str
-    index_bytes: Optional[bytes]
-    images: Tuple[PulledBaseImage, ...]
-    layout_dir: Optional[str] = None
+    index_bytes: bytes | None
+    images: tuple[PulledBaseImage, ...]
+    layout_dir: str | None = None
 
     @property
     def is_index(self) -> bool:
@@ -421,11 +433,11 @@ class ResolvedBase:
             return f"{LAYOUT_PREFIX}{self.layout_dir}@{self.digest}"
         return f"{self.registry}/{self.repository}@{self.digest}"
 
-    def blob_sources(self) -> Dict[str, Tuple[str, str]]:
+    def blob_sources(self) -> dict[str, tuple[str, str]]:
         """Where each base blob (layers and configs) can be mounted or streamed from."""
         if self.layout_dir:
             return {}
-        out: Dict[str, Tuple[str, str]] = {}
+        out: dict[str, tuple[str, str]] = {}
         for image in self.images:
             out[image.config_digest] = (self.registry, self.repository)
             for layer in image.layers:
@@ -433,7 +445,7 @@ class ResolvedBase:
         return out
 
 
-def parse_platforms(platforms: Sequence[str]) -> Optional[List[Platform]]:
+def parse_platforms(platforms: Sequence[str]) -> list[Platform] | None:
     """Parse requested platforms; None means ``all``. ``all`` cannot be combined."""
     items = [p.strip() for p in platforms if p and p.strip()]
     if not items:
@@ -445,17 +457,17 @@ def parse_platforms(platforms: Sequence[str]) -> Optional[List[Platform]]:
     return [Platform.parse(p, pattern=True) for p in items]
 
 
-def _platform_list(wanted: Optional[List[Platform]]) -> str:
+def _platform_list(wanted: list[Platform] | None) -> str:
     return "all" if wanted is None else ", ".join(str(p) for p in wanted)
 
 
 def _select_children(
-    ref_text: str, index_doc: Dict[str, Any], where: str, wanted: Optional[List[Platform]]
-) -> List[Descriptor]:
+    ref_text: str, index_doc: dict[str, Any], where: str, wanted: list[Platform] | None
+) -> list[Descriptor]:
     entries = index_doc.get("manifests")
     if not isinstance(entries, list):
         raise ValueError(f"{where}: the index has no 'manifests' list")
-    children: List[Descriptor] = []
+    children: list[Descriptor] = []
     for i, entry in enumerate(entries):
         desc = descriptor_from_json(entry, f"{where}: manifests[{i}]")
         if desc.media_type in INDEX_TYPES:
@@ -484,12 +496,12 @@ def _select_children(
     return chosen
 
 
-def _layers_of(manifest_doc: Dict[str, Any], where: str) -> Tuple[Descriptor, Tuple[Descriptor, ...]]:
+def _layers_of(manifest_doc: dict[str, Any], where: str) -> tuple[Descriptor, tuple[Descriptor, ...]]:
     config = descriptor_from_json(manifest_doc.get("config"), f"{where}: config")
     layers = manifest_doc.get("layers")
     if not isinstance(layers, list):
         raise ValueError(f"{where}: the manifest has no 'layers' list")
-    return config, tuple(descriptor_from_json(l, f"{where}: layers[{i}]") for i, l in enumerate(layers))
+    return config, tuple(descriptor_from_json(layer, f"{where}: layers[{i}]") for i, layer in enumerate(layers))
 
 
 def _config_platform(config_bytes: bytes, where: str) -> Platform:
@@ -505,7 +517,14 @@ def _config_platform(config_bytes: bytes, where: str) -> Platform:
 class _Source:
     """Fetch manifests and configs from a registry or from a layout, uniformly."""
 
-    def __init__(self, *, client: Optional[RegistryClient] = None, repository: str = "", cache: Optional[ContentCache] = None, layout: Optional[OciLayout] = None) -> None:
+    def __init__(
+        self,
+        *,
+        client: RegistryClient | None = None,
+        repository: str = "",
+        cache: ContentCache | None = None,
+        layout: OciLayout | None = None,
+    ) -> None:
         self.client, self.repository, self.cache, self.layout = client, repository, cache, layout
 
     def manifest(self, digest: str, declared: str, where: str) -> bytes:
@@ -530,12 +549,18 @@ class _Source:
         return data
 
 
-def _build_image(source: _Source, ref_text: str, media_type: str, data: bytes, digest: str, index_desc: Optional[Descriptor]) -> PulledBaseImage:
+def _build_image(
+    source: _Source, ref_text: str, media_type: str, data: bytes, digest: str, index_desc: Descriptor | None
+) -> PulledBaseImage:
     where = f"base image {ref_text} manifest {digest}"
     doc = parse_manifest_json(data, where)
     config_desc, layers = _layers_of(doc, where)
     config_bytes = source.config(config_desc, where)
-    platform = index_desc.platform if index_desc is not None and index_desc.platform is not None else _config_platform(config_bytes, where)
+    platform = (
+        index_desc.platform
+        if index_desc is not None and index_desc.platform is not None
+        else _config_platform(config_bytes, where)
+    )
     return PulledBaseImage(
         platform=platform,
         manifest_media_type=media_type,
@@ -549,7 +574,9 @@ def _build_image(source: _Source, ref_text: str, media_type: str, data: bytes, d
     )
 
 
-def _resolve(source: _Source, ref_text: str, top: FetchedManifest, wanted: Optional[List[Platform]]) -> Tuple[Optional[bytes], Tuple[PulledBaseImage, ...]]:
+def _resolve(
+    source: _Source, ref_text: str, top: FetchedManifest, wanted: list[Platform] | None
+) -> tuple[bytes | None, tuple[PulledBaseImage, ...]]:
     if top.is_index:
         children = _select_children(ref_text, top.json(), f"base image {ref_text}", wanted)
         images = []
@@ -570,11 +597,11 @@ def resolve_base(
     ref: str,
     platforms: Sequence[str],
     *,
-    clients: Optional[ClientPool] = None,
-    keychain: Optional[Keychain] = None,
+    clients: ClientPool | None = None,
+    keychain: Keychain | None = None,
     insecure_registries: Iterable[str] = (),
-    ca_bundle: Optional[str] = None,
-    cache_dir: Union[None, str, os.PathLike] = None,
+    ca_bundle: str | None = None,
+    cache_dir: None | str | os.PathLike = None,
 ) -> ResolvedBase:
     """Resolve a base image reference for ``platforms`` (``["linux/amd64"]``, ``["all"]``, ...).
 
@@ -611,7 +638,7 @@ def resolve_base(
 
 
 def resolve_base_from_layout(
-    layout_dir: Union[str, os.PathLike], platforms: Sequence[str], *, ref_name: Optional[str] = None
+    layout_dir: str | os.PathLike, platforms: Sequence[str], *, ref_name: str | None = None
 ) -> ResolvedBase:
     """Resolve a base from an OCI image layout directory (no network at all)."""
     wanted = parse_platforms(platforms)

@@ -29,18 +29,19 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable
 from urllib.parse import quote
 
+from pants_backend_ko.oci.layout import LayoutError, OciLayout, read_layout
+from pants_backend_ko.oci.model import INDEX_TYPES, Descriptor
 from pants_backend_ko.oci.reference import (
     looks_like_registry,
     normalize_registry,
     parse_repository,
 )
-from pants_backend_ko.oci.layout import LayoutError, OciLayout, read_layout
-from pants_backend_ko.oci.model import INDEX_TYPES, Descriptor
 from pants_backend_ko.oci.remote.descriptors import (
     MANIFEST_ACCEPT,
     MANIFEST_MEDIA_TYPES,
@@ -74,7 +75,7 @@ class PushResult:
     repository: str  # registry/repository
     digest: str  # the root manifest or index
     media_type: str
-    tags: Tuple[str, ...]
+    tags: tuple[str, ...]
     blobs_uploaded: int
     blobs_mounted: int
     blobs_skipped: int
@@ -89,7 +90,7 @@ class PushResult:
         """``registry/repository@sha256:<hex>``."""
         return f"{self.repository}@{self.digest}"
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "repository": self.repository,
             "digest": self.digest,
@@ -113,8 +114,8 @@ class _Manifest:
 @dataclass(frozen=True)
 class _Blob:
     descriptor: Descriptor
-    path: Optional[Path]  # the layout file, when the layout has it
-    source: Optional[Tuple[str, str]]  # (registry, repository) it can be mounted or streamed from
+    path: Path | None  # the layout file, when the layout has it
+    source: tuple[str, str] | None  # (registry, repository) it can be mounted or streamed from
 
 
 @dataclass
@@ -162,10 +163,10 @@ class _SourceStream:
 
 def _normalize_sources(
     target_registry: str,
-    mount_sources: Optional[Mapping[str, str]],
-    blob_sources: Optional[Mapping[str, Tuple[str, str]]],
-) -> Dict[str, Tuple[str, str]]:
-    out: Dict[str, Tuple[str, str]] = {}
+    mount_sources: Mapping[str, str] | None,
+    blob_sources: Mapping[str, tuple[str, str]] | None,
+) -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
     for digest, (registry, repository) in (blob_sources or {}).items():
         out[digest] = (normalize_registry(registry), repository.strip("/"))
     for digest, repo in (mount_sources or {}).items():
@@ -179,17 +180,17 @@ def _normalize_sources(
 
 
 def _collect(
-    layout: OciLayout, root: Descriptor, sources: Mapping[str, Tuple[str, str]]
-) -> Tuple[List[_Manifest], List[_Blob]]:
+    layout: OciLayout, root: Descriptor, sources: Mapping[str, tuple[str, str]]
+) -> tuple[list[_Manifest], list[_Blob]]:
     """Walk the root's tree: manifests in post-order (children first) and the unique blobs."""
-    manifests: List[_Manifest] = []
+    manifests: list[_Manifest] = []
     seen_manifests: set = set()
-    blobs: Dict[str, _Blob] = {}
+    blobs: dict[str, _Blob] = {}
 
     def add_blob(desc: Descriptor, where: str) -> None:
         if desc.digest in blobs:
             return
-        path: Optional[Path] = layout.blob_path(desc.digest)
+        path: Path | None = layout.blob_path(desc.digest)
         if not path.is_file():
             path = None
         else:
@@ -307,14 +308,21 @@ class _Pusher:
                 # knows the upload: start a new one, from the first byte, a bounded number of times.
                 if session == _UPLOAD_SESSIONS or not _upload_session_lost(e):
                     raise
-                logger.warning("%s: the registry lost the upload of blob %s (%s); starting it again", self.repo, desc.digest, e.code or e.status)
+                logger.warning(
+                    "%s: the registry lost the upload of blob %s (%s); starting it again",
+                    self.repo,
+                    desc.digest,
+                    e.code or e.status,
+                )
             resp = self._start_upload(upload_path)
         logger.info("%s: uploaded blob %s (%d bytes)", self.repo, desc.digest, desc.size)
         self.counts.add(UPLOADED, desc.size)
         return UPLOADED
 
     def _start_upload(self, upload_path: str) -> Any:
-        resp = self.client.request("POST", upload_path, scopes=self.scopes, headers={"Content-Length": "0"}, expected=(202,))
+        resp = self.client.request(
+            "POST", upload_path, scopes=self.scopes, headers={"Content-Length": "0"}, expected=(202,)
+        )
         resp.close()
         return resp
 
@@ -423,7 +431,7 @@ class _Pusher:
 
     # ------------------------------------------------------------ manifests
 
-    def manifest_digest_at(self, reference: str) -> Optional[str]:
+    def manifest_digest_at(self, reference: str) -> str | None:
         """``HEAD`` a manifest by tag or digest: its digest, or None when absent."""
         resp = self.client.request(
             "HEAD",
@@ -460,7 +468,7 @@ def _upload_session_lost(error: RegistryError) -> bool:
 
 
 def _read_exactly(stream: Any, n: int) -> bytes:
-    parts: List[bytes] = []
+    parts: list[bytes] = []
     remaining = n
     while remaining > 0:
         chunk = stream.read(min(remaining, _READ_BLOCK))
@@ -481,15 +489,15 @@ def _range_end(value: str) -> int:
 
 
 def push_layout(
-    layout_dir: Union[str, os.PathLike],
+    layout_dir: str | os.PathLike,
     repository: str,
     tags: Sequence[str] = (),
     *,
     client: RegistryClient,
-    mount_sources: Optional[Mapping[str, str]] = None,
-    blob_sources: Optional[Mapping[str, Tuple[str, str]]] = None,
+    mount_sources: Mapping[str, str] | None = None,
+    blob_sources: Mapping[str, tuple[str, str]] | None = None,
     jobs: int = 4,
-    ref_name: Optional[str] = None,
+    ref_name: str | None = None,
 ) -> PushResult:
     """Push the image (or index) of an OCI layout to ``repository`` and tag it.
 
@@ -512,7 +520,7 @@ def push_layout(
         repo = parsed.repository
     else:
         repo = parse_repository(f"{registry}/{repository.strip('/')}").repository
-    unique_tags: List[str] = []
+    unique_tags: list[str] = []
     for tag in tags:
         if not _TAG_RE.match(tag or ""):
             raise ValueError(
@@ -532,7 +540,11 @@ def push_layout(
 
     # One token covers the whole push: push on the target, pull on every mount source.
     scopes = [f"repository:{repo}:pull,push"] + sorted(
-        {f"repository:{src_repo}:pull" for (src_reg, src_repo) in (b.source for b in blobs if b.source) if src_reg == registry and src_repo != repo}
+        {
+            f"repository:{src_repo}:pull"
+            for (src_reg, src_repo) in (b.source for b in blobs if b.source)
+            if src_reg == registry and src_repo != repo
+        }
     )
     pusher = _Pusher(client, repo, scopes)
 
@@ -577,7 +589,9 @@ def push_layout(
 def _push_blobs_in_parallel(pusher: _Pusher, blobs: Sequence[_Blob], jobs: int) -> None:
     if not blobs:
         return
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(jobs, len(blobs)), thread_name_prefix="oci-push") as pool:
+    with concurrent.futures.ThreadPoolExecutor(
+        max_workers=min(jobs, len(blobs)), thread_name_prefix="oci-push"
+    ) as pool:
         futures = [pool.submit(pusher.push_blob, blob) for blob in blobs]
         done, pending = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
         for future in pending:

@@ -6,8 +6,9 @@ importing the registry client.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
+from typing import Any
 
 from pants_backend_ko.oci.model import FrozenDict
 
@@ -15,13 +16,13 @@ from pants_backend_ko.oci.model import FrozenDict
 @dataclass(frozen=True)
 class RepositoryQuery:
     repository: str  # registry/path
-    tags: Tuple[str, ...] = ()
-    digests: Tuple[str, ...] = ()  # asked about directly (images without tags)
+    tags: tuple[str, ...] = ()
+    digests: tuple[str, ...] = ()  # asked about directly (images without tags)
 
 
 @dataclass(frozen=True)
 class RegistryState:
-    tags: Mapping[str, Optional[str]]  # "registry/path:tag" -> digest, None when the tag is absent
+    tags: Mapping[str, str | None]  # "registry/path:tag" -> digest, None when the tag is absent
     complete: Mapping[str, str]  # "registry/path@digest" -> "" when complete, else what is missing
 
     def __post_init__(self) -> None:
@@ -34,11 +35,11 @@ class RegistryState:
             self.complete.get(f"{repository}@{digest}") == ""
         )
 
-    def to_json(self) -> Dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {"tags": dict(self.tags), "complete": dict(self.complete)}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "RegistryState":
+    def from_json(cls, data: Mapping[str, Any]) -> RegistryState:
         return cls(
             {str(k): (str(v) if v else None) for k, v in data["tags"].items()},
             {str(k): str(v) for k, v in data["complete"].items()},

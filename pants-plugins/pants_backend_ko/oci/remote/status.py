@@ -13,7 +13,8 @@ requests go through one client per registry on a bounded thread pool. No Pants i
 from __future__ import annotations
 
 import concurrent.futures
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Callable, TypeVar
 
 from pants_backend_ko.oci.reference import parse_repository
 from pants_backend_ko.oci.remote.attach import sbom_missing
@@ -43,7 +44,9 @@ def _completeness(client: RegistryClient, repository: str, digest: str, sbom: bo
         raise
     subjects = [digest]
     if fetched.media_type in INDEX_TYPES:
-        subjects += [m["digest"] for m in fetched.json().get("manifests") or () if isinstance(m, dict) and "digest" in m]
+        subjects += [
+            m["digest"] for m in fetched.json().get("manifests") or () if isinstance(m, dict) and "digest" in m
+        ]
     for subject in subjects:
         missing = sbom_missing(client, repository, subject)
         if missing:
@@ -51,7 +54,7 @@ def _completeness(client: RegistryClient, repository: str, digest: str, sbom: bo
     return ""
 
 
-def _in_parallel(calls: Sequence[Callable[[], T]], jobs: int) -> List[T]:
+def _in_parallel(calls: Sequence[Callable[[], T]], jobs: int) -> list[T]:
     if len(calls) <= 1:
         return [call() for call in calls]
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(jobs, len(calls)))) as pool:
@@ -64,25 +67,29 @@ def registry_state(
     sbom: bool,
     keychain: Keychain,
     insecure_registries: Iterable[str] = (),
-    ca_bundle: Optional[str] = None,
+    ca_bundle: str | None = None,
     jobs: int = 8,
 ) -> RegistryState:
     """Ask every registry about ``queries``. A question the registry cannot answer (down,
     refusing the credentials) leaves that tag absent or that digest incomplete with the reason:
     the push that follows then reports the problem itself."""
-    clients: Dict[str, RegistryClient] = {}
+    clients: dict[str, RegistryClient] = {}
     for query in queries:
         registry = parse_repository(query.repository).registry
         if registry not in clients:
             clients[registry] = RegistryClient(
-                registry, keychain=keychain, insecure_registries=insecure_registries, ca_bundle=ca_bundle,
-                retries=1, retry_budget=10.0,
+                registry,
+                keychain=keychain,
+                insecure_registries=insecure_registries,
+                ca_bundle=ca_bundle,
+                retries=1,
+                retry_budget=10.0,
             )
 
     def client_of(repository: str) -> RegistryClient:
         return clients[parse_repository(repository).registry]
 
-    def tag_digest(repository: str, tag: str) -> Optional[str]:
+    def tag_digest(repository: str, tag: str) -> str | None:
         try:
             repo = parse_repository(repository).repository
             return _Pusher(client_of(repository), repo, [f"repository:{repo}:pull"]).manifest_digest_at(tag) or None

@@ -33,7 +33,8 @@ import logging
 import threading
 import time
 import warnings
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Callable, Union
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -68,7 +69,7 @@ Body = Union[None, bytes, Callable[[], object]]
 _STATUS_CODES = {401: "UNAUTHORIZED", 403: "DENIED", 404: "NOT_FOUND", 429: "TOOMANYREQUESTS"}
 
 
-def _origin(url: str) -> Tuple[str, str, int]:
+def _origin(url: str) -> tuple[str, str, int]:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return parts.scheme, (parts.hostname or "").lower(), port
@@ -78,7 +79,7 @@ def _attempts(n: int) -> str:
     return f"{n} attempt" + ("" if n == 1 else "s")
 
 
-def _retry_after_seconds(value: Optional[str]) -> Optional[float]:
+def _retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
@@ -93,7 +94,7 @@ def _retry_after_seconds(value: Optional[str]) -> Optional[float]:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _error_code_and_message(resp: requests.Response) -> Tuple[str, str]:
+def _error_code_and_message(resp: requests.Response) -> tuple[str, str]:
     """The first distribution error (``{"errors":[{"code","message"}]}``), else the body text."""
     try:
         text = resp.text if resp.request is None or resp.request.method != "HEAD" else ""
@@ -120,9 +121,9 @@ class RegistryClient:
         self,
         registry: str,
         *,
-        keychain: Optional[Keychain] = None,
+        keychain: Keychain | None = None,
         insecure_registries: Iterable[str] = (),
-        ca_bundle: Optional[str] = None,
+        ca_bundle: str | None = None,
         retries: int = 4,
         backoff: float = 0.5,
         max_backoff: float = 20.0,
@@ -134,7 +135,9 @@ class RegistryClient:
     ) -> None:
         self.registry = validate_registry(registry)
         self.keychain = keychain if keychain is not None else Keychain({})
-        self.insecure_registries = tuple(sorted({normalize_registry(r.strip()) for r in insecure_registries if r.strip()}))
+        self.insecure_registries = tuple(
+            sorted({normalize_registry(r.strip()) for r in insecure_registries if r.strip()})
+        )
         self.insecure = self.registry in self.insecure_registries
         self.loopback = is_loopback_host(self.registry)
         self.ca_bundle = ca_bundle
@@ -145,11 +148,13 @@ class RegistryClient:
         self.timeout = (connect_timeout, read_timeout)
         self.user_agent = user_agent
         self._pool_size = pool_size
-        self._verify: Union[bool, str] = False if self.insecure else (ca_bundle or True)
+        self._verify: bool | str = False if self.insecure else (ca_bundle or True)
         if self.insecure:
             # The user listed this host as insecure: say so once instead of a warning per request.
             warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
-            logger.warning("registry %s: TLS verification is off and plain HTTP is allowed (insecure registry)", self.registry)
+            logger.warning(
+                "registry %s: TLS verification is off and plain HTTP is allowed (insecure registry)", self.registry
+            )
         self._session = requests.Session()
         self._session.trust_env = False
         self._session.headers["User-Agent"] = user_agent
@@ -158,15 +163,15 @@ class RegistryClient:
         self._session.mount("http://", adapter)
         self._lock = threading.Lock()
         self._token_lock = threading.Lock()
-        self._scheme: Optional[str] = None
-        self._challenge: Optional[Challenge] = None
-        self._credential: Optional[Credential] = None
+        self._scheme: str | None = None
+        self._challenge: Challenge | None = None
+        self._credential: Credential | None = None
         self._tokens = TokenCache()
-        self._siblings: Dict[str, "RegistryClient"] = {}
+        self._siblings: dict[str, RegistryClient] = {}
 
     # ----------------------------------------------------------------- basics
 
-    def sibling(self, registry: str) -> "RegistryClient":
+    def sibling(self, registry: str) -> RegistryClient:
         """A client for another registry with the same keychain and transport options."""
         registry = validate_registry(registry)
         if registry == self.registry:
@@ -194,7 +199,7 @@ class RegistryClient:
             other.close()
         self._session.close()
 
-    def __enter__(self) -> "RegistryClient":
+    def __enter__(self) -> RegistryClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -213,7 +218,7 @@ class RegistryClient:
         return f"{self._scheme}://{self.registry}"
 
     @property
-    def challenge(self) -> Optional[Challenge]:
+    def challenge(self) -> Challenge | None:
         self.ping()
         return self._challenge
 
@@ -225,7 +230,7 @@ class RegistryClient:
             if self._scheme is not None:
                 return
             schemes = ["https", "http"] if (self.insecure or self.loopback) else ["https"]
-            failures: List[str] = []
+            failures: list[str] = []
             for index, scheme in enumerate(schemes):
                 url = f"{scheme}://{self.registry}/v2/"
                 last = index == len(schemes) - 1
@@ -265,12 +270,21 @@ class RegistryClient:
                     else:
                         raise self._status_error("GET", url, resp, attempts=1)
                 self._scheme = scheme
-                logger.debug("registry %s speaks %s, challenge %s", self.registry, scheme, self._challenge and self._challenge.scheme)
+                logger.debug(
+                    "registry %s speaks %s, challenge %s",
+                    self.registry,
+                    scheme,
+                    self._challenge and self._challenge.scheme,
+                )
                 return
             raise RegistryError(
                 f"registry {self.registry}: GET /v2/: cannot connect ({'; '.join(failures)}); "
                 "check that the registry is running and reachable"
-                + ("" if (self.insecure or self.loopback) else ", or list it as an insecure registry if it speaks plain HTTP"),
+                + (
+                    ""
+                    if (self.insecure or self.loopback)
+                    else ", or list it as an insecure registry if it speaks plain HTTP"
+                ),
                 registry=self.registry,
                 method="GET",
                 path="/v2/",
@@ -278,7 +292,7 @@ class RegistryClient:
 
     # ------------------------------------------------------------------- auth
 
-    def _authorization(self, scopes: Tuple[str, ...], *, force_new: bool = False) -> Optional[str]:
+    def _authorization(self, scopes: tuple[str, ...], *, force_new: bool = False) -> str | None:
         challenge = self._challenge
         if challenge is None:
             return None
@@ -353,8 +367,8 @@ class RegistryClient:
         target: str,
         *,
         scopes: Sequence[str] = (),
-        params: Optional[Mapping[str, str]] = None,
-        headers: Optional[Mapping[str, str]] = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         body: Body = None,
         expected: Sequence[int] = (200,),
         stream: bool = False,
@@ -373,7 +387,7 @@ class RegistryClient:
         auth_retried = False
         while True:
             auth = self._authorization(merged)
-            hdrs: Dict[str, str] = dict(headers or {})
+            hdrs: dict[str, str] = dict(headers or {})
             if auth:
                 hdrs["Authorization"] = auth
             try:
@@ -389,7 +403,9 @@ class RegistryClient:
                 ) from None
             if resp.status_code == 401 and not auth_retried:
                 new = parse_www_authenticate(resp.headers.get("WWW-Authenticate"))
-                if new is not None and (self._challenge is None or new.scheme != self._challenge.scheme or new.scheme == "bearer"):
+                if new is not None and (
+                    self._challenge is None or new.scheme != self._challenge.scheme or new.scheme == "bearer"
+                ):
                     auth_retried = True
                     resp.close()
                     if self._challenge is None or new.scheme != self._challenge.scheme:
@@ -406,7 +422,7 @@ class RegistryClient:
                 raise self._status_error(method, url, resp, attempts=attempts, scopes=merged)
             return resp
 
-    def _follow(self, method: str, resp: requests.Response, headers: Dict[str, str]) -> requests.Response:
+    def _follow(self, method: str, resp: requests.Response, headers: dict[str, str]) -> requests.Response:
         """Follow redirects by hand: ``Authorization`` only to the registry's own origin."""
         for _ in range(MAX_REDIRECTS):
             if resp.status_code not in (301, 302, 303, 307, 308):
@@ -430,7 +446,13 @@ class RegistryClient:
             verify = self._verify if same else (self.ca_bundle or True)
             try:
                 resp = self._session.request(
-                    method, target, headers=hdrs, stream=True, timeout=self.timeout, verify=verify, allow_redirects=False
+                    method,
+                    target,
+                    headers=hdrs,
+                    stream=True,
+                    timeout=self.timeout,
+                    verify=verify,
+                    allow_redirects=False,
                 )
             except requests.RequestException as e:
                 raise RegistryError(
@@ -447,12 +469,14 @@ class RegistryClient:
         )
 
     def _send(self, method, url, *, headers, body, stream, retry_connect=True) -> requests.Response:
-        resp, _ = self._send_counting(method, url, headers=headers, body=body, stream=stream, retry_connect=retry_connect)
+        resp, _ = self._send_counting(
+            method, url, headers=headers, body=body, stream=stream, retry_connect=retry_connect
+        )
         return resp
 
     def _send_counting(
         self, method: str, url: str, *, headers: Mapping[str, str], body: Body, stream: bool, retry_connect: bool = True
-    ) -> Tuple[requests.Response, int]:
+    ) -> tuple[requests.Response, int]:
         """Send with bounded retries on connection errors, 429 and 5xx. Returns (response, attempts)."""
         deadline = time.monotonic() + self.retry_budget
         attempt = 0
@@ -494,20 +518,24 @@ class RegistryClient:
                 wait = _retry_after_seconds(resp.headers.get("Retry-After"))
                 if self._may_retry(attempt, deadline, wait):
                     logger.info(
-                        "registry %s: %s %s answered %s; retrying", self.registry, method, urlsplit(url).path, resp.status_code
+                        "registry %s: %s %s answered %s; retrying",
+                        self.registry,
+                        method,
+                        urlsplit(url).path,
+                        resp.status_code,
                     )
                     resp.close()
                     self._sleep(attempt, deadline, wait)
                     continue
             return resp, attempt
 
-    def _delay(self, attempt: int, retry_after: Optional[float]) -> float:
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
         delay = self.backoff * (2 ** (attempt - 1))
         if retry_after is not None:
             delay = max(delay, retry_after)
         return min(delay, self.max_backoff)
 
-    def _may_retry(self, attempt: int, deadline: float, retry_after: Optional[float]) -> bool:
+    def _may_retry(self, attempt: int, deadline: float, retry_after: float | None) -> bool:
         if attempt > self.retries:
             return False
         if retry_after is not None and retry_after > self.max_backoff:
@@ -516,7 +544,7 @@ class RegistryClient:
             return False
         return time.monotonic() + self._delay(attempt, retry_after) <= deadline
 
-    def _sleep(self, attempt: int, deadline: float, retry_after: Optional[float]) -> None:
+    def _sleep(self, attempt: int, deadline: float, retry_after: float | None) -> None:
         time.sleep(max(0.0, min(self._delay(attempt, retry_after), deadline - time.monotonic())))
 
     # ----------------------------------------------------------------- errors
@@ -563,12 +591,19 @@ class RegistryClient:
 class ClientPool:
     """One :class:`RegistryClient` per registry, sharing keychain and transport options."""
 
-    def __init__(self, *, keychain: Optional[Keychain] = None, insecure_registries: Iterable[str] = (), ca_bundle: Optional[str] = None, **options: object) -> None:
+    def __init__(
+        self,
+        *,
+        keychain: Keychain | None = None,
+        insecure_registries: Iterable[str] = (),
+        ca_bundle: str | None = None,
+        **options: object,
+    ) -> None:
         self.keychain = keychain if keychain is not None else Keychain({})
         self.insecure_registries = tuple(insecure_registries)
         self.ca_bundle = ca_bundle
         self.options = options
-        self._clients: Dict[str, RegistryClient] = {}
+        self._clients: dict[str, RegistryClient] = {}
         self._lock = threading.Lock()
 
     def get(self, registry: str) -> RegistryClient:
