@@ -92,9 +92,10 @@ class DsseEnvelope:
 def _b64(text: Any) -> bytes | None:
     if not isinstance(text, str):
         return None
-    for decode in (base64.b64decode, base64.urlsafe_b64decode):  # DSSE allows both
+    # DSSE allows standard and URL-safe base64; both strict, as Go's DecodeString.
+    for candidate in (text, text.replace("-", "+").replace("_", "/")):
         try:
-            return decode(text.encode())
+            return base64.b64decode(candidate, validate=True)
         except (binascii.Error, ValueError):
             continue
     return None
