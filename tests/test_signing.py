@@ -493,3 +493,4 @@ def test_key_material_never_reaches_the_registry_or_the_logs(
     assert count > 50 and hits == []
     # The scan does find key material where it is meant to be: the key file itself.
     assert scan([cosign_keys.private], key_secrets)[1] == [f"encrypted key PEM in {cosign_keys.private}"]
+

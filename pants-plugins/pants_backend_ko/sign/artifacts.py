@@ -47,6 +47,7 @@ class ArtifactStore:
         self.pusher = _Pusher(client, repository, [f"repository:{repository}:{'pull,push' if push else 'pull'}"])
         self.blobs_uploaded = 0
         self.manifests_pushed = 0
+        self._referrers: dict[str, tuple[Referrer, ...]] = {}
 
     # ------------------------------------------------------------------ reads
 
@@ -62,19 +63,22 @@ class ArtifactStore:
     def blob(self, digest: str, size: int | None = None) -> bytes:
         return get_small_blob(self.client, self.repo, digest, expected_size=size, max_size=MAX_ATTACHMENT_BYTES)
 
-    def descriptor(self, digest: str) -> Descriptor:
-        """The descriptor of the manifest ``digest`` (a ``subject``): media type and size from a HEAD."""
+    def descriptor(self, reference: str, *, missing_ok: bool = False) -> Descriptor | None:
+        """The descriptor of the manifest at a digest or tag (a ``subject``): media type, size and
+        digest from one HEAD; None when absent and ``missing_ok``."""
         resp = self.client.request(
             "HEAD",
-            f"/v2/{self.repo}/manifests/{digest}",
+            f"/v2/{self.repo}/manifests/{reference}",
             scopes=self.pusher.scopes,
             headers={"Accept": ", ".join(MANIFEST_ACCEPT)},  # distribution hides indexes otherwise
             expected=(200, 404),
         )
         resp.close()
         if resp.status_code == 404:
+            if missing_ok:
+                return None
             raise RegistryError(
-                f"registry {self.client.registry}: {self.repo}@{digest} is not in the repository; "
+                f"registry {self.client.registry}: {self.repo}@{reference} is not in the repository; "
                 "push the image before signing it",
                 registry=self.client.registry,
                 method="HEAD",
@@ -82,10 +86,11 @@ class ArtifactStore:
             )
         media_type = resp.headers.get("Content-Type", "").split(";", 1)[0].strip()
         length = resp.headers.get("Content-Length", "")
-        if not media_type or not length.isdigit():
+        digest = reference if reference.startswith("sha256:") else resp.headers.get("Docker-Content-Digest", "")
+        if not media_type or not length.isdigit() or not digest.startswith("sha256:"):
             raise RegistryError(
-                f"registry {self.client.registry}: HEAD of {self.repo}@{digest} answered without a media type "
-                "or size; the registry does not follow the distribution spec",
+                f"registry {self.client.registry}: HEAD of {self.repo}:{reference} answered without a media type, "
+                "size or digest; the registry does not follow the distribution spec",
                 registry=self.client.registry,
                 method="HEAD",
                 status=resp.status_code,
@@ -93,7 +98,11 @@ class ArtifactStore:
         return Descriptor(media_type=media_type, size=int(length), digest=digest)
 
     def referrers(self, subject_digest: str, artifact_type: str) -> tuple[Referrer, ...]:
-        return list_referrers(self.client, self.repo, subject_digest, artifact_type=artifact_type)
+        """The referrers of ``subject_digest`` with ``artifact_type``; the list is read once per
+        subject (and again after this store adds a referrer to it)."""
+        if subject_digest not in self._referrers:
+            self._referrers[subject_digest] = list_referrers(self.client, self.repo, subject_digest)
+        return tuple(r for r in self._referrers[subject_digest] if r.artifact_type == artifact_type)
 
     # ----------------------------------------------------------------- writes
 
@@ -141,6 +150,7 @@ class ArtifactStore:
         if listed and self.pusher.manifest_digest_at(digest) == digest:
             return digest
         headers = self.put_manifest(data, media_type, digest)
+        self._referrers.pop(subject_digest, None)
         if headers.get("OCI-Subject", "") != subject_digest and not listed:
             entry = {"mediaType": media_type, "size": len(data), "digest": digest, "artifactType": artifact_type}
             self._add_to_fallback(subject_digest, entry)

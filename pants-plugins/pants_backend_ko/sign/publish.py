@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pants_backend_ko.oci.model import INDEX_TYPES, check_digest
+from pants_backend_ko.oci.model import INDEX_TYPES, Descriptor, check_digest
 from pants_backend_ko.oci.reference import parse_repository
 from pants_backend_ko.oci.remote.attach import SPDX_ARTIFACT_TYPE, cosign_sbom_tag
 from pants_backend_ko.oci.remote.descriptors import descriptor_from_json
@@ -130,27 +130,27 @@ def _store(client: RegistryClient, repository: str, *, push: bool) -> tuple[Arti
     return ArtifactStore(client, parsed.repository, push=push), parsed.name
 
 
-def _image_subjects(store: ArtifactStore, digest: str) -> list[str]:
+def _image_subjects(store: ArtifactStore, digest: str) -> list[Descriptor]:
     """``digest`` and, for an index, each manifest it lists."""
     fetched = store.manifest(digest)
     if fetched is None:
         raise ValueError(
             f"{store.client.registry}/{store.repo}@{digest} is not in the registry; push it before signing"
         )
-    subjects = [digest]
+    subjects = [Descriptor(media_type=fetched.media_type, size=len(fetched.data), digest=digest)]
     if fetched.media_type in INDEX_TYPES:
         where = f"{store.repo}@{digest}"
-        subjects += [descriptor_from_json(m, where).digest for m in fetched.json().get("manifests") or ()]
+        subjects += [descriptor_from_json(m, where) for m in fetched.json().get("manifests") or ()]
     return subjects
 
 
-def _sbom_subjects(store: ArtifactStore, digest: str) -> list[str]:
+def _sbom_subjects(store: ArtifactStore, digest: str) -> list[Descriptor]:
     """The SBOM attachments of ``digest``: ko's ``.sbom`` image and the SPDX referrers."""
-    found = []
-    tagged = store.pusher.manifest_digest_at(cosign_sbom_tag(digest))
-    if tagged:
-        found.append(tagged)
-    found += [r.digest for r in store.referrers(digest, SPDX_ARTIFACT_TYPE) if r.digest not in found]
+    tagged = store.descriptor(cosign_sbom_tag(digest), missing_ok=True)
+    found = [tagged] if tagged else []
+    for referrer in store.referrers(digest, SPDX_ARTIFACT_TYPE):
+        if all(referrer.digest != d.digest for d in found):
+            found.append(Descriptor(media_type=referrer.media_type, size=referrer.size, digest=referrer.digest))
     return found
 
 
@@ -163,14 +163,15 @@ def sign_published(
     annotations = options.annotation_map
     signatures = [sign_digest(store, d, key, docker_reference, annotations) for d in subjects]
     if options.sign_sboms:
-        sboms = [s for d in subjects for s in _sbom_subjects(store, d)]
+        sboms = [s for d in subjects for s in _sbom_subjects(store, d.digest)]
         signatures += [sign_digest(store, d, key, docker_reference, annotations) for d in sboms]
     attestation = None
     if options.provenance and request.provenance is not None:
+        digests = [d.digest for d in subjects]
         statement = intoto_statement(
-            [(docker_reference, d) for d in subjects], SLSA_PROVENANCE_V1, slsa_predicate(request.provenance)
+            [(docker_reference, d) for d in digests], SLSA_PROVENANCE_V1, slsa_predicate(request.provenance)
         )
-        attestation = attest(store, subjects, key, statement, SLSA_PROVENANCE_V1)
+        attestation = attest(store, digests, key, statement, SLSA_PROVENANCE_V1)
     return SignReport(request.repository, request.digest, tuple(signatures), attestation)
 
 
@@ -189,14 +190,14 @@ def signing_missing(
     subjects = _image_subjects(store, digest)
     signed = list(subjects)
     if options.sign_sboms:
-        signed += [s for d in subjects for s in _sbom_subjects(store, d)]
+        signed += [s for d in subjects for s in _sbom_subjects(store, d.digest)]
     for subject in signed:
         missing = signature_missing(store, subject, key, docker_reference, options.annotation_map)
         if missing:
             return missing
     if provenance and options.provenance:
         for subject in subjects:
-            missing = attestation_missing(store, subject, SLSA_PROVENANCE_V1, key)
+            missing = attestation_missing(store, subject.digest, SLSA_PROVENANCE_V1, key)
             if missing:
                 return missing
     return None

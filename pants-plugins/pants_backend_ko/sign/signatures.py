@@ -96,14 +96,14 @@ class SignResult:
 
 def sign_digest(
     store: ArtifactStore,
-    digest: str,
+    subject: Descriptor,
     key: SigningKey,
     docker_reference: str,
     annotations: Mapping[str, str] | None = None,
 ) -> SignResult:
-    """Sign ``digest`` (a manifest or index in ``store``'s repository) as ``cosign sign`` does and
+    """Sign ``subject`` (a manifest or index in ``store``'s repository) as ``cosign sign`` does and
     store it under both the ``.sig`` tag and an OCI 1.1 referrer; nothing new when already signed."""
-    subject = store.descriptor(digest)
+    digest = subject.digest
     tag = signature_tag(digest)
     payload = simple_signing_payload(docker_reference, digest, annotations)
     existing = read_tag_image(store, tag)
@@ -121,18 +121,19 @@ def sign_digest(
 
 def signature_missing(
     store: ArtifactStore,
-    digest: str,
+    subject: Descriptor,
     key: VerifyingKey,
     docker_reference: str,
     annotations: Mapping[str, str] | None = None,
 ) -> str | None:
-    """Read-only: what :func:`sign_digest` would still write for ``digest``, in a few words, or None."""
+    """Read-only: what :func:`sign_digest` would still write for ``subject``, in a few words, or None."""
+    digest = subject.digest
     tag = signature_tag(digest)
     image = read_tag_image(store, tag, with_config=False)
     payload = simple_signing_payload(docker_reference, digest, annotations)
     if image is None or find_signature(image.manifest, payload, key) is None:
         return f"signature {tag}"
-    referrer = digest_of(signature_referrer(image.data, store.descriptor(digest)))
+    referrer = digest_of(signature_referrer(image.data, subject))
     if not any(r.digest == referrer for r in store.referrers(digest, SIGNATURE_ARTIFACT_TYPE)):
         return f"signature referrer of {digest}"
     return None
