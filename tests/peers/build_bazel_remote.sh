@@ -31,23 +31,11 @@ print_binary() { echo "$OUT/bazel-remote"; }
 peer_fast_path have_binary print_binary
 [[ "$VERSION" =~ ^2\.[0-9]+\.[0-9]+$ ]] \
   || die "PANTS_KO_BAZEL_REMOTE_VERSION='$VERSION' is not a v2 release like 2.6.1; set it to a bazel-remote release without the leading v"
-peer_require go flock
-peer_lock have_binary print_binary 1800
-peer_go_env
-peer_workdir
+peer_begin_build have_binary print_binary 1800
 
 log "building $MODULE@v$VERSION into $OUT (cold: ~1-2 min on 2 cores)"
 STAGE="$WORK/bazel-remote-$VERSION"
-mkdir -p "$STAGE"
-# Build the released module as its own main module, so its go.mod/go.sum (and any
-# replace directives) decide every dependency. Not `go install pkg@version`: that
-# also asks the proxy for the module's version list (to report deprecation),
-# which some Go module proxies refuse.
-peer_module_download "$MODULE@v$VERSION" PANTS_KO_BAZEL_REMOTE_VERSION
-cp -R "$MODULE_DIR" "$WORK/src" && chmod -R u+w "$WORK/src" || die "cannot copy $MODULE_DIR into $WORK/src"
-(cd "$WORK/src" && go build -trimpath -ldflags="-s -w" -o "$STAGE/bazel-remote" .) >&2 \
-  || die "go build of $MODULE@v$VERSION failed (compiler output above); check GOPROXY reachability or pick another PANTS_KO_BAZEL_REMOTE_VERSION"
-[[ -x "$STAGE/bazel-remote" ]] || die "go build produced no bazel-remote binary in $STAGE"
+peer_go_build_module "$MODULE@v$VERSION" PANTS_KO_BAZEL_REMOTE_VERSION . "$STAGE/bazel-remote" "-s -w"
 
 "$STAGE/bazel-remote" --help >/dev/null 2>&1 \
   || die "the built bazel-remote does not run ($STAGE/bazel-remote --help failed)"

@@ -33,14 +33,10 @@ peer_fast_path have_binaries print_out
 
 [[ "$KUBE_VERSION" =~ ^1\.[0-9]+\.[0-9]+$ ]] \
   || die "PANTS_KO_KUBE_VERSION='$KUBE_VERSION' is not a release like 1.33.13; set it to a k8s.io/kubernetes release without the leading v"
-peer_require go flock
 [[ -f "$HERE/kube-build/etcd/main.go" ]] \
   || die "missing $HERE/kube-build/etcd/main.go (the etcd wrapper); restore it from git"
-
 # A cold build takes well under 2 hours.
-peer_lock have_binaries print_out 7200
-peer_go_env
-peer_workdir
+peer_begin_build have_binaries print_out 7200
 
 log "building kube-apiserver v$KUBE_VERSION + etcd into $OUT (cold: ~4-5 min on 2 cores, ~3 GB of Go caches)"
 log "[1/4] fetching k8s.io/kubernetes@v$KUBE_VERSION from ${GOPROXY:-$(go env GOPROXY)}"

@@ -7,8 +7,10 @@
 #   peer_lock <have-fn> <print-fn> <max wait s>    # one build at a time; the waiter takes the fast path
 #   peer_go_env                                    # our own GOPATH/GOCACHE under the cache root
 #   peer_workdir                                   # WORK: a temp folder removed on exit
+#   peer_begin_build <have-fn> <print-fn> <max s>  # the four above, for a Go build
 #   peer_module_download <module@version> <var>    # go mod download -json; MODULE_DIR/MODULE_GOMOD/MODULE_TIME
 #   peer_check_go_version <go.mod> <var>           # the Go on PATH is new enough for that go.mod
+#   peer_go_build_module <mod@v> <var> <pkg> <out> <ldflags>  # a released module's command, built
 #   peer_publish <stage folder>                    # atomic rename into OUT
 #
 # The caller keeps the parts that differ between peers (what is built, how it is checked).
@@ -83,6 +85,15 @@ peer_workdir() {
   trap 'rm -rf "$WORK"' EXIT
 }
 
+# peer_begin_build HAVE PRINT MAX_WAIT: go and flock on PATH, the lock (or the fast path once the
+# other build is done), our Go environment and a work folder.
+peer_begin_build() {
+  peer_require go flock
+  peer_lock "$1" "$2" "$3"
+  peer_go_env
+  peer_workdir
+}
+
 # peer_module_download MODULE@VERSION VERSION_VAR: fetch one module from the proxy; sets
 # MODULE_DIR (its source), MODULE_GOMOD (its go.mod) and MODULE_TIME (its release time).
 # VERSION_VAR names the variable that picks the version, for the error line.
@@ -110,6 +121,22 @@ peer_check_go_version() {
   if [[ -n "$want" && "$(printf '%s\n%s\n' "$want" "$have" | sort -V | head -n1)" != "$want" ]]; then
     die "$PEER_NAME needs Go >= $want but 'go' is $have; put a newer Go on PATH or pick an older $2"
   fi
+}
+
+# peer_go_build_module MODULE@VERSION VERSION_VAR PACKAGE OUTPUT LDFLAGS: build PACKAGE (relative to
+# the module root, e.g. ./cmd/cosign) of a released module as its own main module, so its
+# go.mod/go.sum (and replace directives) decide every dependency and every sum is known (no
+# checksum-database look-ups). Not `go install pkg@version`: that also asks the proxy for the
+# module's version list, which some Go module proxies refuse.
+peer_go_build_module() {
+  peer_module_download "$1" "$2"
+  peer_check_go_version "$MODULE_GOMOD" "$2"
+  rm -rf "$WORK/src"
+  cp -R "$MODULE_DIR" "$WORK/src" && chmod -R u+w "$WORK/src" || die "cannot copy $MODULE_DIR into $WORK/src"
+  mkdir -p "$(dirname "$4")"
+  (cd "$WORK/src" && go build -mod=mod -trimpath -ldflags="$5" -o "$4" "$3") >&2 \
+    || die "go build of $3 in $1 failed (compiler output above); check GOPROXY reachability or pick another $2"
+  [[ -x "$4" ]] || die "go build of $3 in $1 produced no binary at $4"
 }
 
 # peer_publish STAGE: a half-built folder is never visible under the final name.
