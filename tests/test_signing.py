@@ -455,6 +455,33 @@ def test_signature_and_attestation_images_are_byte_for_byte_cosigns(
     assert [s.signed for s in report.signatures] == [False, True, True]
 
 
+def test_a_signature_by_another_key_stays_and_both_verify(cosign, cosign_keys, registry_plain, signing_key, tmp_path):
+    """Key rotation: cosign signs with an older key first; ours is appended to the same image."""
+    published = publish_index(registry_plain, tmp_path, f"t/rotate-{secrets.token_hex(4)}", sboms=False)
+    old = tmp_path / "old-key"
+    old.mkdir()
+    cosign.run("generate-key-pair", password="", cwd=old)
+    env = registry_plain.docker_config_env(str(tmp_path / "cosign-docker"))
+    cosign.run(
+        "sign",
+        "--key",
+        str(old / "cosign.key"),
+        "--tlog-upload=false",
+        "--allow-insecure-registry",
+        "--yes",
+        published.ref(),
+        env=env,
+        password="",
+    )
+    report = sign(published, signing_key, None, sign_sboms=False)
+    assert report.signatures[0].signed
+    with client_for(registry_plain, str(tmp_path)) as client:
+        tagged = ArtifactStore(client, _repo_path(published)).manifest(signature_tag(published.digest))
+    assert len(ImageManifest.parse(tagged.data).layers) == 2
+    verify(cosign, cosign_keys, published, published.ref())
+    cosign.run("verify", *cosign.verify_args(old / "cosign.pub"), published.ref(), env=env)
+
+
 def test_token_registry_sign_and_verify(cosign, cosign_keys, registry_token, signing_key, provenance_inputs, tmp_path):
     published = publish_index(registry_token, tmp_path, f"t/token-{secrets.token_hex(4)}")
     report = sign(published, signing_key, provenance_inputs)
@@ -493,4 +520,3 @@ def test_key_material_never_reaches_the_registry_or_the_logs(
     assert count > 50 and hits == []
     # The scan does find key material where it is meant to be: the key file itself.
     assert scan([cosign_keys.private], key_secrets)[1] == [f"encrypted key PEM in {cosign_keys.private}"]
-

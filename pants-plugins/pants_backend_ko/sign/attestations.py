@@ -120,6 +120,6 @@ def attest(
 def attestation_missing(store: ArtifactStore, digest: str, predicate_type: str, key: VerifyingKey) -> str | None:
     """Read-only: None when ``digest`` has an attestation of ``predicate_type`` by ``key``, else what is missing."""
     tag = attestation_tag(digest)
-    if find_attestation(store, read_tag_image(store, tag, with_config=False), digest, predicate_type, key) is None:
+    if find_attestation(store, read_tag_image(store, tag), digest, predicate_type, key) is None:
         return f"attestation {tag}"
     return None

@@ -33,7 +33,7 @@ __all__ = ["TagImage", "append_layer", "read_tag_image", "push_layer"]
 
 @dataclass(frozen=True)
 class TagImage:
-    """The attachment image at a tag: its manifest (bytes and parsed) and, when read, its config."""
+    """The attachment image at a tag: its manifest (bytes and parsed) and, once needed, its config."""
 
     data: bytes
     manifest: ImageManifest
@@ -73,17 +73,20 @@ def append_layer(
     return config_bytes, manifest_bytes
 
 
-def read_tag_image(store: ArtifactStore, tag: str, *, with_config: bool = True) -> TagImage | None:
-    """The attachment image at ``tag``, or None when the tag does not exist."""
+def read_tag_image(store: ArtifactStore, tag: str) -> TagImage | None:
+    """The attachment image at ``tag`` (its config is read only to append to it), or None."""
     fetched = store.manifest(tag)
     if fetched is None:
         return None
     manifest = ImageManifest.parse(fetched.data, f"{store.repo}:{tag}")
-    config = None
-    if with_config:
-        raw = store.blob(manifest.config.digest, manifest.config.size)
-        config = ConfigFile.parse(raw, f"{store.repo}:{tag} config")
-    return TagImage(fetched.data, manifest, config)
+    return TagImage(fetched.data, manifest, None)
+
+
+def _with_config(store: ArtifactStore, tag: str, image: TagImage) -> TagImage:
+    if image.config is not None:
+        return image
+    raw = store.blob(image.manifest.config.digest, image.manifest.config.size)
+    return dataclasses.replace(image, config=ConfigFile.parse(raw, f"{store.repo}:{tag} config"))
 
 
 def push_layer(
@@ -95,7 +98,8 @@ def push_layer(
     annotations: Mapping[str, str],
 ) -> TagImage:
     """Append ``layer`` to the image at ``tag`` (or start one), push blobs then the manifest; the new image."""
-    config, manifest = append_layer(existing, layer, media_type, annotations)
+    base = _with_config(store, tag, existing) if existing is not None else None
+    config, manifest = append_layer(base, layer, media_type, annotations)
     parsed = ImageManifest.parse(manifest, f"{store.repo}:{tag}")
     store.ensure_blob(layer, media_type)
     store.ensure_blob(config, parsed.config.media_type)

@@ -129,7 +129,7 @@ def signature_missing(
     """Read-only: what :func:`sign_digest` would still write for ``subject``, in a few words, or None."""
     digest = subject.digest
     tag = signature_tag(digest)
-    image = read_tag_image(store, tag, with_config=False)
+    image = read_tag_image(store, tag)
     payload = simple_signing_payload(docker_reference, digest, annotations)
     if image is None or find_signature(image.manifest, payload, key) is None:
         return f"signature {tag}"
