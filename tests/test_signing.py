@@ -120,12 +120,15 @@ class Published:
         return f"{self.repository}@{digest or self.digest}"
 
 
-def publish_index(peer: RegistryPeer, workdir: Path, repo: str, *, sboms: bool = True) -> Published:
-    """An index of two images pushed with our client, with SBOMs attached as `pants publish` does."""
-    layout = write_test_layout(str(workdir / f"layout-{repo.replace('/', '-')}"))
+def publish_index(
+    peer: RegistryPeer, workdir: Path, repo: str, *, sboms: bool = True, single: bool = False
+) -> Published:
+    """An index of two images (or one image) pushed with our client, with SBOMs attached as
+    `pants publish` does."""
+    layout = write_test_layout(str(workdir / f"layout-{repo.replace('/', '-')}"), single=single)
     with client_for(peer, str(workdir)) as client:
         pushed = push_layout(layout.path, f"{peer.host}/{repo}", ["latest"], client=client)
-        children = [image.manifest_digest for image in layout.images]
+        children = [] if single else [image.manifest_digest for image in layout.images]
         if sboms:
             for digest, media_type in [(pushed.digest, pushed.media_type)] + [
                 (c, ImageManifest.parse(i.manifest_bytes).media_type) for c, i in zip(children, layout.images)
@@ -482,10 +485,14 @@ def test_a_signature_by_another_key_stays_and_both_verify(cosign, cosign_keys, r
     cosign.run("verify", *cosign.verify_args(old / "cosign.pub"), published.ref(), env=env)
 
 
-def test_token_registry_sign_and_verify(cosign, cosign_keys, registry_token, signing_key, provenance_inputs, tmp_path):
-    published = publish_index(registry_token, tmp_path, f"t/token-{secrets.token_hex(4)}")
+def test_single_image_on_the_token_auth_registry(
+    cosign, cosign_keys, registry_token, signing_key, provenance_inputs, tmp_path
+):
+    published = publish_index(registry_token, tmp_path, f"t/token-{secrets.token_hex(4)}", single=True)
     report = sign(published, signing_key, provenance_inputs)
-    assert report.changed and missing(published, signing_key) is None
+    assert [s.digest for s in report.signatures][:1] == [published.digest] and len(report.signatures) == 3
+    assert report.attestation is not None and [t[0] for t in report.attestation.tags] == [published.digest]
+    assert missing(published, signing_key) is None
     verify(cosign, cosign_keys, published, published.ref())
     verify(cosign, cosign_keys, published, published.ref(), "--type", "slsaprovenance1", command="verify-attestation")
 
