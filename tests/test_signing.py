@@ -455,7 +455,7 @@ def test_signature_and_attestation_images_are_byte_for_byte_cosigns(
     assert missing(published, signing_key, provenance=False) == f"signature referrer of {published.digest}"
     report = sign(published, signing_key, None, sign_sboms=False)
     # The index carries cosign's tag signature; child 0 only its OCI 1.1 referrer (no tag), child 1 nothing.
-    assert [s.signed for s in report.signatures] == [False, True, True]
+    assert [s.signed for s in report.signatures] == [False, True, True] and report.changed
 
 
 def test_a_signature_by_another_key_stays_and_both_verify(cosign, cosign_keys, registry_plain, signing_key, tmp_path):

@@ -115,11 +115,12 @@ class SignReport:
     digest: str
     signatures: tuple[SignResult, ...]  # images first, then SBOM attachments
     attestation: AttestResult | None
+    blobs_uploaded: int
+    manifests_pushed: int  # signature and attestation images, referrers, fallback indexes
 
     @property
     def changed(self) -> bool:
-        attested = self.attestation is not None and self.attestation.envelope is not None
-        return attested or any(s.signed for s in self.signatures)
+        return self.manifests_pushed > 0
 
 
 def _store(client: RegistryClient, repository: str, *, push: bool) -> tuple[ArtifactStore, str]:
@@ -172,7 +173,14 @@ def sign_published(
             [(docker_reference, d) for d in digests], SLSA_PROVENANCE_V1, slsa_predicate(request.provenance)
         )
         attestation = attest(store, digests, key, statement, SLSA_PROVENANCE_V1)
-    return SignReport(request.repository, request.digest, tuple(signatures), attestation)
+    return SignReport(
+        request.repository,
+        request.digest,
+        tuple(signatures),
+        attestation,
+        store.blobs_uploaded,
+        store.manifests_pushed,
+    )
 
 
 def signing_missing(
