@@ -25,10 +25,9 @@ No Pants imports here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 
 from pants_backend_ko.oci.daemon.client import DaemonClient
+from pants_backend_ko.oci.daemon.plan import LocalImage, LocalResult
 from pants_backend_ko.oci.daemon.write import write_image
 from pants_backend_ko.oci.layout import OciLayout, read_layout
 from pants_backend_ko.oci.model import (
@@ -43,8 +42,6 @@ from pants_backend_ko.oci.naming import is_valid_tag
 
 __all__ = [
     "LOCAL_DOMAIN",
-    "LocalImage",
-    "LocalResult",
     "daemon_platform",
     "is_local_docker_repo",
     "local_reference",
@@ -97,25 +94,6 @@ def platform_image(layout: OciLayout, goos: str, goarch: str, what: str) -> Desc
     raise ValueError(f"{what}: {layout.where} holds {media_type!r}, not an image or an index")
 
 
-@dataclass(frozen=True)
-class LocalImage:
-    """One image to load: its OCI layout, ko's repository name for it, and its tags."""
-
-    layout: Path
-    repository: str  # e.g. "ko.local/server-<md5>"
-    tags: tuple[str, ...] = ("latest",)
-    what: str = ""  # the target, for messages
-
-
-@dataclass(frozen=True)
-class LocalResult:
-    reference: str  # ko.local/<name>:<hex>, what ko prints and YAML names
-    image_id: str
-    platform: str
-    loaded: bool  # False: the daemon had the image already
-    tags_added: tuple[str, ...]  # repository:tag names this run added (the reference included)
-
-
 def publish_local(client: DaemonClient, image: LocalImage, goos: str = "linux", goarch: str = "amd64") -> LocalResult:
     """ko's `demon.Publish`: load the GOOS/GOARCH image of `image.layout`, then add its tags."""
     what = image.what or str(image.layout)
@@ -148,4 +126,5 @@ def publish_local(client: DaemonClient, image: LocalImage, goos: str = "linux", 
         platform=str(platform),
         loaded=written.loaded,
         tags_added=tuple(added),
+        what=what,
     )
