@@ -54,6 +54,7 @@ from pants_backend_ko.oci.model import (
     Descriptor,
     FrozenDict,
     ImageManifest,
+    digest_of,
 )
 
 __all__ = ["ArchiveError", "SavedImage", "layout_archive", "layout_from_archive"]
@@ -254,11 +255,15 @@ def _layer_blob(member: _Member, name: str, index: int, expected: str, work: Pat
     return Descriptor(media_type=DOCKER_LAYER_GZIP, size=size, digest=digest)
 
 
-def layout_from_archive(stream: BinaryIO, out: Path, *, ref: str, where: str) -> SavedImage:
+def layout_from_archive(
+    stream: BinaryIO, out: Path, *, ref: str, where: str, replace_config: bytes | None = None
+) -> SavedImage:
     """Read a `docker save` tarball from `stream` into a new OCI layout folder `out`.
 
     `ref` is the name the archive was saved as (it picks the image when the archive holds
     several); a tag in it becomes the layout's `org.opencontainers.image.ref.name`.
+    `replace_config` replaces the archive's config in the layout (ko's view of a daemon image, `image.py`); its
+    diffIDs must be the archive's.
     """
     out = Path(out)
     if out.exists():
@@ -289,14 +294,19 @@ def layout_from_archive(stream: BinaryIO, out: Path, *, ref: str, where: str) ->
             _layer_blob(_resolve(name, members, links, where), name, i, diff_ids[i], work, where)
             for i, name in enumerate(names)
         )
-        config_descriptor = Descriptor(media_type=DOCKER_CONFIG, size=len(config_bytes), digest=config_member.digest)
+        if replace_config is not None:
+            config = ConfigFile.parse(replace_config, f"{where}: the config to write")
+            if tuple(config.rootfs.diff_ids or ()) != diff_ids:
+                raise ArchiveError(f"{where}: the image's diffIDs changed while it was read; run again")
+            config_bytes = replace_config
+        config_descriptor = Descriptor(media_type=DOCKER_CONFIG, size=len(config_bytes), digest=digest_of(config_bytes))
         manifest = ImageManifest(
             schema_version=2, media_type=DOCKER_MANIFEST, config=config_descriptor, layers=layers
         ).to_bytes()
         descriptor = Descriptor(
             media_type=DOCKER_MANIFEST,
             size=len(manifest),
-            digest="sha256:" + hashlib.sha256(manifest).hexdigest(),
+            digest=digest_of(manifest),
             annotations=FrozenDict(_ref_name(ref)),
             platform=config.platform,
         )

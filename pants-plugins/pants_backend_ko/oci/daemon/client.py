@@ -1,14 +1,15 @@
 """A small Docker Engine API client: the calls ko makes through go-containerregistry's daemon package.
 
-go-containerregistry's `pkg/v1/daemon` (`write.go`, `image.go`, `options.go`) needs six calls
-of moby's client, and this module makes the same ones over HTTP/1.1 with the standard library
-(`http.client` over the unix socket or TCP, `ssl` for TLS):
+go-containerregistry's `pkg/v1/daemon` (`write.go`, `image.go`, `options.go`) calls six methods
+of moby's client (its `Client` interface); this module makes the same requests, and `/version`,
+over HTTP/1.1 with the standard library (`http.client` over the unix socket or TCP, `ssl` for TLS):
 
 | call | Engine API |
 |---|---|
 | `ping` (API version negotiation) | `GET /_ping`, header `Api-Version` |
 | `version` | `GET /version` |
 | `inspect_image` | `GET /v{api}/images/{name or id}/json` (404: no such image) |
+| `image_history` | `GET /v{api}/images/{name}/history` |
 | `tag_image` | `POST /v{api}/images/{name or id}/tag?repo=&tag=` |
 | `load` | `POST /v{api}/images/load?quiet=0`, the archive streamed chunked, JSON messages back |
 | `save` | `GET /v{api}/images/{name}/get`, a `docker save` tarball |
@@ -298,8 +299,8 @@ class DaemonClient:
 
     # ------------------------------------------------------------------ images
 
-    def inspect_image(self, ref: str) -> ImageInspect | None:
-        """The image `ref` (a name:tag or an ID) names, or None when the daemon has none."""
+    def inspect_image_json(self, ref: str) -> dict | None:
+        """`GET /images/{ref}/json` as the daemon answers it, or None when it has no such image."""
         what = f"inspecting image {ref}"
         with self._call("GET", f"/images/{quote(ref, safe='/:@')}/json", what=what) as response:
             if response.status == 404:
@@ -310,7 +311,20 @@ class DaemonClient:
             value = json.loads(response.read())
         if not isinstance(value, dict):
             raise DaemonError(f"the Docker daemon at {self.address.shown} answered {what} with {value!r}")
-        return ImageInspect.from_json(value)
+        return value
+
+    def inspect_image(self, ref: str) -> ImageInspect | None:
+        """The image `ref` (a name:tag or an ID) names, or None when the daemon has none."""
+        value = self.inspect_image_json(ref)
+        return None if value is None else ImageInspect.from_json(value)
+
+    def image_history(self, ref: str) -> list[dict]:
+        """`GET /images/{ref}/history`: one entry per history item, newest first, as Docker lists them."""
+        what = f"reading the history of image {ref}"
+        value = self._json("GET", f"/images/{quote(ref, safe='/:@')}/history", what=what)
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise DaemonError(f"the Docker daemon at {self.address.shown} answered {what} with {value!r}")
+        return value
 
     def tag_image(self, source: str, repository: str, tag: str) -> None:
         """Tag the image `source` names as `repository:tag` (moby `ImageTag`)."""
