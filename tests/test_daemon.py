@@ -113,6 +113,29 @@ def test_tcp_docker_host(dockerd: ContainerEngine) -> None:
     assert client.version().api_version == client_of(dockerd).version().api_version
 
 
+def test_tls_docker_host(tmp_path: Path, hello: Hello, repository) -> None:
+    """DOCKER_HOST=tcp://... with DOCKER_CERT_PATH and DOCKER_TLS_VERIFY, against dockerd --tlsverify."""
+    engine = ContainerEngine.start_docker(tmp_path / "dockerd-tls", tls=True)
+    try:
+        tls_env = {"DOCKER_HOST": engine.tcp_docker_host, "DOCKER_TLS_VERIFY": "1",
+                   "DOCKER_CERT_PATH": str(engine.client_cert_path)}
+        result, _ = load(engine, tmp_path, hello.layout, repository, **tls_env)
+        assert result.returncode == 0, result.stderr
+        assert engine.inspect(result.stdout.strip())["Id"] == hello.images[AMD64].config_descriptor.digest
+        # Plain HTTP to the TLS port, and TLS without a client certificate: one line each.
+        with pytest.raises(DaemonError, match=r"answered /_ping with HTTP 400 .*it speaks TLS: set DOCKER_TLS_VERIFY"):
+            DaemonClient(daemon_address({"DOCKER_HOST": engine.tcp_docker_host})).api_version()
+        other = tmp_path / "other-certs"
+        other.mkdir()
+        for name in ("ca.pem", "cert.pem", "key.pem"):  # a CA the daemon does not trust for clients
+            (other / name).write_bytes((engine.root / "tls" / {"ca.pem": "ca.pem", "cert.pem": "server.pem",
+                                                                "key.pem": "server.key"}[name]).read_bytes())
+        with pytest.raises(DaemonError, match=r"^TLS with the Docker daemon at DOCKER_HOST=tcp.* failed.*BAD_CERTIFICATE.*; check"):
+            DaemonClient(daemon_address({**tls_env, "DOCKER_CERT_PATH": str(other)})).api_version()
+    finally:
+        engine.stop()
+
+
 def test_load_tags_runs_and_is_not_loaded_twice(container_engine, hello: Hello, repository, tmp_path) -> None:
     engine = container_engine
     amd64 = hello.images[AMD64]

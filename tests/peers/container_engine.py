@@ -31,12 +31,15 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.peers.registry import make_tls_files
 
 DOCKERD = "/usr/sbin/dockerd"
 PODMAN = "/usr/bin/podman"
@@ -87,6 +90,11 @@ class ContainerEngine:
         return f"tcp://127.0.0.1:{self.tcp_port}" if self.tcp_port else None
 
     @property
+    def client_cert_path(self) -> Path:
+        """`DOCKER_CERT_PATH` for a TLS engine: ca.pem, cert.pem, key.pem."""
+        return self.root / "client-certs"
+
+    @property
     def log_path(self) -> Path:
         return self.root / f"{self.kind}.log"
 
@@ -127,10 +135,17 @@ class ContainerEngine:
     # ------------------------------------------------------------------ start / stop
 
     @classmethod
-    def start_docker(cls, root: Path) -> ContainerEngine:
+    def start_docker(cls, root: Path, *, tls: bool = False) -> ContainerEngine:
+        """dockerd; with `tls`, its TCP address needs client certificates (`client_cert_path`)."""
         root.mkdir(parents=True, exist_ok=True)
         (root / "daemon.json").write_text("{}\n")
         engine = cls("docker", root, root / "docker.sock", tcp_port=free_port())
+        tls_flags = []
+        if tls:
+            server = make_tls_files(str(root / "tls"))
+            make_client_cert(root / "tls", engine.client_cert_path)
+            tls_flags = ["--tlsverify", f"--tlscacert={server.ca_cert}", f"--tlscert={server.cert}",
+                         f"--tlskey={server.key}"]
         argv = [
             DOCKERD,
             f"--host={engine.docker_host}",
@@ -143,6 +158,7 @@ class ContainerEngine:
             "--ip6tables=false",
             "--bridge=none",
             "--storage-driver=vfs",
+            *tls_flags,
         ]
         return engine._start(argv, env=dict(os.environ))
 
@@ -228,6 +244,20 @@ class ContainerEngine:
             points = [line.split()[1] for line in f]
         for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
             subprocess.run(["umount", "-l", point], capture_output=True, timeout=30, check=False)
+
+
+def make_client_cert(ca_dir: Path, out: Path) -> None:
+    """A client certificate signed by `make_tls_files`' CA, laid out as DOCKER_CERT_PATH wants it."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
+    for argv in (
+        ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "client.csr",
+         "-subj", "/CN=client"],
+        ["openssl", "x509", "-req", "-in", "client.csr", "-CA", str(ca_dir / "ca.pem"), "-CAkey",
+         str(ca_dir / "ca.key"), "-CAcreateserial", "-out", "cert.pem", "-days", "2", "-extfile", "client.ext"],
+    ):
+        subprocess.run(argv, cwd=out, capture_output=True, check=True, timeout=60)
+    shutil.copyfile(ca_dir / "ca.pem", out / "ca.pem")
 
 
 def _sandbox_ulimits() -> list[str]:

@@ -180,7 +180,10 @@ class DaemonClient:
                 "open (e.g. join the docker group) or point DOCKER_HOST at one"
             )
         elif isinstance(error, ssl.SSLError):
-            return DaemonUnavailableError(f"TLS with the Docker daemon at {where} failed: {error.reason or error}")
+            return DaemonUnavailableError(
+                f"TLS with the Docker daemon at {where} failed: {error.reason or error}; check the certificates in "
+                "DOCKER_CERT_PATH"
+            )
         elif isinstance(error, socket.timeout):
             return DaemonUnavailableError(
                 f"the Docker daemon at {where} did not answer within {self.timeout:g}s; is it running and reachable?"
@@ -235,6 +238,11 @@ class DaemonClient:
                         f"the Docker daemon at {self.address.shown} did not answer {what} within "
                         f"{timeout or self.timeout:g}s"
                     ) from None
+                except ssl.SSLError as e:  # TLS 1.3: a refused client certificate shows up here
+                    raise DaemonError(
+                        f"TLS with the Docker daemon at {self.address.shown} failed during {what}: "
+                        f"{e.reason or e}; check the certificates in DOCKER_CERT_PATH"
+                    ) from None
                 except (OSError, http.client.HTTPException) as e:
                     raise DaemonError(f"the Docker daemon at {self.address.shown} failed {what}: {e}") from None
             yield response
@@ -269,11 +277,17 @@ class DaemonClient:
     def ping(self) -> str:
         """`GET /_ping`: the newest API version the daemon speaks ("" when it does not say)."""
         with self._call("GET", "/_ping", versioned=False, what="GET /_ping") as response:
-            response.read()
+            body = response.read(4096).decode("utf-8", "replace")
             if response.status != 200:
+                hint = (
+                    "it speaks TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the folder of ca.pem, cert.pem "
+                    "and key.pem"
+                    if "HTTPS" in body
+                    else "is DOCKER_HOST the address of a Docker Engine API?"
+                )
                 raise DaemonError(
-                    f"the Docker daemon at {self.address.shown} answered /_ping with HTTP {response.status}; "
-                    "is DOCKER_HOST the address of a Docker Engine API?"
+                    f"the Docker daemon at {self.address.shown} answered /_ping with HTTP {response.status} "
+                    f"({one_line(body, 200) or response.reason}); {hint}"
                 )
             return response.getheader("Api-Version", "") or ""
 
