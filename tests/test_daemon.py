@@ -23,7 +23,7 @@ from pants_backend_ko.oci.daemon.client import MAX_API_VERSION, DaemonClient, Da
 from pants_backend_ko.oci.daemon.host import daemon_address
 from pants_backend_ko.oci.daemon.image import save_image
 from pants_backend_ko.oci.image import BuiltImage, BuiltIndex, build_image, build_index
-from pants_backend_ko.oci.layout import blob_path, layout_files
+from pants_backend_ko.oci.layout import blob_path, docker_archive_of_layout, layout_files
 from pants_backend_ko.oci.model import BaseImage, ConfigFile, digest_hex, digest_of
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.remote.pull import resolve_base_from_layout
@@ -170,6 +170,17 @@ def test_load_tags_runs_and_is_not_loaded_twice(container_engine, hello: Hello, 
         actions = lambda since, until: [e["Action"] for e in engine.events(since, until)]  # noqa: E731
         assert "load" in actions(start, middle)
         assert "load" not in actions(middle, end) and "tag" in actions(middle, end)
+
+
+def test_docker_load_takes_the_archive_package_writes(container_engine, hello, repository, tmp_path) -> None:
+    """`docker load -i` (the CLI, not our client) of the single-image `.tar` that `package` writes."""
+    amd64 = hello.images[AMD64]
+    archive = tmp_path / "image.tar"
+    files = layout_files(amd64, [amd64], {}, "latest")
+    archive.write_bytes(docker_archive_of_layout(files, [f"{repository}:v1"]))
+    loaded = container_engine.docker("load", "-i", str(archive))
+    assert f"Loaded image: {repository}:v1" in loaded.stdout
+    assert container_engine.inspect(f"{repository}:v1")["Id"] == amd64.config_descriptor.digest
 
 
 def test_goarch_picks_the_platform_and_a_missing_one_is_refused(container_engine, hello, repository, tmp_path):

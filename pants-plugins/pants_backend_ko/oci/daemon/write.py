@@ -82,7 +82,7 @@ def write_image(client: DaemonClient, layout: OciLayout, image: Descriptor, name
         shown = "no such image" if after is None else f"an image with ID {after.id}"
         raise DaemonError(
             f"the Docker daemon at {client.address.shown} accepted {name} but then shows {shown} under that name, "
-            f"not the image with config {config_digest}; nothing was loaded"
+            f"not the image with config {config_digest}; the load is not done, run again"
         )
     assert after is not None
     return WriteResult(after.id, loaded=True, tagged=())
