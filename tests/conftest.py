@@ -7,6 +7,12 @@ using fresh repository names from ``unique_repo``):
 * ``registry_tls``: docker-registry over TLS (own CA) with htpasswd Basic auth.
 * ``token_server`` + ``registry_token``: docker-registry with token auth.
 * ``fault_proxy``: a recording, fault-injecting proxy in front of ``registry_plain``.
+
+Container engines (session-scoped, shared by every test that loads or runs images):
+
+* ``dockerd``: Debian's Docker Engine, private to the session (unix socket and loopback TCP).
+* ``podman_service``: podman's Docker-compatible API on a unix socket.
+* ``container_engine``: each of the two in turn.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from tests.peers.registry import (
     FaultProxy,
     RegistryPeer,
 )
+from tests.peers.container_engine import ContainerEngine
 from tests.peers.kube import KubeCluster, kube_cluster
 from tests.peers.token_server import TokenServer
 
@@ -89,3 +96,25 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
     """One real kube-apiserver + etcd per test session (built once by tests/peers/build_kube.sh)."""
     with kube_cluster(tmp_path_factory) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerEngine]:
+    """One real dockerd per test session (Debian's docker.io), stopped at the end."""
+    engine = ContainerEngine.start_docker(tmp_path_factory.mktemp("dockerd"))
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture(scope="session")
+def podman_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerEngine]:
+    """One `podman system service` per test session (its Docker-compatible API), stopped at the end."""
+    engine = ContainerEngine.start_podman(tmp_path_factory.mktemp("podman"))
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture(params=["docker", "podman"])
+def container_engine(request) -> ContainerEngine:
+    """Each Docker-API engine in turn."""
+    return request.getfixturevalue({"docker": "dockerd", "podman": "podman_service"}[request.param])

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 __all__ = [
     "app_layer_tar",
     "app_layer_tar_multi",
     "kodata_layer_tar",
     "gzip_layer",
+    "gzip_layer_stream",
     "KODATA_ROOT",
     "APP_DIR",
     "EMPTY_KODATA_DIFF_ID",
@@ -296,8 +297,21 @@ def gzip_layer(tar: bytes) -> bytes:
     The deflate stream is zlib's level 1, not Go's BestSpeed, so the bytes (not the diffID)
     differ from ko's (§4.8); with the same zlib build they are stable.
     """
+    return b"".join(gzip_layer_stream([tar]))
+
+
+def gzip_layer_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """`gzip_layer` over a tar that arrives in pieces: the same bytes, never all in memory.
+
+    zlib's output does not depend on how its input is split (no flush until the end).
+    """
     compressor = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, 0)
-    body = compressor.compress(tar) + compressor.flush()
-    header = b"\x1f\x8b\x08\x00" + struct.pack("<I", 0) + b"\x04\xff"
-    trailer = struct.pack("<II", zlib.crc32(tar) & 0xFFFFFFFF, len(tar) & 0xFFFFFFFF)
-    return header + body + trailer
+    yield b"\x1f\x8b\x08\x00" + struct.pack("<I", 0) + b"\x04\xff"
+    crc, size = 0, 0
+    for chunk in chunks:
+        crc = zlib.crc32(chunk, crc)
+        size += len(chunk)
+        body = compressor.compress(chunk)
+        if body:
+            yield body
+    yield compressor.flush() + struct.pack("<II", crc & 0xFFFFFFFF, size & 0xFFFFFFFF)

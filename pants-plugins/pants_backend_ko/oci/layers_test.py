@@ -16,6 +16,7 @@ from pants_backend_ko.oci.layers import (
     app_layer_tar,
     app_layer_tar_multi,
     gzip_layer,
+    gzip_layer_stream,
     kodata_layer_tar,
 )
 
@@ -181,6 +182,15 @@ def test_gzip_header_and_round_trip() -> None:
     assert gz[:10] == bytes.fromhex("1f8b0800000000000" + "4ff")
     assert gzip.decompress(gz) == tar
     assert gzip_layer(tar) == gz  # deterministic
+
+
+def test_gzip_stream_is_the_same_bytes_however_the_tar_is_split() -> None:
+    tar = app_layer_tar(BINARY * 50, "hello") + bytes(range(256)) * 4000
+    whole = gzip_layer(tar)
+    for size in (1, 511, 4096, 1 << 20):
+        chunks = [tar[i : i + size] for i in range(0, len(tar), size)] if size > 1 else [tar[:1], tar[1:]]
+        assert b"".join(gzip_layer_stream(chunks)) == whole
+    assert gzip.decompress(b"".join(gzip_layer_stream([]))) == b""
 
 
 @pytest.mark.parametrize(

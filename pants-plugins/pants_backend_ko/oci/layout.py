@@ -15,11 +15,10 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +46,9 @@ __all__ = [
     "layout_files",
     "docker_archive_of_layout",
     "docker_archive",
+    "docker_archive_metadata",
+    "ArchivedImage",
+    "tar_stream",
     "read_layout",
     "OciLayout",
     "LayoutError",
@@ -66,6 +68,8 @@ _REF_NAME = re.compile(
 
 # How a base image reference names an OCI layout folder instead of a registry image.
 LAYOUT_PREFIX = "oci-layout:"
+
+_CHUNK = 1 << 20  # bytes read at a time when streaming a blob from disk
 
 
 def blob_path(digest: str) -> str:
@@ -169,30 +173,126 @@ def _split_repo_tag(repo_tag: str) -> tuple[str, str]:
     return repo_tag[:colon], repo_tag[colon + 1 :]
 
 
-def _tar_bytes(files: Mapping[str, bytes]) -> bytes:
-    """A deterministic tar: parent directories first, entries sorted, mtime 0, root-owned."""
+def tar_stream(files: Mapping[str, bytes | Path]) -> Iterator[bytes]:
+    """A deterministic tar, in pieces: parent directories first, entries sorted, mtime 0, root-owned.
+
+    A `Path` value is streamed from that file (its size read when its header is written), so a
+    large layer is never held in memory. The bytes equal `tarfile`'s USTAR output for the same
+    entries, end-of-archive blocks and record padding included.
+    """
     dirs = set()
     for path in files:
         parts = path.split("/")
         for i in range(1, len(parts)):
             dirs.add("/".join(parts[:i]))
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for path in sorted(set(files) | dirs):
-            info = tarfile.TarInfo(path)
-            info.mtime = 0
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            if path in dirs:
-                info.type = tarfile.DIRTYPE
-                info.mode = 0o755
-                tar.addfile(info)
-            else:
-                data = files[path]
-                info.mode = 0o644
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    written = 0
+    for path in sorted(set(files) | dirs):
+        info = tarfile.TarInfo(path)
+        info.mtime = 0
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        if path in dirs:
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o755
+            header = info.tobuf(tarfile.USTAR_FORMAT, tarfile.ENCODING, "surrogateescape")
+            written += len(header)
+            yield header
+            continue
+        data = files[path]
+        info.mode = 0o644
+        info.size = data.stat().st_size if isinstance(data, Path) else len(data)
+        header = info.tobuf(tarfile.USTAR_FORMAT, tarfile.ENCODING, "surrogateescape")
+        written += len(header)
+        yield header
+        if isinstance(data, Path):
+            copied = 0
+            with data.open("rb") as f:
+                while chunk := f.read(_CHUNK):
+                    copied += len(chunk)
+                    yield chunk
+            if copied != info.size:
+                raise ValueError(f"{data} changed size while it was archived ({info.size} -> {copied} bytes)")
+        else:
+            yield bytes(data)
+        padding = -info.size % tarfile.BLOCKSIZE
+        written += info.size + padding
+        yield b"\0" * padding
+    # tarfile's close(): two zero blocks, then zeros up to a whole record.
+    end = 2 * tarfile.BLOCKSIZE
+    end += -(written + end) % tarfile.RECORDSIZE
+    yield b"\0" * end
+
+
+def _tar_bytes(files: Mapping[str, bytes]) -> bytes:
+    return b"".join(tar_stream(files))
+
+
+@dataclass(frozen=True)
+class ArchivedImage:
+    """What a docker archive records about one image besides its blobs."""
+
+    manifest: Descriptor  # media type, size and digest of the image manifest, and its platform
+    config_digest: str
+    layer_digests: tuple[str, ...]
+    top_diff_id: str  # the last layer's diffID, which `repositories` names
+
+    @classmethod
+    def of(cls, image: BuiltImage) -> ArchivedImage:
+        return cls(
+            manifest=Descriptor(
+                media_type=image.media_type,
+                size=image.manifest_descriptor.size,
+                digest=image.digest,
+                platform=image.platform,
+            ),
+            config_digest=image.config_descriptor.digest,
+            layer_digests=tuple(layer.digest for layer in image.layers),
+            top_diff_id=image.layers_diff_ids[-1],
+        )
+
+
+def docker_archive_metadata(image: ArchivedImage, repo_tags: Sequence[str]) -> dict[str, bytes]:
+    """`oci-layout`, `index.json`, `manifest.json` and `repositories` of a one-image docker archive.
+
+    With the image's blobs under `blobs/sha256/` they make the tarball `docker_archive` writes;
+    a loader that streams blobs from disk adds them itself.
+    """
+    if isinstance(repo_tags, str):
+        raise ValueError(f"repo_tags must be a list of 'name:tag' strings, got the string {repo_tags!r}")
+    tags = [_split_repo_tag(t) for t in repo_tags]
+    files = {"oci-layout": OCI_LAYOUT_FILE}
+    # One index.json entry per tag (the name docker and containerd load it as), or one untagged.
+    annotation_sets = [
+        FrozenDict({ANNOTATION_CONTAINERD_IMAGE_NAME: full, ANNOTATION_REF_NAME: tag})
+        for full, (_, tag) in zip(repo_tags, tags)
+    ] or [FrozenDict()]
+    descriptors = [
+        Descriptor(
+            media_type=image.manifest.media_type,
+            size=image.manifest.size,
+            digest=image.manifest.digest,
+            platform=image.manifest.platform,
+            annotations=annotations,
+        )
+        for annotations in annotation_sets
+    ]
+    files["index.json"] = _index_json(descriptors)
+    # Docker writes these two with json.Encoder, which ends them with a newline.
+    manifest_item = {
+        "Config": blob_path(image.config_digest),
+        "RepoTags": list(repo_tags) if repo_tags else None,
+        "Layers": [blob_path(digest) for digest in image.layer_digests],
+    }
+    files["manifest.json"] = gojson.dumps([manifest_item]) + b"\n"
+    if repo_tags:
+        repositories: dict[str, dict[str, str]] = {}
+        top_layer = digest_hex(image.top_diff_id)
+        for name, tag in tags:
+            repositories.setdefault(name, {})[tag] = top_layer
+        files["repositories"] = (
+            gojson.dumps({name: gojson.sorted_map(t) for name, t in sorted(repositories.items())}) + b"\n"
+        )
+    return files
 
 
 def docker_archive(image: BuiltImage, base_blobs: Mapping[str, bytes], repo_tags: Sequence[str]) -> bytes:
@@ -201,43 +301,9 @@ def docker_archive(image: BuiltImage, base_blobs: Mapping[str, bytes], repo_tags
     Layers are stored compressed, under their blob digests, and `manifest.json` points at
     them; `docker load` and skopeo decompress them and check the config's diffIDs.
     """
-    if isinstance(repo_tags, str):
-        raise ValueError(f"repo_tags must be a list of 'name:tag' strings, got the string {repo_tags!r}")
-    tags = [_split_repo_tag(t) for t in repo_tags]
+    metadata = docker_archive_metadata(ArchivedImage.of(image), repo_tags)
     files = _image_files(image, base_blobs, allow_missing_base_blobs=False)
-    files["oci-layout"] = OCI_LAYOUT_FILE
-    # One index.json entry per tag (the name docker and containerd load it as), or one untagged.
-    annotation_sets = [
-        FrozenDict({ANNOTATION_CONTAINERD_IMAGE_NAME: full, ANNOTATION_REF_NAME: tag})
-        for full, (_, tag) in zip(repo_tags, tags)
-    ] or [FrozenDict()]
-    descriptors = [
-        Descriptor(
-            media_type=image.media_type,
-            size=image.manifest_descriptor.size,
-            digest=image.digest,
-            platform=image.platform,
-            annotations=annotations,
-        )
-        for annotations in annotation_sets
-    ]
-    files["index.json"] = _index_json(descriptors)
-    # Docker writes these two with json.Encoder, which ends them with a newline.
-    manifest_item = {
-        "Config": blob_path(image.config_descriptor.digest),
-        "RepoTags": list(repo_tags) if repo_tags else None,
-        "Layers": [blob_path(layer.digest) for layer in image.layers],
-    }
-    files["manifest.json"] = gojson.dumps([manifest_item]) + b"\n"
-    if repo_tags:
-        repositories: dict[str, dict[str, str]] = {}
-        top_layer = digest_hex(image.layers_diff_ids[-1])
-        for name, tag in tags:
-            repositories.setdefault(name, {})[tag] = top_layer
-        files["repositories"] = (
-            gojson.dumps({name: gojson.sorted_map(t) for name, t in sorted(repositories.items())}) + b"\n"
-        )
-    return _tar_bytes(files)
+    return _tar_bytes({**files, **metadata})
 
 
 def _platform_tag(tag: str, image: BuiltImage) -> str:

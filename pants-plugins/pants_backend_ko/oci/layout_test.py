@@ -20,6 +20,7 @@ from pants_backend_ko.oci.layout import (
     docker_archive_of_layout,
     layout_files,
     read_layout,
+    tar_stream,
 )
 from pants_backend_ko.oci.model import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, BaseImage, digest_of
 from pants_backend_ko.oci.platform import Platform
@@ -241,3 +242,24 @@ def test_docker_archive_of_layout_equals_the_in_memory_archive(images) -> None:
     assert docker_archive_of_layout(layout_files(derived, [derived], base_blobs, "d"), tags) == docker_archive(
         derived, base_blobs, tags
     )
+
+
+def test_tar_stream_from_files_on_disk_equals_tarfile_output(images, tmp_path: Path) -> None:
+    # The daemon loader streams blobs from the layout on disk: the same bytes as from memory,
+    # which are tarfile's own USTAR bytes (end blocks and record padding included).
+    amd, _, _ = images
+    files = layout_files(amd, [amd], {}, "v1")
+    on_disk = {}
+    for path, data in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(data)
+        on_disk[path] = tmp_path / path if path.startswith("blobs/") else data
+    streamed = b"".join(tar_stream(on_disk))
+    assert streamed == b"".join(tar_stream(files))
+    assert len(streamed) % tarfile.RECORDSIZE == 0
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for member in tarfile.open(fileobj=io.BytesIO(streamed)).getmembers():
+            data = files.get(member.name)
+            tar.addfile(member, io.BytesIO(data) if data is not None else None)
+    assert buffer.getvalue() == streamed
