@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from pants_backend_ko.oci import gojson
+from pants_backend_ko.golang import gojson
 from pants_backend_ko.oci.image import build_image, build_index
 from pants_backend_ko.oci.layout import layout_files
 from pants_backend_ko.oci.model import BaseImage, ImageIndex, digest_of

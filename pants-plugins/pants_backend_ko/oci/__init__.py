@@ -2,7 +2,6 @@
 
 No Pants imports, only the standard library. Modules:
   platform  `Platform`: parse `os/arch[/variant]`, Go build variables, ko's matching rule
-  gojson    JSON bytes exactly as Go's encoding/json writes them
   layers    ko's app and kodata layer tars (byte for byte as Go's archive/tar), gzip
   model     go-containerregistry's config/manifest/index structs, `Descriptor`, `BaseImage`
   image     `build_image` / `build_index`: ko's image and index from a base, binaries, kodata

@@ -15,7 +15,7 @@ import json
 import pytest
 from tests.peers.go_reference import b64, ggcr, unb64
 
-from pants_backend_ko.oci import gojson
+from pants_backend_ko.golang import gojson
 from pants_backend_ko.oci.image import (
     ANNOTATION_BASE_DIGEST,
     ANNOTATION_BASE_NAME,

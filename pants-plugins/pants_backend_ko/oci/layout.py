@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pants_backend_ko.oci import gojson
+from pants_backend_ko.golang import gojson
 from pants_backend_ko.oci.image import BuiltImage, BuiltIndex
 from pants_backend_ko.oci.model import (
     IMAGE_MANIFEST_TYPES,

@@ -20,14 +20,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
-from pants_backend_ko.oci import gojson
+from pants_backend_ko.golang import gojson
 from pants_backend_ko.oci.platform import Platform
 
 __all__ = [
@@ -48,7 +47,6 @@ __all__ = [
     "check_digest",
     "go_time",
     "epoch_time",
-    "parse_go_json",
     "Descriptor",
     "History",
     "RootFS",
@@ -193,36 +191,6 @@ def epoch_time(epoch: int) -> str:
     )
 
 
-class _JSONObject(list):
-    """A JSON object as its (key, value) pairs, in order, duplicates kept (like Go's decoder sees it)."""
-
-
-class _FloatLiteral(str):
-    """A JSON number that is not an integer literal (Go refuses it for integer fields)."""
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_go_json(data: bytes, what: str) -> Any:
-    """Parse JSON for the Go-struct codec: objects become ordered pairs, floats stay literals."""
-    if isinstance(data, (bytes, bytearray)):
-        # Go replaces invalid UTF-8 inside strings with U+FFFD; so does errors="replace".
-        text = bytes(data).decode("utf-8", errors="replace")
-    else:
-        text = data
-    try:
-        return json.loads(
-            text,
-            object_pairs_hook=_JSONObject,
-            parse_float=_FloatLiteral,
-            parse_constant=_reject_constant,
-        )
-    except ValueError as e:
-        raise ValueError(f"{what} is not valid JSON: {e}") from None
-
-
 def _clean_str(value: str) -> str:
     # JSON may carry lone surrogate escapes; Go decodes them to U+FFFD.
     if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
@@ -235,11 +203,11 @@ def _type_name(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, (int, _FloatLiteral)):
+    if isinstance(value, (int, gojson.FloatLiteral)):
         return "a number"
     if isinstance(value, str):
         return "a string"
-    if isinstance(value, _JSONObject):
+    if isinstance(value, gojson.JSONObject):
         return "an object"
     if isinstance(value, list):
         return "an array"
@@ -301,7 +269,7 @@ class _Strings(_Kind):
     def decode(self, value, current, where):
         if value is None:
             return None
-        if not isinstance(value, list) or isinstance(value, _JSONObject):
+        if not isinstance(value, list) or isinstance(value, gojson.JSONObject):
             raise _type_error(where, "an array of strings", value)
         out = []
         for i, item in enumerate(value):
@@ -323,7 +291,7 @@ class _Hashes(_Strings):
     def decode(self, value, current, where):
         if value is None:
             return None
-        if not isinstance(value, list) or isinstance(value, _JSONObject):
+        if not isinstance(value, list) or isinstance(value, gojson.JSONObject):
             raise _type_error(where, "an array of digests", value)
         return tuple(check_digest(item, f"{where}[{i}]") for i, item in enumerate(value))
 
@@ -334,7 +302,7 @@ class _StringMap(_Kind):
     def decode(self, value, current, where):
         if value is None:
             return None
-        if not isinstance(value, _JSONObject):
+        if not isinstance(value, gojson.JSONObject):
             raise _type_error(where, "an object of strings", value)
         out = dict(current or {})
         for key, item in value:
@@ -355,11 +323,11 @@ class _EmptyStructMap(_Kind):
     def decode(self, value, current, where):
         if value is None:
             return None
-        if not isinstance(value, _JSONObject):
+        if not isinstance(value, gojson.JSONObject):
             raise _type_error(where, "an object", value)
         keys = set(current or ())
         for key, item in value:
-            if item is not None and not isinstance(item, _JSONObject):
+            if item is not None and not isinstance(item, gojson.JSONObject):
                 raise _type_error(f"{where}[{key!r}]", "an object", item)
             keys.add(_clean_str(key))
         return tuple(sorted(keys))
@@ -439,7 +407,7 @@ class _StructList(_Struct):
     def decode(self, value, current, where):
         if value is None:
             return None
-        if not isinstance(value, list) or isinstance(value, _JSONObject):
+        if not isinstance(value, list) or isinstance(value, gojson.JSONObject):
             raise _type_error(where, "an array of objects", value)
         return tuple(
             self.cls() if item is None else _decode_struct(self.cls, item, None, f"{where}[{i}]")
@@ -468,7 +436,7 @@ class _PlatformPointer(_Kind):
     def decode(self, value, current, where):
         if value is None:
             return None
-        if not isinstance(value, _JSONObject):
+        if not isinstance(value, gojson.JSONObject):
             raise _type_error(where, "an object", value)
         attrs: dict[str, Any] = {
             "architecture": "",
@@ -534,7 +502,7 @@ def _match_field(key: str, names: Mapping[str, Any]) -> str | None:
 
 
 def _decode_struct(cls: type, value: Any, current: Any, where: str) -> Any:
-    if not isinstance(value, _JSONObject):
+    if not isinstance(value, gojson.JSONObject):
         raise _type_error(where, "an object", value)
     fields = {f.json: f for f in cls._GO_FIELDS}
     base = current if current is not None else cls()
@@ -765,8 +733,8 @@ class ConfigFile(_GoStruct):
     @classmethod
     def parse(cls, data: bytes, what: str = "image config") -> ConfigFile:
         """Decode config bytes as ggcr's `v1.ParseConfigFile` does (unknown fields dropped)."""
-        value = parse_go_json(data, what)
-        if not isinstance(value, _JSONObject):
+        value = gojson.loads(data, what)
+        if not isinstance(value, gojson.JSONObject):
             raise ValueError(f"{what}: expected a JSON object, got {_type_name(value)}")
         return _decode_struct(cls, value, None, what)
 
@@ -802,7 +770,7 @@ class _DescriptorList(_StructList):
     def decode(self, value, current, where):
         if value is None:
             return None
-        if not isinstance(value, list) or isinstance(value, _JSONObject):
+        if not isinstance(value, list) or isinstance(value, gojson.JSONObject):
             raise _type_error(where, "an array of descriptors", value)
         return tuple(Descriptor.from_json_value(item, f"{where}[{i}]") for i, item in enumerate(value))
 
@@ -838,8 +806,8 @@ def _parse_schema2(cls: type, data: bytes, what: str, media_types: tuple[str, ..
 
     Shared by `ImageManifest` and `ImageIndex`, which differ only in the media types they allow.
     """
-    value = parse_go_json(data, what)
-    if not isinstance(value, _JSONObject):
+    value = gojson.loads(data, what)
+    if not isinstance(value, gojson.JSONObject):
         raise ValueError(f"{what}: expected a JSON object, got {_type_name(value)}")
     parsed = _decode_struct(cls, value, None, what)
     if parsed.schema_version != 2:

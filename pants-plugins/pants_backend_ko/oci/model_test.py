@@ -7,7 +7,7 @@ import json
 import pytest
 from tests.peers.go_reference import b64, ggcr, unb64
 
-from pants_backend_ko.oci import gojson
+from pants_backend_ko.golang import gojson
 from pants_backend_ko.oci.model import (
     DOCKER_CONFIG,
     DOCKER_LAYER_GZIP,

@@ -43,7 +43,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote_plus
 
-from pants_backend_ko.oci import gojson
+from pants_backend_ko.golang import gojson
 from pants_backend_ko.oci.model import IMAGE_MANIFEST_TYPES as _IMAGE_TYPES
 from pants_backend_ko.oci.model import INDEX_TYPES as _INDEX_TYPES
 from pants_backend_ko.oci.model import OCI_INDEX as _OCI_INDEX
@@ -502,34 +502,6 @@ def _check_tool_version(tool_version: Any) -> str:
     return tool_version
 
 
-def _go_indent(value: Any, depth: int, out: list[str]) -> None:
-    """Go's ``json.Encoder`` with ``SetIndent("", "  ")``; scalars through :mod:`gojson`."""
-    pad = "  " * (depth + 1)
-    if isinstance(value, dict) and value:
-        out.append("{\n")
-        for i, (key, item) in enumerate(value.items()):
-            out.append(pad + gojson.dumps(key).decode("utf-8") + ": ")
-            _go_indent(item, depth + 1, out)
-            out.append(",\n" if i < len(value) - 1 else "\n")
-        out.append("  " * depth + "}")
-    elif isinstance(value, (list, tuple)) and value:
-        out.append("[\n")
-        for i, item in enumerate(value):
-            out.append(pad)
-            _go_indent(item, depth + 1, out)
-            out.append(",\n" if i < len(value) - 1 else "\n")
-        out.append("  " * depth + "]")
-    else:
-        out.append(gojson.dumps(value).decode("utf-8"))
-
-
-def _encode(document: dict) -> bytes:
-    out: list[str] = []
-    _go_indent(document, 0, out)
-    out.append("\n")  # json.Encoder.Encode ends every value with a newline
-    return "".join(out).encode("utf-8")
-
-
 def _package(
     spdx_id: str,
     name: str,
@@ -697,7 +669,7 @@ def spdx_for_image(
         )
     doc["packages"] = packages
     doc["relationships"] = relationships
-    return _encode(doc)
+    return gojson.dumps_indented(doc)
 
 
 @dataclass(frozen=True)
@@ -813,4 +785,4 @@ def spdx_for_index(
         )
     doc["packages"] = packages
     doc["relationships"] = relationships
-    return _encode(doc)
+    return gojson.dumps_indented(doc)

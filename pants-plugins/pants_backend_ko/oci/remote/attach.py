@@ -26,7 +26,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from pants_backend_ko.oci import gojson
+from pants_backend_ko.golang import gojson
 from pants_backend_ko.oci.model import (
     OCI_CONFIG,
     OCI_INDEX,
