@@ -22,13 +22,13 @@ quirk that makes results depend on `TZ`; ko's own docs promise UTC). `.Timestamp
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pants_backend_ko.errors import KoError
+from pants_backend_ko.golang.gotime import unix_utc
 
 # The data families a template can use; callers compute only the ones `template_needs` names.
 ENV = "Env"
@@ -86,16 +86,6 @@ def parse_go_env(output: str) -> dict[str, str]:
     return result
 
 
-def format_date(epoch_seconds: int) -> str:
-    """RFC 3339 in UTC, as Go's `time.RFC3339` formats a UTC time (`...Z`)."""
-    moment = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(seconds=epoch_seconds)
-    return (
-        moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-        if moment.year >= 1000
-        else f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%SZ")
-    )
-
-
 def template_data(
     build_env: Sequence[str],
     go_env: Mapping[str, str] | None = None,
@@ -120,7 +110,7 @@ def template_data(
     if git is not None:
         data["Git"] = GoMap(git, None)
     if date_epoch is not None:
-        data["Date"] = format_date(date_epoch)
+        data["Date"] = unix_utc(date_epoch)
         data["Timestamp"] = int(date_epoch)
     return GoMap(data, None)
 

@@ -28,6 +28,7 @@ import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pants_backend_ko.golang.gotime import ZERO_TIME, unix_utc_json
 from pants_backend_ko.oci.layers import (
     APP_DIR,
     KODATA_ROOT,
@@ -38,7 +39,6 @@ from pants_backend_ko.oci.layers import (
 from pants_backend_ko.oci.model import (
     INDEX_TYPES,
     OCI_INDEX,
-    ZERO_TIME,
     BaseImage,
     Descriptor,
     FrozenDict,
@@ -46,7 +46,6 @@ from pants_backend_ko.oci.model import (
     ImageIndex,
     ImageManifest,
     digest_of,
-    epoch_time,
 )
 from pants_backend_ko.oci.platform import Platform
 
@@ -249,7 +248,9 @@ def build_image(
     history.append(
         History(
             author="ko",
-            created=epoch_time(kodata_date_epoch) if kodata_date_epoch is not None else ZERO_TIME,
+            created=unix_utc_json(kodata_date_epoch, "KO_DATA_DATE_EPOCH")
+            if kodata_date_epoch is not None
+            else ZERO_TIME,
             created_by=f"ko build {ref}",
             comment="kodata contents, at $KO_DATA_PATH",
         )
@@ -257,7 +258,9 @@ def build_image(
     history.append(
         History(
             author="ko",
-            created=epoch_time(source_date_epoch) if source_date_epoch is not None else ZERO_TIME,
+            created=unix_utc_json(source_date_epoch, "SOURCE_DATE_EPOCH")
+            if source_date_epoch is not None
+            else ZERO_TIME,
             created_by=f"ko build {ref}",
             comment="go build output, at " + ", ".join(app_paths),
         )
@@ -283,7 +286,9 @@ def build_image(
     config_file = dataclasses.replace(
         config_file,
         author=AUTHOR,
-        created=epoch_time(source_date_epoch) if source_date_epoch is not None else config_file.created,
+        created=unix_utc_json(source_date_epoch, "SOURCE_DATE_EPOCH")
+        if source_date_epoch is not None
+        else config_file.created,
         history=tuple(history),
         rootfs=dataclasses.replace(
             config_file.rootfs, diff_ids=tuple(config_file.rootfs.diff_ids or ()) + tuple(diff_ids)

@@ -23,10 +23,10 @@ import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 from pants_backend_ko.golang import gojson
+from pants_backend_ko.golang.gotime import ZERO_TIME, reformat_json_time
 from pants_backend_ko.oci.platform import Platform
 
 __all__ = [
@@ -40,13 +40,10 @@ __all__ = [
     "DOCKER_LAYER_GZIP",
     "IMAGE_MANIFEST_TYPES",
     "INDEX_TYPES",
-    "ZERO_TIME",
     "FrozenDict",
     "digest_of",
     "digest_hex",
     "check_digest",
-    "go_time",
-    "epoch_time",
     "Descriptor",
     "History",
     "RootFS",
@@ -68,9 +65,6 @@ DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 IMAGE_MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 INDEX_TYPES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
-
-# Go's zero time.Time as json.Marshal writes it.
-ZERO_TIME = "0001-01-01T00:00:00Z"
 
 _DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -127,68 +121,6 @@ def check_digest(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _DIGEST_RE.fullmatch(value):
         raise ValueError(f"{where}: {value!r} is not a sha256 digest (sha256:<64 lower-case hex digits>)")
     return value
-
-
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})",
-)
-
-
-def _days_in_month(year: int, month: int) -> int:
-    if month == 2:
-        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-        return 29 if leap else 28
-    return 30 if month in (4, 6, 9, 11) else 31
-
-
-def go_time(text: Any, where: str) -> str:
-    """A time string as Go's time.Time writes it back after reading it (RFC 3339, nanoseconds).
-
-    Go keeps the offset, cuts trailing zeros of the fraction (at most 9 digits kept) and writes
-    a zero offset as `Z`. Only strict RFC 3339 is accepted.
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"{where}: expected an RFC 3339 time string, got {text!r}")
-    match = _RFC3339.fullmatch(text)
-    if not match:
-        raise ValueError(f"{where}: {text!r} is not an RFC 3339 time like 2006-01-02T15:04:05Z")
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    fraction, zone = match.group(7), match.group(8)
-    if not (
-        1 <= month <= 12 and 1 <= day <= _days_in_month(year, month) and hour <= 23 and minute <= 59 and second <= 59
-    ):
-        raise ValueError(f"{where}: {text!r} is not a valid date and time")
-    out = text[:19]
-    if fraction:
-        fraction = fraction[:9].rstrip("0")
-        if fraction:
-            out += "." + fraction
-    if zone == "Z":
-        return out + "Z"
-    zone_hours, zone_minutes = int(zone[1:3]), int(zone[4:6])
-    if zone_hours > 23 or zone_minutes > 59:
-        raise ValueError(f"{where}: {text!r} has an invalid time zone offset")
-    if zone_hours == 0 and zone_minutes == 0:
-        return out + "Z"
-    return out + zone
-
-
-def epoch_time(epoch: int) -> str:
-    """SOURCE_DATE_EPOCH-style seconds as an RFC 3339 time in **UTC** (`1970-01-01T00:00:00Z`).
-
-    ko formats these in the build machine's local time zone (ko-image-format.md §5); we
-    deliberately write UTC so that the bytes do not depend on TZ.
-    """
-    if isinstance(epoch, bool) or not isinstance(epoch, int):
-        raise ValueError(f"epoch must be whole seconds since 1970, got {epoch!r}")
-    try:
-        moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=epoch)
-    except OverflowError:
-        raise ValueError(f"epoch {epoch} is outside the years 1..9999") from None
-    return (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
-    )
 
 
 def _clean_str(value: str) -> str:
@@ -342,7 +274,7 @@ class _Time(_Kind):
     def decode(self, value, current, where):
         if value is None:
             return current
-        return go_time(value, where)
+        return reformat_json_time(value, where)
 
     def empty(self, value):
         return False

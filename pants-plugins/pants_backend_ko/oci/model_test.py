@@ -8,6 +8,7 @@ import pytest
 from tests.peers.go_reference import b64, ggcr, unb64
 
 from pants_backend_ko.golang import gojson
+from pants_backend_ko.golang.gotime import ZERO_TIME
 from pants_backend_ko.oci.model import (
     DOCKER_CONFIG,
     DOCKER_LAYER_GZIP,
@@ -15,7 +16,6 @@ from pants_backend_ko.oci.model import (
     OCI_CONFIG,
     OCI_LAYER_GZIP,
     OCI_MANIFEST,
-    ZERO_TIME,
     BaseImage,
     ConfigFile,
     Descriptor,
@@ -23,8 +23,6 @@ from pants_backend_ko.oci.model import (
     ImageIndex,
     ImageManifest,
     digest_of,
-    epoch_time,
-    go_time,
 )
 from pants_backend_ko.oci.platform import Platform
 
@@ -209,21 +207,6 @@ def test_scratch_config_for_platform() -> None:
         b'{"architecture":"arm","created":"0001-01-01T00:00:00Z","os":"linux",'
         b'"rootfs":{"type":"layers","diff_ids":null},"config":{},"variant":"v7"}'
     )
-
-
-def test_go_time_and_epoch_time() -> None:
-    assert go_time("2020-01-01T00:00:00.000Z", "t") == "2020-01-01T00:00:00Z"
-    assert go_time("2020-01-01T00:00:00.120+00:00", "t") == "2020-01-01T00:00:00.12Z"
-    assert go_time("2020-01-01T00:00:00-07:00", "t") == "2020-01-01T00:00:00-07:00"
-    assert go_time("2020-01-01T00:00:00.1234567891Z", "t") == "2020-01-01T00:00:00.123456789Z"
-    for bad in ["2020-01-01 00:00:00Z", "2020-13-01T00:00:00Z", "2021-02-29T00:00:00Z", "2020-01-01T00:00:00+24:00", 5]:
-        with pytest.raises(ValueError):
-            go_time(bad, "t")
-    assert epoch_time(0) == "1970-01-01T00:00:00Z"
-    assert epoch_time(1700000000) == "2023-11-14T22:13:20Z"
-    assert epoch_time(-62135596800) == ZERO_TIME
-    with pytest.raises(ValueError, match="whole seconds"):
-        epoch_time("0")  # type: ignore[arg-type]
 
 
 def test_descriptor_shape_and_validation() -> None:

@@ -39,11 +39,11 @@ import re
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote_plus
 
 from pants_backend_ko.golang import gojson
+from pants_backend_ko.golang.gotime import ZERO_TIME, json_time_utc
 from pants_backend_ko.oci.model import IMAGE_MANIFEST_TYPES as _IMAGE_TYPES
 from pants_backend_ko.oci.model import INDEX_TYPES as _INDEX_TYPES
 from pants_backend_ko.oci.model import OCI_INDEX as _OCI_INDEX
@@ -78,7 +78,6 @@ NOASSERTION = "NOASSERTION"
 SPDX_VERSION = "SPDX-2.3"
 NAMESPACE_PREFIX = f"http://spdx.org/spdxdocs/{TOOL_NAME}/"
 
-_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _SPDX_ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]")
 
 
@@ -417,7 +416,7 @@ def created_from_config(config: bytes) -> str:
     """An image config's ``created`` (ko's SBOM date); Go's zero time when it has none."""
     doc = json.loads(config)
     created = doc.get("created") if isinstance(doc, dict) else None
-    return created if isinstance(created, str) and created else "0001-01-01T00:00:00Z"
+    return created if isinstance(created, str) and created else ZERO_TIME
 
 
 # --------------------------------------------------------------------------- helpers
@@ -477,25 +476,6 @@ def _proxy_zip_url(path: str, version: str) -> str:
     return f"https://proxy.golang.org/{_proxy_escape(path)}/@v/{_proxy_escape(version)}.zip"
 
 
-def _spdx_created(created: str) -> str:
-    """An RFC 3339 time as SPDX wants it: UTC, whole seconds, ``YYYY-MM-DDThh:mm:ssZ``."""
-    match = _RFC3339.match(created) if isinstance(created, str) else None
-    if not match:
-        raise ValueError(
-            f"created: {created!r} is not an RFC 3339 time like 1970-01-01T00:00:00Z; pass the image config's 'created'"
-        )
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    zone = match.group(8)
-    try:
-        moment = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
-        if zone not in ("Z", "z"):
-            sign = 1 if zone[0] == "+" else -1
-            moment -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
-    except (ValueError, OverflowError):
-        raise ValueError(f"created: {created!r} is not a valid date and time") from None
-    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
-
-
 def _check_tool_version(tool_version: Any) -> str:
     if not isinstance(tool_version, str) or not tool_version.strip() or any(c.isspace() for c in tool_version):
         raise ValueError(f"tool_version: {tool_version!r} must be a version string without spaces, e.g. 0.1.0")
@@ -547,7 +527,10 @@ def _starter(digest: str, created: str, tool_version: str) -> tuple[dict, str]:
             "SPDXID": "SPDXRef-DOCUMENT",
             "name": "sbom-" + digest,
             "spdxVersion": SPDX_VERSION,
-            "creationInfo": {"created": _spdx_created(created), "creators": [f"Tool: {TOOL_NAME} {tool_version}"]},
+            "creationInfo": {
+                "created": json_time_utc(created, "created"),
+                "creators": [f"Tool: {TOOL_NAME} {tool_version}"],
+            },
             "dataLicense": "CC0-1.0",
             "documentNamespace": NAMESPACE_PREFIX + digest,
             "documentDescribes": [subject_id],

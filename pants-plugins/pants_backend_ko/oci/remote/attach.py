@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pants_backend_ko.golang import gojson
+from pants_backend_ko.golang.gotime import ZERO_TIME
 from pants_backend_ko.oci.model import (
     OCI_CONFIG,
     OCI_INDEX,
@@ -65,8 +66,6 @@ COSIGN_SBOM_MEDIA_TYPE = "text/spdx+json"
 SPDX_ARTIFACT_TYPE = "application/spdx+json"
 EMPTY_CONFIG_MEDIA_TYPE = "application/vnd.oci.empty.v1+json"
 EMPTY_CONFIG = b"{}"
-# ggcr's zero v1.Time as json.Marshal writes it (the cosign attachment's config has no dates).
-_ZERO_TIME = "0001-01-01T00:00:00Z"
 MAX_SBOM_BYTES = 64 * 1024 * 1024
 
 
@@ -97,8 +96,8 @@ def cosign_sbom_image(sbom: bytes, media_type: str = COSIGN_SBOM_MEDIA_TYPE) -> 
     config = gojson.dumps(
         {
             "architecture": "",
-            "created": _ZERO_TIME,
-            "history": [{"created": _ZERO_TIME}],
+            "created": ZERO_TIME,
+            "history": [{"created": ZERO_TIME}],
             "os": "",
             "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]},
             "config": {},
