@@ -24,10 +24,10 @@ makes its config bytes depend on TZ.
 from __future__ import annotations
 
 import dataclasses
-import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pants_backend_ko.golang import gopath
 from pants_backend_ko.golang.gotime import ZERO_TIME, unix_utc_json
 from pants_backend_ko.oci.layers import (
     APP_DIR,
@@ -119,8 +119,8 @@ def app_filename(import_path: str) -> str:
     """ko's binary name: the last element of the import path, `ko-app` when there is none (§3)."""
     if import_path.startswith("ko://"):
         import_path = import_path[len("ko://") :]
-    base = posixpath.basename(import_path.rstrip("/")) if import_path.strip("/") else ""
-    return base if base not in ("", ".", "/") else "ko-app"
+    base = gopath.base(import_path)  # ko's appFilename: filepath.Base, ko-app when it gives nothing
+    return base if base not in (".", "/") else "ko-app"
 
 
 def _strings(values: Sequence[str] | None, what: str) -> tuple[str, ...] | None:

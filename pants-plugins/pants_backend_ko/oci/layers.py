@@ -22,6 +22,8 @@ import struct
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 
+from pants_backend_ko.golang import gopath
+
 __all__ = [
     "app_layer_tar",
     "app_layer_tar_multi",
@@ -92,34 +94,10 @@ def _split_ustar_path(name: str) -> tuple[str, str] | None:
     return name[:i], name[i + 1 :]
 
 
-def _go_path_clean(path: str) -> str:
-    """Go's path.Clean (lexical; leading '//' becomes '/', unlike posixpath.normpath)."""
-    if path == "":
-        return "."
-    rooted = path.startswith("/")
-    parts: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            elif not rooted:
-                parts.append("..")
-            continue
-        parts.append(part)
-    cleaned = "/".join(parts)
-    if rooted:
-        return "/" + cleaned
-    return cleaned or "."
-
-
 def _pax_header_name(name: str) -> str:
     """Go: dir, file := path.Split(name); path.Join(dir, "PaxHeaders.0", file)."""
-    cut = name.rfind("/") + 1
-    directory, file = name[:cut], name[cut:]
-    joined = "/".join(p for p in (directory, "PaxHeaders.0", file) if p)
-    return _go_path_clean(joined)
+    directory, file = gopath.split(name)
+    return gopath.join(directory, "PaxHeaders.0", file)
 
 
 def _pax_record(key: str, value: str) -> bytes:
