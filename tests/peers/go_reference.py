@@ -326,6 +326,9 @@ func do(c call) ([]byte, error) {
 	case "strconv.QuotedPrefix":
 		s, err := strconv.QuotedPrefix(arg(0))
 		return []byte(s), err
+	case "strconv.ParseInt":
+		n, err := strconv.ParseInt(arg(0), 10, 64)
+		return []byte(strconv.FormatInt(n, 10)), err
 	case "strconv.Quote":
 		return []byte(strconv.Quote(arg(0))), nil
 	case "path.Clean":

@@ -36,6 +36,7 @@ from typing import Any, Callable, TypeVar
 import yaml
 
 from pants_backend_ko.errors import KoError
+from pants_backend_ko.golang.gostrconv import parse_int
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.reference import InvalidReferenceError, parse_reference
 
@@ -185,6 +186,20 @@ class BuildSettings:
 
 
 T = TypeVar("T")
+
+
+def epoch_from_env(environ: Mapping[str, str], name: str) -> int | None:
+    """`SOURCE_DATE_EPOCH` or `KO_DATA_DATE_EPOCH` as ko reads them (`strconv.ParseInt(v, 10, 64)`).
+
+    None when unset or empty; a value Go would refuse is a one-line error naming the variable.
+    """
+    value = environ.get(name)
+    if not value:
+        return None
+    try:
+        return parse_int(value)
+    except ValueError:
+        raise KoError(f"${name}={value!r} is not a Unix time in seconds; set it to an integer or unset it.") from None
 
 
 def effective_value(build_value: T | None, ko_yaml_value: T | None, option_value: T | None, default: T) -> T:

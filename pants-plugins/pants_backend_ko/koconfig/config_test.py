@@ -16,6 +16,7 @@ from pants_backend_ko.koconfig.config import (
     build_settings_for,
     check_build_dirs,
     effective_value,
+    epoch_from_env,
     find_ko_config_path,
     ko_config_candidate_paths,
     load_ko_config,
@@ -485,3 +486,16 @@ def test_build_entries_must_point_at_existing_folders() -> None:
         "conf/.ko.yaml:23: builds[1] (#1) points at 'cmd/tool', which is not a folder of the repository; "
         "fix its dir and main (relative to the repository root)"
     )
+
+
+def test_epochs_are_read_as_go_parses_them() -> None:
+    assert epoch_from_env({}, "SOURCE_DATE_EPOCH") is None
+    assert epoch_from_env({"SOURCE_DATE_EPOCH": ""}, "SOURCE_DATE_EPOCH") is None
+    assert epoch_from_env({"SOURCE_DATE_EPOCH": "1700000000"}, "SOURCE_DATE_EPOCH") == 1700000000
+    assert epoch_from_env({"KO_DATA_DATE_EPOCH": "+5"}, "KO_DATA_DATE_EPOCH") == 5
+    for bad in ["1_000", " 1", "1.5", "x", "9223372036854775808"]:
+        with pytest.raises(KoError) as info:
+            epoch_from_env({"SOURCE_DATE_EPOCH": bad}, "SOURCE_DATE_EPOCH")
+        assert str(info.value) == (
+            f"$SOURCE_DATE_EPOCH={bad!r} is not a Unix time in seconds; set it to an integer or unset it."
+        )

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pants_backend_ko.errors import KoError
+from pants_backend_ko.golang.gostrconv import go_bytes, quote, unquote
 from pants_backend_ko.golang.gotime import unix_utc
 
 # The data families a template can use; callers compute only the ones `template_needs` names.
@@ -439,10 +440,11 @@ class _Parser:
             if value == ".":
                 return _Field(".", ())
             return _Field(".", tuple(value[1:].split(".")))
-        if kind == "string":
-            return _Literal(_unquote(value, self))
-        if kind == "raw":
-            return _Literal(value[1:-1])
+        if kind in ("string", "raw"):
+            try:
+                return _Literal(unquote(value))
+            except ValueError:
+                raise self.fail(f"invalid string literal {value}", "fix its escape sequences") from None
         if kind == "number":
             try:
                 return _Literal(int(value.replace("_", ""), 0))
@@ -467,47 +469,6 @@ class _Parser:
         if kind == "chain":
             raise self.fail(f"unexpected {value!r}", "field chains follow . or $ or a parenthesised pipeline")
         raise self.fail(f"unexpected {value!r}", "check the template syntax")
-
-
-def _unquote(literal: str, parser: _Parser) -> str:
-    body = literal[1:-1]
-    simple = {
-        "n": "\n",
-        "t": "\t",
-        "r": "\r",
-        "\\": "\\",
-        '"': '"',
-        "'": "'",
-        "a": "\a",
-        "b": "\b",
-        "f": "\f",
-        "v": "\v",
-    }
-    out = []
-    i = 0
-    while i < len(body):
-        c = body[i]
-        if c != "\\":
-            out.append(c)
-            i += 1
-            continue
-        nxt = body[i + 1] if i + 1 < len(body) else ""
-        if nxt in simple:
-            out.append(simple[nxt])
-            i += 2
-        elif nxt == "x" and re.fullmatch(r"[0-9a-fA-F]{2}", body[i + 2 : i + 4]):
-            out.append(chr(int(body[i + 2 : i + 4], 16)))
-            i += 4
-        elif nxt in "uU":
-            width = 4 if nxt == "u" else 8
-            digits = body[i + 2 : i + 2 + width]
-            if not re.fullmatch(r"[0-9a-fA-F]{%d}" % width, digits):
-                raise parser.fail(f"bad escape in {literal}", "fix the string literal")
-            out.append(chr(int(digits, 16)))
-            i += 2 + width
-        else:
-            raise parser.fail(f"bad escape \\{nxt} in {literal}", "fix the string literal")
-    return "".join(out)
 
 
 def _show(node: Any) -> str:
@@ -622,7 +583,7 @@ class _Evaluator:
             if len(args) != 1:
                 raise fail(f"wrong number of args for len: want 1 got {len(args)}")
             if isinstance(args[0], (str, dict)):
-                return len(args[0].encode("utf-8")) if isinstance(args[0], str) else len(args[0])
+                return len(go_bytes(args[0])) if isinstance(args[0], str) else len(args[0])
             raise fail(f"len of type {_go_type(args[0])}")
         if name == "index":
             if not args:
@@ -632,7 +593,7 @@ class _Evaluator:
                 if isinstance(value, dict) and isinstance(key, str):
                     value = value.get(key, getattr(value, "zero", None))
                 elif isinstance(value, str) and isinstance(key, int) and not isinstance(key, bool):
-                    raw = value.encode("utf-8")
+                    raw = go_bytes(value)
                     if not 0 <= key < len(raw):
                         raise fail(f"error calling index: index out of range: {key}")
                     value = raw[key]
@@ -724,25 +685,6 @@ def _go_sprint(args: Sequence[Any]) -> str:
     return "".join(out)
 
 
-def _go_quote(text: str) -> str:
-    out = ['"']
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
 def _go_sprintf(fmt: str, args: Sequence[Any], parser: _Parser) -> str:
     out = []
     i = 0
@@ -772,7 +714,7 @@ def _go_sprintf(fmt: str, args: Sequence[Any], parser: _Parser) -> str:
         elif verb == "t" and isinstance(arg, bool):
             out.append(_go_print(arg))
         elif verb == "q" and isinstance(arg, str):
-            out.append(_go_quote(arg))
+            out.append(quote(arg))
         else:
             out.append(f"%!{verb}({_go_type(arg)}={_go_print(arg)})")
     if index < len(args):

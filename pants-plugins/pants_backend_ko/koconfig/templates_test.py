@@ -198,6 +198,8 @@ SUPPORTED = [
     '{{ if eq .Git.Branch "main" }}release{{ else if .Git.IsDirty }}dev{{ else }}other{{ end }}',
     "{{ if .Env.EMPTY }}set{{ else }}{{ if .Git.IsDirty }}nested{{ end }}{{ end }}",
     '{{ "quoted \\"string\\" \\t\\u00e9" }}',
+    '{{ "octal \\101 hex \\x41 \\U0001F600" }} {{ printf "%q" "bell\\a nbsp\\u00a0 del\\x7f tab\\t" }}',
+    "{{ `raw \\n kept` }}",
     "{{ true }} {{ false }} {{ 0x1F }} {{ 1_000 }}",
     "{{ .Git }}",
     "{{ .Env.VERSION }}{{/* trailing */}}",

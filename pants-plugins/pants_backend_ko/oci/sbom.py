@@ -43,6 +43,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from pants_backend_ko.golang import gojson
+from pants_backend_ko.golang.gostrconv import quoted_prefix, unquote
 from pants_backend_ko.golang.gotime import ZERO_TIME, json_time_utc
 from pants_backend_ko.oci.model import IMAGE_MANIFEST_TYPES as _IMAGE_TYPES
 from pants_backend_ko.oci.model import INDEX_TYPES as _INDEX_TYPES
@@ -133,78 +134,6 @@ def _quote_value(value: str) -> bool:
     return any(c in value for c in ' \t\r\n"`')
 
 
-_SIMPLE_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, '"': 34}
-
-
-def _go_unquote(text: str) -> str | None:
-    """Go's ``strconv.Unquote`` for "..." and `...` literals; None if ``text`` is not one."""
-    if len(text) < 2 or text[0] != text[-1] or text[0] not in '"`':
-        return None
-    body = text[1:-1]
-    if text[0] == "`":
-        return None if "`" in body else body.replace("\r", "")
-    if "\n" in body:
-        return None
-    out = bytearray()
-    i = 0
-    while i < len(body):
-        c = body[i]
-        if c == '"':
-            return None
-        if c != "\\":
-            out += c.encode("utf-8", "surrogateescape")
-            i += 1
-            continue
-        if i + 1 >= len(body):
-            return None
-        e = body[i + 1]
-        if e in _SIMPLE_ESCAPES:
-            out.append(_SIMPLE_ESCAPES[e])
-            i += 2
-        elif e in "xuU":
-            width = {"x": 2, "u": 4, "U": 8}[e]
-            digits = body[i + 2 : i + 2 + width]
-            if len(digits) != width or not re.fullmatch(r"[0-9A-Fa-f]+", digits):
-                return None
-            value = int(digits, 16)
-            if e == "x":
-                out.append(value)
-            else:
-                if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
-                    return None
-                out += chr(value).encode("utf-8")
-            i += 2 + width
-        elif e in "01234567":
-            digits = body[i + 1 : i + 4]
-            if len(digits) != 3 or not re.fullmatch(r"[0-7]{3}", digits) or int(digits, 8) > 255:
-                return None
-            out.append(int(digits, 8))
-            i += 4
-        else:
-            return None
-    return out.decode("utf-8", "replace")
-
-
-def _quoted_prefix(text: str) -> str | None:
-    """Go's ``strconv.QuotedPrefix``: the quoted literal ``text`` starts with, or None."""
-    if not text or text[0] not in '"`':
-        return None
-    quote = text[0]
-    i = 1
-    while i < len(text):
-        c = text[i]
-        if c == quote:
-            candidate = text[: i + 1]
-            return candidate if _go_unquote(candidate) is not None else None
-        if quote == '"' and c == "\\":
-            i += 2
-            continue
-        if quote == '"' and c == "\n":
-            return None
-        i += 1
-    return None
-
-
 def _module(elem: list[str], line_no: int, what: str) -> GoModule:
     if len(elem) not in (2, 3):
         raise _fail(line_no, f"a {what} line needs 2 or 3 tab-separated columns, got {len(elem)}")
@@ -217,12 +146,13 @@ def _setting(kv: str, line_no: int) -> tuple[str, str]:
     if kv[0] == "=":
         raise _fail(line_no, "a build line has an empty key")
     if kv[0] in '"`':
-        raw_key = _quoted_prefix(kv)
-        if raw_key is None:
-            raise _fail(line_no, "a build line has an invalid quoted key")
+        try:
+            raw_key = quoted_prefix(kv)
+        except ValueError:
+            raise _fail(line_no, "a build line has an invalid quoted key") from None
         if len(kv) == len(raw_key) or kv[len(raw_key)] != "=":
             raise _fail(line_no, "a build line has no '=' after its quoted key")
-        key = _go_unquote(raw_key) or ""
+        key = unquote(raw_key)
         raw_value = kv[len(raw_key) + 1 :]
     else:
         key, sep, raw_value = kv.partition("=")
@@ -232,10 +162,10 @@ def _setting(kv: str, line_no: int) -> tuple[str, str]:
             raise _fail(line_no, f"the build key {key!r} must be quoted")
     value = raw_value
     if raw_value and raw_value[0] in '"`':
-        unquoted = _go_unquote(raw_value)
-        if unquoted is None:
-            raise _fail(line_no, f"the build setting {key!r} has an invalid quoted value")
-        value = unquoted
+        try:
+            value = unquote(raw_value)
+        except ValueError:
+            raise _fail(line_no, f"the build setting {key!r} has an invalid quoted value") from None
     elif _quote_value(raw_value):
         raise _fail(line_no, f"the value of build setting {key!r} must be quoted")
     return key, value

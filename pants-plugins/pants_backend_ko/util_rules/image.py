@@ -29,7 +29,7 @@ from pants.util.logging import LogLevel
 
 from pants_backend_ko import VERSION
 from pants_backend_ko.errors import KoError
-from pants_backend_ko.koconfig.config import build_settings_for, effective_value
+from pants_backend_ko.koconfig.config import build_settings_for, effective_value, epoch_from_env
 from pants_backend_ko.oci import image as oci_image
 from pants_backend_ko.oci import layout as oci_layout
 from pants_backend_ko.oci import sbom as oci_sbom
@@ -55,16 +55,6 @@ HOST_PLATFORMS = {
     PantsPlatform.macos_x86_64: "darwin/amd64",
     PantsPlatform.macos_arm64: "darwin/arm64",
 }
-
-
-def parse_epoch(env: EnvironmentVars, name: str) -> int | None:
-    value = env.get(name)
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise KoError(f"${name}={value!r} is not a Unix time in seconds; set it to an integer or unset it.") from None
 
 
 def image_sboms(
@@ -294,8 +284,8 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
     settings = await Get(KoImageSettings, KoImageSettingsRequest(field_set))
     owner = str(settings.address)
     epochs = await Get(EnvironmentVars, EnvironmentVarsRequest(["SOURCE_DATE_EPOCH", "KO_DATA_DATE_EPOCH"]))
-    source_date_epoch = parse_epoch(epochs, "SOURCE_DATE_EPOCH")
-    kodata_date_epoch = parse_epoch(epochs, "KO_DATA_DATE_EPOCH")
+    source_date_epoch = epoch_from_env(epochs, "SOURCE_DATE_EPOCH")
+    kodata_date_epoch = epoch_from_env(epochs, "KO_DATA_DATE_EPOCH")
     base, kodata, name = await MultiGet(
         Get(
             ResolvedBaseImage,
