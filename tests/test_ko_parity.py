@@ -23,9 +23,11 @@ from pathlib import Path
 import pytest
 
 from pants_backend_ko.golang import gojson
+from pants_backend_ko.oci.base import BaseImage
+from pants_backend_ko.oci.digest import digest_of
 from pants_backend_ko.oci.image import build_image, build_index
 from pants_backend_ko.oci.layout import layout_files
-from pants_backend_ko.oci.model import BaseImage, ImageIndex, digest_of
+from pants_backend_ko.oci.manifest import ImageIndex
 from pants_backend_ko.oci.platform import Platform
 from tests.peers.go_reference import go_env, ko_binary
 from tests.peers.image_tools import write_tree

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from pants_backend_ko.oci.base import BaseImage
 from pants_backend_ko.oci.image import build_image
 from pants_backend_ko.oci.layout import layout_files
-from pants_backend_ko.oci.model import BaseImage
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.remote.attach import (
     SPDX_ARTIFACT_TYPE,

@@ -270,6 +270,29 @@ import (
 	"time"
 )
 
+// sample has one field of each kind golang/gostruct knows (gostruct_test.py mirrors it).
+type sampleInner struct {
+	A string `json:"a"`
+	N int64  `json:"n,omitempty"`
+}
+
+type sample struct {
+	S      string              `json:"s"`
+	SO     string              `json:"so,omitempty"`
+	B      bool                `json:"b,omitempty"`
+	I      int64               `json:"i,omitempty"`
+	L      []string            `json:"l,omitempty"`
+	LN     []string            `json:"ln"`
+	M      map[string]string   `json:"m,omitempty"`
+	E      map[string]struct{} `json:"e,omitempty"`
+	T      time.Time           `json:"t"`
+	Y      []byte              `json:"y,omitempty"`
+	In     sampleInner         `json:"in"`
+	P      *sampleInner        `json:"p,omitempty"`
+	LS     []sampleInner       `json:"ls,omitempty"`
+	Kelvin string              `json:"kind"`
+}
+
 type call struct {
 	Op   string   `json:"op"`
 	Args [][]byte `json:"args"`
@@ -368,6 +391,12 @@ func do(c call) ([]byte, error) {
 			return nil, err
 		}
 		return []byte(t.UTC().Format(time.RFC3339)), nil
+	case "json.Unmarshal.sample":
+		var v sample
+		if err := json.Unmarshal(c.Args[0], &v); err != nil {
+			return nil, err
+		}
+		return json.Marshal(v)
 	case "json.Encoder.SetIndent":
 		var v any
 		if err := json.Unmarshal(c.Args[0], &v); err != nil {

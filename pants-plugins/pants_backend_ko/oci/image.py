@@ -28,7 +28,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pants_backend_ko.golang import gopath
+from pants_backend_ko.golang.frozendict import FrozenDict
 from pants_backend_ko.golang.gotime import ZERO_TIME, unix_utc_json
+from pants_backend_ko.oci.base import BaseImage
+from pants_backend_ko.oci.configfile import History
+from pants_backend_ko.oci.digest import digest_of
 from pants_backend_ko.oci.layers import (
     APP_DIR,
     KODATA_ROOT,
@@ -36,17 +40,8 @@ from pants_backend_ko.oci.layers import (
     gzip_layer,
     kodata_layer_tar,
 )
-from pants_backend_ko.oci.model import (
-    INDEX_TYPES,
-    OCI_INDEX,
-    BaseImage,
-    Descriptor,
-    FrozenDict,
-    History,
-    ImageIndex,
-    ImageManifest,
-    digest_of,
-)
+from pants_backend_ko.oci.manifest import Descriptor, ImageIndex, ImageManifest
+from pants_backend_ko.oci.mediatypes import INDEX_TYPES, OCI_INDEX
 from pants_backend_ko.oci.platform import Platform
 
 __all__ = [

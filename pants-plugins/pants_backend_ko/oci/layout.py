@@ -24,20 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pants_backend_ko.golang import gojson
+from pants_backend_ko.golang.frozendict import FrozenDict
+from pants_backend_ko.oci.configfile import ConfigFile
+from pants_backend_ko.oci.digest import check_digest, digest_hex, digest_of
 from pants_backend_ko.oci.image import BuiltImage, BuiltIndex
-from pants_backend_ko.oci.model import (
-    IMAGE_MANIFEST_TYPES,
-    INDEX_TYPES,
-    OCI_INDEX,
-    ConfigFile,
-    Descriptor,
-    FrozenDict,
-    ImageIndex,
-    ImageManifest,
-    check_digest,
-    digest_hex,
-    digest_of,
-)
+from pants_backend_ko.oci.manifest import Descriptor, ImageIndex, ImageManifest
+from pants_backend_ko.oci.mediatypes import IMAGE_MANIFEST_TYPES, INDEX_TYPES, OCI_INDEX
 from pants_backend_ko.oci.platform import Platform
 
 __all__ = [

@@ -45,12 +45,20 @@ from urllib.parse import quote_plus
 from pants_backend_ko.golang import gojson
 from pants_backend_ko.golang.gostrconv import quoted_prefix, unquote
 from pants_backend_ko.golang.gotime import ZERO_TIME, json_time_utc
-from pants_backend_ko.oci.model import IMAGE_MANIFEST_TYPES as _IMAGE_TYPES
-from pants_backend_ko.oci.model import INDEX_TYPES as _INDEX_TYPES
-from pants_backend_ko.oci.model import OCI_INDEX as _OCI_INDEX
-from pants_backend_ko.oci.model import OCI_MANIFEST as _OCI_MANIFEST
-from pants_backend_ko.oci.model import check_digest as _check_digest
-from pants_backend_ko.oci.model import digest_hex
+from pants_backend_ko.oci.digest import check_digest as _check_digest
+from pants_backend_ko.oci.digest import digest_hex
+from pants_backend_ko.oci.mediatypes import (
+    IMAGE_MANIFEST_TYPES as _IMAGE_TYPES,
+)
+from pants_backend_ko.oci.mediatypes import (
+    INDEX_TYPES as _INDEX_TYPES,
+)
+from pants_backend_ko.oci.mediatypes import (
+    OCI_INDEX as _OCI_INDEX,
+)
+from pants_backend_ko.oci.mediatypes import (
+    OCI_MANIFEST as _OCI_MANIFEST,
+)
 from pants_backend_ko.oci.reference import parse_reference
 
 __all__ = [

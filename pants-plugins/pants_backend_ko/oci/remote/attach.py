@@ -28,15 +28,9 @@ from typing import Any
 
 from pants_backend_ko.golang import gojson
 from pants_backend_ko.golang.gotime import ZERO_TIME
-from pants_backend_ko.oci.model import (
-    OCI_CONFIG,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    Descriptor,
-    check_digest,
-    digest_hex,
-    digest_of,
-)
+from pants_backend_ko.oci.digest import check_digest, digest_hex, digest_of
+from pants_backend_ko.oci.manifest import Descriptor
+from pants_backend_ko.oci.mediatypes import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST
 from pants_backend_ko.oci.reference import looks_like_registry, parse_repository
 from pants_backend_ko.oci.remote.descriptors import MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES
 from pants_backend_ko.oci.remote.errors import RegistryError

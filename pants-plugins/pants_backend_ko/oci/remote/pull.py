@@ -33,15 +33,10 @@ from typing import Any
 import requests
 import urllib3
 
+from pants_backend_ko.oci.digest import check_digest, digest_hex, digest_of
 from pants_backend_ko.oci.layout import LAYOUT_PREFIX, OciLayout, read_layout
-from pants_backend_ko.oci.model import (
-    IMAGE_MANIFEST_TYPES,
-    INDEX_TYPES,
-    Descriptor,
-    check_digest,
-    digest_hex,
-    digest_of,
-)
+from pants_backend_ko.oci.manifest import Descriptor
+from pants_backend_ko.oci.mediatypes import IMAGE_MANIFEST_TYPES, INDEX_TYPES
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.reference import Reference, parse_reference
 from pants_backend_ko.oci.remote.credentials import Keychain
