@@ -260,14 +260,18 @@ _STDLIB_MAIN = r"""
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"text/template"
 	"time"
+	"unicode"
 )
 
 // sample has one field of each kind golang/gostruct knows (gostruct_test.py mirrors it).
@@ -391,6 +395,20 @@ func do(c call) ([]byte, error) {
 			return nil, err
 		}
 		return []byte(t.UTC().Format(time.RFC3339)), nil
+	case "debug.ParseBuildInfo":
+		// `go version -m` output as ko reads it: massageGoVersionM, then debug.ParseBuildInfo.
+		var out bytes.Buffer
+		scanner := bufio.NewScanner(bytes.NewReader(c.Args[0]))
+		scanner.Buffer(make([]byte, 1<<20), 1<<20)
+		scanner.Scan()
+		for scanner.Scan() {
+			fmt.Fprintln(&out, strings.TrimLeftFunc(scanner.Text(), unicode.IsSpace))
+		}
+		bi, err := debug.ParseBuildInfo(out.String())
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(bi)
 	case "json.Unmarshal.sample":
 		var v sample
 		if err := json.Unmarshal(c.Args[0], &v); err != nil {

@@ -29,10 +29,11 @@ from pants.util.logging import LogLevel
 
 from pants_backend_ko import VERSION
 from pants_backend_ko.errors import KoError
+from pants_backend_ko.golang.elfbuildinfo import build_info_from_binary
 from pants_backend_ko.koconfig.config import build_settings_for, effective_value, epoch_from_env
 from pants_backend_ko.oci import image as oci_image
 from pants_backend_ko.oci import layout as oci_layout
-from pants_backend_ko.oci import sbom as oci_sbom
+from pants_backend_ko.oci import spdx
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.subsystems import DEFAULT_BASE_IMAGE, KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
@@ -66,18 +67,18 @@ def image_sboms(
     out: dict[str, tuple[str, bytes]] = {}
     for image, binary in zip(images, main_binaries):
         try:
-            info = oci_sbom.build_info_from_binary(binary, binary_path)
+            info = build_info_from_binary(binary, binary_path)
         except ValueError as e:
             raise KoError(
                 f"{owner}: cannot read Go module information for the SBOM: {e}; set `[ko].sbom = false` to skip SBOMs."
             ) from None
-        data = oci_sbom.spdx_for_image(
+        data = spdx.spdx_for_image(
             info,
             image_digest=image.digest,
             image_media_type=image.media_type,
             binary_path_in_image=binary_path,
-            base=oci_sbom.base_from_manifest(image.manifest),
-            created=oci_sbom.created_from_config(image.config),
+            base=spdx.base_from_manifest(image.manifest),
+            created=spdx.created_from_config(image.config),
             tool_version=VERSION,
         )
         platform = image.platform
@@ -90,13 +91,13 @@ def image_sboms(
     if top not in images:
         out[f"{output_path}.spdx.json"] = (
             top.digest,
-            oci_sbom.spdx_for_index(
+            spdx.spdx_for_index(
                 top.digest,
                 [(c.digest, c.platform) for c in images],
-                oci_sbom.created_from_config(images[0].config),
+                spdx.created_from_config(images[0].config),
                 tool_version=VERSION,
                 index_media_type=top.media_type,
-                base=oci_sbom.base_from_manifest(top.manifest),
+                base=spdx.base_from_manifest(top.manifest),
             ),
         )
     return out

@@ -1,13 +1,11 @@
 """SPDX 2.3 SBOMs for images and indexes, modelled on ko's ``internal/sbom/spdx.go``.
 
-* :func:`parse_go_version_m` reads the text ``go version -m <binary>`` prints into a
-  :class:`GoBuildInfo`, with the rules of Go's ``runtime/debug.ParseBuildInfo`` (after ko's
-  ``massageGoVersionM``: the ``<file>: <go version>`` header is read, leading whitespace of
-  every other line dropped, trailing tabs kept).
-* :func:`build_info_from_binary` reads the same information straight from a Linux (ELF) Go
-  binary's ``.go.buildinfo`` section, as Go's ``debug/buildinfo`` does: no Go toolchain and
-  no extra process needed. :func:`base_from_manifest` and :func:`created_from_config` pick
-  the base (``org.opencontainers.image.base.*`` annotations) and date the way ko does.
+The Go side, what a binary says about its modules, is read by ``golang.gobuildinfo``
+(``go version -m`` text) and ``golang.elfbuildinfo`` (the binary itself), as ko's
+``internal/sbom/mod.go`` does beside ``spdx.go``. Here:
+
+* :func:`base_from_manifest` and :func:`created_from_config` pick the base
+  (``org.opencontainers.image.base.*`` annotations) and date the way ko does.
 * :func:`spdx_for_image` and :func:`spdx_for_index` write the SPDX JSON documents ko writes
   (``GenerateImageSPDX`` / ``GenerateIndexSPDX``): the image package with a ``pkg:oci``
   purl, the base image (``DESCENDANT_OF``), the main module (``CONTAINS``) and every
@@ -15,7 +13,7 @@
   ``h1:`` go.sum hash); for an index, one package per child (``VARIANT_OF``).
 
 The bytes are what Go's ``json.Encoder`` with ``SetIndent("", "  ")`` writes (struct field
-order, HTML-safe escaping, a trailing newline), so the same input always gives the same
+order, HTML-safe escaping, a trailing newline: ``gojson.dumps_indented``), so the same input always gives the same
 bytes. Deliberate differences from ko, each because ko's output is wrong there:
 
 * SPDX identifiers keep only the characters SPDX allows (letters, digits, ``.``, ``-``); ko
@@ -27,7 +25,7 @@ bytes. Deliberate differences from ko, each because ko's output is wrong there:
 * The creator is ``Tool: pants-backend-ko <version>`` and the namespace
   ``http://spdx.org/spdxdocs/pants-backend-ko/<digest>``.
 
-No Pants imports; standard library and the image model's media types and digest check only.
+No Pants imports.
 """
 
 from __future__ import annotations
@@ -36,41 +34,23 @@ import base64
 import binascii
 import json
 import re
-import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus
 
 from pants_backend_ko.golang import gojson
-from pants_backend_ko.golang.gostrconv import quoted_prefix, unquote
+from pants_backend_ko.golang.gobuildinfo import GoBuildInfo, GoModule
 from pants_backend_ko.golang.gotime import ZERO_TIME, json_time_utc
-from pants_backend_ko.oci.digest import check_digest as _check_digest
-from pants_backend_ko.oci.digest import digest_hex
-from pants_backend_ko.oci.mediatypes import (
-    IMAGE_MANIFEST_TYPES as _IMAGE_TYPES,
-)
-from pants_backend_ko.oci.mediatypes import (
-    INDEX_TYPES as _INDEX_TYPES,
-)
-from pants_backend_ko.oci.mediatypes import (
-    OCI_INDEX as _OCI_INDEX,
-)
-from pants_backend_ko.oci.mediatypes import (
-    OCI_MANIFEST as _OCI_MANIFEST,
-)
+from pants_backend_ko.oci.digest import check_digest, digest_hex
+from pants_backend_ko.oci.mediatypes import IMAGE_MANIFEST_TYPES, INDEX_TYPES, OCI_INDEX, OCI_MANIFEST
 from pants_backend_ko.oci.reference import parse_reference
 
 __all__ = [
     "SPDX_MEDIA_TYPE",
     "SPDX_JSON_MEDIA_TYPE",
     "TOOL_NAME",
-    "GoBuildInfoError",
-    "GoModule",
-    "GoBuildInfo",
     "IndexChild",
-    "parse_go_version_m",
-    "build_info_from_binary",
     "base_from_manifest",
     "created_from_config",
     "h1_to_sha256",
@@ -88,252 +68,6 @@ SPDX_VERSION = "SPDX-2.3"
 NAMESPACE_PREFIX = f"http://spdx.org/spdxdocs/{TOOL_NAME}/"
 
 _SPDX_ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]")
-
-
-class GoBuildInfoError(ValueError):
-    """The text is not ``go version -m`` output that Go itself could parse back."""
-
-
-# --------------------------------------------------------------------------- build info
-
-
-@dataclass(frozen=True)
-class GoModule:
-    """One module line (``mod``/``dep``) with its optional ``=>`` replacement."""
-
-    path: str
-    version: str
-    sum: str = ""
-    replace: GoModule | None = None
-
-
-@dataclass(frozen=True)
-class GoBuildInfo:
-    """What ``go version -m`` says about one binary (Go's ``debug.BuildInfo``)."""
-
-    go_version: str  # "go1.26.8", from the header line; "" without a header
-    binary: str  # the file named in the header line; "" without a header
-    path: str  # the main package's import path
-    main: GoModule | None  # None when there is no "mod" line (not built in module mode)
-    deps: tuple[GoModule, ...]
-    settings: tuple[tuple[str, str], ...]  # "build" lines, in order
-
-    def setting(self, key: str) -> str | None:
-        """The value of the last ``build`` setting named ``key`` (e.g. ``GOARCH``), or None."""
-        found = None
-        for k, v in self.settings:
-            if k == key:
-                found = v
-        return found
-
-
-def _fail(line_no: int, problem: str) -> GoBuildInfoError:
-    return GoBuildInfoError(
-        f"go version -m output, line {line_no}: {problem}; pass the unmodified output of `go version -m <binary>`"
-    )
-
-
-def _quote_key(key: str) -> bool:
-    # Go's debug.quoteKey: keys with these characters are written quoted.
-    return key == "" or any(c in key for c in '= \t\r\n"`')
-
-
-def _quote_value(value: str) -> bool:
-    return any(c in value for c in ' \t\r\n"`')
-
-
-def _module(elem: list[str], line_no: int, what: str) -> GoModule:
-    if len(elem) not in (2, 3):
-        raise _fail(line_no, f"a {what} line needs 2 or 3 tab-separated columns, got {len(elem)}")
-    return GoModule(path=elem[0], version=elem[1], sum=elem[2] if len(elem) == 3 else "")
-
-
-def _setting(kv: str, line_no: int) -> tuple[str, str]:
-    if not kv:
-        raise _fail(line_no, "a build line has no key=value")
-    if kv[0] == "=":
-        raise _fail(line_no, "a build line has an empty key")
-    if kv[0] in '"`':
-        try:
-            raw_key = quoted_prefix(kv)
-        except ValueError:
-            raise _fail(line_no, "a build line has an invalid quoted key") from None
-        if len(kv) == len(raw_key) or kv[len(raw_key)] != "=":
-            raise _fail(line_no, "a build line has no '=' after its quoted key")
-        key = unquote(raw_key)
-        raw_value = kv[len(raw_key) + 1 :]
-    else:
-        key, sep, raw_value = kv.partition("=")
-        if not sep:
-            raise _fail(line_no, "a build line has no '=' after its key")
-        if _quote_key(key):
-            raise _fail(line_no, f"the build key {key!r} must be quoted")
-    value = raw_value
-    if raw_value and raw_value[0] in '"`':
-        try:
-            value = unquote(raw_value)
-        except ValueError:
-            raise _fail(line_no, f"the build setting {key!r} has an invalid quoted value") from None
-    elif _quote_value(raw_value):
-        raise _fail(line_no, f"the value of build setting {key!r} must be quoted")
-    return key, value
-
-
-def parse_go_version_m(text: str) -> GoBuildInfo:
-    """Parse the output of ``go version -m <binary>`` (one binary).
-
-    Raises :class:`GoBuildInfoError` (one line, with the line number) for text Go's
-    ``debug.ParseBuildInfo`` would reject, for output about several binaries, and for text
-    with no build information at all.
-    """
-    if not isinstance(text, str):
-        raise GoBuildInfoError(f"go version -m output must be text, got {type(text).__name__}")
-    lines = text.splitlines()
-    go_version = binary = ""
-    start = 0
-    if lines and lines[0] and not lines[0][0].isspace():
-        header = lines[0]
-        binary, sep, go_version = header.rpartition(": ")
-        if not sep or not go_version.startswith("go"):
-            raise _fail(1, f"expected '<binary>: go<version>', got {header[:120]!r}")
-        start = 1
-    path = ""
-    main: GoModule | None = None
-    deps: list[GoModule] = []
-    settings: list[tuple[str, str]] = []
-    # The module a "=>" line replaces: ("main", None) or ("dep", index); None after a replacement.
-    last: tuple[str, int | None] | None = None
-    for offset, raw in enumerate(lines[start:]):
-        line_no = start + offset + 1
-        if raw and not raw[0].isspace():
-            raise _fail(line_no, "a second '<binary>: go<version>' header (output about several binaries)")
-        line = raw.lstrip()
-        if line.startswith("path\t"):
-            path = line[len("path\t") :]
-        elif line.startswith("mod\t"):
-            main = _module(line[len("mod\t") :].split("\t"), line_no, "mod")
-            last = ("main", None)
-        elif line.startswith("dep\t"):
-            deps.append(_module(line[len("dep\t") :].split("\t"), line_no, "dep"))
-            last = ("dep", len(deps) - 1)
-        elif line.startswith("=>\t"):
-            elem = line[len("=>\t") :].split("\t")
-            if len(elem) != 3:
-                raise _fail(line_no, f"a replacement (=>) line needs 3 tab-separated columns, got {len(elem)}")
-            if last is None:
-                raise _fail(line_no, "a replacement (=>) line does not follow a mod or dep line")
-            replacement = GoModule(path=elem[0], version=elem[1], sum=elem[2])
-            if last[0] == "main":
-                assert main is not None
-                main = GoModule(main.path, main.version, main.sum, replacement)
-            else:
-                index = last[1]
-                assert index is not None
-                old = deps[index]
-                deps[index] = GoModule(old.path, old.version, old.sum, replacement)
-            last = None
-        elif line.startswith("build\t"):
-            settings.append(_setting(line[len("build\t") :], line_no))
-        # Any other line (Go's "go\t<version>", blank lines) is ignored, as Go does.
-    if not path and main is None and not deps:
-        raise GoBuildInfoError(
-            "go version -m output has no build information (no path, mod or dep line); "
-            "run `go version -m` on a Go binary built with module support"
-        )
-    return GoBuildInfo(go_version, binary, path, main, tuple(deps), tuple(settings))
-
-
-_BUILDINFO_MAGIC = b"\xff Go buildinf:"
-_BUILDINFO_HEADER_SIZE = 32
-
-
-def _elf_section(data: bytes, wanted: str, what: str) -> bytes | None:
-    """The bytes of the ELF section named ``wanted``, or None if there is none."""
-    if len(data) < 64 or data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] not in (1, 2):
-        raise GoBuildInfoError(
-            f"{what}: not an ELF executable; only Linux binaries are read directly, "
-            "pass the output of `go version -m` to parse_go_version_m instead"
-        )
-    is64, order = data[4] == 2, "<" if data[5] == 1 else ">"
-    try:
-        if is64:
-            (shoff,) = struct.unpack_from(order + "Q", data, 0x28)
-            shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", data, 0x3A)
-        else:
-            (shoff,) = struct.unpack_from(order + "I", data, 0x20)
-            shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", data, 0x2E)
-
-        def header(i: int) -> tuple[int, int, int]:
-            base = shoff + i * shentsize
-            if is64:
-                (name,) = struct.unpack_from(order + "I", data, base)
-                offset, size = struct.unpack_from(order + "QQ", data, base + 0x18)
-            else:
-                (name,) = struct.unpack_from(order + "I", data, base)
-                offset, size = struct.unpack_from(order + "II", data, base + 0x10)
-            return name, offset, size
-
-        def contents(offset: int, size: int) -> bytes:
-            # Only sections read are checked: .bss-like sections legitimately end past the file.
-            if offset + size > len(data):
-                raise struct.error("section past the end of the file")
-            return data[offset : offset + size]
-
-        if shnum == 0 or shstrndx >= shnum:
-            return None
-        _, names_offset, names_size = header(shstrndx)
-        names = contents(names_offset, names_size)
-        for i in range(shnum):
-            name, offset, size = header(i)
-            end = names.find(b"\0", name)
-            if names[name : end if end >= 0 else None].decode("latin-1") == wanted:
-                return contents(offset, size)
-    except struct.error:
-        raise GoBuildInfoError(
-            f"{what}: the ELF file is truncated (its section headers or sections are cut off); the file is damaged"
-        ) from None
-    return None
-
-
-def _uvarint_string(data: bytes, pos: int, what: str) -> tuple[str, int]:
-    length = shift = 0
-    for _ in range(10):  # a uvarint of a 64-bit length has at most 10 bytes
-        if pos >= len(data):
-            break
-        byte = data[pos]
-        pos += 1
-        length |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            if pos + length > len(data):
-                break
-            return data[pos : pos + length].decode("utf-8", "replace"), pos + length
-    raise GoBuildInfoError(f"{what}: the Go build information is truncated; the file is damaged")
-
-
-def build_info_from_binary(data: bytes, name: str = "binary") -> GoBuildInfo:
-    """What ``go version -m`` prints, read from the bytes of a Linux (ELF) Go binary.
-
-    Go's ``debug/buildinfo``: the ``.go.buildinfo`` section holds a 32-byte header and, since
-    Go 1.18, the Go version and the module information as varint-prefixed strings. No Go
-    toolchain is needed; ``name`` becomes :attr:`GoBuildInfo.binary` (e.g. ``/ko-app/app``).
-    """
-    section = _elf_section(data, ".go.buildinfo", name)
-    if section is None or not section.startswith(_BUILDINFO_MAGIC) or len(section) < _BUILDINFO_HEADER_SIZE:
-        raise GoBuildInfoError(f"{name}: not a Go executable (no Go build information section)")
-    if not section[15] & 0x2:
-        raise GoBuildInfoError(f"{name}: built by Go before 1.18, whose build information is not supported; rebuild it")
-    version, pos = _uvarint_string(section, _BUILDINFO_HEADER_SIZE, name)
-    modinfo, _ = _uvarint_string(section, pos, name)
-    # The module information is wrapped in two 16-byte sentinels (cmd/go's modinfo).
-    if len(modinfo) >= 33 and modinfo[-17] == "\n":
-        modinfo = modinfo[16:-16]
-    else:
-        modinfo = ""
-    if not modinfo:
-        raise GoBuildInfoError(f"{name}: the Go binary carries no module information (built with -buildvcs/-mod off?)")
-    lines = "".join(f"\t{line}\n" for line in modinfo.splitlines())
-    return parse_go_version_m(f"{name}: {version}\n{lines}")
 
 
 def base_from_manifest(manifest: bytes) -> tuple[str, str] | None:
@@ -482,7 +216,7 @@ def _base_package(base: tuple[str, str], subject_id: str) -> tuple[dict, dict]:
     if not isinstance(base, (tuple, list)) or len(base) != 2:
         raise ValueError(f"base: expected (name, digest) of the base image, got {base!r}")
     name, digest = base
-    _check_digest(digest, "base digest")
+    check_digest(digest, "base digest")
     try:
         ref = parse_reference(name)
     except ValueError as e:
@@ -520,10 +254,10 @@ def spdx_for_image(
     """
     if not isinstance(build_info, GoBuildInfo):
         raise ValueError(f"build_info must come from parse_go_version_m, got {type(build_info).__name__}")
-    _check_digest(image_digest, "image_digest")
-    if image_media_type not in _IMAGE_TYPES:
+    check_digest(image_digest, "image_digest")
+    if image_media_type not in IMAGE_MANIFEST_TYPES:
         raise ValueError(
-            f"image_media_type: {image_media_type!r} is not an image manifest type ({' or '.join(_IMAGE_TYPES)})"
+            f"image_media_type: {image_media_type!r} is not an image manifest type ({' or '.join(IMAGE_MANIFEST_TYPES)})"
         )
     tool_version = _check_tool_version(tool_version)
     doc, image_id = _starter(image_digest, created, tool_version)
@@ -599,7 +333,7 @@ class IndexChild:
 
     digest: str
     platform: str
-    media_type: str = _OCI_MANIFEST
+    media_type: str = OCI_MANIFEST
     os_features: tuple[str, ...] = ()
 
 
@@ -630,7 +364,7 @@ def _as_child(child: Any, i: int) -> IndexChild:
     if isinstance(child, (tuple, list)) and len(child) in (2, 3):
         os_name, arch, variant, os_version, features = _platform_text(child[1])
         text = "/".join(p for p in (os_name, arch, variant) if p) + (f":{os_version}" if os_version else "")
-        media_type = child[2] if len(child) == 3 else _OCI_MANIFEST
+        media_type = child[2] if len(child) == 3 else OCI_MANIFEST
         return IndexChild(child[0], text, media_type, features)
     raise ValueError(f"children[{i}]: expected (digest, platform) or IndexChild, got {child!r}")
 
@@ -641,7 +375,7 @@ def spdx_for_index(
     created: str,
     *,
     tool_version: str,
-    index_media_type: str = _OCI_INDEX,
+    index_media_type: str = OCI_INDEX,
     base: tuple[str, str] | None = None,
 ) -> bytes:
     """The SPDX 2.3 JSON document of a multi-platform index (ko's ``GenerateIndexSPDX``).
@@ -650,9 +384,9 @@ def spdx_for_index(
     object), optionally with the child's media type third, or :class:`IndexChild` values.
     ``created`` is the first image's config ``created``, as ko takes it.
     """
-    _check_digest(index_digest, "index_digest")
-    if index_media_type not in _INDEX_TYPES:
-        raise ValueError(f"index_media_type: {index_media_type!r} is not an index type ({' or '.join(_INDEX_TYPES)})")
+    check_digest(index_digest, "index_digest")
+    if index_media_type not in INDEX_TYPES:
+        raise ValueError(f"index_media_type: {index_media_type!r} is not an index type ({' or '.join(INDEX_TYPES)})")
     tool_version = _check_tool_version(tool_version)
     items = [_as_child(child, i) for i, child in enumerate(children)]
     if not items:
@@ -675,8 +409,8 @@ def spdx_for_index(
         relationships.append(base_rel)
     seen = {p["SPDXID"] for p in packages}
     for i, child in enumerate(items):
-        _check_digest(child.digest, f"children[{i}] digest")
-        if child.media_type not in _IMAGE_TYPES:
+        check_digest(child.digest, f"children[{i}] digest")
+        if child.media_type not in IMAGE_MANIFEST_TYPES:
             raise ValueError(
                 f"children[{i}]: media type {child.media_type!r} is not an image manifest; nested indexes are not supported"
             )
