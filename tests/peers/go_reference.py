@@ -353,9 +353,19 @@ func do(c call) ([]byte, error) {
 	case "strconv.QuotedPrefix":
 		s, err := strconv.QuotedPrefix(arg(0))
 		return []byte(s), err
-	case "strconv.ParseInt":
-		n, err := strconv.ParseInt(arg(0), 10, 64)
+	case "strconv.ParseInt.10", "strconv.ParseInt.0":
+		base := 10
+		if c.Op == "strconv.ParseInt.0" {
+			base = 0
+		}
+		n, err := strconv.ParseInt(arg(0), base, 64)
 		return []byte(strconv.FormatInt(n, 10)), err
+	case "strconv.QuoteRune":
+		n, err := strconv.ParseInt(arg(0), 10, 32)
+		if err != nil {
+			return nil, err
+		}
+		return []byte(strconv.QuoteRune(rune(n))), nil
 	case "strconv.Quote":
 		return []byte(strconv.Quote(arg(0))), nil
 	case "path.Clean":

@@ -1,4 +1,4 @@
-"""Go's `strconv`: `Unquote`, `QuotedPrefix`, `Quote` (`src/strconv/quote.go`) and `ParseInt`.
+"""Go's `strconv`: `Unquote`, `QuotedPrefix`, `Quote`, `QuoteRune` (`src/strconv/quote.go`) and `ParseInt`.
 
 Go strings are bytes and need not be UTF-8 (`"\\xff"` is one byte 0xff). Here a Go string is
 a Python `str` whose bytes that are not UTF-8 are lone surrogates U+DC80..U+DCFF, one per
@@ -12,7 +12,7 @@ ko reads from `SOURCE_DATE_EPOCH` and `KO_DATA_DATE_EPOCH`. No Pants imports.
 
 from __future__ import annotations
 
-__all__ = ["unquote", "quoted_prefix", "quote", "parse_int", "go_bytes", "go_string"]
+__all__ = ["unquote", "quoted_prefix", "quote", "quote_rune", "parse_int", "go_bytes", "go_string"]
 
 _SIMPLE_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92}
 _HEX_WIDTH = {"x": 2, "u": 4, "U": 8}
@@ -127,42 +127,87 @@ def _printable(rune: int) -> bool:
     return chr(rune).isprintable()
 
 
+def _escaped_rune(rune: int, quote_char: str) -> str:
+    """Go's appendEscapedRune: the rune as it appears inside a literal quoted with `quote_char`."""
+    if rune in (ord(quote_char), ord("\\")):
+        return "\\" + chr(rune)
+    if _printable(rune):
+        return chr(rune)
+    if chr(rune) in "\a\b\f\n\r\t\v":
+        return {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v"}[rune]
+    if rune < 0x20 or rune == 0x7F:
+        return f"\\x{rune:02x}"
+    if rune < 0x10000:
+        return f"\\u{rune:04x}"
+    return f"\\U{rune:08x}"
+
+
 def quote(text: str) -> str:
-    """Go's `strconv.Quote` (and `%q`): a double-quoted literal, escapes for what is not printable."""
+    """Go's `strconv.Quote` (and `%q` of a string): a double-quoted literal, escapes for what is not printable."""
     data = go_bytes(text)
     out = ['"']
     i = 0
     while i < len(data):
         rune, width = _rune(data, i)
-        if rune is None:
-            out.append(f"\\x{data[i]:02x}")
-        elif rune in (ord('"'), ord("\\")):
-            out.append("\\" + chr(rune))
-        elif _printable(rune):
-            out.append(chr(rune))
-        elif chr(rune) in "\a\b\f\n\r\t\v":
-            out.append({7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v"}[rune])
-        elif rune < 0x20 or rune == 0x7F:
-            out.append(f"\\x{rune:02x}")
-        elif rune < 0x10000:
-            out.append(f"\\u{rune:04x}")
-        else:
-            out.append(f"\\U{rune:08x}")
+        out.append(f"\\x{data[i]:02x}" if rune is None else _escaped_rune(rune, '"'))
         i += width
     out.append('"')
     return "".join(out)
 
 
-def parse_int(text: str, bits: int = 64) -> int:
-    """Go's `strconv.ParseInt(text, 10, bits)`: an optional sign and ASCII digits, nothing else.
+def quote_rune(rune: int) -> str:
+    """Go's `strconv.QuoteRune` (and `%q` of an integer): a single-quoted character literal."""
+    if not 0 <= rune <= 0x10FFFF or 0xD800 <= rune <= 0xDFFF:
+        rune = 0xFFFD
+    return "'" + _escaped_rune(rune, "'") + "'"
 
-    Python's `int()` also takes spaces, `_` and non-ASCII digits; Go does not. ValueError
-    says "invalid syntax" or "value out of range", as Go's errors do.
+
+def _underscore_ok(text: str) -> bool:
+    """Go's underscoreOK: `_` only between digits (a base prefix counts as a digit)."""
+    saw = "^"
+    i = 0
+    if text[:1] in ("+", "-"):
+        text = text[1:]
+    is_hex = False
+    if len(text) >= 2 and text[0] == "0" and text[1].lower() in "box":
+        i, saw, is_hex = 2, "0", text[1].lower() == "x"
+    for c in text[i:]:
+        if "0" <= c <= "9" or (is_hex and "a" <= c.lower() <= "f"):
+            saw = "0"
+        elif c == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+        elif saw == "_":
+            return False
+        else:
+            saw = "!"
+    return saw != "_"
+
+
+def parse_int(text: str, base: int = 10, bits: int = 64) -> int:
+    """Go's `strconv.ParseInt(text, base, bits)` for base 10, or 0 (Go literal syntax).
+
+    Base 10: an optional sign and ASCII digits, nothing else (Python's `int()` also takes
+    spaces, `_` and non-ASCII digits). Base 0: also the prefixes `0b`, `0o`, `0x` and a
+    leading `0` for octal, with `_` between digits. ValueError says "invalid syntax" or
+    "value out of range", as Go's errors do.
     """
+    if base not in (0, 10):
+        raise ValueError(f"base {base} is not supported")
     digits = text[1:] if text[:1] in ("+", "-") else text
-    if not digits or not (digits.isascii() and digits.isdigit()):
+    radix = 10
+    if base == 0 and digits[:1] == "0" and len(digits) > 1:
+        prefix = digits[1].lower() if len(digits) >= 3 else ""
+        radix, digits = {"b": (2, digits[2:]), "o": (8, digits[2:]), "x": (16, digits[2:])}.get(prefix, (8, digits[1:]))
+    if base == 0 and "_" in digits:
+        if not _underscore_ok(text):
+            raise ValueError("invalid syntax")
+        digits = digits.replace("_", "")
+    allowed = "0123456789abcdef"[:radix]
+    if not digits or not all(c in allowed for c in digits.lower()):
         raise ValueError("invalid syntax")
-    value = int(text)
+    value = int(digits, radix) * (-1 if text[:1] == "-" else 1)
     if not -(1 << (bits - 1)) <= value < (1 << (bits - 1)):
         raise ValueError("value out of range")
     return value

@@ -93,6 +93,14 @@ def test_quote_matches_go() -> None:
     _check("strconv.Quote", gostrconv.quote, QUOTE)
 
 
+RUNES = [0, 7, 9, 39, 34, 65, 92, 127, 0xA0, 0xE9, 0x2028, 0xD800, 0xFFFD, 0x1F600, 0x10FFFF, 0x110000, -1]
+
+
+def test_quote_rune_matches_go() -> None:
+    expected = [out.decode() for out, err in go_stdlib("strconv.QuoteRune", [[str(r)] for r in RUNES])]
+    assert [gostrconv.quote_rune(r) for r in RUNES] == expected
+
+
 INTEGERS = [
     "0",
     "1700000000",
@@ -118,17 +126,44 @@ INTEGERS = [
 ]
 
 
-def test_parse_int_matches_go() -> None:
-    expected = [(out.decode(), not err) for out, err in go_stdlib("strconv.ParseInt", [[i] for i in INTEGERS])]
+LITERAL_INTEGERS = [
+    *INTEGERS,
+    "0x1F",
+    "0X1f",
+    "0o17",
+    "017",
+    "0b101",
+    "0",
+    "00",
+    "09",
+    "0x",
+    "0b2",
+    "1_000",
+    "0x_1F",
+    "_1",
+    "1_",
+    "1__0",
+    "0_17",
+    "-0x10",
+    "+0b1",
+    "0x7fffffffffffffff",
+    "0x8000000000000000",
+]
+
+
+@pytest.mark.parametrize("base, cases", [(10, INTEGERS), (0, LITERAL_INTEGERS)])
+def test_parse_int_matches_go(base: int, cases: list[str]) -> None:
+    answers = go_stdlib(f"strconv.ParseInt.{base}", [[i] for i in cases])
+    expected = [(out.decode(), not err) for out, err in answers]
     ours = []
-    for text in INTEGERS:
+    for text in cases:
         try:
-            ours.append((str(gostrconv.parse_int(text)), True))
+            ours.append((str(gostrconv.parse_int(text, base)), True))
         except ValueError:
             ours.append(("", False))
     # Go answers the clamped value with a range error; only whether it parses must agree.
-    assert [(t, o[1], o[0] if o[1] else "") for t, o in zip(INTEGERS, ours)] == [
-        (t, e[1], e[0] if e[1] else "") for t, e in zip(INTEGERS, expected)
+    assert [(t, o[1], o[0] if o[1] else "") for t, o in zip(cases, ours)] == [
+        (t, e[1], e[0] if e[1] else "") for t, e in zip(cases, expected)
     ]
 
 

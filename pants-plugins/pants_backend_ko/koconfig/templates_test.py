@@ -279,7 +279,6 @@ def test_env_values_do_not_leak_into_errors() -> None:
         ("{{ $v := .Git.Tag }}", "(variable $v)"),
         ("{{ html .Env.VERSION }}", "(function 'html')"),
         ('{{ printf "%x" .Timestamp }}', "(printf verb %x)"),
-        ("{{ 'a' }}", "(character constant 'a')"),
         ("{{ 1.5 }}", "(non-integer number 1.5)"),
         ("{{ nil }}", "('nil' inside an action)"),
     ],
