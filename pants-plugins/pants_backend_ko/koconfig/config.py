@@ -299,10 +299,39 @@ def _normalise_repo_path(value: str, repo_root: str | None, what: str) -> str:
 # Loading
 
 
+# ko's config is a few levels deep; go-yaml stops at 10000 levels, Python's stack much sooner.
+MAX_YAML_DEPTH = 100
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: Any) -> None:
+        self.mark = mark
+
+
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """SafeLoader whose (recursive) composer refuses nesting deeper than MAX_YAML_DEPTH."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def load_ko_config(text: str, path: str) -> KoConfig:
     """Parse `.ko.yaml` text strictly; `path` is used in `<path>:<line>: ...` errors."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_DepthLimitedLoader)
+    except _TooDeep as e:
+        raise KoError(
+            f"{path}:{e.mark.line + 1}: the YAML is nested more than {MAX_YAML_DEPTH} levels deep; "
+            "ko's config needs a few levels, so check the file (an unclosed or repeated [ or {?)"
+        ) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""

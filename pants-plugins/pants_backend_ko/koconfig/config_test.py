@@ -499,3 +499,26 @@ def test_epochs_are_read_as_go_parses_them() -> None:
         assert str(info.value) == (
             f"$SOURCE_DATE_EPOCH={bad!r} is not a Unix time in seconds; set it to an integer or unset it."
         )
+
+
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("builds:\n- id: app\n  flags: " + "[" * 5000 + "]" * 5000 + "\n", 3),
+        ("defaultEnv:\n" + "".join("  " * i + "- \n" for i in range(1, 3000)), 101),
+        ("x: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n", 1),
+    ],
+)
+def test_deeply_nested_yaml_is_one_line_not_a_recursion_error(text: str, line: int) -> None:
+    with pytest.raises(KoError) as info:
+        load_ko_config(text, "conf/.ko.yaml")
+    assert str(info.value) == (
+        f"conf/.ko.yaml:{line}: the YAML is nested more than 100 levels deep; "
+        "ko's config needs a few levels, so check the file (an unclosed or repeated [ or {?)"
+    )
+
+
+def test_yaml_nested_up_to_the_limit_is_read() -> None:
+    text = "builds:\n- id: app\n  flags: " + "[" * 97 + "]" * 97 + "\n"
+    with pytest.raises(KoError, match="flags"):  # read, then refused for its shape, not its depth
+        load_ko_config(text, "conf/.ko.yaml")
