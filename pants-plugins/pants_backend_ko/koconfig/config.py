@@ -40,7 +40,8 @@ from pants_backend_ko.golang.gostrconv import parse_int
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.reference import InvalidReferenceError, parse_reference
 
-# ko's built-in default base image (v0.13+).
+# ko's built-in default base image (v0.13+): `configDefaultBaseImage` in ko's
+# pkg/commands/options/build.go. The `[ko].default_base_image` option defaults to it too.
 DEFAULT_BASE_IMAGE = "cgr.dev/chainguard/static:latest"
 
 # The environment variables this module reads; a caller that snapshots the environment

@@ -30,12 +30,12 @@ from pants.util.logging import LogLevel
 from pants_backend_ko import VERSION
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.golang.elfbuildinfo import build_info_from_binary
-from pants_backend_ko.koconfig.config import build_settings_for, effective_value, epoch_from_env
+from pants_backend_ko.koconfig.config import DEFAULT_BASE_IMAGE, build_settings_for, effective_value, epoch_from_env
 from pants_backend_ko.oci import image as oci_image
 from pants_backend_ko.oci import layout as oci_layout
 from pants_backend_ko.oci import spdx
 from pants_backend_ko.oci.platform import Platform
-from pants_backend_ko.subsystems import DEFAULT_BASE_IMAGE, KoSubsystem
+from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.util_rules.base_image import BaseImageRequest, ResolvedBaseImage
 from pants_backend_ko.util_rules.go_build import (
