@@ -8,7 +8,7 @@ from ko's own binaries and the same base, and compare:
 - the config bytes (ko runs with TZ=UTC; we always write UTC);
 - the diffIDs of the kodata and app layers (sha256 of the uncompressed tars);
 - the manifest and index bytes, after swapping in ko's gzip'd layer descriptors and child
-  digests: only Go's deflate stream differs (ko-image-format.md §4.8).
+  digests: only Go's deflate stream differs (Go's compress/flate, not zlib).
 """
 
 from __future__ import annotations

@@ -836,7 +836,7 @@ def unb64(text: str | None) -> bytes:
 
 # --------------------------------------------------------------------------- ko itself
 
-KO_VERSION = "v0.19.1"  # the latest ko release (ko-image-format.md baseline: HEAD pins the same ggcr line)
+KO_VERSION = "v0.19.1"  # the latest ko release; its go.mod pins the ggcr line HEAD pins (v0.21.x)
 KO_BUILD_TIMEOUT = 1800  # cold: ~150 modules from the proxy and a compile on 2 cores (~4-5 min measured)
 
 

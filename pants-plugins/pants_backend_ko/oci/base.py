@@ -33,7 +33,7 @@ class BaseImage:
 
     `config` None means scratch: the config is made from `platform`. `layers` are the base
     manifest's layer descriptors (their blobs are referenced, never held). `name`/`digest`
-    become the `org.opencontainers.image.base.*` annotations (ko §7) when `name` is set.
+    become the `org.opencontainers.image.base.*` annotations (ko's `Build`) when `name` is set.
     `manifest_annotations`, `config_media_type` and `manifest_artifact_type` carry what ggcr
     keeps from the base manifest; `omit_media_type_field` mirrors a base manifest JSON that
     had no `mediaType` key (ggcr then writes none either).
@@ -83,7 +83,7 @@ class BaseImage:
         """A base from its manifest and config bytes (as pulled), checked against each other.
 
         `digest` defaults to the manifest's own digest (ko annotates the child manifest digest,
-        §7). `media_type` is needed only when the manifest JSON has no `mediaType`.
+        as ko's `Build` does). `media_type` is needed only when the manifest JSON has no `mediaType`.
         """
         parsed = ImageManifest.parse(manifest, "base image manifest")
         effective = parsed.media_type or media_type
@@ -125,7 +125,7 @@ class BaseImage:
 
     @property
     def layer_media_type(self) -> str:
-        """ko types new layers after the base manifest's family (ko §4.9)."""
+        """ko types new layers after the base manifest's family (ko's `buildOne`)."""
         return DOCKER_LAYER_GZIP if self.is_docker else OCI_LAYER_GZIP
 
     @property

@@ -1,7 +1,7 @@
-"""ko's two layers, byte for byte: the app layer and the kodata layer (ko-image-format.md §4).
+"""ko's two layers, byte for byte: the app layer and the kodata layer (ko's `tarBinary`, `tarKoData`).
 
 ko writes its layers with Go's `archive/tar`, setting only Name, Typeflag, Mode 0555, Size and
-(for kodata) ModTime. Python's `tarfile` cannot reproduce those bytes (§4.6: it appends `/` to
+(for kodata) ModTime. Python's `tarfile` cannot reproduce those bytes (it appends `/` to
 directory names, pads to 10240-byte records and prefers PAX), so the headers are written here
 by hand, following Go's writer:
 
@@ -13,7 +13,8 @@ by hand, following Go's writer:
 - two zero blocks at the end and no padding to a 10240-byte record.
 
 The gzip step (`gzip_layer`) gives Go's 10-byte header; the deflate stream is zlib's, so blob
-digests differ from ko's while diffIDs (sha256 of the tar) are identical (§4.8).
+digests differ from ko's while diffIDs (sha256 of the tar) are identical. ko's layer code is in
+`pkg/build/gobuild.go`, Go's tar writer in `src/archive/tar/writer.go`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ __all__ = [
 BLOCK = 512
 APP_DIR = "/ko-app"
 KODATA_ROOT = "/var/run/ko"
-# sha256 of the 2560-byte kodata layer of a package without kodata (§4.7).
+# sha256 of the 2560-byte kodata layer of a package without kodata (Go's archive/tar gives the same, see layers_test).
 EMPTY_KODATA_DIFF_ID = "sha256:ffe56a1c5f3878e9b5f803842adb9e2ce81584b6bd027e8599582aefe14a975b"
 
 _TYPE_REG = b"0"
@@ -272,7 +273,7 @@ def gzip_layer(tar: bytes) -> bytes:
     """gzip at level 1 with Go's header `1f 8b 08 00 00000000 04 ff` (no name, mtime 0, OS unknown).
 
     The deflate stream is zlib's level 1, not Go's BestSpeed, so the bytes (not the diffID)
-    differ from ko's (§4.8); with the same zlib build they are stable.
+    differ from ko's; with the same zlib build they are stable.
     """
     compressor = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, 0)
     body = compressor.compress(tar) + compressor.flush()

@@ -1,6 +1,7 @@
 """Attaching an SPDX SBOM to a pushed image or index, two ways at once.
 
-1. **cosign/ko convention** (ko-image-format.md §11): a small OCI image whose single layer is
+1. **cosign/ko convention** (ko's ``pkg/build/gobuild.go`` attaches it with cosign's
+   ``pkg/oci/mutate.AttachFileToImage``; cosign's ``SBOMTag`` names it): a small OCI image whose single layer is
    the SBOM (media type ``text/spdx+json``), tagged ``sha256-<hex>.sbom`` in the image's
    repository. It is exactly what ko pushes through cosign's ``static.NewFile``: an OCI
    manifest, config media type ``application/vnd.oci.image.config.v1+json``, the config of

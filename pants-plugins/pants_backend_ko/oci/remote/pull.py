@@ -4,7 +4,7 @@
   Content-Type/body disagreements, and verifies the digest (always against the
   reference's digest when pulled by digest, and against ``Docker-Content-Digest``).
 * :func:`resolve_base` picks the per-platform images of a base the way ko does
-  (ko-image-format.md §8.2) and returns their manifest and config bytes (both
+  (ko's ``buildAll`` in ``pkg/build/gobuild.go``) and returns their manifest and config bytes (both
   verified) and layer descriptors. Base layers are never downloaded: the pusher
   mounts or streams them.
 * :func:`fetch_blob` streams a blob to disk through a temporary file, verifies
