@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -32,6 +32,7 @@ __all__ = [
     "String",
     "Bool",
     "Int",
+    "Slice",
     "Strings",
     "StringMap",
     "EmptyStructMap",
@@ -45,7 +46,7 @@ __all__ = [
     "match_field",
     "decode_struct",
     "type_error",
-    "type_name",
+    "json_kind",
     "clean_str",
     "is_object",
     "is_array",
@@ -69,7 +70,11 @@ def is_array(value: Any) -> bool:
     return isinstance(value, list) and not isinstance(value, gojson.JSONObject)
 
 
-def type_name(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """The kind of a decoded JSON value, as errors name it ("a string", "an object").
+
+    Not a Go type name: those (`int64`, `map[string]string`) are `gofmt.type_name`'s.
+    """
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -86,7 +91,11 @@ def type_name(value: Any) -> str:
 
 
 def type_error(where: str, expected: str, value: Any) -> ValueError:
-    return ValueError(f"{where}: expected {expected}, got {type_name(value)}")
+    return ValueError(f"{where}: expected {expected}, got {json_kind(value)}")
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 class Kind:
@@ -131,26 +140,39 @@ class Int(Kind):
         return value
 
 
-class Strings(Kind):
-    """[]string: null is nil (None); a null element is ""."""
+class Slice(Kind):
+    """[]T: null is nil (None); `element(item, where)` decodes each element (Go's element
+    rules, e.g. what a null element becomes); `expected` names the array in errors."""
+
+    def __init__(self, element: Callable[[Any, str], Any], expected: str, encode_element: Callable = _same) -> None:
+        self.element = element
+        self.expected = expected
+        self.encode_element = encode_element
 
     def decode(self, value, current, where):
         if value is None:
             return None
         if not is_array(value):
-            raise type_error(where, "an array of strings", value)
-        out = []
-        for i, item in enumerate(value):
-            if item is None:
-                out.append("")
-            elif isinstance(item, str):
-                out.append(clean_str(item))
-            else:
-                raise type_error(f"{where}[{i}]", "a string", item)
-        return tuple(out)
+            raise type_error(where, self.expected, value)
+        return tuple(self.element(item, f"{where}[{i}]") for i, item in enumerate(value))
 
     def encode(self, value):
-        return None if value is None else list(value)
+        return None if value is None else [self.encode_element(item) for item in value]
+
+
+def _string_element(item: Any, where: str) -> str:
+    if item is None:
+        return ""  # a null element of []string is ""
+    if not isinstance(item, str):
+        raise type_error(where, "a string", item)
+    return clean_str(item)
+
+
+class Strings(Slice):
+    """[]string: null is nil (None); a null element is ""."""
+
+    def __init__(self) -> None:
+        super().__init__(_string_element, "an array of strings")
 
 
 class StringMap(Kind):
@@ -258,24 +280,15 @@ class StructPointer(Struct):
         return value is None
 
 
-class StructList(Struct):
+class StructList(Slice):
     """[]Struct: null is nil; a null element is the zero struct."""
 
-    def decode(self, value, current, where):
-        if value is None:
-            return None
-        if not is_array(value):
-            raise type_error(where, "an array of objects", value)
-        return tuple(
-            self.cls() if item is None else decode_struct(self.cls, item, None, f"{where}[{i}]")
-            for i, item in enumerate(value)
-        )
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        super().__init__(self._element, "an array of objects", lambda item: item.to_json())
 
-    def encode(self, value):
-        return None if value is None else [item.to_json() for item in value]
-
-    def empty(self, value):
-        return not value
+    def _element(self, item: Any, where: str) -> Any:
+        return self.cls() if item is None else decode_struct(self.cls, item, None, where)
 
 
 @dataclass(frozen=True)
@@ -347,5 +360,5 @@ class GoStruct:
         """Decode JSON bytes that must hold one object into this struct (`what` names them)."""
         value = gojson.loads(data, what)
         if not is_object(value):
-            raise ValueError(f"{what}: expected a JSON object, got {type_name(value)}")
+            raise ValueError(f"{what}: expected a JSON object, got {json_kind(value)}")
         return decode_struct(cls, value, None, what)

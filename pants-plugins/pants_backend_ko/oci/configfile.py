@@ -24,6 +24,7 @@ from pants_backend_ko.golang.gostruct import (
     Field,
     GoStruct,
     Int,
+    Slice,
     String,
     StringMap,
     Strings,
@@ -31,8 +32,6 @@ from pants_backend_ko.golang.gostruct import (
     StructList,
     StructPointer,
     Time,
-    is_array,
-    type_error,
 )
 from pants_backend_ko.golang.gotime import ZERO_TIME
 from pants_backend_ko.oci.digest import check_digest
@@ -41,15 +40,8 @@ from pants_backend_ko.oci.platform import Platform
 __all__ = ["History", "RootFS", "HealthConfig", "ContainerConfig", "ConfigFile"]
 
 
-class _Hashes(Strings):
-    """[]v1.Hash (diff_ids): each element must parse as a digest."""
-
-    def decode(self, value, current, where):
-        if value is None:
-            return None
-        if not is_array(value):
-            raise type_error(where, "an array of digests", value)
-        return tuple(check_digest(item, f"{where}[{i}]") for i, item in enumerate(value))
+# []v1.Hash (diff_ids): each element must parse as a digest.
+_HASHES = Slice(check_digest, "an array of digests")
 
 
 @dataclass(frozen=True)
@@ -80,7 +72,7 @@ class RootFS(GoStruct):
 
     _GO_FIELDS: ClassVar[tuple[Field, ...]] = (
         Field("type", "type", String(), omitempty=False),
-        Field("diff_ids", "diff_ids", _Hashes(), omitempty=False),
+        Field("diff_ids", "diff_ids", _HASHES, omitempty=False),
     )
 
 

@@ -18,14 +18,13 @@ from pants_backend_ko.golang.gostruct import (
     GoStruct,
     Int,
     Kind,
+    Slice,
     String,
     StringMap,
     Strings,
     Struct,
-    StructList,
     StructPointer,
     decode_struct,
-    is_array,
     is_object,
     match_field,
     type_error,
@@ -135,15 +134,8 @@ class Descriptor(GoStruct):
         return desc
 
 
-class _DescriptorList(StructList):
-    """[]v1.Descriptor, each element checked like a descriptor read on its own."""
-
-    def decode(self, value, current, where):
-        if value is None:
-            return None
-        if not is_array(value):
-            raise type_error(where, "an array of descriptors", value)
-        return tuple(Descriptor.from_json_value(item, f"{where}[{i}]") for i, item in enumerate(value))
+# []v1.Descriptor, each element checked like a descriptor read on its own.
+_DESCRIPTORS = Slice(Descriptor.from_json_value, "an array of descriptors", lambda item: item.to_json())
 
 
 class _DescriptorValue(Struct):
@@ -200,7 +192,7 @@ class ImageManifest(GoStruct):
     _GO_FIELDS: ClassVar[tuple[Field, ...]] = (
         *_SCHEMA2_HEAD,
         Field("config", "config", _DescriptorValue(Descriptor), omitempty=False),
-        Field("layers", "layers", _DescriptorList(Descriptor), omitempty=False),
+        Field("layers", "layers", _DESCRIPTORS, omitempty=False),
         *_SCHEMA2_TAIL,
     )
 
@@ -222,7 +214,7 @@ class ImageIndex(GoStruct):
 
     _GO_FIELDS: ClassVar[tuple[Field, ...]] = (
         *_SCHEMA2_HEAD,
-        Field("manifests", "manifests", _DescriptorList(Descriptor), omitempty=False),
+        Field("manifests", "manifests", _DESCRIPTORS, omitempty=False),
         *_SCHEMA2_TAIL,
     )
 
