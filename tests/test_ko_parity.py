@@ -8,7 +8,7 @@ from ko's own binaries and the same base, and compare:
 - the config bytes (ko runs with TZ=UTC; we always write UTC);
 - the diffIDs of the kodata and app layers (sha256 of the uncompressed tars);
 - the manifest and index bytes, after swapping in ko's gzip'd layer descriptors and child
-  digests: only Go's deflate stream differs (ko-image-format.md §4.8).
+  digests: only Go's deflate stream differs (Go's compress/flate, not zlib).
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from pants_backend_ko.oci import gojson
+from pants_backend_ko.golang import gojson
+from pants_backend_ko.oci.base import BaseImage
+from pants_backend_ko.oci.digest import digest_of
 from pants_backend_ko.oci.image import build_image, build_index
 from pants_backend_ko.oci.layout import layout_files
-from pants_backend_ko.oci.model import BaseImage, ImageIndex, digest_of
+from pants_backend_ko.oci.manifest import ImageIndex
 from pants_backend_ko.oci.platform import Platform
 from tests.peers.go_reference import go_env, ko_binary
 from tests.peers.image_tools import write_tree

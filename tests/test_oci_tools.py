@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from pants_backend_ko.oci.base import BaseImage
+from pants_backend_ko.oci.configfile import ConfigFile
+from pants_backend_ko.oci.digest import digest_of
 from pants_backend_ko.oci.image import build_image, build_index
 from pants_backend_ko.oci.layout import docker_archive, layout_files, read_layout
-from pants_backend_ko.oci.model import OCI_CONFIG, BaseImage, ConfigFile, digest_of
+from pants_backend_ko.oci.mediatypes import OCI_CONFIG
 from pants_backend_ko.oci.platform import Platform
 from tests.peers.image_tools import (
     build_go_program,

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from pants_backend_ko.oci.model import DOCKER_CONFIG, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
+from pants_backend_ko.oci.mediatypes import DOCKER_CONFIG, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.remote.errors import DigestMismatchError, RegistryError
 from pants_backend_ko.oci.remote.pull import (

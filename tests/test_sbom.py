@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from pants_backend_ko.golang.elfbuildinfo import build_info_from_binary
+from pants_backend_ko.golang.gobuildinfo import parse_go_version_m
+from pants_backend_ko.golang.gobuildinfo_test import build_sample, go_version_m, write_sample
+from pants_backend_ko.oci.base import BaseImage
 from pants_backend_ko.oci.image import build_image
 from pants_backend_ko.oci.layout import layout_files
-from pants_backend_ko.oci.model import BaseImage
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.remote.attach import (
     SPDX_ARTIFACT_TYPE,
@@ -33,15 +36,8 @@ from pants_backend_ko.oci.remote.credentials import Keychain
 from pants_backend_ko.oci.remote.errors import RegistryError
 from pants_backend_ko.oci.remote.push import push_layout
 from pants_backend_ko.oci.remote.transport import RegistryClient
-from pants_backend_ko.oci.sbom import (
-    base_from_manifest,
-    build_info_from_binary,
-    created_from_config,
-    parse_go_version_m,
-    spdx_for_image,
-    spdx_for_index,
-)
-from pants_backend_ko.oci.sbom_test import build_sample, check_spdx_document, go_version_m, write_sample
+from pants_backend_ko.oci.spdx import base_from_manifest, created_from_config, spdx_for_image, spdx_for_index
+from pants_backend_ko.oci.spdx_test import check_spdx_document
 from tests.peers.go_reference import go_env, ko_binary
 from tests.peers.image_tools import write_tree
 from tests.peers.registry import (
@@ -289,7 +285,7 @@ def test_read_only_token_cannot_attach_and_no_secret_leaks(registry_token, tmp_p
 def test_matches_the_sbom_real_ko_publishes(registry_plain, tmp_path) -> None:
     """ko v0.19.1 builds and publishes the sample; its SBOM attachment is what we write.
 
-    Known, deliberate differences (sbom.py docstring) are applied to ko's document before the
+    Known, deliberate differences (oci/spdx.py docstring) are applied to ko's document before the
     comparison: creator and namespace, SPDX ids without '(' ')', replaced modules' download
     location/checksum/sourceInfo, and our comment naming the binary.
     """

@@ -1,6 +1,7 @@
 """pants-backend-ko: ko's model (Go main package -> OCI image, `ko://` YAML) as a Pants backend.
 
 Layout:
+  golang/      Go behaviour ko depends on (JSON, time, path, strconv, text/template), tested against Go
   oci/         the pure OCI core: layers, image model, layout and tarball I/O (no Pants imports)
   oci/remote/  the registry client: references, credentials, auth, pull and push (no Pants imports)
   k8s/         `ko://` resolution in Kubernetes YAML and label selectors (no Pants imports)

@@ -17,11 +17,11 @@ from pants.option.option_types import (
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
 
-DEFAULT_BASE_IMAGE = "cgr.dev/chainguard/static:latest"
+from pants_backend_ko.koconfig.config import DEFAULT_BASE_IMAGE
 
 
 class NamingMode(Enum):
-    """ko's repository naming modes (ko-image-format.md section 9.1)."""
+    """ko's repository naming modes (ko's `pkg/commands/options/publish.go`, `MakeNamer`)."""
 
     MD5 = "md5"
     PRESERVE_IMPORT_PATHS = "preserve-import-paths"

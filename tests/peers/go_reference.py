@@ -251,6 +251,251 @@ def go_json(cases: Sequence[Mapping[str, Any]]) -> list[bytes]:
     return [s.encode("utf-8", "surrogateescape") for s in json.loads(_run(binary, json.dumps(payload).encode()))]
 
 
+# --------------------------------------------------------------------------- the rest of Go's standard library
+
+_STDLIB_MAIN = r"""
+// Answers calls of small standard-library functions, for the tables of pants_backend_ko/golang.
+// stdin: a JSON array of {op, args}; args are raw bytes (base64), so invalid UTF-8 survives.
+// stdout: a JSON array of {out, err}, out again raw bytes.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+	"unicode"
+)
+
+// sample has one field of each kind golang/gostruct knows (gostruct_test.py mirrors it).
+type sampleInner struct {
+	A string `json:"a"`
+	N int64  `json:"n,omitempty"`
+}
+
+type sample struct {
+	S      string              `json:"s"`
+	SO     string              `json:"so,omitempty"`
+	B      bool                `json:"b,omitempty"`
+	I      int64               `json:"i,omitempty"`
+	L      []string            `json:"l,omitempty"`
+	LN     []string            `json:"ln"`
+	M      map[string]string   `json:"m,omitempty"`
+	E      map[string]struct{} `json:"e,omitempty"`
+	T      time.Time           `json:"t"`
+	Y      []byte              `json:"y,omitempty"`
+	In     sampleInner         `json:"in"`
+	P      *sampleInner        `json:"p,omitempty"`
+	LS     []sampleInner       `json:"ls,omitempty"`
+	Kelvin string              `json:"kind"`
+}
+
+type call struct {
+	Op   string   `json:"op"`
+	Args [][]byte `json:"args"`
+}
+
+type answer struct {
+	Out []byte `json:"out"`
+	Err string `json:"err,omitempty"`
+}
+
+// templateData turns decoded JSON into the Go values the tests describe: integers stay int64,
+// an object whose values are all strings is a map[string]string, any other object a
+// map[string]any (the distinction decides what `index` of a missing key gives).
+func templateData(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	case []any:
+		for i := range x {
+			x[i] = templateData(x[i])
+		}
+		return x
+	case map[string]any:
+		strs := map[string]string{}
+		for k, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				strs = nil
+				break
+			}
+			strs[k] = s
+		}
+		if strs != nil && len(x) > 0 {
+			return strs
+		}
+		for k, e := range x {
+			x[k] = templateData(e)
+		}
+		return x
+	}
+	return v
+}
+
+func do(c call) ([]byte, error) {
+	arg := func(i int) string { return string(c.Args[i]) }
+	switch c.Op {
+	case "strconv.Unquote":
+		s, err := strconv.Unquote(arg(0))
+		return []byte(s), err
+	case "strconv.QuotedPrefix":
+		s, err := strconv.QuotedPrefix(arg(0))
+		return []byte(s), err
+	case "strconv.ParseInt.10", "strconv.ParseInt.0":
+		base := 10
+		if c.Op == "strconv.ParseInt.0" {
+			base = 0
+		}
+		n, err := strconv.ParseInt(arg(0), base, 64)
+		return []byte(strconv.FormatInt(n, 10)), err
+	case "strconv.QuoteRune":
+		n, err := strconv.ParseInt(arg(0), 10, 32)
+		if err != nil {
+			return nil, err
+		}
+		return []byte(strconv.QuoteRune(rune(n))), nil
+	case "strconv.Quote":
+		return []byte(strconv.Quote(arg(0))), nil
+	case "path.Clean":
+		return []byte(path.Clean(arg(0))), nil
+	case "path.Join":
+		parts := []string{}
+		for i := range c.Args {
+			parts = append(parts, arg(i))
+		}
+		return []byte(path.Join(parts...)), nil
+	case "path.Base":
+		return []byte(path.Base(arg(0))), nil
+	case "path.Split":
+		dir, file := path.Split(arg(0))
+		return []byte(dir + "\x00" + file), nil
+	case "time.Unix.UTC.RFC3339":
+		n, err := strconv.ParseInt(arg(0), 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		return []byte(time.Unix(n, 0).UTC().Format(time.RFC3339)), nil
+	case "time.Unix.UTC.MarshalJSON":
+		n, err := strconv.ParseInt(arg(0), 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		return time.Unix(n, 0).UTC().MarshalJSON()
+	case "time.UnmarshalJSON.MarshalJSON":
+		var t time.Time
+		if err := json.Unmarshal(c.Args[0], &t); err != nil {
+			return nil, err
+		}
+		return json.Marshal(t)
+	case "time.UnmarshalJSON.UTC.RFC3339":
+		var t time.Time
+		if err := json.Unmarshal(c.Args[0], &t); err != nil {
+			return nil, err
+		}
+		return []byte(t.UTC().Format(time.RFC3339)), nil
+	case "debug.ParseBuildInfo":
+		// `go version -m` output as ko reads it: massageGoVersionM, then debug.ParseBuildInfo.
+		var out bytes.Buffer
+		scanner := bufio.NewScanner(bytes.NewReader(c.Args[0]))
+		scanner.Buffer(make([]byte, 1<<20), 1<<20)
+		scanner.Scan()
+		for scanner.Scan() {
+			fmt.Fprintln(&out, strings.TrimLeftFunc(scanner.Text(), unicode.IsSpace))
+		}
+		bi, err := debug.ParseBuildInfo(out.String())
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(bi)
+	case "json.Unmarshal.sample":
+		var v sample
+		if err := json.Unmarshal(c.Args[0], &v); err != nil {
+			return nil, err
+		}
+		return json.Marshal(v)
+	case "json.Encoder.SetIndent":
+		var v any
+		if err := json.Unmarshal(c.Args[0], &v); err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("", "  ")
+		err := enc.Encode(v)
+		return buf.Bytes(), err
+	case "text/template":
+		// args: template text, data as JSON; ko's options (missingkey=error).
+		dec := json.NewDecoder(bytes.NewReader(c.Args[1]))
+		dec.UseNumber()
+		var data any
+		if err := dec.Decode(&data); err != nil {
+			return nil, err
+		}
+		tmpl, err := template.New("t").Option("missingkey=error").Parse(arg(0))
+		if err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		err = tmpl.Execute(&buf, templateData(data))
+		return buf.Bytes(), err
+	}
+	return nil, fmt.Errorf("unknown op %q", c.Op)
+}
+
+func main() {
+	var calls []call
+	if err := json.NewDecoder(os.Stdin).Decode(&calls); err != nil {
+		panic(err)
+	}
+	answers := []answer{}
+	for _, c := range calls {
+		out, err := do(c)
+		a := answer{Out: out}
+		if err != nil {
+			a.Err = err.Error()
+		}
+		answers = append(answers, a)
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(answers); err != nil {
+		panic(err)
+	}
+}
+"""
+
+
+def go_stdlib(op: str, calls: Sequence[Sequence[bytes | str]]) -> list[tuple[bytes, str]]:
+    """Go's answer to `op` (see `_STDLIB_MAIN`) for each argument list: (output bytes, error or "").
+
+    Arguments are bytes, or str (sent as UTF-8, lone surrogates as the bytes surrogateescape gives).
+    """
+    binary = _build(
+        "stdlibref", {"go.mod": "module example.com/stdlibref\n\ngo 1.22\n", "main.go": _STDLIB_MAIN}, offline=True
+    )
+    payload = [
+        {
+            "op": op,
+            "args": [
+                b64(a if isinstance(a, bytes) else a.encode("utf-8", "surrogateescape")) for a in args
+            ],
+        }
+        for args in calls
+    ]
+    answers = json.loads(_run(binary, json.dumps(payload).encode()))
+    return [(unb64(a.get("out")), a.get("err", "")) for a in answers]
+
+
 # --------------------------------------------------------------------------- go-containerregistry
 
 _GGCR_GO_MOD = """module example.com/ggcrreference
@@ -591,7 +836,7 @@ def unb64(text: str | None) -> bytes:
 
 # --------------------------------------------------------------------------- ko itself
 
-KO_VERSION = "v0.19.1"  # the latest ko release (ko-image-format.md baseline: HEAD pins the same ggcr line)
+KO_VERSION = "v0.19.1"  # the latest ko release; its go.mod pins the ggcr line HEAD pins (v0.21.x)
 KO_BUILD_TIMEOUT = 1800  # cold: ~150 modules from the proxy and a compile on 2 cores (~4-5 min measured)
 
 

@@ -1,6 +1,6 @@
 """Select Kubernetes documents by label selector, keeping the survivors byte-for-byte.
 
-ko's semantics (`ko resolve -l`, ko-build/ko `pkg/resolve/selector.go`, ko-image-format.md §15.3):
+ko's semantics (`ko resolve -l`, ko-build/ko `pkg/resolve/selector.go`):
 - null documents (empty, `null`, `~`) are dropped;
 - a document that is not a Kubernetes object (a mapping with string `apiVersion` and `kind`)
   is an error, because a selector can only be applied to objects;

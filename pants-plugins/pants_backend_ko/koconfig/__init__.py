@@ -3,8 +3,9 @@
 * `config`: find and strictly load `.ko.yaml`, apply `KO_*` overrides, per-image settings,
   and `effective_value`, the one precedence rule (BUILD field > `.ko.yaml` with `KO_*` >
   `[ko]` option > built-in default).
-* `templates`: ko's Go `text/template` subset for `flags`/`ldflags`, `template_needs` (which
-  data families to compute) and `template_keys_used` (which environment variables to pass).
+* `templates`: ko's template data for `flags`/`ldflags` (rendered by Go's `text/template`,
+  `golang.gotemplate`), `template_needs` (which data families to compute) and
+  `template_keys_used` (which environment variables to pass).
 * `gitinfo`: ko's `.Git` template data, from the `git` command line.
 
 How a build uses them, in order:

@@ -36,10 +36,12 @@ from typing import Any, Callable, TypeVar
 import yaml
 
 from pants_backend_ko.errors import KoError
+from pants_backend_ko.golang.gostrconv import parse_int
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.reference import InvalidReferenceError, parse_reference
 
-# ko's built-in default base image (v0.13+).
+# ko's built-in default base image (v0.13+): `configDefaultBaseImage` in ko's
+# pkg/commands/options/build.go. The `[ko].default_base_image` option defaults to it too.
 DEFAULT_BASE_IMAGE = "cgr.dev/chainguard/static:latest"
 
 # The environment variables this module reads; a caller that snapshots the environment
@@ -187,6 +189,20 @@ class BuildSettings:
 T = TypeVar("T")
 
 
+def epoch_from_env(environ: Mapping[str, str], name: str) -> int | None:
+    """`SOURCE_DATE_EPOCH` or `KO_DATA_DATE_EPOCH` as ko reads them (`strconv.ParseInt(v, 10, 64)`).
+
+    None when unset or empty; a value Go would refuse is a one-line error naming the variable.
+    """
+    value = environ.get(name)
+    if not value:
+        return None
+    try:
+        return parse_int(value)
+    except ValueError:
+        raise KoError(f"${name}={value!r} is not a Unix time in seconds; set it to an integer or unset it.") from None
+
+
 def effective_value(build_value: T | None, ko_yaml_value: T | None, option_value: T | None, default: T) -> T:
     """The one precedence rule: BUILD field > `.ko.yaml` (with `KO_*`) > `[ko]` option > default.
 
@@ -284,10 +300,39 @@ def _normalise_repo_path(value: str, repo_root: str | None, what: str) -> str:
 # Loading
 
 
+# ko's config is a few levels deep; go-yaml stops at 10000 levels, Python's stack much sooner.
+MAX_YAML_DEPTH = 100
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: Any) -> None:
+        self.mark = mark
+
+
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """SafeLoader whose (recursive) composer refuses nesting deeper than MAX_YAML_DEPTH."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def load_ko_config(text: str, path: str) -> KoConfig:
     """Parse `.ko.yaml` text strictly; `path` is used in `<path>:<line>: ...` errors."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_DepthLimitedLoader)
+    except _TooDeep as e:
+        raise KoError(
+            f"{path}:{e.mark.line + 1}: the YAML is nested more than {MAX_YAML_DEPTH} levels deep; "
+            "ko's config needs a few levels, so check the file (an unclosed or repeated [ or {?)"
+        ) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""

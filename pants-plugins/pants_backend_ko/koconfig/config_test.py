@@ -16,6 +16,7 @@ from pants_backend_ko.koconfig.config import (
     build_settings_for,
     check_build_dirs,
     effective_value,
+    epoch_from_env,
     find_ko_config_path,
     ko_config_candidate_paths,
     load_ko_config,
@@ -485,3 +486,39 @@ def test_build_entries_must_point_at_existing_folders() -> None:
         "conf/.ko.yaml:23: builds[1] (#1) points at 'cmd/tool', which is not a folder of the repository; "
         "fix its dir and main (relative to the repository root)"
     )
+
+
+def test_epochs_are_read_as_go_parses_them() -> None:
+    assert epoch_from_env({}, "SOURCE_DATE_EPOCH") is None
+    assert epoch_from_env({"SOURCE_DATE_EPOCH": ""}, "SOURCE_DATE_EPOCH") is None
+    assert epoch_from_env({"SOURCE_DATE_EPOCH": "1700000000"}, "SOURCE_DATE_EPOCH") == 1700000000
+    assert epoch_from_env({"KO_DATA_DATE_EPOCH": "+5"}, "KO_DATA_DATE_EPOCH") == 5
+    for bad in ["1_000", " 1", "1.5", "x", "9223372036854775808"]:
+        with pytest.raises(KoError) as info:
+            epoch_from_env({"SOURCE_DATE_EPOCH": bad}, "SOURCE_DATE_EPOCH")
+        assert str(info.value) == (
+            f"$SOURCE_DATE_EPOCH={bad!r} is not a Unix time in seconds; set it to an integer or unset it."
+        )
+
+
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("builds:\n- id: app\n  flags: " + "[" * 5000 + "]" * 5000 + "\n", 3),
+        ("defaultEnv:\n" + "".join("  " * i + "- \n" for i in range(1, 3000)), 101),
+        ("x: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n", 1),
+    ],
+)
+def test_deeply_nested_yaml_is_one_line_not_a_recursion_error(text: str, line: int) -> None:
+    with pytest.raises(KoError) as info:
+        load_ko_config(text, "conf/.ko.yaml")
+    assert str(info.value) == (
+        f"conf/.ko.yaml:{line}: the YAML is nested more than 100 levels deep; "
+        "ko's config needs a few levels, so check the file (an unclosed or repeated [ or {?)"
+    )
+
+
+def test_yaml_nested_up_to_the_limit_is_read() -> None:
+    text = "builds:\n- id: app\n  flags: " + "[" * 97 + "]" * 97 + "\n"
+    with pytest.raises(KoError, match="flags"):  # read, then refused for its shape, not its depth
+        load_ko_config(text, "conf/.ko.yaml")

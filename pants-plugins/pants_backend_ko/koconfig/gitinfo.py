@@ -20,13 +20,13 @@ empty commit stamped into a binary is a bug worth hearing about.
 
 from __future__ import annotations
 
-import datetime
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from pants_backend_ko.errors import KoError
+from pants_backend_ko.golang.gotime import unix_utc
 
 DEFAULT_TAG = "v0.0.0"
 GIT_TIMEOUT_SECONDS = 60.0
@@ -50,8 +50,7 @@ class GitInfo:
     @property
     def commit_date(self) -> str:
         """RFC 3339 in UTC, as ko's `CommitDate.UTC().Format(time.RFC3339)`."""
-        moment = datetime.datetime.fromtimestamp(self.commit_timestamp, tz=datetime.timezone.utc)
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return unix_utc(self.commit_timestamp)
 
     @property
     def tree_state(self) -> str:

@@ -25,9 +25,9 @@ from tests.peers.registry import RegistryPeer, skopeo
 from pants_backend_ko.koconfig.config import apply_env_overrides, build_settings_for, load_ko_config
 from pants_backend_ko.koconfig.gitinfo import git_info
 from pants_backend_ko.koconfig.templates import parse_go_env, render_templates, template_data, template_needs
+from pants_backend_ko.oci.base import BaseImage
 from pants_backend_ko.oci.image import build_image
 from pants_backend_ko.oci.layout import layout_files
-from pants_backend_ko.oci.model import BaseImage
 from pants_backend_ko.oci.platform import Platform
 
 pytestmark = pytest.mark.peers

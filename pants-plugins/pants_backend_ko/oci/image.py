@@ -1,33 +1,38 @@
 """Build ko's image (and index) from a base, Go binaries and kodata — pure, in memory.
 
-`build_image` follows ko's `buildOne` (ko-image-format.md §4–§7) step by step:
+`build_image` follows ko's `Build` and `buildOne` (ko's `pkg/build/gobuild.go`) step by step:
 
-1. two new layers, kodata then app, typed after the base manifest's family (§4.9);
-2. the base config decoded into ggcr's struct model and edited (§6): Entrypoint
+1. two new layers, kodata then app, typed after the base manifest's family (OCI or Docker);
+2. the base config decoded into ggcr's struct model (`configfile.py`) and edited: Entrypoint
    `/ko-app/<name>`, Cmd cleared, PATH gets `:/ko-app` (or `PATH=/ko-app`),
    `KO_DATA_PATH=/var/run/ko` appended, author `github.com/ko-build/ko`, labels merged,
-   `created` set only when SOURCE_DATE_EPOCH is given, one history entry per new layer (§5);
+   `created` set only when SOURCE_DATE_EPOCH is given, one history entry per new layer;
 3. the manifest: base layers then the new ones, base manifest annotations merged with the
-   user's and `org.opencontainers.image.base.{name,digest}` (§7).
+   user's and `org.opencontainers.image.base.{name,digest}`.
 
 Extensions beyond ko (all optional): `args` become Cmd, `entrypoint` replaces ko's, `workdir`
 sets WorkingDir, `env` is appended after KO_DATA_PATH (an entry for the same variable is
 removed first, so the user's value is the only one), several binaries may share `/ko-app`.
 
 Deliberate difference: times from SOURCE_DATE_EPOCH/KO_DATA_DATE_EPOCH are written in UTC
-(`1970-01-01T00:00:00Z`); ko writes them in the build machine's local time zone (§5), which
+(`1970-01-01T00:00:00Z`); ko writes them in the build machine's local time zone (`time.Unix`), which
 makes its config bytes depend on TZ.
 
-`build_index` makes the index of several built images, like ko's `buildAll` (§8.2).
+`build_index` makes the index of several built images, like ko's `buildAll`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pants_backend_ko.golang import gopath
+from pants_backend_ko.golang.frozendict import FrozenDict
+from pants_backend_ko.golang.gotime import ZERO_TIME, unix_utc_json
+from pants_backend_ko.oci.base import BaseImage
+from pants_backend_ko.oci.configfile import History
+from pants_backend_ko.oci.digest import digest_of
 from pants_backend_ko.oci.layers import (
     APP_DIR,
     KODATA_ROOT,
@@ -35,19 +40,8 @@ from pants_backend_ko.oci.layers import (
     gzip_layer,
     kodata_layer_tar,
 )
-from pants_backend_ko.oci.model import (
-    INDEX_TYPES,
-    OCI_INDEX,
-    ZERO_TIME,
-    BaseImage,
-    Descriptor,
-    FrozenDict,
-    History,
-    ImageIndex,
-    ImageManifest,
-    digest_of,
-    epoch_time,
-)
+from pants_backend_ko.oci.manifest import Descriptor, ImageIndex, ImageManifest
+from pants_backend_ko.oci.mediatypes import INDEX_TYPES, OCI_INDEX
 from pants_backend_ko.oci.platform import Platform
 
 __all__ = [
@@ -117,11 +111,11 @@ class BuiltIndex:
 
 
 def app_filename(import_path: str) -> str:
-    """ko's binary name: the last element of the import path, `ko-app` when there is none (§3)."""
+    """ko's binary name (`appFilename`): the last element of the import path, `ko-app` when there is none."""
     if import_path.startswith("ko://"):
         import_path = import_path[len("ko://") :]
-    base = posixpath.basename(import_path.rstrip("/")) if import_path.strip("/") else ""
-    return base if base not in ("", ".", "/") else "ko-app"
+    base = gopath.base(import_path)  # ko's appFilename: filepath.Base, ko-app when it gives nothing
+    return base if base not in (".", "/") else "ko-app"
 
 
 def _strings(values: Sequence[str] | None, what: str) -> tuple[str, ...] | None:
@@ -212,7 +206,7 @@ def build_image(
         raise ValueError(f"workdir must be an absolute path like '/data', got {workdir!r}")
 
     config_file = base.config_file()
-    # ko refuses a single-image base whose platform differs from the one asked for (§8.2).
+    # ko refuses a single-image base whose platform differs from the one asked for (buildAll).
     base_platform = config_file.platform
     if (base_platform.os and base_platform.os != platform.os) or (
         base_platform.architecture and base_platform.architecture != platform.architecture
@@ -228,7 +222,7 @@ def build_image(
             f"diff_ids but its manifest {len(base.layers)} layers"
         )
 
-    # 1. Layers: kodata, then the app binaries (§4.1).
+    # 1. Layers: kodata, then the app binaries (ko's order).
     kodata_tar = kodata_layer_tar(kodata_files or {}, kodata_dirs, epoch=kodata_date_epoch or 0)
     app_tar = app_layer_tar_multi(binaries)
     layer_media_type = base.layer_media_type
@@ -242,14 +236,16 @@ def build_image(
         new_layers.append(Descriptor(media_type=layer_media_type, size=len(compressed), digest=digest))
         diff_ids.append(digest_of(tar))
 
-    # 2. Config edits (§5, §6).
+    # 2. Config edits (buildOne).
     ref = import_path if import_path.startswith("ko://") else f"ko://{import_path}"
     app_paths = [f"{APP_DIR}/{name}" for name, _ in binaries]
     history = list(config_file.history or ())
     history.append(
         History(
             author="ko",
-            created=epoch_time(kodata_date_epoch) if kodata_date_epoch is not None else ZERO_TIME,
+            created=unix_utc_json(kodata_date_epoch, "KO_DATA_DATE_EPOCH")
+            if kodata_date_epoch is not None
+            else ZERO_TIME,
             created_by=f"ko build {ref}",
             comment="kodata contents, at $KO_DATA_PATH",
         )
@@ -257,7 +253,9 @@ def build_image(
     history.append(
         History(
             author="ko",
-            created=epoch_time(source_date_epoch) if source_date_epoch is not None else ZERO_TIME,
+            created=unix_utc_json(source_date_epoch, "SOURCE_DATE_EPOCH")
+            if source_date_epoch is not None
+            else ZERO_TIME,
             created_by=f"ko build {ref}",
             comment="go build output, at " + ", ".join(app_paths),
         )
@@ -283,7 +281,9 @@ def build_image(
     config_file = dataclasses.replace(
         config_file,
         author=AUTHOR,
-        created=epoch_time(source_date_epoch) if source_date_epoch is not None else config_file.created,
+        created=unix_utc_json(source_date_epoch, "SOURCE_DATE_EPOCH")
+        if source_date_epoch is not None
+        else config_file.created,
         history=tuple(history),
         rootfs=dataclasses.replace(
             config_file.rootfs, diff_ids=tuple(config_file.rootfs.diff_ids or ()) + tuple(diff_ids)
@@ -301,7 +301,7 @@ def build_image(
         data=config_bytes if base.config_data_inline else None,
     )
 
-    # 3. Manifest (§7): base annotations first, then the user's, then base name/digest.
+    # 3. Manifest: base annotations first, then the user's, then base name/digest.
     manifest_annotations = dict(base.manifest_annotations)
     manifest_annotations.update(user_annotations)
     if base.name:

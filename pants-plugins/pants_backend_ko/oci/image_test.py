@@ -15,7 +15,10 @@ import json
 import pytest
 from tests.peers.go_reference import b64, ggcr, unb64
 
-from pants_backend_ko.oci import gojson
+from pants_backend_ko.golang import gojson
+from pants_backend_ko.oci.base import BaseImage
+from pants_backend_ko.oci.configfile import ConfigFile
+from pants_backend_ko.oci.digest import digest_of
 from pants_backend_ko.oci.image import (
     ANNOTATION_BASE_DIGEST,
     ANNOTATION_BASE_NAME,
@@ -25,7 +28,8 @@ from pants_backend_ko.oci.image import (
     build_index,
 )
 from pants_backend_ko.oci.layers import EMPTY_KODATA_DIFF_ID
-from pants_backend_ko.oci.model import (
+from pants_backend_ko.oci.manifest import Descriptor, ImageIndex, ImageManifest
+from pants_backend_ko.oci.mediatypes import (
     DOCKER_CONFIG,
     DOCKER_LAYER_GZIP,
     DOCKER_MANIFEST,
@@ -34,12 +38,6 @@ from pants_backend_ko.oci.model import (
     OCI_INDEX,
     OCI_LAYER_GZIP,
     OCI_MANIFEST,
-    BaseImage,
-    ConfigFile,
-    Descriptor,
-    ImageIndex,
-    ImageManifest,
-    digest_of,
 )
 from pants_backend_ko.oci.platform import Platform
 

@@ -1,7 +1,7 @@
-"""ko's two layers, byte for byte: the app layer and the kodata layer (ko-image-format.md §4).
+"""ko's two layers, byte for byte: the app layer and the kodata layer (ko's `tarBinary`, `tarKoData`).
 
 ko writes its layers with Go's `archive/tar`, setting only Name, Typeflag, Mode 0555, Size and
-(for kodata) ModTime. Python's `tarfile` cannot reproduce those bytes (§4.6: it appends `/` to
+(for kodata) ModTime. Python's `tarfile` cannot reproduce those bytes (it appends `/` to
 directory names, pads to 10240-byte records and prefers PAX), so the headers are written here
 by hand, following Go's writer:
 
@@ -13,7 +13,8 @@ by hand, following Go's writer:
 - two zero blocks at the end and no padding to a 10240-byte record.
 
 The gzip step (`gzip_layer`) gives Go's 10-byte header; the deflate stream is zlib's, so blob
-digests differ from ko's while diffIDs (sha256 of the tar) are identical (§4.8).
+digests differ from ko's while diffIDs (sha256 of the tar) are identical. ko's layer code is in
+`pkg/build/gobuild.go`, Go's tar writer in `src/archive/tar/writer.go`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+from pants_backend_ko.golang import gopath
 
 __all__ = [
     "app_layer_tar",
@@ -36,7 +39,7 @@ __all__ = [
 BLOCK = 512
 APP_DIR = "/ko-app"
 KODATA_ROOT = "/var/run/ko"
-# sha256 of the 2560-byte kodata layer of a package without kodata (§4.7).
+# sha256 of the 2560-byte kodata layer of a package without kodata (Go's archive/tar gives the same, see layers_test).
 EMPTY_KODATA_DIFF_ID = "sha256:ffe56a1c5f3878e9b5f803842adb9e2ce81584b6bd027e8599582aefe14a975b"
 
 _TYPE_REG = b"0"
@@ -93,34 +96,10 @@ def _split_ustar_path(name: str) -> tuple[str, str] | None:
     return name[:i], name[i + 1 :]
 
 
-def _go_path_clean(path: str) -> str:
-    """Go's path.Clean (lexical; leading '//' becomes '/', unlike posixpath.normpath)."""
-    if path == "":
-        return "."
-    rooted = path.startswith("/")
-    parts: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            elif not rooted:
-                parts.append("..")
-            continue
-        parts.append(part)
-    cleaned = "/".join(parts)
-    if rooted:
-        return "/" + cleaned
-    return cleaned or "."
-
-
 def _pax_header_name(name: str) -> str:
     """Go: dir, file := path.Split(name); path.Join(dir, "PaxHeaders.0", file)."""
-    cut = name.rfind("/") + 1
-    directory, file = name[:cut], name[cut:]
-    joined = "/".join(p for p in (directory, "PaxHeaders.0", file) if p)
-    return _go_path_clean(joined)
+    directory, file = gopath.split(name)
+    return gopath.join(directory, "PaxHeaders.0", file)
 
 
 def _pax_record(key: str, value: str) -> bytes:
@@ -295,7 +274,7 @@ def gzip_layer(tar: bytes) -> bytes:
     """gzip at level 1 with Go's header `1f 8b 08 00 00000000 04 ff` (no name, mtime 0, OS unknown).
 
     The deflate stream is zlib's level 1, not Go's BestSpeed, so the bytes (not the diffID)
-    differ from ko's (§4.8); with the same zlib build they are stable.
+    differ from ko's; with the same zlib build they are stable.
     """
     return b"".join(gzip_layer_stream([tar]))
 

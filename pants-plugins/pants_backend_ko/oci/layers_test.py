@@ -1,4 +1,4 @@
-"""ko's layers byte for byte against Go's archive/tar, plus the exact header bytes of §4.5."""
+"""ko's layers byte for byte against Go's archive/tar, plus the exact header bytes Go's writer gives."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def _kodata_entries(walk, epoch=None):
 def test_app_layer_matches_go() -> None:
     ours = app_layer_tar(BINARY, "hello")
     assert ours == go_tar(_ko_app_entries([("hello", BINARY)]))
-    assert len(ours) == 512 + 512 + ((len(BINARY) + 511) // 512) * 512 + 1024  # §4.5
+    assert len(ours) == 512 + 512 + ((len(BINARY) + 511) // 512) * 512 + 1024
     assert len(ours) % 10240 != 0  # no record padding
 
 
@@ -136,7 +136,7 @@ def test_exact_header_bytes() -> None:
     assert var[116:124] == b"0000000\0"
     assert var[124:136] == b"00000000000\0"
     assert var[136:148] == b"00000000000\0"
-    assert var[148:156] == b"007773\0 "  # the checksum quoted in §4.5
+    assert var[148:156] == b"007773\0 "  # Go's checksum field: six octal digits, NUL, space
     assert var[156:157] == b"5"
     assert var[157:257] == b"\0" * 100
     assert var[257:263] == b"ustar\0"

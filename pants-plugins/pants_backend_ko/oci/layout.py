@@ -3,8 +3,8 @@
 - `layout_files` returns the files of an OCI image layout (opencontainers/image-spec
   `image-layout.md`) as a path -> bytes mapping: `oci-layout`, `index.json` and
   `blobs/sha256/<hex>`. An index uses the nested shape (top `index.json` -> one descriptor of
-  the index blob -> the per-platform manifests), which skopeo and umoci read
-  (registry-protocol.md §4). A tag is the `org.opencontainers.image.ref.name` annotation.
+  the index blob -> the per-platform manifests), which skopeo and umoci read (as ggcr's
+  `pkg/v1/layout` writes it). A tag is the `org.opencontainers.image.ref.name` annotation.
 - `docker_archive` returns a tarball in the shape Docker 25+ `docker save` writes: the same OCI
   layout files plus `manifest.json` and `repositories`, so both `docker load` and
   `skopeo copy docker-archive:` accept it. Its bytes are deterministic (sorted entries,
@@ -22,21 +22,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pants_backend_ko.oci import gojson
+from pants_backend_ko.golang import gojson
+from pants_backend_ko.golang.frozendict import FrozenDict
+from pants_backend_ko.oci.configfile import ConfigFile
+from pants_backend_ko.oci.digest import check_digest, digest_hex, digest_of
 from pants_backend_ko.oci.image import BuiltImage, BuiltIndex
-from pants_backend_ko.oci.model import (
-    IMAGE_MANIFEST_TYPES,
-    INDEX_TYPES,
-    OCI_INDEX,
-    ConfigFile,
-    Descriptor,
-    FrozenDict,
-    ImageIndex,
-    ImageManifest,
-    check_digest,
-    digest_hex,
-    digest_of,
-)
+from pants_backend_ko.oci.manifest import Descriptor, ImageIndex, ImageManifest
+from pants_backend_ko.oci.mediatypes import IMAGE_MANIFEST_TYPES, INDEX_TYPES, OCI_INDEX
 from pants_backend_ko.oci.platform import Platform
 
 __all__ = [

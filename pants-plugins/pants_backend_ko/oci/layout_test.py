@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from pants_backend_ko.oci.base import BaseImage
+from pants_backend_ko.oci.digest import digest_of
 from pants_backend_ko.oci.image import build_image, build_index
 from pants_backend_ko.oci.layout import (
     ANNOTATION_REF_NAME,
@@ -22,7 +24,7 @@ from pants_backend_ko.oci.layout import (
     read_layout,
     tar_stream,
 )
-from pants_backend_ko.oci.model import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, BaseImage, digest_of
+from pants_backend_ko.oci.mediatypes import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST
 from pants_backend_ko.oci.platform import Platform
 
 AMD64 = Platform.parse("linux/amd64")

@@ -4,7 +4,7 @@ ko names the repository of an image from ``KO_DOCKER_REPO`` (the "base") and
 the Go import path (``pkg/commands/options/publish.go`` ``MakeNamer``). The
 import path loses its ``ko://`` prefix and is lower-cased first (ko's
 publisher does ``strings.ToLower``), and the parts are joined with Go's
-``filepath.Join`` semantics (cleaned, no doubled slashes).
+``filepath.Join`` (``golang.gopath.join``: cleaned, no doubled slashes).
 
 | mode       | ko flag                    | result                              |
 |------------|----------------------------|-------------------------------------|
@@ -19,9 +19,9 @@ No Pants imports here.
 from __future__ import annotations
 
 import hashlib
-import posixpath
 import re
 
+from pants_backend_ko.golang import gopath
 from pants_backend_ko.oci.reference import (
     InvalidReferenceError,
     looks_like_registry,
@@ -34,28 +34,6 @@ NAMING_MODES = ("default", "preserve", "base", "bare")
 _MODE_ALIASES = {"md5": "default", "preserve-import-paths": "preserve", "base-import-paths": "base"}
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 KO_SCHEME = "ko://"
-
-
-def _go_clean_join(*parts: str) -> str:
-    """Go's ``filepath.Join``: join the non-empty parts, then ``Clean`` the result."""
-    joined = "/".join(p for p in parts if p)
-    if not joined:
-        return ""
-    cleaned = posixpath.normpath(joined)
-    # posixpath keeps a leading '//' (POSIX allows it to be special); Go does not.
-    if cleaned.startswith("//"):
-        cleaned = "/" + cleaned.lstrip("/")
-    return cleaned
-
-
-def _go_base(path: str) -> str:
-    """Go's ``filepath.Base``: the last element, trailing slashes ignored; '.' for ''."""
-    if not path:
-        return "."
-    stripped = path.rstrip("/")
-    if not stripped:
-        return "/"
-    return stripped.rsplit("/", 1)[-1]
 
 
 def normalize_import_path(import_path: str) -> str:
@@ -168,11 +146,11 @@ def _name(base: str, import_path: str, mode: str) -> str:
     if mode != "bare" and not ip:
         raise ValueError(f"cannot name an image for an empty import path {import_path!r}; pass a Go import path")
     if mode == "default":
-        name = _go_clean_join(base, f"{_go_base(ip)}-{md5_hex(ip)}")
+        name = gopath.join(base, f"{gopath.base(ip)}-{md5_hex(ip)}")
     elif mode == "preserve":
-        name = _go_clean_join(base, ip)
+        name = gopath.join(base, ip)
     elif mode == "base":
-        name = _go_clean_join(base, _go_base(ip))
+        name = gopath.join(base, gopath.base(ip))
     else:
         if "/" not in base and looks_like_registry(base):
             raise ValueError(

@@ -1,4 +1,4 @@
-"""ko's namer vectors (ko-image-format.md §9.1) and KO_DOCKER_REPO validation."""
+"""ko's namer vectors (ko's `pkg/commands/options/publish.go` `MakeNamer`) and KO_DOCKER_REPO validation."""
 
 from __future__ import annotations
 

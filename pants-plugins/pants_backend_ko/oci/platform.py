@@ -3,8 +3,8 @@
 - `Platform.parse` accepts `os/arch[/variant]` for the GOOS/GOARCH pairs Go can build
   (`go tool dist list` of Go 1.26, hard-coded below so no Go toolchain is needed to parse).
 - `Platform.go_env` gives GOOS/GOARCH plus GOARM/GOAMD64 exactly as ko's `buildEnv` does
-  (ko-image-format.md §2.2).
-- `Platform.matches` is ko's `platformMatcher.matches` for one requested platform (§8.2).
+  (ko's `pkg/build/gobuild.go`).
+- `Platform.matches` is ko's `platformMatcher.matches` for one requested platform (gobuild.go).
 - `Platform.to_json` is go-containerregistry's `v1.Platform` in Go struct field order.
 """
 

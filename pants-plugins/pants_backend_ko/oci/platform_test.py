@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from pants_backend_ko.oci import gojson
+from pants_backend_ko.golang import gojson
 from pants_backend_ko.oci.platform import GO_DIST_LIST, Platform
 
 

@@ -20,8 +20,8 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from pants_backend_ko.errors import KoError
+from pants_backend_ko.oci.base import BaseImage
 from pants_backend_ko.oci.layout import LAYOUT_PREFIX
-from pants_backend_ko.oci.model import BaseImage
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.util_rules.registry import RegistryToolEnv

@@ -29,12 +29,13 @@ from pants.util.logging import LogLevel
 
 from pants_backend_ko import VERSION
 from pants_backend_ko.errors import KoError
-from pants_backend_ko.koconfig.config import build_settings_for, effective_value
+from pants_backend_ko.golang.elfbuildinfo import build_info_from_binary
+from pants_backend_ko.koconfig.config import DEFAULT_BASE_IMAGE, build_settings_for, effective_value, epoch_from_env
 from pants_backend_ko.oci import image as oci_image
 from pants_backend_ko.oci import layout as oci_layout
-from pants_backend_ko.oci import sbom as oci_sbom
+from pants_backend_ko.oci import spdx
 from pants_backend_ko.oci.platform import Platform
-from pants_backend_ko.subsystems import DEFAULT_BASE_IMAGE, KoSubsystem
+from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.util_rules.base_image import BaseImageRequest, ResolvedBaseImage
 from pants_backend_ko.util_rules.go_build import (
@@ -57,16 +58,6 @@ HOST_PLATFORMS = {
 }
 
 
-def parse_epoch(env: EnvironmentVars, name: str) -> int | None:
-    value = env.get(name)
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise KoError(f"${name}={value!r} is not a Unix time in seconds; set it to an integer or unset it.") from None
-
-
 def image_sboms(
     output_path: str, top, images, main_binaries: list, binary_name: str, owner: str
 ) -> dict[str, tuple[str, bytes]]:
@@ -76,18 +67,18 @@ def image_sboms(
     out: dict[str, tuple[str, bytes]] = {}
     for image, binary in zip(images, main_binaries):
         try:
-            info = oci_sbom.build_info_from_binary(binary, binary_path)
+            info = build_info_from_binary(binary, binary_path)
         except ValueError as e:
             raise KoError(
                 f"{owner}: cannot read Go module information for the SBOM: {e}; set `[ko].sbom = false` to skip SBOMs."
             ) from None
-        data = oci_sbom.spdx_for_image(
+        data = spdx.spdx_for_image(
             info,
             image_digest=image.digest,
             image_media_type=image.media_type,
             binary_path_in_image=binary_path,
-            base=oci_sbom.base_from_manifest(image.manifest),
-            created=oci_sbom.created_from_config(image.config),
+            base=spdx.base_from_manifest(image.manifest),
+            created=spdx.created_from_config(image.config),
             tool_version=VERSION,
         )
         platform = image.platform
@@ -100,13 +91,13 @@ def image_sboms(
     if top not in images:
         out[f"{output_path}.spdx.json"] = (
             top.digest,
-            oci_sbom.spdx_for_index(
+            spdx.spdx_for_index(
                 top.digest,
                 [(c.digest, c.platform) for c in images],
-                oci_sbom.created_from_config(images[0].config),
+                spdx.created_from_config(images[0].config),
                 tool_version=VERSION,
                 index_media_type=top.media_type,
-                base=oci_sbom.base_from_manifest(top.manifest),
+                base=spdx.base_from_manifest(top.manifest),
             ),
         )
     return out
@@ -294,8 +285,8 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
     settings = await Get(KoImageSettings, KoImageSettingsRequest(field_set))
     owner = str(settings.address)
     epochs = await Get(EnvironmentVars, EnvironmentVarsRequest(["SOURCE_DATE_EPOCH", "KO_DATA_DATE_EPOCH"]))
-    source_date_epoch = parse_epoch(epochs, "SOURCE_DATE_EPOCH")
-    kodata_date_epoch = parse_epoch(epochs, "KO_DATA_DATE_EPOCH")
+    source_date_epoch = epoch_from_env(epochs, "SOURCE_DATE_EPOCH")
+    kodata_date_epoch = epoch_from_env(epochs, "KO_DATA_DATE_EPOCH")
     base, kodata, name = await MultiGet(
         Get(
             ResolvedBaseImage,

@@ -24,6 +24,7 @@ from pants_backend_ko.koconfig.config import (
     KO_ENV_VARS,
     KoConfig,
     apply_env_overrides,
+    epoch_from_env,
     find_ko_config_path,
     ko_config_candidate_paths,
     load_ko_config,
@@ -144,7 +145,9 @@ async def render_build_flags(
     date = None
     if "Date" in needs:
         epoch = await Get(EnvironmentVars, EnvironmentVarsRequest(["SOURCE_DATE_EPOCH"]))
-        date = int(epoch["SOURCE_DATE_EPOCH"]) if epoch.get("SOURCE_DATE_EPOCH") else int(time.time())
+        date = epoch_from_env(epoch, "SOURCE_DATE_EPOCH")
+        if date is None:
+            date = int(time.time())
     data = template_data(build_env, go_env, git, date)
     return RenderedBuildFlags(
         render_templates(request.flags, data, f"{where} flags"),

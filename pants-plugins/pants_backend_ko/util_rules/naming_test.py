@@ -1,5 +1,5 @@
 """In-process tests of image naming: KO_DOCKER_REPO / [ko].docker_repo / `repository`, tags,
-and ko's naming modes (vectors from ko-image-format.md section 9.1)."""
+and ko's naming modes (vectors from ko's `pkg/commands/options/publish.go` `MakeNamer`)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def test_naming_modes_give_kos_names(rule_runner: RuleRunner, mode: str, expecte
 def test_default_naming_is_md5_of_the_lowercased_import_path(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, ["--ko-docker-repo=ghcr.io/acme"])
     name = name_of(rule_runner, "svc", "plain", import_path="github.com/Google/ko/cmd/ko")
-    # md5("github.com/google/ko/cmd/ko"), ko-image-format.md section 9.1's second check.
+    # md5("github.com/google/ko/cmd/ko"), the default namer's suffix for ko's own command.
     assert name.repository == "ghcr.io/acme/ko-099ba5bcefdead87f92606265fb99ac0"
     assert name.tags == ("latest",)
     assert name.reference("sha256:" + "0" * 64) == "ghcr.io/acme/ko-099ba5bcefdead87f92606265fb99ac0@sha256:" + "0" * 64

@@ -50,15 +50,17 @@ logger = logging.getLogger(__name__)
 
 PLUGIN_PYTHONPATH = str(Path(pants_backend_ko.__file__).resolve().parent.parent)
 
-# Where cached Processes find the backend's pure core (`pants_backend_ko.oci`, no Pants
-# imports): shipped in their input digest, so their cache key holds the code they run and no
-# path of this checkout (a fresh clone elsewhere gets remote-cache hits; an upgrade re-runs them).
+# Where cached Processes find the backend's pure core (`pants_backend_ko.oci` and the
+# `pants_backend_ko.golang` it uses, no Pants imports): shipped in their input digest, so their
+# cache key holds the code they run and no path of this checkout (a fresh clone elsewhere gets
+# remote-cache hits; an upgrade re-runs them).
 CORE_DIR = "__ko_core"
 
 
 def _core_files() -> tuple[tuple[str, bytes], ...]:
     package = Path(pants_backend_ko.__file__).resolve().parent
-    paths = [package / "__init__.py", *sorted((package / "oci").rglob("*.py"))]
+    core_packages = ("golang", "oci")
+    paths = [package / "__init__.py", *(p for core in core_packages for p in sorted((package / core).rglob("*.py")))]
     return tuple(
         (f"{CORE_DIR}/pants_backend_ko/{path.relative_to(package).as_posix()}", path.read_bytes())
         for path in paths
@@ -71,7 +73,7 @@ class RegistryToolEnv:
     """The environment of registry-client processes: the user's credentials setup plus our code."""
 
     env: FrozenDict[str, str]  # for InteractiveProcesses: our code from where Pants loaded it
-    core: Digest  # CORE_DIR/pants_backend_ko/{__init__.py,oci/**}
+    core: Digest  # CORE_DIR/pants_backend_ko/{__init__.py,golang/**,oci/**}
     sandboxed_env: FrozenDict[str, str]  # for cached Processes: our code from `core`
 
     @property

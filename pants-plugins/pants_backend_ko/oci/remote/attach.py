@@ -1,6 +1,7 @@
 """Attaching an SPDX SBOM to a pushed image or index, two ways at once.
 
-1. **cosign/ko convention** (ko-image-format.md §11): a small OCI image whose single layer is
+1. **cosign/ko convention** (ko's ``pkg/build/gobuild.go`` attaches it with cosign's
+   ``pkg/oci/mutate.AttachFileToImage``; cosign's ``SBOMTag`` names it): a small OCI image whose single layer is
    the SBOM (media type ``text/spdx+json``), tagged ``sha256-<hex>.sbom`` in the image's
    repository. It is exactly what ko pushes through cosign's ``static.NewFile``: an OCI
    manifest, config media type ``application/vnd.oci.image.config.v1+json``, the config of
@@ -26,16 +27,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from pants_backend_ko.oci import gojson
-from pants_backend_ko.oci.model import (
-    OCI_CONFIG,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    Descriptor,
-    check_digest,
-    digest_hex,
-    digest_of,
-)
+from pants_backend_ko.golang import gojson
+from pants_backend_ko.golang.gotime import ZERO_TIME
+from pants_backend_ko.oci.digest import check_digest, digest_hex, digest_of
+from pants_backend_ko.oci.manifest import Descriptor
+from pants_backend_ko.oci.mediatypes import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST
 from pants_backend_ko.oci.reference import looks_like_registry, parse_repository
 from pants_backend_ko.oci.remote.descriptors import MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES
 from pants_backend_ko.oci.remote.errors import RegistryError
@@ -65,8 +61,6 @@ COSIGN_SBOM_MEDIA_TYPE = "text/spdx+json"
 SPDX_ARTIFACT_TYPE = "application/spdx+json"
 EMPTY_CONFIG_MEDIA_TYPE = "application/vnd.oci.empty.v1+json"
 EMPTY_CONFIG = b"{}"
-# ggcr's zero v1.Time as json.Marshal writes it (the cosign attachment's config has no dates).
-_ZERO_TIME = "0001-01-01T00:00:00Z"
 MAX_SBOM_BYTES = 64 * 1024 * 1024
 
 
@@ -97,8 +91,8 @@ def cosign_sbom_image(sbom: bytes, media_type: str = COSIGN_SBOM_MEDIA_TYPE) -> 
     config = gojson.dumps(
         {
             "architecture": "",
-            "created": _ZERO_TIME,
-            "history": [{"created": _ZERO_TIME}],
+            "created": ZERO_TIME,
+            "history": [{"created": ZERO_TIME}],
             "os": "",
             "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]},
             "config": {},

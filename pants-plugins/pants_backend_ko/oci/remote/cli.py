@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from pants_backend_ko.oci.model import check_digest
+from pants_backend_ko.oci.digest import check_digest
 from pants_backend_ko.oci.reference import InvalidReferenceError, parse_reference, parse_repository
 from pants_backend_ko.oci.remote.attach import attach_sbom
 from pants_backend_ko.oci.remote.credentials import CredentialError, Keychain

@@ -1,6 +1,6 @@
 """The registry client's view of manifests: accepted media types, lenient descriptors, schema 1 refusal.
 
-Digests, media-type constants and ``Platform`` are the image core's (``oci.model``,
+Digests, media-type constants and ``Platform`` are the image core's (``oci.digest``, ``oci.mediatypes``,
 ``oci.platform``); what is here is what only a registry client needs: the ``Accept`` list, a
 size limit for manifests, a descriptor reader that tolerates oddities in base images we only
 pick from, and the check of a served manifest's media type. No Pants imports.
@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pants_backend_ko.oci.model import (
+from pants_backend_ko.golang.frozendict import FrozenDict
+from pants_backend_ko.oci.digest import check_digest
+from pants_backend_ko.oci.manifest import Descriptor
+from pants_backend_ko.oci.mediatypes import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
     IMAGE_MANIFEST_TYPES,
     INDEX_TYPES,
     OCI_INDEX,
     OCI_MANIFEST,
-    Descriptor,
-    FrozenDict,
-    check_digest,
 )
 from pants_backend_ko.oci.platform import Platform
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from pants_backend_ko.oci.model import OCI_INDEX, OCI_MANIFEST, Descriptor
+from pants_backend_ko.oci.manifest import Descriptor
+from pants_backend_ko.oci.mediatypes import OCI_INDEX, OCI_MANIFEST
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.remote.descriptors import descriptor_from_json, manifest_media_type
 

@@ -4,7 +4,7 @@
   Content-Type/body disagreements, and verifies the digest (always against the
   reference's digest when pulled by digest, and against ``Docker-Content-Digest``).
 * :func:`resolve_base` picks the per-platform images of a base the way ko does
-  (ko-image-format.md §8.2) and returns their manifest and config bytes (both
+  (ko's ``buildAll`` in ``pkg/build/gobuild.go``) and returns their manifest and config bytes (both
   verified) and layer descriptors. Base layers are never downloaded: the pusher
   mounts or streams them.
 * :func:`fetch_blob` streams a blob to disk through a temporary file, verifies
@@ -33,15 +33,10 @@ from typing import Any
 import requests
 import urllib3
 
+from pants_backend_ko.oci.digest import check_digest, digest_hex, digest_of
 from pants_backend_ko.oci.layout import LAYOUT_PREFIX, OciLayout, read_layout
-from pants_backend_ko.oci.model import (
-    IMAGE_MANIFEST_TYPES,
-    INDEX_TYPES,
-    Descriptor,
-    check_digest,
-    digest_hex,
-    digest_of,
-)
+from pants_backend_ko.oci.manifest import Descriptor
+from pants_backend_ko.oci.mediatypes import IMAGE_MANIFEST_TYPES, INDEX_TYPES
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.reference import Reference, parse_reference
 from pants_backend_ko.oci.remote.credentials import Keychain

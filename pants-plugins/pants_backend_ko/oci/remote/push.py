@@ -36,7 +36,8 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from pants_backend_ko.oci.layout import LayoutError, OciLayout, read_layout
-from pants_backend_ko.oci.model import INDEX_TYPES, Descriptor
+from pants_backend_ko.oci.manifest import Descriptor
+from pants_backend_ko.oci.mediatypes import INDEX_TYPES
 from pants_backend_ko.oci.reference import (
     looks_like_registry,
     normalize_registry,

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pants_backend_ko.oci.model import FrozenDict
+from pants_backend_ko.golang.frozendict import FrozenDict
 
 
 @dataclass(frozen=True)

@@ -1,32 +1,22 @@
-"""SBOMs from real Go binaries: `go version -m` parsing checked against Go's own
-`debug.ParseBuildInfo`, SPDX 2.3 documents checked against the official JSON schema.
-
-The sample program (:func:`build_sample`) is a module with a third-party dependency fetched
-through the Go module proxy (github.com/google/uuid v1.6.0), a dependency replaced by another
-version (github.com/google/go-cmp v0.6.0 => v0.5.9) and one replaced by a local directory.
-"""
+"""SPDX 2.3 documents from real Go binaries, checked against the official JSON schema."""
 
 from __future__ import annotations
 
 import base64
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
-from tests.peers.go_reference import _build, _run, go_env
 
+from pants_backend_ko.golang.gobuildinfo import GoBuildInfo, parse_go_version_m
+from pants_backend_ko.golang.gobuildinfo_test import build_sample, built_sample, go_sum_hashes, go_version_m
 from pants_backend_ko.oci.platform import Platform
-from pants_backend_ko.oci.sbom import (
-    GoBuildInfo,
-    GoBuildInfoError,
+from pants_backend_ko.oci.spdx import (
     IndexChild,
     base_from_manifest,
-    build_info_from_binary,
     created_from_config,
     h1_to_sha256,
-    parse_go_version_m,
     spdx_for_image,
     spdx_for_index,
 )
@@ -37,157 +27,11 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 IMAGE_DIGEST = "sha256:" + "1" * 64
 BASE_DIGEST = "sha256:" + "2" * 64
 SPDX_ID = re.compile(r"^SPDXRef-[A-Za-z0-9.-]+$")
-GO_TIMEOUT = 900
-
-APP_GO_MOD = """module example.com/sbomapp
-
-go 1.22
-
-require (
-\texample.com/localdep v0.0.0
-\tgithub.com/google/go-cmp v0.6.0
-\tgithub.com/google/uuid v1.6.0
-)
-
-replace example.com/localdep => ../localdep
-
-replace github.com/google/go-cmp => github.com/google/go-cmp v0.5.9
-"""
-APP_MAIN = """package main
-
-import (
-\t"fmt"
-
-\t"example.com/localdep"
-\t"github.com/google/go-cmp/cmp"
-\t"github.com/google/uuid"
-)
-
-func main() {
-\tfmt.Println(localdep.Hello(), uuid.NewString(), cmp.Equal(1, 1))
-}
-"""
-LOCALDEP_GO_MOD = "module example.com/localdep\n\ngo 1.22\n"
-LOCALDEP_GO = 'package localdep\n\nfunc Hello() string { return "hello" }\n'
-
-
-def write_sample(root: Path) -> Path:
-    """The sample module tree under ``root``; returns the app directory."""
-    (root / "app").mkdir(parents=True, exist_ok=True)
-    (root / "localdep").mkdir(parents=True, exist_ok=True)
-    (root / "app" / "go.mod").write_text(APP_GO_MOD)
-    (root / "app" / "main.go").write_text(APP_MAIN)
-    (root / "localdep" / "go.mod").write_text(LOCALDEP_GO_MOD)
-    (root / "localdep" / "dep.go").write_text(LOCALDEP_GO)
-    return root / "app"
-
-
-def build_sample(root: Path, *extra_flags: str, output: str = "sbomapp", goarch: str = "") -> tuple[Path, str]:
-    """Build the sample (``go mod tidy`` through the proxy, then ``go build``): (binary, go.sum)."""
-    app = write_sample(root)
-    env = go_env(offline=False)
-    if goarch:
-        env.update(GOOS="linux", GOARCH=goarch)
-    subprocess.run(["go", "mod", "tidy"], cwd=app, env=env, check=True, capture_output=True, timeout=GO_TIMEOUT)
-    binary = root / output
-    subprocess.run(
-        ["go", "build", *extra_flags, "-o", str(binary), "."],
-        cwd=app,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=GO_TIMEOUT,
-    )
-    return binary, (app / "go.sum").read_text()
-
-
-def go_version_m(binary: Path) -> str:
-    return subprocess.run(
-        ["go", "version", "-m", str(binary)],
-        env=go_env(offline=True),
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
-
-
-def go_sum_hashes(go_sum: str) -> dict[tuple[str, str], str]:
-    """(module, version) -> h1 hash of the module zip (not the /go.mod lines), from go.sum."""
-    out = {}
-    for line in go_sum.splitlines():
-        module, version, h1 = line.split()
-        if not version.endswith("/go.mod"):
-            out[(module, version)] = h1
-    return out
-
-
-# Go's own parser: ko's massageGoVersionM, then debug.ParseBuildInfo, printed as JSON.
-_PARSE_MAIN = r"""package main
-
-import (
-	"bufio"
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"io"
-	"os"
-	"runtime/debug"
-	"strings"
-	"unicode"
-)
-
-func main() {
-	b, _ := io.ReadAll(os.Stdin)
-	var out bytes.Buffer
-	scanner := bufio.NewScanner(bytes.NewReader(b))
-	scanner.Buffer(make([]byte, 1<<20), 1<<20)
-	scanner.Scan()
-	for scanner.Scan() {
-		fmt.Fprintln(&out, strings.TrimLeftFunc(scanner.Text(), unicode.IsSpace))
-	}
-	bi, err := debug.ParseBuildInfo(out.String())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	json.NewEncoder(os.Stdout).Encode(bi)
-}
-"""
-
-
-def go_parse_build_info(text: str) -> dict:
-    binary = _build(
-        "parsebuildinfo",
-        {"go.mod": "module example.com/parsebuildinfo\n\ngo 1.22\n", "main.go": _PARSE_MAIN},
-        offline=True,
-    )
-    return json.loads(_run(binary, text.encode()))
-
-
-def _from_go(module: dict) -> dict:
-    """Go's debug.Module as JSON (Sum and Replace are omitempty) with every key present."""
-    replace = module.get("Replace")
-    return {
-        "Path": module["Path"],
-        "Version": module["Version"],
-        "Sum": module.get("Sum", ""),
-        "Replace": _from_go(replace) if replace else None,
-    }
-
-
-def _as_go(module) -> dict:
-    out = {"Path": module.path, "Version": module.version, "Sum": module.sum, "Replace": None}
-    if module.replace is not None:
-        out["Replace"] = _as_go(module.replace)
-    return out
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> tuple[Path, str, str]:
-    """(binary, go.sum text, `go version -m` output) of the sample built with -trimpath."""
-    binary, go_sum = build_sample(tmp_path_factory.mktemp("sbom-sample"), "-trimpath")
-    return binary, go_sum, go_version_m(binary)
+    return built_sample(tmp_path_factory)
 
 
 def schema_validator():
@@ -215,106 +59,6 @@ def check_spdx_document(data: bytes) -> dict:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", doc["creationInfo"]["created"])
     assert data.endswith(b"}\n")
     return doc
-
-
-# --------------------------------------------------------------------------- parsing
-
-
-def test_parse_real_go_version_m(sample) -> None:
-    binary, go_sum, text = sample
-    info = parse_go_version_m(text)
-    go_version = subprocess.run(
-        ["go", "env", "GOVERSION"], env=go_env(offline=True), capture_output=True, text=True, check=True, timeout=60
-    ).stdout.strip()
-    assert (info.binary, info.go_version, info.path) == (str(binary), go_version, "example.com/sbomapp")
-    assert info.main is not None and (info.main.path, info.main.version, info.main.sum) == (
-        "example.com/sbomapp",
-        "(devel)",
-        "",
-    )
-    sums = go_sum_hashes(go_sum)
-    deps = {d.path: d for d in info.deps}
-    assert sorted(deps) == ["example.com/localdep", "github.com/google/go-cmp", "github.com/google/uuid"]
-    uuid = deps["github.com/google/uuid"]
-    assert (uuid.version, uuid.sum, uuid.replace) == ("v1.6.0", sums[("github.com/google/uuid", "v1.6.0")], None)
-    cmp = deps["github.com/google/go-cmp"]
-    assert (cmp.version, cmp.sum) == ("v0.6.0", "")
-    assert cmp.replace is not None
-    assert (cmp.replace.path, cmp.replace.version) == ("github.com/google/go-cmp", "v0.5.9")
-    assert cmp.replace.sum == sums[("github.com/google/go-cmp", "v0.5.9")]
-    local = deps["example.com/localdep"]
-    assert local.replace is not None and (local.replace.path, local.replace.version, local.replace.sum) == (
-        "../localdep",
-        "(devel)",
-        "",
-    )
-    assert info.setting("GOOS") == "linux" and info.setting("CGO_ENABLED") == "0"
-    assert info.setting("-trimpath") == "true" and info.setting("nonexistent") is None
-
-
-def test_parse_matches_go_debug_parse_build_info(sample, tmp_path) -> None:
-    # A second build without -trimpath records quoted -ldflags and -tags: Go quotes them.
-    binary, _ = build_sample(tmp_path, '-ldflags=-s -w -X "main.v=a\'b c"', "-tags=x y", output="quoted")
-    for text in (sample[2], go_version_m(binary)):
-        ours = parse_go_version_m(text)
-        theirs = go_parse_build_info(text)
-        assert theirs["Path"] == ours.path
-        assert _from_go(theirs["Main"]) == _as_go(ours.main)
-        assert [_from_go(d) for d in theirs["Deps"]] == [_as_go(d) for d in ours.deps]
-        assert [(s["Key"], s["Value"]) for s in theirs["Settings"]] == list(ours.settings)
-    quoted = parse_go_version_m(go_version_m(binary))
-    assert quoted.setting("-ldflags") == '-s -w -X "main.v=a\'b c"'
-    assert '"' in go_version_m(binary)  # really quoted in the input
-
-
-@pytest.mark.parametrize(
-    "text, problem",
-    [
-        ("x: go1.26\n\tdep\ta\tb\tc\td\n", "line 2: a dep line needs 2 or 3 tab-separated columns, got 4"),
-        ("x: go1.26\n\t=>\ta\tb\tc\n", "line 2: a replacement (=>) line does not follow a mod or dep line"),
-        ("x: go1.26\n\tpath\tp\n\tbuild\tk=a b\n", "line 3: the value of build setting 'k' must be quoted"),
-        ("x: go1.26\n\tpath\tp\n\tbuild\t=v\n", "line 3: a build line has an empty key"),
-        ('x: go1.26\n\tpath\tp\n\tbuild\t"k\n', "line 3: a build line has an invalid quoted key"),
-        ("x: go1.26\n\tpath\tp\ny: go1.26\n", "line 3: a second '<binary>: go<version>' header"),
-        ("x: not a go binary\n", "line 1: expected '<binary>: go<version>'"),
-        ("x: go1.26\n", "no build information"),
-    ],
-)
-def test_parse_errors_are_one_line(text: str, problem: str) -> None:
-    with pytest.raises(GoBuildInfoError) as info:
-        parse_go_version_m(text)
-    message = str(info.value)
-    assert problem in message and "\n" not in message
-
-
-def test_parse_agrees_with_go_on_error_cases() -> None:
-    # Go rejects the same malformed inputs (checked against the real parser, not assumed).
-    for text in ("x: go1.26\n\tdep\ta\tb\tc\td\n", "x: go1.26\n\tpath\tp\n\tbuild\tk=a b\n"):
-        with pytest.raises(RuntimeError, match="could not parse Go build info"):
-            go_parse_build_info(text)
-
-
-def test_build_info_from_binary_equals_go_version_m(sample, tmp_path) -> None:
-    binary, _, text = sample
-    assert build_info_from_binary(binary.read_bytes(), str(binary)) == parse_go_version_m(text)
-    # Stripped (-s -w); cross-compiled 64-bit arm64 and 32-bit 386 ELF files.
-    stripped, _ = build_sample(tmp_path / "stripped", "-ldflags=-s -w", output="stripped")
-    assert build_info_from_binary(stripped.read_bytes(), str(stripped)) == parse_go_version_m(go_version_m(stripped))
-    for goarch in ("arm64", "386"):
-        other, _ = build_sample(tmp_path / goarch, "-trimpath", output=f"app-{goarch}", goarch=goarch)
-        info = build_info_from_binary(other.read_bytes(), str(other))
-        assert info == parse_go_version_m(go_version_m(other)) and info.setting("GOARCH") == goarch
-    named = build_info_from_binary(binary.read_bytes(), "/ko-app/sbomapp")
-    assert named.binary == "/ko-app/sbomapp" and named.deps == parse_go_version_m(text).deps
-
-
-def test_build_info_from_binary_errors(sample) -> None:
-    with pytest.raises(GoBuildInfoError, match="^/bin/sh: not a Go executable"):
-        build_info_from_binary(Path("/bin/sh").read_bytes(), "/bin/sh")
-    with pytest.raises(GoBuildInfoError, match="not an ELF executable; .* parse_go_version_m"):
-        build_info_from_binary(b"MZ" + b"\0" * 100, "app.exe")
-    with pytest.raises(GoBuildInfoError, match="truncated"):
-        build_info_from_binary(sample[0].read_bytes()[:65536], "cut")  # section headers are at the end
 
 
 def test_base_and_created_helpers() -> None:

@@ -1,13 +1,13 @@
-"""gojson.dumps against Go's own `json.Marshal` (a stdlib Go program, built offline)."""
+"""gojson against Go's own `encoding/json` (a stdlib Go program, built offline)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from tests.peers.go_reference import go_json
+from tests.peers.go_reference import go_json, go_stdlib
 
-from pants_backend_ko.oci import gojson
+from pants_backend_ko.golang import gojson
 
 STRINGS = [
     "",
@@ -106,3 +106,49 @@ def test_rejects_what_go_cannot_write() -> None:
         gojson.dumps({1: "x"})
     with pytest.raises(TypeError, match="cannot write a set"):
         gojson.dumps({1, 2})
+
+
+INDENTED = [
+    '{"b": 1, "a": [true, false, null, "x<y"], "c": {"z": "", "y": 2.5}}',
+    '{"empty_object": {}, "empty_array": [], "nested": [[], {}, [{}]]}',
+    "[]",
+    "{}",
+    '"just a string & more"',
+    "[1, [2, [3, [4]]]]",
+]
+
+
+def _go_answers(op: str, cases: list) -> list[bytes]:
+    answers = go_stdlib(op, [[c] for c in cases])
+    assert all(not err for _, err in answers), answers
+    return [out for out, _ in answers]
+
+
+def test_indented_encoder_matches_go() -> None:
+    expected = _go_answers("json.Encoder.SetIndent", INDENTED)
+    assert [gojson.dumps_indented(_as_go_any(json.loads(text))) for text in INDENTED] == expected
+
+
+def test_loads_replaces_invalid_utf8_like_go() -> None:
+    documents = [b'"ok \xff\xfe end"', b'"trunc \xe2\x82 end"', b'"sur \xed\xa0\x80 end"', b'{"k\xff": "v"}']
+    expected = _go_answers("json.Encoder.SetIndent", documents)
+    ours = []
+    for document in documents:
+        value = gojson.loads(document, "doc")
+        if isinstance(value, gojson.JSONObject):
+            value = dict(value)
+        ours.append(gojson.dumps_indented(value))
+    assert ours == expected
+
+
+def test_loads_keeps_pairs_and_number_literals() -> None:
+    value = gojson.loads(b'{"a": 1, "A": 2.50, "a": [1e3]}', "doc")
+    assert isinstance(value, gojson.JSONObject)
+    assert value == [("a", 1), ("A", "2.50"), ("a", ["1e3"])]
+    assert isinstance(value[1][1], gojson.FloatLiteral)
+    with pytest.raises(ValueError, match="^doc is not valid JSON: "):
+        gojson.loads(b"{", "doc")
+    with pytest.raises(ValueError, match="^doc is not valid JSON: NaN is not valid JSON"):
+        gojson.loads(b"[NaN]", "doc")
+    with pytest.raises(ValueError, match="^doc is nested too deeply"):
+        gojson.loads(b"[" * 100000 + b"]" * 100000, "doc")
