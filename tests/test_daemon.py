@@ -24,7 +24,9 @@ from pants_backend_ko.oci.daemon.host import daemon_address
 from pants_backend_ko.oci.daemon.image import save_image
 from pants_backend_ko.oci.image import BuiltImage, BuiltIndex, build_image, build_index
 from pants_backend_ko.oci.layout import blob_path, docker_archive_of_layout, layout_files
-from pants_backend_ko.oci.model import BaseImage, ConfigFile, digest_hex, digest_of
+from pants_backend_ko.oci.base import BaseImage
+from pants_backend_ko.oci.configfile import ConfigFile
+from pants_backend_ko.oci.digest import digest_hex, digest_of
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.remote.pull import resolve_base_from_layout
 from tests.peers.container_engine import ContainerEngine

@@ -30,7 +30,8 @@ import pytest
 
 from pants_backend_ko.oci.image import build_image, build_index
 from pants_backend_ko.oci.layout import layout_files
-from pants_backend_ko.oci.model import BaseImage, digest_hex
+from pants_backend_ko.oci.base import BaseImage
+from pants_backend_ko.oci.digest import digest_hex
 from pants_backend_ko.oci.platform import Platform
 from tests.peers.container_engine import ContainerEngine
 from tests.peers.go_reference import ko_binary

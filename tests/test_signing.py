@@ -21,11 +21,13 @@ from typing import Dict, List
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from pants_backend_ko.oci.model import OCI_CONFIG, OCI_MANIFEST, ImageManifest, digest_of
+from pants_backend_ko.oci.mediatypes import OCI_CONFIG, OCI_MANIFEST
+from pants_backend_ko.oci.manifest import ImageManifest
+from pants_backend_ko.oci.digest import digest_of
 from pants_backend_ko.oci.reference import parse_reference
 from pants_backend_ko.oci.remote.attach import SPDX_ARTIFACT_TYPE, attach_sbom, cosign_sbom_tag, list_referrers
 from pants_backend_ko.oci.remote.push import push_layout
-from pants_backend_ko.oci.sbom import parse_go_version_m
+from pants_backend_ko.golang.gobuildinfo import parse_go_version_m
 from pants_backend_ko.sign.artifacts import ArtifactStore
 from pants_backend_ko.sign.attestations import attestation_tag
 from pants_backend_ko.sign.images import TagImage, append_layer

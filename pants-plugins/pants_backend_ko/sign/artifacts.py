@@ -21,8 +21,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from pants_backend_ko.oci import gojson
-from pants_backend_ko.oci.model import OCI_INDEX, Descriptor, digest_of
+from pants_backend_ko.golang import gojson
+from pants_backend_ko.oci.digest import digest_of
+from pants_backend_ko.oci.manifest import Descriptor
+from pants_backend_ko.oci.mediatypes import OCI_INDEX
 from pants_backend_ko.oci.remote.attach import Referrer, list_referrers, referrers_fallback_tag
 from pants_backend_ko.oci.remote.descriptors import MANIFEST_ACCEPT
 from pants_backend_ko.oci.remote.errors import RegistryError

@@ -5,7 +5,7 @@ cosign starts from go-containerregistry's empty image with OCI media types (cosi
 ``mutate.Append`` (``pkg/oci/mutate/signatures.go``: ``AppendSignatures``): the config gains one
 diff ID (the layer is stored uncompressed, so it is the layer digest) and one empty history
 entry; the manifest gains the layer's descriptor with its annotations. The config is decoded
-and re-encoded through ggcr's ``v1.ConfigFile`` on the way, as here through ``oci.model``.
+and re-encoded through ggcr's ``v1.ConfigFile`` on the way, as here through ``oci.configfile``.
 No Pants imports.
 """
 
@@ -15,17 +15,11 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pants_backend_ko.oci.model import (
-    OCI_CONFIG,
-    OCI_MANIFEST,
-    ConfigFile,
-    Descriptor,
-    FrozenDict,
-    History,
-    ImageManifest,
-    RootFS,
-    digest_of,
-)
+from pants_backend_ko.golang.frozendict import FrozenDict
+from pants_backend_ko.oci.configfile import ConfigFile, History, RootFS
+from pants_backend_ko.oci.digest import digest_of
+from pants_backend_ko.oci.manifest import Descriptor, ImageManifest
+from pants_backend_ko.oci.mediatypes import OCI_CONFIG, OCI_MANIFEST
 from pants_backend_ko.sign.artifacts import ArtifactStore
 
 __all__ = ["TagImage", "append_layer", "read_tag_image", "push_layer"]

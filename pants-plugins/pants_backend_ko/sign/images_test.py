@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from pants_backend_ko.oci.model import ConfigFile, ImageManifest
+from pants_backend_ko.oci.configfile import ConfigFile
+from pants_backend_ko.oci.manifest import ImageManifest
 from pants_backend_ko.oci.remote.attach import cosign_sbom_image
 from pants_backend_ko.sign.images import TagImage, append_layer
 

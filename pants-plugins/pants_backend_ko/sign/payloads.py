@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pants_backend_ko.oci import gojson
-from pants_backend_ko.oci.model import check_digest, digest_hex
+from pants_backend_ko.golang import gojson
+from pants_backend_ko.oci.digest import check_digest, digest_hex
 
 __all__ = [
     "SIMPLE_SIGNING_MEDIA_TYPE",

@@ -35,9 +35,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pants_backend_ko import VERSION
-from pants_backend_ko.oci import gojson
-from pants_backend_ko.oci.model import check_digest, digest_hex
-from pants_backend_ko.oci.sbom import GoBuildInfo, GoModule, _go_purl, h1_to_sha256
+from pants_backend_ko.golang import gojson
+from pants_backend_ko.golang.gobuildinfo import GoBuildInfo, GoModule
+from pants_backend_ko.oci.digest import check_digest, digest_hex
+from pants_backend_ko.oci.spdx import _go_purl, h1_to_sha256
 
 __all__ = [
     "SLSA_PROVENANCE_V1",

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from pants_backend_ko import VERSION
-from pants_backend_ko.oci import gojson
-from pants_backend_ko.oci.sbom import parse_go_version_m
+from pants_backend_ko.golang import gojson
+from pants_backend_ko.golang.gobuildinfo import parse_go_version_m
 from pants_backend_ko.sign.provenance import (
     BUILD_TYPE,
     BaseImageInput,

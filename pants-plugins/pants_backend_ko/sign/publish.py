@@ -26,7 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pants_backend_ko.oci.model import INDEX_TYPES, Descriptor, check_digest
+from pants_backend_ko.oci.digest import check_digest
+from pants_backend_ko.oci.manifest import Descriptor
+from pants_backend_ko.oci.mediatypes import INDEX_TYPES
 from pants_backend_ko.oci.reference import parse_repository
 from pants_backend_ko.oci.remote.attach import SPDX_ARTIFACT_TYPE, cosign_sbom_tag
 from pants_backend_ko.oci.remote.descriptors import descriptor_from_json

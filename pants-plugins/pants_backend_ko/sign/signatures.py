@@ -29,7 +29,8 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pants_backend_ko.oci.model import Descriptor, ImageManifest, check_digest, digest_hex, digest_of
+from pants_backend_ko.oci.digest import check_digest, digest_hex, digest_of
+from pants_backend_ko.oci.manifest import Descriptor, ImageManifest
 from pants_backend_ko.sign.artifacts import ArtifactStore
 from pants_backend_ko.sign.images import push_layer, read_tag_image
 from pants_backend_ko.sign.keys import SigningKey, VerifyingKey

@@ -9,7 +9,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pants_backend_ko.oci.model import Descriptor, ImageManifest
+from pants_backend_ko.oci.manifest import Descriptor, ImageManifest
 from pants_backend_ko.sign.images import append_layer
 from pants_backend_ko.sign.keys import SigningKey, VerifyingKey
 from pants_backend_ko.sign.payloads import SIMPLE_SIGNING_MEDIA_TYPE, simple_signing_payload

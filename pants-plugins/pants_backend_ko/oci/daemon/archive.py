@@ -34,7 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from pants_backend_ko.oci import gojson
+from pants_backend_ko.golang import gojson
+from pants_backend_ko.golang.frozendict import FrozenDict
+from pants_backend_ko.oci.configfile import ConfigFile
+from pants_backend_ko.oci.digest import digest_of
 from pants_backend_ko.oci.layers import gzip_layer_stream
 from pants_backend_ko.oci.layout import (
     ANNOTATION_REF_NAME,
@@ -45,17 +48,8 @@ from pants_backend_ko.oci.layout import (
     docker_archive_metadata,
     tar_stream,
 )
-from pants_backend_ko.oci.model import (
-    DOCKER_CONFIG,
-    DOCKER_LAYER_GZIP,
-    DOCKER_MANIFEST,
-    OCI_INDEX,
-    ConfigFile,
-    Descriptor,
-    FrozenDict,
-    ImageManifest,
-    digest_of,
-)
+from pants_backend_ko.oci.manifest import Descriptor, ImageManifest
+from pants_backend_ko.oci.mediatypes import DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_INDEX
 
 __all__ = ["ArchiveError", "SavedImage", "layout_archive", "layout_from_archive"]
 

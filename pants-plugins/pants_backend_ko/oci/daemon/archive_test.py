@@ -15,18 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from pants_backend_ko.oci.base import BaseImage
 from pants_backend_ko.oci.daemon.archive import ArchiveError, layout_archive, layout_from_archive
+from pants_backend_ko.oci.digest import digest_hex
 from pants_backend_ko.oci.image import build_image
 from pants_backend_ko.oci.layers import gzip_layer
 from pants_backend_ko.oci.layout import blob_path, docker_archive, layout_files, read_layout
-from pants_backend_ko.oci.model import (
-    DOCKER_CONFIG,
-    DOCKER_LAYER_GZIP,
-    DOCKER_MANIFEST,
-    BaseImage,
-    ImageManifest,
-    digest_hex,
-)
+from pants_backend_ko.oci.manifest import ImageManifest
+from pants_backend_ko.oci.mediatypes import DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.remote.pull import resolve_base_from_layout
 

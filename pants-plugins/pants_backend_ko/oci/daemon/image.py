@@ -16,7 +16,7 @@ from `ImageInspect` and `ImageHistory` (`computeConfigFile`, `computeImageConfig
   StopSignal, Shell and Healthcheck; ExposedPorts come out empty (ggcr copies them from the
   empty map it has just made), so they are dropped.
 
-`save_image` writes that config (Go's JSON encoding, `pants_backend_ko.oci.model`) with the
+`save_image` writes that config (Go's JSON encoding, `pants_backend_ko.oci.configfile`) with the
 daemon's layers as an OCI layout folder, which the base-image resolver already reads
 (`oci-layout:<dir>`, `pants_backend_ko.oci.remote.pull.resolve_base_from_layout`); an image
 built on it has the config (and image ID) ko's has. The daemon holds one platform per name,
@@ -30,18 +30,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pants_backend_ko.golang import gotime
+from pants_backend_ko.golang.frozendict import FrozenDict
+from pants_backend_ko.oci.configfile import ConfigFile, ContainerConfig, HealthConfig, History, RootFS
 from pants_backend_ko.oci.daemon.archive import SavedImage, layout_from_archive
 from pants_backend_ko.oci.daemon.client import DaemonClient, DaemonError, ImageInspect
-from pants_backend_ko.oci.model import (
-    ConfigFile,
-    ContainerConfig,
-    FrozenDict,
-    HealthConfig,
-    History,
-    RootFS,
-    epoch_time,
-    go_time,
-)
 
 __all__ = ["ggcr_config_file", "save_image"]
 
@@ -92,11 +85,11 @@ def ggcr_config_file(inspect: Mapping[str, Any], history: Sequence[Mapping[str, 
     author = str(inspect.get("Author") or "")
     rootfs = inspect.get("RootFS") if isinstance(inspect.get("RootFS"), Mapping) else {}
     try:
-        created = go_time(inspect.get("Created"), "Created")
+        created = gotime.reformat_json_time(inspect.get("Created"), "Created")
         entries = tuple(
             History(
                 author=author,
-                created=epoch_time(_int(item.get("Created"))),
+                created=gotime.unix_utc_json(_int(item.get("Created")), "history Created"),
                 created_by=str(item.get("CreatedBy") or ""),
                 comment=str(item.get("Comment") or ""),
                 empty_layer=_int(item.get("Size")) == 0,

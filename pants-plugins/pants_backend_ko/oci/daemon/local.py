@@ -26,18 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pants_backend_ko.oci.configfile import ConfigFile
 from pants_backend_ko.oci.daemon.client import DaemonClient
 from pants_backend_ko.oci.daemon.plan import LocalImage, LocalResult
 from pants_backend_ko.oci.daemon.write import write_image
+from pants_backend_ko.oci.digest import digest_hex
 from pants_backend_ko.oci.layout import OciLayout, read_layout
-from pants_backend_ko.oci.model import (
-    IMAGE_MANIFEST_TYPES,
-    INDEX_TYPES,
-    ConfigFile,
-    Descriptor,
-    ImageIndex,
-    digest_hex,
-)
+from pants_backend_ko.oci.manifest import Descriptor, ImageIndex
+from pants_backend_ko.oci.mediatypes import IMAGE_MANIFEST_TYPES, INDEX_TYPES
 from pants_backend_ko.oci.naming import is_valid_tag
 
 __all__ = [

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pants_backend_ko.oci.base import BaseImage
 from pants_backend_ko.oci.daemon.local import (
     choose_from_index,
     daemon_platform,
@@ -15,7 +16,7 @@ from pants_backend_ko.oci.daemon.local import (
 )
 from pants_backend_ko.oci.image import build_image, build_index
 from pants_backend_ko.oci.layout import layout_files, read_layout
-from pants_backend_ko.oci.model import BaseImage, Descriptor, ImageIndex
+from pants_backend_ko.oci.manifest import Descriptor, ImageIndex
 from pants_backend_ko.oci.naming import repository_for
 from pants_backend_ko.oci.platform import Platform
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pants_backend_ko.oci.daemon.archive import layout_archive
 from pants_backend_ko.oci.daemon.client import DaemonClient, DaemonError, ImageInspect
 from pants_backend_ko.oci.layout import OciLayout
-from pants_backend_ko.oci.model import Descriptor
+from pants_backend_ko.oci.manifest import Descriptor
 
 __all__ = ["WriteResult", "split_tag", "tag_image", "write_image"]
 
