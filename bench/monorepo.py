@@ -201,7 +201,8 @@ def generate(dest: Path, binaries: int, seed: int = 6) -> Monorepo:
         "src/go/internal/shared/shared.go": _shared_go(),
         "src/go/internal/util/util.go": _util_go(),
         "src/go/cmd/big/main.go": _big_main(),
-        "src/go/cmd/big/BUILD": 'ko_image(name="big")\n',
+        # The embedded table is part of the package (the other Go targets are added as tailor would).
+        "src/go/cmd/big/BUILD": 'ko_image(name="big")\nko_go_package(name="pkg", sources=["*.go", "table.bin"])\n',
         "src/config/BUILD": 'ko_manifests(name="apply")\n',
     }
     for i in range(binaries):

@@ -172,12 +172,14 @@ class KoCgoField(BoolField):
 
 
 class KoImageDependenciesField(Dependencies):
+    supports_transitive_excludes = True
     help = softwrap(
         """
         Other targets this image depends on. Inferred: the `ko_go_package` of `main` and of each
         of `binaries` (which depend on the packages they import, and so on), the targets owning
         the files of `kodata`, the `ko_go_module` and, in a workspace, the `ko_go_work`. Exclude
-        an inferred one with `!` (the build then fails if Go needs it).
+        an inferred one with `!`, or one anywhere below with `!!` (the build then fails, naming
+        the file, if Go needs it).
         """
     )
 

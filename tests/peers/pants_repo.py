@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from pants_backend_ko.testutil import missing_go_targets
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*_test.py", "dist", ".pants.d", ".pids")
@@ -55,14 +57,31 @@ class ScratchRepo:
         return json.loads((self.root / "dist" / f"{output_path}.ko-image.json").read_text())
 
 
+def add_missing_go_targets(root: Path) -> None:
+    """Append the Go targets (`ko_go_package`, `ko_go_module`, `ko_kodata`, ...) that the
+    repository's Go files lack, as `pants tailor` would: a test that writes Go files, or replaces
+    an example BUILD file with its own `ko_image`, still has a repository that builds."""
+    files: dict[str, str] = {}
+    for path in root.rglob("*"):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(("pants-plugins/", "3rdparty/", "dist/", ".")) or not path.is_file():
+            continue
+        files[rel] = path.read_text() if path.name.split(".")[0] == "BUILD" else ""
+    for build, text in missing_go_targets(files).items():
+        with open(root / build, "a") as f:
+            f.write(text)
+
+
 def make_scratch_repo(
     dest: Path,
     *,
     example: bool = True,
     files: Mapping[str, str] | None = None,
     pants_toml_extra: str = "",
+    go_targets: bool = True,
 ) -> ScratchRepo:
-    """A Pants repository at `dest` using this checkout's launcher and plugin."""
+    """A Pants repository at `dest` using this checkout's launcher and plugin (with the Go
+    targets its Go files need, unless `go_targets` is False: see `add_missing_go_targets`)."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO_ROOT / "pants", dest / "pants")
     shutil.copytree(REPO_ROOT / "pants-plugins", dest / "pants-plugins", ignore=_IGNORE)
@@ -76,6 +95,8 @@ def make_scratch_repo(
     repo = ScratchRepo(dest)
     for path, content in (files or {}).items():
         repo.write(path, content)
+    if go_targets:
+        add_missing_go_targets(dest)
     return repo
 
 
