@@ -72,7 +72,8 @@ class KoDataField(StringField):
         """
         The folder, relative to the main package, whose files go into the image at
         `/var/run/ko` (`$KO_DATA_PATH`), as ko's `kodata/`. The layer is always present,
-        empty when the folder does not exist, exactly as ko writes it.
+        empty when the folder does not exist, exactly as ko writes it. Its files must be owned
+        by a target (`ko_kodata`, which `pants tailor` writes): the image depends on those.
         """
     )
 

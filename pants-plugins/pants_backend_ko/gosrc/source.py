@@ -507,6 +507,6 @@ def ignored_by_go(name: str) -> bool:
 
 
 def ignored_directory(name: str) -> bool:
-    """Folders `./...` patterns skip: `testdata`, `vendor` is handled by the module, and names
-    starting with `_` or `.`."""
+    """Folders `./...` patterns skip: `testdata`, and names starting with `_` or `.` (a module's
+    `vendor/` is skipped too, but belongs to the module)."""
     return name == "testdata" or name.startswith(("_", "."))

@@ -80,8 +80,15 @@ async def module_target(module: GoModule) -> Address | None:
     )
 
 
-async def module_target_at(folder: str) -> Address | None:
-    return await module_target(await Get(GoModule, GoModuleAt(folder)))
+async def module_targets_at(folders, exclude: Address) -> InferredDependencies:
+    """The `ko_go_module` targets of modules in `folders` (less `exclude`, the asking target)."""
+    include: set[Address] = set()
+    for folder in folders:
+        target = await module_target(await Get(GoModule, GoModuleAt(folder)))
+        if target is not None:
+            include.add(target)
+    include.discard(exclude)
+    return InferredDependencies(sorted(include))
 
 
 async def work_target(module: GoModule) -> Address | None:
@@ -181,15 +188,11 @@ class InferKoGoModuleDependencies(InferDependenciesRequest):
 async def infer_go_module_dependencies(request: InferKoGoModuleDependencies) -> InferredDependencies:
     hydrated = await Get(HydratedSources, HydrateSourcesRequest(request.field_set.sources))
     go_mods = [f for f in hydrated.snapshot.files if posixpath.basename(f) == "go.mod"]
-    include: set[Address] = set()
+    folders: list[str] = []
     for go_mod in go_mods:
         module = await Get(GoModule, GoModuleAt(posixpath.dirname(go_mod)))
-        for folder in module.replaced_dirs:
-            target = await module_target_at(folder)
-            if target is not None:
-                include.add(target)
-    include.discard(request.field_set.address)
-    return InferredDependencies(sorted(include))
+        folders.extend(module.replaced_dirs)
+    return await module_targets_at(folders, request.field_set.address)
 
 
 @dataclass(frozen=True)
@@ -207,24 +210,19 @@ class InferKoGoWorkDependencies(InferDependenciesRequest):
 async def infer_go_work_dependencies(request: InferKoGoWorkDependencies) -> InferredDependencies:
     hydrated = await Get(HydratedSources, HydrateSourcesRequest(request.field_set.sources))
     contents = await Get(DigestContents, PathGlobs([f for f in hydrated.snapshot.files if f.endswith("go.work")]))
-    include: set[Address] = set()
+    folders: list[str] = []
     for fc in contents:
         try:
             work = parse_work(fc.content.decode("utf-8", "replace"), fc.path)
         except ModFileError as e:
             raise KoError(str(e)) from None
-        folder = posixpath.dirname(fc.path)
-        # A module of the workspace knows every folder the workspace puts in its builds.
-        first_use = next((u.path for u in work.uses), None)
-        if first_use is None:
+        if not work.uses:
             continue
-        use_dir = posixpath.normpath(posixpath.join(folder, first_use))
+        # A module of the workspace knows every folder the workspace puts in its builds.
+        use_dir = posixpath.normpath(posixpath.join(posixpath.dirname(fc.path), work.uses[0].path))
         module = await Get(GoModule, GoModuleAt("" if use_dir == "." else use_dir))
-        for _, module_dir in module.local_modules:
-            target = await module_target_at(module_dir)
-            if target is not None:
-                include.add(target)
-    return InferredDependencies(sorted(include))
+        folders.extend(folder for _, folder in module.local_modules)
+    return await module_targets_at(folders, request.field_set.address)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -164,11 +164,6 @@ class GoPackageAnalysis:
     embeds: tuple[tuple[str, str], ...]
     problem: str | None = None  # e.g. Go files in several folders
 
-    @property
-    def package_name(self) -> str | None:
-        names = {h.package for h in self.headers.values() if h.package and h.buildable_somewhere()}
-        return "main" if "main" in names else (sorted(names)[0] if names else None)
-
 
 @rule(desc="Read the imports of a ko_go_package", level=LogLevel.DEBUG)
 async def analyze_go_package(request: GoPackageAnalysisRequest) -> GoPackageAnalysis:
