@@ -410,6 +410,9 @@ def test_goflags_from_go_env_reach_go_list_and_go_build(rule_runner: RuleRunner)
     plain = build(rule_runner, "prod", "example.com/prod")
     assert b"prod-build" in tagged and b"prod-build" not in plain
     assert b"dev-build" in plain
+    # .ko.yaml's defaultEnv/builds[].env reach the same merge (and win over [ko].go_env, as env does).
+    from_ko_yaml = rule_runner.request(GoProcessEnv, [GoEnvRequest(AMD64, build_env=("GOFLAGS=-tags=prod",))])
+    assert from_ko_yaml.env["GOFLAGS"] == "-tags=prod -mod=readonly"
 
 
 def test_main_package_excluded_by_constraints_says_so(rule_runner: RuleRunner) -> None:
