@@ -169,30 +169,6 @@ spec:
     return "---\n".join(docs)
 
 
-def user_like_pants_toml(root: Path) -> None:
-    """The repository Pants is measured in is a Go monorepo as a ko user has it: only this
-    backend. This checkout also enables `pants.backend.python` (to build the plugin's wheel),
-    whose rules cost every Pants start without pantsd ~4 s of rule-graph building here."""
-    toml = (root / "pants.toml").read_text()
-    python_backend = '  "pants.backend.python",  # only to build the plugin wheel (pants-plugins:dist)\n'
-    if python_backend not in toml:
-        raise SystemExit("bench: pants.toml no longer lists pants.backend.python as expected; update bench/monorepo.py")
-    toml = toml.replace(python_backend, "")
-    # Sections of the Python backend's subsystems would be unknown scopes without it.
-    kept, skip = [], False
-    for line in toml.splitlines(keepends=True):
-        if line.startswith("["):
-            skip = line.strip() in ("[python]", "[python-infer]")
-        if not skip:
-            kept.append(line)
-    # The plugin's own BUILD files need the Python backend: out of Pants' view (its code is still
-    # imported through `pythonpath`), as a plugin installed from its wheel would be.
-    toml = "".join(kept).replace('pants_ignore.add = [', 'pants_ignore.add = ["/pants-plugins/", ', 1)
-    if '"/pants-plugins/"' not in toml:
-        raise SystemExit("bench: pants.toml has no pants_ignore.add list as expected; update bench/monorepo.py")
-    (root / "pants.toml").write_text(toml)
-
-
 def generate(dest: Path, binaries: int, seed: int = 6) -> Monorepo:
     """Write the monorepo at `dest` (a fresh folder) and return it."""
     files = {
@@ -201,7 +177,8 @@ def generate(dest: Path, binaries: int, seed: int = 6) -> Monorepo:
         "src/go/internal/shared/shared.go": _shared_go(),
         "src/go/internal/util/util.go": _util_go(),
         "src/go/cmd/big/main.go": _big_main(),
-        "src/go/cmd/big/BUILD": 'ko_image(name="big")\n',
+        # The embedded table is part of the package (the other Go targets are added as tailor would).
+        "src/go/cmd/big/BUILD": 'ko_image(name="big")\nko_go_package(name="pkg", sources=["*.go", "table.bin"])\n',
         "src/config/BUILD": 'ko_manifests(name="apply")\n',
     }
     for i in range(binaries):
@@ -209,8 +186,7 @@ def generate(dest: Path, binaries: int, seed: int = 6) -> Monorepo:
         files[f"src/go/cmd/app{i}/BUILD"] = f'ko_image(name="app{i}")\n'
         files[f"src/go/cmd/app{i}/kodata/index.html"] = f"<h1>app{i}</h1>\n"
         files[f"src/go/cmd/app{i}/kodata/static/app.css"] = "body { font-family: sans-serif; }\n" * 50
-    repo = make_scratch_repo(dest, example=False, files=files)
-    user_like_pants_toml(repo.root)
+    repo = make_scratch_repo(dest, example=False, files=files, only_ko_backend=True)
     mono = Monorepo(repo.root, binaries)
     mono.edit_library("initial")
     for i in range(binaries):

@@ -119,7 +119,10 @@ def test_binaries_cgo_host_and_all(tmp_path):
 
     # `all`: every platform of a base index (the server index, as an OCI layout base).
     shutil.copytree(repo.root / "dist/src.go.cmd.server/server", repo.root / "src/go/cmd/worker/index-base")
-    repo.write("src/go/cmd/worker/BUILD", 'ko_image(name="worker", base_image="./index-base", platforms=["all"])\n')
+    repo.write(
+        "src/go/cmd/worker/BUILD",
+        'ko_image(name="worker", base_image="./index-base", platforms=["all"])\nko_go_package(name="pkg")\n',
+    )
     repo.pants("package", "src/go/cmd/worker")
     index = json.loads(image_tools.skopeo_inspect(f"oci:{repo.root / 'dist/src.go.cmd.worker/worker'}:latest", raw=True))
     assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]

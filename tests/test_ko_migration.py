@@ -32,7 +32,7 @@ def make_ko_repository(root: Path, base_ref: str) -> None:
 
 
 def add_pants(root: Path) -> ScratchRepo:
-    """What a ko user adds: the launcher, pants.toml and BUILD targets, nothing else."""
+    """What a ko user adds: the launcher, pants.toml and the BUILD targets `pants tailor` writes."""
     shutil.copy2(REPO_ROOT / "pants", root / "pants")
     shutil.copytree(REPO_ROOT / "pants-plugins", root / "pants-plugins",
                     ignore=shutil.ignore_patterns("__pycache__", "*_test.py", "BUILD"))
@@ -43,10 +43,11 @@ def add_pants(root: Path) -> ScratchRepo:
         'backend_packages = ["pants_backend_ko"]\n\n[anonymous-telemetry]\nenabled = false\n'
     )
     (root / "BUILD").write_text("")
-    (root / "cmd/server/BUILD").write_text("ko_image()\n")
-    (root / "cmd/worker/BUILD").write_text("ko_image()\n")
-    (root / "config/BUILD").write_text('ko_manifests(name="apply")\n')
-    return ScratchRepo(root)
+    repo = ScratchRepo(root)
+    repo.pants("tailor", "::")
+    assert "ko_image()" in (root / "cmd/server/BUILD").read_text()
+    assert 'ko_manifests(\n    name="apply",\n)' in (root / "config/BUILD").read_text()
+    return repo
 
 
 def diff_ids(ref: str, arch: str) -> list:

@@ -13,7 +13,7 @@ def test_run_ko_image_runs_the_binary_with_its_kodata(tmp_path):
     assert "kodata: message from kodata" in result.stdout
 
 
-def test_tailor_adds_ko_image_and_ko_manifests(tmp_path):
+def test_tailor_adds_ko_image_ko_manifests_and_go_targets(tmp_path):
     repo = make_scratch_repo(tmp_path / "repo")
     (repo.root / "src/go/cmd/worker/BUILD").unlink()
     (repo.root / "src/config/BUILD").unlink()
@@ -23,11 +23,15 @@ def test_tailor_adds_ko_image_and_ko_manifests(tmp_path):
     check = repo.pants("tailor", "--check", "::", check=False)
     assert check.returncode != 0
     repo.pants("tailor", "::")
-    assert "ko_image()" in (repo.root / "src/go/cmd/worker/BUILD").read_text()
+    worker = (repo.root / "src/go/cmd/worker/BUILD").read_text()
+    assert "ko_image()" in worker and 'ko_go_package(\n    name="pkg",\n)' in worker
     assert "ko_image()" in (repo.root / "src/go/cmd/tool/BUILD").read_text()
     assert 'ko_manifests(\n    name="apply",\n)' in (repo.root / "src/config/BUILD").read_text()
-    assert not (repo.root / "src/go/internal/lib/BUILD").exists()
-    assert not (repo.root / "src/go/cmd/ignored/BUILD").exists()
+    # Every Go file is owned: a library gets a package target (named after its folder); a
+    # folder whose only file is `//go:build ignore` gets one too, but no image.
+    assert "ko_go_package()" in (repo.root / "src/go/internal/lib/BUILD").read_text()
+    ignored = (repo.root / "src/go/cmd/ignored/BUILD").read_text()
+    assert "ko_go_package()" in ignored and "ko_image" not in ignored
     assert "ko_image(" not in (repo.root / "src/go/cmd/server/BUILD").read_text().replace("ko_image(\n    name=\"server\"", "")
     # Idempotent: nothing more to add, and the new targets build.
     repo.pants("tailor", "--check", "::")

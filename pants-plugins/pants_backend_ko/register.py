@@ -7,6 +7,9 @@ from pants_backend_ko.util_rules import (
     base_image,
     deploy_plan,
     go_build,
+    go_inference,
+    go_module,
+    go_packages,
     image,
     koconfig,
     manifests,
@@ -22,6 +25,9 @@ def target_types():
 def rules():
     return [
         *subsystems.rules(),
+        *go_module.rules(),
+        *go_packages.rules(),
+        *go_inference.rules(),
         *go_build.rules(),
         *base_image.rules(),
         *naming.rules(),

@@ -1,4 +1,10 @@
-"""The backend's targets: `ko_image` (a Go main package as an OCI image) and `ko_manifests`.
+"""The backend's targets: `ko_image` (a Go main package as an OCI image), `ko_manifests`, and the
+targets that own the Go code and files images are built from: `ko_go_package` (one folder of Go
+sources), `ko_go_module` (go.mod, go.sum, vendor/), `ko_go_work` (go.work) and `ko_kodata`.
+
+They are this backend's own, not Pants' `go_mod`/`go_package` (`pants.backend.experimental.go`):
+in Pants 2.17 those need Pants' Go analysis, which cannot run with Go >= 1.24 (README, "Go code
+in the graph"). The aliases differ, so a repository may enable both backends.
 
 Every field documents itself: `pants help ko_image` shows this text.
 """
@@ -20,6 +26,8 @@ from pants.engine.target import (
     Target,
 )
 from pants.util.strutil import softwrap
+
+from pants_backend_ko.gosrc.source import GO_SOURCE_EXTENSIONS
 
 
 class KoMainField(StringField):
@@ -64,7 +72,8 @@ class KoDataField(StringField):
         """
         The folder, relative to the main package, whose files go into the image at
         `/var/run/ko` (`$KO_DATA_PATH`), as ko's `kodata/`. The layer is always present,
-        empty when the folder does not exist, exactly as ko writes it.
+        empty when the folder does not exist, exactly as ko writes it. Its files must be owned
+        by a target (`ko_kodata`, which `pants tailor` writes): the image depends on those.
         """
     )
 
@@ -164,10 +173,14 @@ class KoCgoField(BoolField):
 
 
 class KoImageDependenciesField(Dependencies):
+    supports_transitive_excludes = True
     help = softwrap(
         """
-        Other targets this image depends on. Go sources need not be listed: the backend reads
-        the main package's imports with `go list`.
+        Other targets this image depends on. Inferred: the `ko_go_package` of `main` and of each
+        of `binaries` (which depend on the packages they import, and so on), the targets owning
+        the files of `kodata`, the `ko_go_module` and, in a workspace, the `ko_go_work`. Exclude
+        an inferred one with `!`, or one anywhere below with `!!` (the build then fails, naming
+        the file, if Go needs it).
         """
     )
 
@@ -345,5 +358,109 @@ class KoManifestsFieldSet(FieldSet):
     output_path: KoManifestsOutputPathField
 
 
+# ---------------------------------------------------------------------------------------------
+# The Go code and files an image is built from
+
+
+class KoGoPackageSourcesField(MultipleSourcesField):
+    default = tuple(f"*{ext}" for ext in GO_SOURCE_EXTENSIONS)
+    help = softwrap(
+        """
+        The files of one Go package, all in one folder: its `.go` files (tests included), the
+        assembly, C and other files cgo compiles, `.syso` objects, and the files its `//go:embed`
+        lines name, e.g. `sources=["*.go", "static/**"]` (or own those by another target: the
+        package then depends on it). Default: the Go source files of the BUILD file's folder.
+        """
+    )
+
+
+class KoGoPackageDependenciesField(Dependencies):
+    help = softwrap(
+        """
+        Inferred from the files: the `ko_go_package` of every package of the repository it
+        imports (resolved as Go does, through its module, local `replace`s and go.work), the
+        targets owning its `//go:embed` files, and its `ko_go_module`.
+        """
+    )
+
+
+class KoGoPackageTarget(Target):
+    alias = "ko_go_package"
+    core_fields = (*COMMON_TARGET_FIELDS, KoGoPackageDependenciesField, KoGoPackageSourcesField)
+    help = softwrap(
+        """
+        One Go package (one folder) of a module: `ko_image` builds depend on the packages their
+        main package imports, so `--changed-since`, `dependents` and `filedeps` follow Go's
+        imports. `pants tailor` writes one per folder with Go files.
+        """
+    )
+
+
+class KoGoModuleSourcesField(MultipleSourcesField):
+    default = ("go.mod", "go.sum", "vendor/**")
+    help = softwrap(
+        """
+        The module's files: `go.mod`, `go.sum` and, when the module vendors, `vendor/` (the
+        third-party code builds read). A change to any of them changes every image of the module.
+        """
+    )
+
+
+class KoGoModuleDependenciesField(Dependencies):
+    help = "Inferred: the `ko_go_module` of every folder a `replace` directive points at."
+
+
+class KoGoModuleTarget(Target):
+    alias = "ko_go_module"
+    core_fields = (*COMMON_TARGET_FIELDS, KoGoModuleDependenciesField, KoGoModuleSourcesField)
+    help = softwrap(
+        """
+        A Go module: its go.mod, go.sum and vendor/ folder. Every `ko_go_package` of the module
+        depends on it; a `replace` to a folder of the repository makes it depend on that module.
+        """
+    )
+
+
+class KoGoWorkSourcesField(MultipleSourcesField):
+    default = ("go.work", "go.work.sum")
+    help = "The workspace file `go.work` and its `go.work.sum`."
+
+
+class KoGoWorkDependenciesField(Dependencies):
+    help = "Inferred: the `ko_go_module` of every folder its `use` and `replace` directives name."
+
+
+class KoGoWorkTarget(Target):
+    alias = "ko_go_work"
+    core_fields = (*COMMON_TARGET_FIELDS, KoGoWorkDependenciesField, KoGoWorkSourcesField)
+    help = softwrap(
+        """
+        A Go workspace (`go.work`): the modules it uses are built together, so every image of
+        those modules depends on it, and through it on every module of the workspace.
+        """
+    )
+
+
+class KoKodataSourcesField(MultipleSourcesField):
+    default = ("kodata/**",)
+    help = softwrap(
+        """
+        The files a `ko_image` copies to `/var/run/ko`: its `kodata` folder (relative to its main
+        package). Any target may own them; this one exists so that `pants tailor` can write it.
+        """
+    )
+
+
+class KoKodataTarget(Target):
+    alias = "ko_kodata"
+    core_fields = (*COMMON_TARGET_FIELDS, KoKodataSourcesField)
+    help = softwrap(
+        """
+        The `kodata/` files of a `ko_image` (ko copies them to `/var/run/ko`). The image depends on
+        the targets owning the files under its `kodata` folder; a file no target owns is an error.
+        """
+    )
+
+
 def target_types():
-    return [KoImageTarget, KoManifestsTarget]
+    return [KoImageTarget, KoManifestsTarget, KoGoPackageTarget, KoGoModuleTarget, KoGoWorkTarget, KoKodataTarget]

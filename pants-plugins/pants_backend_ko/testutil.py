@@ -13,6 +13,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 
 from pants.core.goals.package import BuiltPackage
+from pants.core.util_rules import source_files
 from pants.engine.addresses import Addresses
 from pants.engine.fs import Digest, DigestContents, DigestSubset, Snapshot
 from pants.engine.internals.scheduler import ExecutionError
@@ -30,14 +31,15 @@ from pants_backend_ko.errors import KoError
 from pants_backend_ko.goals.package import KoImagePackageFieldSet, KoManifestsPackageFieldSet
 from pants_backend_ko.util_rules.go_build import (
     BuiltGoBinary,
+    DependencySources,
+    DependencySourcesRequest,
     GoBuildRequest,
     GoListing,
     GoListRequest,
-    GoModule,
-    GoModuleRequest,
     GoModuleSources,
     GoToolchain,
 )
+from pants_backend_ko.util_rules.go_module import GoModule, GoModuleRequest
 from pants_backend_ko.util_rules.image import (
     BuiltKoImage,
     KoImageRequest,
@@ -59,6 +61,7 @@ QUERY_RULES = (
     QueryRule(GoModuleSources, (GoModule,)),
     QueryRule(GoListing, (GoListRequest,)),
     QueryRule(BuiltGoBinary, (GoBuildRequest,)),
+    QueryRule(DependencySources, (DependencySourcesRequest,)),
     QueryRule(KoImageSettings, (KoImageSettingsRequest,)),
     QueryRule(ImageName, (ImageNameRequest,)),
     QueryRule(BuiltKoImage, (KoImageRequest,)),
@@ -82,7 +85,8 @@ GO_ENV_INHERIT = frozenset({"PATH", "HOME", "GOPROXY"})
 def ko_rule_runner(extra_rules: Iterable = ()) -> RuleRunner:
     """A RuleRunner with every rule and target type of the backend, and `go` on its PATH."""
     rule_runner = RuleRunner(
-        rules=[*register.rules(), *QUERY_RULES, *extra_rules],
+        # Pants' own rules the backend relies on (registered by Pants itself outside tests).
+        rules=[*register.rules(), *source_files.rules(), *QUERY_RULES, *extra_rules],
         target_types=register.target_types(),
     )
     set_ko_options(rule_runner)
@@ -101,6 +105,54 @@ def set_ko_options(rule_runner: RuleRunner, args: Iterable[str] = (), env: Mappi
     )
 
 
+def missing_go_targets(files: Mapping[str, str]) -> dict[str, str]:
+    """The Go targets a tree of files lacks, as `pants tailor` would add them: BUILD file path ->
+    text to append. `files` maps paths to contents (only names matter, and BUILD texts: a folder
+    whose BUILD files already declare a target of that kind gets none).
+
+    For test set-ups that write Go files (or replace a BUILD file) without the targets; names are
+    fixed (`pkg`, `mod`, `work`, `kodata`) so they never clash with a test's own targets.
+    """
+    build_text: dict[str, str] = {}
+    for path, content in files.items():
+        if os.path.basename(path).split(".")[0] == "BUILD":
+            folder = os.path.dirname(path)
+            build_text[folder] = build_text.get(folder, "") + content
+    wanted: dict[str, list[str]] = {}
+
+    def want(folder: str, alias: str) -> None:
+        if f"{alias}(" not in build_text.get(folder, "") and alias not in wanted.get(folder, []):
+            wanted.setdefault(folder, []).append(alias)
+
+    names = {"ko_go_package": "pkg", "ko_go_module": "mod", "ko_go_work": "work", "ko_kodata": "kodata"}
+    for path in sorted(files):
+        folder, name = os.path.dirname(path), os.path.basename(path)
+        parts = folder.split("/") if folder else []
+        if any(p in ("testdata", "vendor") or p.startswith(("_", ".")) for p in parts):
+            continue
+        if name == "go.mod":
+            want(folder, "ko_go_module")
+        elif name == "go.work":
+            want(folder, "ko_go_work")
+        elif name.endswith(".go") and not name.startswith(("_", ".")) and not name.startswith("BUILD"):
+            want(folder, "ko_go_package")
+        elif "kodata" in parts:
+            want("/".join(parts[: parts.index("kodata")]), "ko_kodata")
+    out = {}
+    for folder, aliases in wanted.items():
+        build = os.path.join(folder, "BUILD") if folder else "BUILD"
+        out[build] = "".join(f'\n{alias}(name="{names[alias]}")\n' for alias in aliases)
+    return out
+
+
+def with_go_targets(files: Mapping[str, str]) -> dict[str, str]:
+    """`files` plus the Go targets they lack, in `BUILD.ko` files (beside a test's own BUILD)."""
+    out = dict(files)
+    for build, text in missing_go_targets(files).items():
+        out[build + ".ko"] = out.get(build + ".ko", "") + text
+    return out
+
+
 def go_module_files(
     root: str,
     module_path: str,
@@ -109,7 +161,8 @@ def go_module_files(
     go_version: str = "1.21",
     extra_go_mod: str = "",
 ) -> dict[str, str]:
-    """Files of a Go module at repository folder `root`: go.mod plus one `.go` file per package.
+    """Files of a Go module at repository folder `root`: go.mod plus one `.go` file per package,
+    with their `ko_go_module` and `ko_go_package` targets (in `BUILD.ko` files).
 
     `packages` maps a folder relative to the module root ("" for the root) to that package's
     source, written as `<folder>/main.go`.
@@ -119,7 +172,7 @@ def go_module_files(
     for folder, source in packages.items():
         path = os.path.join(root, folder, "main.go") if folder else os.path.join(root, "main.go")
         files[path] = source
-    return files
+    return with_go_targets(files)
 
 
 def hello_main(message: str = "hello", imports: Iterable[str] = ()) -> str:

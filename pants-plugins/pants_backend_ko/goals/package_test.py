@@ -15,7 +15,7 @@ from pants.engine.fs import DigestContents
 from pants.testutil.rule_runner import RuleRunner
 
 from pants_backend_ko.goals.package import KoImagePackageFieldSet, KoManifestsPackageFieldSet
-from pants_backend_ko.testutil import go_module_files, hello_main, ko_rule_runner, set_ko_options
+from pants_backend_ko.testutil import go_module_files, hello_main, ko_rule_runner, set_ko_options, with_go_targets
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -28,8 +28,12 @@ def rule_runner() -> RuleRunner:
     rule_runner = ko_rule_runner()
     rule_runner.write_files(
         {
-            **go_module_files("pkg", "example.com/pkg", {"cmd/web": hello_main("web")}),
-            "pkg/cmd/web/kodata/hello.txt": "hello from kodata\n",
+            **with_go_targets(
+                {
+                    **go_module_files("pkg", "example.com/pkg", {"cmd/web": hello_main("web")}),
+                    "pkg/cmd/web/kodata/hello.txt": "hello from kodata\n",
+                }
+            ),
             "pkg/cmd/web/BUILD": (
                 "ko_image(name='img', platforms=['linux/amd64'], tags=['v1', 'latest'])\n"
                 "ko_image(name='multi', platforms=['linux/amd64', 'linux/arm64'], output_path='out/multi')\n"

@@ -10,16 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pants.core.goals.run import RunFieldSet, RunInSandboxBehavior, RunRequest
-from pants.engine.fs import AddPrefix, CreateDigest, Digest, Directory, MergeDigests, PathGlobs, RemovePrefix
+from pants.engine.fs import AddPrefix, CreateDigest, Digest, Directory, MergeDigests
 from pants.engine.platform import Platform as PantsPlatform
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.target_types import KoImageFieldSet, KoManifestsFieldSet
 from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlan, DeployPlanRequest
 from pants_backend_ko.util_rules.go_build import BuiltGoBinary, GoBuildRequest
-from pants_backend_ko.util_rules.image import HOST_PLATFORMS, KoImageSettings, KoImageSettingsRequest
+from pants_backend_ko.util_rules.image import (
+    HOST_PLATFORMS,
+    KodataContents,
+    KoImageSettings,
+    KoImageSettingsRequest,
+    go_build_request,
+)
 from pants_backend_ko.util_rules.koconfig import RenderBuildFlagsRequest, RenderedBuildFlags
 
 
@@ -61,23 +67,15 @@ async def run_ko_image(field_set: KoImageRunFieldSet, host: PantsPlatform) -> Ru
     )
     binary = await Get(
         BuiltGoBinary,
-        GoBuildRequest(
-            module=settings.module,
-            import_path=settings.import_path,
-            binary_name=settings.binary_name,
-            platform=host_platform,
-            flags=rendered.flags,
-            ldflags=rendered.ldflags,
-            owner=str(field_set.address),
-            cgo=settings.cgo,
-            build_env=settings.build_env,
-        ),
+        GoBuildRequest,
+        go_build_request(settings, settings.import_path, settings.binary_name, host_platform, rendered),
     )
-    kodata = await Get(Digest, PathGlobs([f"{settings.kodata_dir}/**"]))
-    kodata = await Get(Digest, RemovePrefix(kodata, settings.kodata_dir))
-    kodata_dir = await Get(Digest, CreateDigest([Directory("kodata")]))
-    kodata = await Get(Digest, AddPrefix(kodata, "kodata"))
-    digest = await Get(Digest, MergeDigests([binary.digest, kodata, kodata_dir]))
+    # The image's kodata, as the image gets it (the files of its dependencies).
+    kodata = await Get(KodataContents, KoImageSettings, settings)
+    kodata_digest, kodata_dir = await MultiGet(
+        Get(Digest, AddPrefix(kodata.digest, "kodata")), Get(Digest, CreateDigest([Directory("kodata")]))
+    )
+    digest = await Get(Digest, MergeDigests([binary.digest, kodata_digest, kodata_dir]))
     entrypoint = field_set.entrypoint.value
     args = (f"{{chroot}}/{binary.binary_path}",) if not entrypoint else tuple(entrypoint)
     return RunRequest(

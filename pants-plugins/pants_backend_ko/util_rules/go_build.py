@@ -1,13 +1,19 @@
-"""Go builds for `ko_image`: find the toolchain and module, list packages, run `go build`.
+"""Go builds for `ko_image`: find the toolchain, list packages, run `go build`.
 
 Not the Pants 2.17 Go backend (it cannot build with Go >= 1.22): one hermetic `go build` Process
-per (binary, platform). Its inputs are only the files of the packages the main package imports
-(from `go list`), plus go.mod/go.sum, so an edit in one binary never re-runs another's build.
-Before them, one Process per (module, platform, flags) compiles every package from outside the
-module that the module's commands import (standard library, third-party modules) into GOCACHE:
-concurrent builds would otherwise each compile the same dependencies on a cold cache, since Go
-does not share work in progress between processes. Its inputs are go.mod/go.sum and the list
-of those packages, so edits inside the module never re-run it.
+per (binary, platform). Its inputs come from targets: the files of the image's transitive
+dependencies (`ko_go_package`, `ko_go_module`, `ko_go_work`, embedded files), narrowed to the
+files of the packages the main package imports (from `go list`) plus go.mod/go.sum/go.work, so
+an edit in one binary never re-runs another's build. A file the build needs that is not among
+those dependencies is an error (an `!` exclusion, or an import inference missed), not a guess.
+
+`go list` runs once per (module, platform, tags) over the files of every target of the module's
+folders (and of the sibling modules its `replace`s and go.work bring in). Before the builds, one
+Process per (module, platform, flags) compiles every package from outside the module that the
+module's commands import (standard library, third-party modules) into GOCACHE: concurrent builds
+would otherwise each compile the same dependencies on a cold cache, since Go does not share work
+in progress between processes. Its inputs are the module files and that package list, so edits
+inside the module never re-run it.
 `GOCACHE`/`GOMODCACHE` are append-only named caches: Go's own caches are content-addressed and
 safe to share between concurrent processes.
 """
@@ -15,21 +21,27 @@ safe to share between concurrent processes.
 from __future__ import annotations
 
 import json
-import os
-import re
+import posixpath
 from dataclasses import dataclass
 
+from pants.base.specs import RawSpecs, RecursiveGlobSpec
+from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
 from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths, BinaryPathTest
+from pants.engine.addresses import Address, Addresses
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
-from pants.engine.fs import Digest, DigestContents, DigestSubset, PathGlobs, Snapshot
+from pants.engine.fs import Digest, DigestContents, DigestSubset, GlobMatchErrorBehavior, PathGlobs, Snapshot
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
 from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.target import SourcesField, Targets, TransitiveTargets, TransitiveTargetsRequest
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from pants_backend_ko.errors import KoError
+from pants_backend_ko.gosrc.source import read_header
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.subsystems import KoSubsystem
+from pants_backend_ko.util_rules.go_module import GoModule
+from pants_backend_ko.util_rules.go_packages import FileOwners, FileOwnersRequest, compiled_go_files
 
 # Variables of the user's environment that decide where modules come from; passed to `go`.
 GO_NETWORK_ENV = ("GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE", "GONOPROXY", "GOINSECURE", "GOVCS")
@@ -78,71 +90,72 @@ async def find_go_toolchain(ko_env: KoSubsystem.EnvironmentAware) -> GoToolchain
     return GoToolchain(first.path, first.fingerprint)
 
 
-@dataclass(frozen=True)
-class GoModuleRequest:
-    """The module that holds `package_dir` (a repository-relative folder)."""
-
-    package_dir: str
+# ---------------------------------------------------------------------------------------------
+# Inputs: files of targets
 
 
 @dataclass(frozen=True)
-class GoModule:
-    root: str  # repository-relative folder holding go.mod ("" for the repository root)
-    module_path: str
-    vendored: bool
+class DependencySourcesRequest:
+    """The files of `roots` and of everything they depend on, transitively."""
 
-    def import_path_of(self, package_dir: str) -> str:
-        rel = os.path.relpath(package_dir, self.root or ".")
-        return self.module_path if rel == "." else f"{self.module_path}/{rel}"
-
-    def path(self, rel: str) -> str:
-        return os.path.join(self.root, rel) if self.root else rel
+    roots: tuple[Address, ...]
 
 
-_MODULE_LINE = re.compile(r'^\s*module\s+("?)([^\s"/][^\s"]*)\1\s*(//.*)?$', re.MULTILINE)
+@dataclass(frozen=True)
+class DependencySources:
+    snapshot: Snapshot
 
 
-def parse_module_path(go_mod: str, path: str) -> str:
-    match = _MODULE_LINE.search(go_mod)
-    if not match:
-        raise KoError(f"{path}: no `module` line; run `go mod init <module path>` there.")
-    return match.group(2)
-
-
-@rule(desc="Find the Go module", level=LogLevel.DEBUG)
-async def find_go_module(request: GoModuleRequest) -> GoModule:
-    parts = [p for p in request.package_dir.split("/") if p]
-    candidates = [os.path.join(*parts[:i], "go.mod") if i else "go.mod" for i in range(len(parts), -1, -1)]
-    snapshot = await Get(Snapshot, PathGlobs(candidates))
-    found = sorted(snapshot.files, key=len, reverse=True)
-    if not found:
-        raise KoError(
-            f"no go.mod in {request.package_dir or '.'} or any folder above it; a ko_image "
-            "builds a package of a Go module: run `go mod init <module path>` at the module root."
-        )
-    go_mod = found[0]
-    root = os.path.dirname(go_mod)
-    contents = await Get(DigestContents, PathGlobs([go_mod]))
-    module_path = parse_module_path(contents[0].content.decode("utf-8", "replace"), go_mod)
-    vendor = await Get(Snapshot, PathGlobs([os.path.join(root, "vendor", "modules.txt")]))
-    return GoModule(root=root, module_path=module_path, vendored=bool(vendor.files))
+@rule(desc="Gather the files of a build's dependencies", level=LogLevel.DEBUG)
+async def dependency_sources(request: DependencySourcesRequest) -> DependencySources:
+    transitive = await Get(TransitiveTargets, TransitiveTargetsRequest(request.roots))
+    fields = [t[SourcesField] for t in transitive.closure if t.has_field(SourcesField)]
+    sources = await Get(SourceFiles, SourceFilesRequest(fields))
+    return DependencySources(sources.snapshot)
 
 
 @dataclass(frozen=True)
 class GoModuleSources:
-    """Every file of the module (less nested modules' files it cannot import anyway)."""
+    """The files `go list` reads: those of every target in the folders of the module's build
+    context (less nested modules), and the go.work."""
 
     snapshot: Snapshot
 
 
+def _within(path: str, folder: str) -> bool:
+    return folder == "" or path == folder or path.startswith(folder + "/")
+
+
 @rule(desc="Read a Go module's files", level=LogLevel.DEBUG)
 async def go_module_sources(module: GoModule) -> GoModuleSources:
-    prefix = f"{module.root}/" if module.root else ""
-    snapshot = await Get(
-        Snapshot,
-        PathGlobs([f"{prefix}**", f"!{prefix}**/BUILD", f"!{prefix}**/BUILD.pants", f"!{prefix}.git/**"]),
+    context = module.context_dirs
+    addresses = await Get(
+        Addresses,
+        RawSpecs(
+            recursive_globs=tuple(RecursiveGlobSpec(d) for d in context),
+            description_of_origin=f"the Go module {module.module_path}",
+            unmatched_glob_behavior=GlobMatchErrorBehavior.ignore,
+        ),
     )
-    return GoModuleSources(snapshot)
+    targets = await Get(Targets, Addresses, addresses)
+
+    def in_context(spec_path: str) -> bool:
+        home = max((c for c in context if _within(spec_path, c)), key=len, default=None)
+        if home is None:
+            return False
+        return not any(_within(spec_path, n) and len(n) > len(home) for n in module.nested_roots)
+
+    fields = [t[SourcesField] for t in targets if t.has_field(SourcesField) and in_context(t.address.spec_path)]
+    if module.work_file:
+        owners = await Get(FileOwners, FileOwnersRequest((module.work_file,)))
+        work_targets = await Get(Targets, Addresses(owners.by_file.get(module.work_file, ())))
+        fields.extend(t[SourcesField] for t in work_targets)
+    sources = await Get(SourceFiles, SourceFilesRequest(fields))
+    return GoModuleSources(sources.snapshot)
+
+
+# ---------------------------------------------------------------------------------------------
+# The environment and the Process of every `go` command
 
 
 @dataclass(frozen=True)
@@ -150,6 +163,7 @@ class GoEnvRequest:
     platform: Platform
     cgo: bool = False  # CGO_ENABLED=1 and the user's PATH (for the C compiler)
     build_env: tuple[str, ...] = ()  # `NAME=VALUE` from .ko.yaml's env (builds[].env/defaultEnv)
+    vendored: bool = False  # -mod=vendor instead of -mod=readonly
 
 
 @dataclass(frozen=True)
@@ -159,11 +173,23 @@ class GoProcessEnv:
     env: FrozenDict[str, str]
 
 
+def merge_goflags(user: str | None, mod_flag: str) -> str:
+    """The user's GOFLAGS (as ko passes them to `go`), plus how modules are read unless the user
+    says so (`-mod=...`) themselves."""
+    flags = (user or "").split()
+    if not any(f.lstrip("-").startswith("mod=") for f in flags):
+        flags.append(mod_flag)
+    return " ".join(flags)
+
+
 @rule(level=LogLevel.DEBUG)
 async def go_process_env(request: GoEnvRequest, go: GoToolchain, ko: KoSubsystem) -> GoProcessEnv:
+    """The one place the build environment is merged: `go list`, the dependency compile and
+    `go build` all run with it."""
     user_env = await Get(EnvironmentVars, EnvironmentVarsRequest(GO_NETWORK_ENV + ("PATH",)))
     path = user_env.get("PATH", "") if request.cgo else None
     user_env = {k: v for k, v in user_env.items() if k != "PATH"}
+    configured = {**dict(ko.go_env), **dict(entry.split("=", 1) for entry in request.build_env)}
     env = {
         "CGO_ENABLED": "0",
         "GOTOOLCHAIN": "local",
@@ -177,8 +203,8 @@ async def go_process_env(request: GoEnvRequest, go: GoToolchain, ko: KoSubsystem
         "__KO_GO_FINGERPRINT": go.fingerprint,
         **request.platform.go_env(),
         **{k: v for k, v in user_env.items() if v},
-        **dict(ko.go_env),
-        **dict(entry.split("=", 1) for entry in request.build_env),
+        **configured,
+        "GOFLAGS": merge_goflags(configured.get("GOFLAGS"), "-mod=vendor" if request.vendored else "-mod=readonly"),
     }
     if request.cgo:
         # cgo runs the C compiler: it comes from the user's PATH (and `CC` in [ko].go_env).
@@ -195,31 +221,48 @@ GO_CACHES = FrozenDict({"ko_go_build": ".cache/go-build", "ko_go_mod": ".cache/g
 # and a fresh clone served by the remote cache spawns no `go build` at all.
 GO_REMOTE_CACHE_SPECULATION_DELAY_MS = 2000
 
+# GOMODCACHE as the sandbox sees it (relative to its root): packages there are not the repository's.
+_GOMODCACHE_IN_SANDBOX = ".cache/go-mod/"
+
+
+def go_process(
+    go: GoToolchain,
+    args: tuple[str, ...],
+    *,
+    module: GoModule,
+    env: GoProcessEnv,
+    input_digest: Digest,
+    description: str,
+    output_files: tuple[str, ...] = (),
+) -> Process:
+    """Every `go` command of a build: in the module's folder, with the merged environment and
+    Go's caches; a failure is never cached (a network hiccup must not stick)."""
+    return Process(
+        argv=(go.path, *args),
+        description=description,
+        input_digest=input_digest,
+        working_directory=module.root or None,
+        env=env.env,
+        append_only_caches=GO_CACHES,
+        remote_cache_speculation_delay_millis=GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
+        output_files=output_files,
+        level=LogLevel.DEBUG,
+        cache_scope=ProcessCacheScope.SUCCESSFUL,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# go list
+
 
 @dataclass(frozen=True)
 class GoPackage:
     import_path: str
     name: str
-    rel_dir: str | None  # folder relative to the module root, for packages of this module
-    files: tuple[str, ...]  # source and embedded files, relative to the module root
+    package_dir: str | None  # repository-relative folder, for packages read from the repository
+    files: tuple[str, ...]  # source and embedded files, repository-relative
     deps: tuple[str, ...]
     error: str | None
-
-
-def mod_flag(module: GoModule) -> str:
-    """How `go` treats the module's dependencies: from vendor/ when there is one."""
-    return "-mod=vendor" if module.vendored else "-mod=readonly"
-
-
-def build_inputs(module: GoModule, files: list[str]) -> PathGlobs:
-    """`files` (module-relative) plus what every build of the module reads: go.mod, go.sum and,
-    when vendored, vendor/modules.txt."""
-    module_files = ["go.mod", "go.sum"] + (["vendor/modules.txt"] if module.vendored else [])
-    return PathGlobs([module.path(f) for f in files + module_files])
-
-
-def build_env_of(env: GoProcessEnv, module: GoModule) -> FrozenDict[str, str]:
-    return FrozenDict({**env.env, "GOFLAGS": mod_flag(module)})
 
 
 @dataclass(frozen=True)
@@ -251,42 +294,52 @@ class GoListing:
     packages: FrozenDict[str, GoPackage]
 
 
-def parse_go_list(stdout: bytes) -> dict[str, GoPackage]:
+def _json_stream(stdout: bytes) -> list[dict]:
     decoder = json.JSONDecoder()
     text = stdout.decode("utf-8")
-    packages: dict[str, GoPackage] = {}
-    main_module_dir: str | None = None
-    objects = []
-    pos = 0
+    objects, pos = [], 0
     while True:
         while pos < len(text) and text[pos].isspace():
             pos += 1
         if pos >= len(text):
-            break
+            return objects
         obj, pos = decoder.raw_decode(text, pos)
         objects.append(obj)
+
+
+def parse_go_list(stdout: bytes, module_root: str, module_path: str) -> dict[str, GoPackage]:
+    """`go list -json` output, with the files of the repository's packages as repository paths.
+
+    The sandbox root is where the listed module's folder (`Module.Dir`) minus `module_root` is;
+    a package is the repository's when its folder is below it and not in GOMODCACHE (packages
+    of the module, of sibling modules brought in by `replace` or go.work, and of vendor/).
+    """
+    objects = _json_stream(stdout)
+    sandbox: str | None = None
+    for obj in objects:
         module = obj.get("Module") or {}
-        if module.get("Main") and module.get("Dir"):
-            main_module_dir = module["Dir"]
+        if module.get("Main") and module.get("Path") == module_path and module.get("Dir"):
+            directory = module["Dir"]
+            sandbox = directory[: len(directory) - len(module_root)].rstrip("/") if module_root else directory
+            break
+    packages: dict[str, GoPackage] = {}
     for obj in objects:
         directory = obj.get("Dir") or ""
-        rel_dir = None
-        if (
-            main_module_dir
-            and not obj.get("Standard")
-            and (directory == main_module_dir or directory.startswith(main_module_dir + os.sep))
-        ):
-            rel_dir = os.path.relpath(directory, main_module_dir)
+        package_dir = None
+        if sandbox is not None and not obj.get("Standard") and _within(directory, sandbox):
+            rel = posixpath.relpath(directory, sandbox)
+            if not (rel + "/").startswith(_GOMODCACHE_IN_SANDBOX):
+                package_dir = "" if rel == "." else rel
         files: list[str] = []
-        if rel_dir is not None:
+        if package_dir is not None:
             for field in _SOURCE_FILE_FIELDS:
                 for f in obj.get(field) or ():
-                    files.append(os.path.normpath(os.path.join(rel_dir, f)))
+                    files.append(posixpath.normpath(posixpath.join(package_dir, f)))
         error = (obj.get("Error") or {}).get("Err")
         packages[obj["ImportPath"]] = GoPackage(
             import_path=obj["ImportPath"],
             name=obj.get("Name", ""),
-            rel_dir=rel_dir,
+            package_dir=package_dir,
             files=tuple(sorted(files)),
             deps=tuple(obj.get("Deps") or ()),
             error=error,
@@ -294,39 +347,36 @@ def parse_go_list(stdout: bytes) -> dict[str, GoPackage]:
     return packages
 
 
+def _first_lines(stderr: bytes, limit: int = 40) -> str:
+    lines = stderr.decode("utf-8", "replace").strip().splitlines()
+    return "\n".join(lines[:limit]) + ("\n..." if len(lines) > limit else "")
+
+
 @rule(desc="List Go packages", level=LogLevel.DEBUG)
 async def go_list(request: GoListRequest, go: GoToolchain) -> GoListing:
-    sources = await Get(GoModuleSources, GoModule, request.module)
-    env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo, request.build_env))
-    flags = mod_flag(request.module)
+    module = request.module
+    sources = await Get(GoModuleSources, GoModule, module)
+    env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo, request.build_env, module.vendored))
     result = await Get(
         FallibleProcessResult,
-        Process(
-            argv=(
-                go.path,
-                "list",
-                "-e",
-                "-deps",
-                f"-json={GO_LIST_FIELDS}",
-                flags,
-                *request.selection_flags,
-                "./...",
-            ),
-            description=f"go list {request.module.module_path} ({request.platform})",
+        go_process(
+            go,
+            ("list", "-e", "-deps", f"-json={GO_LIST_FIELDS}", *request.selection_flags, "./..."),
+            module=module,
+            env=env,
             input_digest=sources.snapshot.digest,
-            working_directory=request.module.root or None,
-            env=env.env,
-            append_only_caches=GO_CACHES,
-            remote_cache_speculation_delay_millis=GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
-            level=LogLevel.DEBUG,
+            description=f"go list {module.module_path} ({request.platform})",
         ),
     )
     if result.exit_code != 0:
         raise KoError(
-            f"`go list` failed in module {request.module.module_path} "
-            f"({request.module.path('go.mod')}): {_first_lines(result.stderr)}"
+            f"`go list` failed in module {module.module_path} ({module.path('go.mod')}): {_first_lines(result.stderr)}"
         )
-    return GoListing(FrozenDict(parse_go_list(result.stdout)))
+    return GoListing(FrozenDict(parse_go_list(result.stdout, module.root, module.module_path)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The shared compile of the module's outside dependencies
 
 
 @dataclass(frozen=True)
@@ -345,16 +395,16 @@ class GoDependenciesCompiled:
 
 
 def external_dependencies(listing: GoListing) -> tuple[str, ...]:
-    """Every package from outside the module that a `package main` of the module imports,
+    """Every package from outside the repository that a `package main` of the module imports,
     directly or not; the same for every binary of the module, so they share one compile."""
     packages = listing.packages
     external: set[str] = set()
     for package in packages.values():
-        if package.rel_dir is None or package.name != "main" or package.error:
+        if package.package_dir is None or package.name != "main" or package.error:
             continue
         for dep in package.deps:
             info = packages.get(dep)
-            if info is not None and info.rel_dir is None and not info.error:
+            if info is not None and info.package_dir is None and not info.error:
                 external.add(dep)
     return tuple(sorted(external))
 
@@ -363,30 +413,28 @@ def external_dependencies(listing: GoListing) -> tuple[str, ...]:
 async def compile_go_dependencies(request: GoDependenciesRequest, go: GoToolchain) -> GoDependenciesCompiled:
     if not request.packages:
         return GoDependenciesCompiled(True)
-    # No sources: vendored packages sit inside the module and are built with it.
-    sources = await Get(GoModuleSources, GoModule, request.module)
-    input_digest = await Get(Digest, DigestSubset(sources.snapshot.digest, build_inputs(request.module, [])))
-    env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo, request.build_env))
+    module = request.module
+    # No sources: vendored packages and sibling modules are built with each binary.
+    sources = await Get(GoModuleSources, GoModule, module)
+    input_digest = await Get(Digest, DigestSubset(sources.snapshot.digest, PathGlobs(module.module_files)))
+    env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo, request.build_env, module.vendored))
     # Several packages and no -o: go compiles them into GOCACHE and writes nothing else.
-    argv = [go.path, "build", "-trimpath", *request.flags, *request.packages]
     result = await Get(
         FallibleProcessResult,
-        Process(
-            argv=tuple(argv),
-            description=f"Compile the Go dependencies of {request.module.module_path} ({request.platform})",
+        go_process(
+            go,
+            ("build", "-trimpath", *request.flags, *request.packages),
+            module=module,
+            env=env,
             input_digest=input_digest,
-            working_directory=request.module.root or None,
-            env=build_env_of(env, request.module),
-            append_only_caches=GO_CACHES,
-            remote_cache_speculation_delay_millis=GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
-            level=LogLevel.DEBUG,
-            # Its only product is GOCACHE's content. A failure (a dependency needing cgo, a
-            # module download that failed) is left to the binary's own build to report, and is
-            # not cached: a network hiccup must not disable this step for good.
-            cache_scope=ProcessCacheScope.SUCCESSFUL,
+            description=f"Compile the Go dependencies of {module.module_path} ({request.platform})",
         ),
     )
     return GoDependenciesCompiled(result.exit_code == 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# go build
 
 
 @dataclass(frozen=True)
@@ -398,6 +446,8 @@ class GoBuildRequest:
     flags: tuple[str, ...]
     ldflags: tuple[str, ...]
     owner: str  # the target address, for messages
+    # The targets whose transitive dependencies hold the build's files (the ko_image).
+    roots: tuple[Address, ...]
     cgo: bool = False
     build_env: tuple[str, ...] = ()  # `NAME=VALUE` from .ko.yaml
 
@@ -406,11 +456,6 @@ class GoBuildRequest:
 class BuiltGoBinary:
     digest: Digest  # holds exactly one file, `binary_path`
     binary_path: str
-
-
-def _first_lines(stderr: bytes, limit: int = 40) -> str:
-    lines = stderr.decode("utf-8", "replace").strip().splitlines()
-    return "\n".join(lines[:limit]) + ("\n..." if len(lines) > limit else "")
 
 
 def check_build_flags(flags: tuple[str, ...], owner: str) -> None:
@@ -423,21 +468,55 @@ def check_build_flags(flags: tuple[str, ...], owner: str) -> None:
             raise KoError(f"{owner}: `{flag}` in `flags`: the output path is chosen by the backend; remove it.")
 
 
+async def _not_listed_reason(request: GoBuildRequest, sources: Snapshot) -> str:
+    """Why `go list` has no package at the main import path: it is not in the module, or
+    every one of its files is excluded for this build (build constraints, cgo)."""
+    module = request.module
+    not_in_module = (
+        f"{request.owner}: package {request.import_path} is not in module {module.module_path} "
+        f"({module.path('go.mod')}); check the `main` field."
+    )
+    package_dir = module.resolve(request.import_path)
+    if package_dir is None:
+        return not_in_module
+    go_files = [f for f in compiled_go_files(sources.files) if posixpath.dirname(f) == package_dir]
+    if not go_files:
+        return not_in_module
+    contents = await Get(DigestContents, DigestSubset(sources.digest, PathGlobs(go_files)))
+    reasons = []
+    uses_cgo = False
+    for fc in sorted(contents, key=lambda fc: fc.path):
+        header = read_header(fc.content)
+        name = posixpath.basename(fc.path)
+        if header.constraint_text:
+            reasons.append(f"{name} has `{header.constraint_text}`")
+        elif header.uses_cgo and not request.cgo:
+            uses_cgo = True
+            reasons.append(f'{name} imports "C" (cgo), and cgo is off')
+        else:
+            reasons.append(f"{name} is excluded by its file name")
+    fixes = ["build for a platform its constraints allow (`platforms`)", "pass the tags it needs in `flags`"]
+    if uses_cgo:
+        fixes.insert(0, "set `cgo=True` on the ko_image (with a base image that has libc)")
+    fix = ", or ".join(fixes)
+    return (
+        f"{request.owner}: package {request.import_path} has no Go file to build for {request.platform}"
+        f"{'' if request.cgo else ' (cgo off)'}: {'; '.join(reasons)}. {fix[0].upper()}{fix[1:]}."
+    )
+
+
 @rule(desc="Build a Go binary", level=LogLevel.DEBUG)
 async def go_build(request: GoBuildRequest, go: GoToolchain, ko: KoSubsystem) -> BuiltGoBinary:
     check_build_flags(request.flags, request.owner)
+    module = request.module
     listing = await Get(
         GoListing,
-        GoListRequest(
-            request.module, request.platform, selection_flags_of(request.flags), request.cgo, request.build_env
-        ),
+        GoListRequest(module, request.platform, selection_flags_of(request.flags), request.cgo, request.build_env),
     )
+    sources = await Get(DependencySources, DependencySourcesRequest(request.roots))
     main = listing.packages.get(request.import_path)
     if main is None:
-        raise KoError(
-            f"{request.owner}: package {request.import_path} is not in module "
-            f"{request.module.module_path} ({request.module.path('go.mod')}); check the `main` field."
-        )
+        raise KoError(await _not_listed_reason(request, sources.snapshot))
     if main.error:
         raise KoError(f"{request.owner}: {main.error.strip()}")
     if main.name != "main":
@@ -445,28 +524,33 @@ async def go_build(request: GoBuildRequest, go: GoToolchain, ko: KoSubsystem) ->
             f"{request.owner}: {request.import_path} is `package {main.name}`, not `package main`; "
             "a ko_image builds a command: point `main` at a folder with `package main`."
         )
-    files = set(main.files)
+    needed: dict[str, str] = {f: request.import_path for f in main.files}
     for dep in main.deps:
         package = listing.packages.get(dep)
-        if package is not None and package.rel_dir is not None:
-            files.update(package.files)
+        if package is not None and package.package_dir is not None:
+            needed.update({f: dep for f in package.files})
+    available = set(sources.snapshot.files)
+    missing = sorted(f for f in needed if f not in available)
+    if missing:
+        roots = " ".join(str(r) for r in request.roots)
+        raise KoError(
+            f"{request.owner}: go build {request.import_path} needs {missing[0]} (package {needed[missing[0]]})"
+            f"{f' and {len(missing) - 1} more files' if len(missing) > 1 else ''}, which is not among the files of "
+            f"its dependencies (`pants dependencies --transitive {roots}`): add the target owning it to "
+            "`dependencies`, or remove the `!` that excludes it."
+        )
     # Warm GOCACHE with the dependencies first (one compile shared by every binary).
     await Get(
         GoDependenciesCompiled,
         GoDependenciesRequest(
-            request.module,
-            request.platform,
-            request.flags,
-            request.cgo,
-            request.build_env,
-            external_dependencies(listing),
+            module, request.platform, request.flags, request.cgo, request.build_env, external_dependencies(listing)
         ),
     )
-    sources = await Get(GoModuleSources, GoModule, request.module)
-    input_digest = await Get(Digest, DigestSubset(sources.snapshot.digest, build_inputs(request.module, sorted(files))))
-    env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo, request.build_env))
+    inputs = sorted(needed) + [f for f in module.module_files if f in available]
+    input_digest = await Get(Digest, DigestSubset(sources.snapshot.digest, PathGlobs(inputs)))
+    env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo, request.build_env, module.vendored))
     out = f"__ko_out/{request.binary_name}"
-    argv = [go.path, "build", "-trimpath"]
+    argv = ["build", "-trimpath"]
     if ko.strip_vcs_info:
         argv.append("-buildvcs=false")
     argv.extend(request.flags)
@@ -475,17 +559,14 @@ async def go_build(request: GoBuildRequest, go: GoToolchain, ko: KoSubsystem) ->
     argv.extend(["-o", out, request.import_path])
     result = await Get(
         FallibleProcessResult,
-        Process(
-            argv=tuple(argv),
-            description=f"go build {request.import_path} ({request.platform}) for {request.owner}",
+        go_process(
+            go,
+            tuple(argv),
+            module=module,
+            env=env,
             input_digest=input_digest,
-            working_directory=request.module.root or None,
-            env=build_env_of(env, request.module),
-            append_only_caches=GO_CACHES,
-            remote_cache_speculation_delay_millis=GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
+            description=f"go build {request.import_path} ({request.platform}) for {request.owner}",
             output_files=(out,),
-            level=LogLevel.DEBUG,
-            cache_scope=ProcessCacheScope.SUCCESSFUL,
         ),
     )
     if result.exit_code != 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pants.engine.addresses import Address
 from pants.engine.fs import Digest, DigestContents, DigestSubset, Snapshot
 from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.process import FallibleProcessResult, Process
@@ -16,7 +17,6 @@ from pants.engine.rules import QueryRule
 from pants.testutil.option_util import create_subsystem
 from pants.testutil.rule_runner import MockGet, RuleRunner, run_rule_with_mocks
 
-from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.testutil import (
@@ -25,25 +25,27 @@ from pants_backend_ko.testutil import (
     ko_error_message,
     ko_rule_runner,
     run_go,
+    set_ko_options,
+    with_go_targets,
 )
 from pants_backend_ko.util_rules.go_build import (
     GO_LIST_FIELDS,
     BuiltGoBinary,
+    DependencySources,
+    DependencySourcesRequest,
     GoBuildRequest,
     GoDependenciesCompiled,
     GoDependenciesRequest,
     GoEnvRequest,
     GoListing,
     GoListRequest,
-    GoModule,
-    GoModuleRequest,
-    GoModuleSources,
     GoProcessEnv,
     GoToolchain,
     go_build,
+    merge_goflags,
     parse_go_list,
-    parse_module_path,
 )
+from pants_backend_ko.util_rules.go_module import GoModule, GoModuleRequest
 
 AMD64 = Platform.parse("linux/amd64")
 ARM64 = Platform.parse("linux/arm64")
@@ -62,7 +64,11 @@ def rule_runner() -> RuleRunner:
     )
 
 
-def build_request(module: GoModule, import_path: str, platform=AMD64, flags=(), owner="//x:img") -> GoBuildRequest:
+def build_request(
+    module: GoModule, import_path: str, platform=AMD64, flags=(), owner="//x:img", cgo=False, root_dir=None
+) -> GoBuildRequest:
+    """The build of `import_path`, with the files of its `ko_go_package` (named `pkg`, as
+    `with_go_targets` writes it) and of everything that depends on."""
     return GoBuildRequest(
         module=module,
         import_path=import_path,
@@ -71,6 +77,8 @@ def build_request(module: GoModule, import_path: str, platform=AMD64, flags=(), 
         flags=tuple(flags),
         ldflags=(),
         owner=owner,
+        roots=(Address(root_dir or module.resolve(import_path) or module.root, target_name="pkg"),),
+        cgo=cgo,
     )
 
 
@@ -101,6 +109,7 @@ LISTED_MODULE = {
     "cmd/b/main.go": hello_main("b"),
     "internal/shared/shared.go": ('package shared\n\nimport _ "embed"\n\n//go:embed message.txt\nvar Message string\n'),
     "internal/shared/message.txt": "embedded\n",
+    "internal/shared/BUILD": 'ko_go_package(name="pkg", sources=["*.go", "message.txt"])\n',
     "internal/shared/shared_test.go": "package shared\n",
 }
 
@@ -111,10 +120,10 @@ def test_parse_go_list_on_real_go_list_output(tmp_path: Path) -> None:
         (tmp_path / path).write_text(content)
     stdout = run_go(["list", "-e", "-deps", f"-json={GO_LIST_FIELDS}", "./..."], cwd=tmp_path)
 
-    packages = parse_go_list(stdout)
+    packages = parse_go_list(stdout, "", "example.com/listed")
 
     a = packages["example.com/listed/cmd/a"]
-    assert (a.name, a.rel_dir, a.files, a.error) == ("main", "cmd/a", ("cmd/a/main.go",), None)
+    assert (a.name, a.package_dir, a.files, a.error) == ("main", "cmd/a", ("cmd/a/main.go",), None)
     assert "example.com/listed/internal/shared" in a.deps and "fmt" in a.deps
     shared = packages["example.com/listed/internal/shared"]
     # Embedded files are build inputs; test files are not.
@@ -124,14 +133,14 @@ def test_parse_go_list_on_real_go_list_output(tmp_path: Path) -> None:
         and "example.com/listed/internal/shared" not in packages["example.com/listed/cmd/b"].deps
     )
     fmt = packages["fmt"]
-    assert (fmt.rel_dir, fmt.files, fmt.name) == (None, (), "fmt")
+    assert (fmt.package_dir, fmt.files, fmt.name) == (None, (), "fmt")
 
 
 def test_parse_go_list_reports_package_errors(tmp_path: Path) -> None:
     (tmp_path / "go.mod").write_text("module example.com/broken\n\ngo 1.21\n")
     (tmp_path / "main.go").write_text('package main\n\nimport "example.com/broken/nothere"\n\nfunc main() {}\n')
     stdout = run_go(["list", "-e", "-deps", f"-json={GO_LIST_FIELDS}", "./..."], cwd=tmp_path)
-    packages = parse_go_list(stdout)
+    packages = parse_go_list(stdout, "", "example.com/broken")
     # The missing package carries the error; its importer lists it as a dependency.
     assert "example.com/broken/nothere" in packages["example.com/broken"].deps
     error = packages["example.com/broken/nothere"].error
@@ -157,55 +166,11 @@ def test_missing_import_is_reported_with_the_target(rule_runner: RuleRunner) -> 
 
 
 def test_go_list_rule_lists_the_module(rule_runner: RuleRunner) -> None:
-    rule_runner.write_files({f"listed/{p}": c for p, c in LISTED_MODULE.items()})
+    rule_runner.write_files(with_go_targets({f"listed/{p}": c for p, c in LISTED_MODULE.items()}))
     module = rule_runner.request(GoModule, [GoModuleRequest("listed/cmd/a")])
     listing = rule_runner.request(GoListing, [GoListRequest(module, AMD64)])
-    assert listing.packages["example.com/listed/cmd/a"].files == ("cmd/a/main.go",)
-    assert listing.packages["example.com/listed/internal/shared"].rel_dir == "internal/shared"
-
-
-# --- go.mod discovery -----------------------------------------------------------------------
-
-
-def test_find_go_module_picks_the_nearest_go_mod(rule_runner: RuleRunner) -> None:
-    rule_runner.write_files(
-        {
-            "nest/go.mod": "module example.com/outer\n\ngo 1.21\n",
-            "nest/inner/go.mod": "module example.com/inner // the nested one\n\ngo 1.21\n",
-            "nest/inner/cmd/x/main.go": hello_main(),
-            "nest/cmd/y/main.go": hello_main(),
-        }
-    )
-    inner = rule_runner.request(GoModule, [GoModuleRequest("nest/inner/cmd/x")])
-    assert inner == GoModule(root="nest/inner", module_path="example.com/inner", vendored=False)
-    assert inner.import_path_of("nest/inner/cmd/x") == "example.com/inner/cmd/x"
-    outer = rule_runner.request(GoModule, [GoModuleRequest("nest/cmd/y")])
-    assert outer == GoModule(root="nest", module_path="example.com/outer", vendored=False)
-    assert outer.import_path_of("nest") == "example.com/outer"
-
-
-def test_find_go_module_without_go_mod(rule_runner: RuleRunner) -> None:
-    rule_runner.write_files({"nomod/cmd/z/main.go": hello_main()})
-    with pytest.raises(ExecutionError) as excinfo:
-        rule_runner.request(GoModule, [GoModuleRequest("nomod/cmd/z")])
-    assert ko_error_message(excinfo) == (
-        "no go.mod in nomod/cmd/z or any folder above it; a ko_image builds a package of a Go "
-        "module: run `go mod init <module path>` at the module root."
-    )
-
-
-def test_go_mod_without_module_line(rule_runner: RuleRunner) -> None:
-    rule_runner.write_files({"nomodline/go.mod": "go 1.21\n", "nomodline/main.go": hello_main()})
-    with pytest.raises(ExecutionError) as excinfo:
-        rule_runner.request(GoModule, [GoModuleRequest("nomodline")])
-    assert ko_error_message(excinfo) == ("nomodline/go.mod: no `module` line; run `go mod init <module path>` there.")
-
-
-def test_parse_module_path_forms() -> None:
-    assert parse_module_path('// c\nmodule "example.com/q"\n', "go.mod") == "example.com/q"
-    assert parse_module_path("module example.com/v2 // comment\n", "go.mod") == "example.com/v2"
-    with pytest.raises(KoError, match=r"^x/go.mod: no `module` line"):
-        parse_module_path("modules example.com/v2\n", "x/go.mod")
+    assert listing.packages["example.com/listed/cmd/a"].files == ("listed/cmd/a/main.go",)
+    assert listing.packages["example.com/listed/internal/shared"].package_dir == "listed/internal/shared"
 
 
 # --- go build -------------------------------------------------------------------------------
@@ -243,8 +208,9 @@ def run_go_build_observed(rule_runner: RuleRunner, request: GoBuildRequest) -> t
         mock_gets=[
             MockGet(GoListing, (GoListRequest,), record("list", GoListing)),
             MockGet(GoDependenciesCompiled, (GoDependenciesRequest,), record("deps", GoDependenciesCompiled)),
-            MockGet(GoModuleSources, (GoModule,), record("sources", GoModuleSources)),
+            MockGet(DependencySources, (DependencySourcesRequest,), record("sources", DependencySources)),
             MockGet(Digest, (DigestSubset,), record("subset", Digest)),
+            MockGet(DigestContents, (DigestSubset,), record("contents", DigestContents)),
             MockGet(GoProcessEnv, (GoEnvRequest,), record("env", GoProcessEnv)),
             MockGet(FallibleProcessResult, (Process,), record("process", FallibleProcessResult)),
         ],
@@ -253,7 +219,7 @@ def run_go_build_observed(rule_runner: RuleRunner, request: GoBuildRequest) -> t
 
 
 def test_go_build_inputs_are_only_the_imported_packages_files(rule_runner: RuleRunner) -> None:
-    rule_runner.write_files({f"inputs/{p}": c for p, c in LISTED_MODULE.items()})
+    rule_runner.write_files(with_go_targets({f"inputs/{p}": c for p, c in LISTED_MODULE.items()}))
     module = rule_runner.request(GoModule, [GoModuleRequest("inputs/cmd/a")])
     built, seen = run_go_build_observed(rule_runner, build_request(module, "example.com/listed/cmd/a"))
 
@@ -322,7 +288,7 @@ def test_package_that_is_not_main(rule_runner: RuleRunner) -> None:
 def test_package_not_in_the_module(rule_runner: RuleRunner) -> None:
     rule_runner.write_files(go_module_files("empty", "example.com/empty", {"cmd/e": hello_main()}))
     with pytest.raises(ExecutionError) as excinfo:
-        build(rule_runner, "empty/cmd/e", "example.com/empty/cmd/nothere", owner="//empty:img")
+        build(rule_runner, "empty/cmd/e", "example.com/empty/cmd/nothere", owner="//empty:img", root_dir="empty/cmd/e")
     assert ko_error_message(excinfo) == (
         "//empty:img: package example.com/empty/cmd/nothere is not in module example.com/empty "
         "(empty/go.mod); check the `main` field."
@@ -370,10 +336,12 @@ def test_vendored_module_builds_with_mod_vendor(rule_runner: RuleRunner, tmp_pat
         if path.is_file():
             files[f"vapp/{path.relative_to(app)}"] = path.read_text()
     assert "vapp/vendor/example.com/dep/greet/greet.go" in files
-    rule_runner.write_files(files)
+    rule_runner.write_files(with_go_targets(files))
 
     module = rule_runner.request(GoModule, [GoModuleRequest("vapp")])
-    assert module == GoModule(root="vapp", module_path="example.com/vapp", vendored=True)
+    assert (module.root, module.module_path, module.vendored) == ("vapp", "example.com/vapp", True)
+    # vendor/ holds the replaced module: the folder the `replace` names is not read.
+    assert module.local_modules == (("example.com/vapp", "vapp"),)
     built, seen = run_go_build_observed(rule_runner, build_request(module, "example.com/vapp"))
     process: Process = seen["process"]
     assert process.env["GOFLAGS"] == "-mod=vendor"
@@ -393,17 +361,80 @@ def test_build_tags_in_flags_select_the_tagged_files(rule_runner: RuleRunner) ->
     # `flags=["-tags=..."]` is the documented example: the files and imports a tag selects must
     # be in the build's inputs, so `go list` has to see the same tags.
     rule_runner.write_files(
-        {
-            "tagged/go.mod": "module example.com/tagged\n\ngo 1.21\n",
-            "tagged/main.go": '//go:build !kotest\n\npackage main\n\nimport "fmt"\n\nfunc main() { fmt.Println("untagged") }\n',
-            "tagged/main_kotest.go": (
-                '//go:build kotest\n\npackage main\n\nimport (\n\t"fmt"\n\n\t"example.com/tagged/extra"\n)\n\n'
-                "func main() { fmt.Println(extra.Word) }\n"
-            ),
-            "tagged/extra/extra.go": 'package extra\n\nconst Word = "tagged-build"\n',
-        }
+        with_go_targets(
+            {
+                "tagged/go.mod": "module example.com/tagged\n\ngo 1.21\n",
+                "tagged/main.go": '//go:build !kotest\n\npackage main\n\nimport "fmt"\n\nfunc main() { fmt.Println("untagged") }\n',
+                "tagged/main_kotest.go": (
+                    '//go:build kotest\n\npackage main\n\nimport (\n\t"fmt"\n\n\t"example.com/tagged/extra"\n)\n\n'
+                    "func main() { fmt.Println(extra.Word) }\n"
+                ),
+                "tagged/extra/extra.go": 'package extra\n\nconst Word = "tagged-build"\n',
+            }
+        )
     )
     binary = build(rule_runner, "tagged", "example.com/tagged", flags=["-tags=kotest"])
     assert b"tagged-build" in binary and b"untagged" not in binary
     plain = build(rule_runner, "tagged", "example.com/tagged")
     assert b"untagged" in plain and b"tagged-build" not in plain
+
+
+# --- the build environment ----------------------------------------------------------------
+
+
+def test_merge_goflags_keeps_the_users_flags() -> None:
+    assert merge_goflags(None, "-mod=readonly") == "-mod=readonly"
+    assert merge_goflags("-tags=prod -trimpath", "-mod=vendor") == "-tags=prod -trimpath -mod=vendor"
+    # The user's own -mod wins, as in `go` (the later flag would otherwise override it).
+    assert merge_goflags("-mod=mod", "-mod=readonly") == "-mod=mod"
+
+
+PROD_TAGGED = {
+    "prod/go.mod": "module example.com/prod\n\ngo 1.21\n",
+    "prod/main.go": 'package main\n\nimport "fmt"\n\nvar flavor = "dev-build"\n\nfunc main() { fmt.Println(flavor) }\n',
+    "prod/flavor_prod.go": '//go:build prod\n\npackage main\n\nfunc init() { flavor = "prod-build" }\n',
+}
+
+
+def test_goflags_from_go_env_reach_go_list_and_go_build(rule_runner: RuleRunner) -> None:
+    """ko passes GOFLAGS (e.g. `-tags=prod` in defaultEnv) to `go build`: so must we, merged
+    with our -mod flag, for `go list` (which picks the tagged file) and `go build` alike."""
+    rule_runner.write_files(with_go_targets(PROD_TAGGED))
+    try:
+        set_ko_options(rule_runner, ['--ko-go-env={"GOFLAGS": "-tags=prod"}'])
+        tagged = build(rule_runner, "prod", "example.com/prod")
+        env = rule_runner.request(GoProcessEnv, [GoEnvRequest(AMD64)])
+        assert env.env["GOFLAGS"] == "-tags=prod -mod=readonly"
+    finally:
+        set_ko_options(rule_runner)
+    plain = build(rule_runner, "prod", "example.com/prod")
+    assert b"prod-build" in tagged and b"prod-build" not in plain
+    assert b"dev-build" in plain
+    # .ko.yaml's defaultEnv/builds[].env reach the same merge (and win over [ko].go_env, as env does).
+    from_ko_yaml = rule_runner.request(GoProcessEnv, [GoEnvRequest(AMD64, build_env=("GOFLAGS=-tags=prod",))])
+    assert from_ko_yaml.env["GOFLAGS"] == "-tags=prod -mod=readonly"
+
+
+def test_main_package_excluded_by_constraints_says_so(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        with_go_targets(
+            {
+                "armonly/go.mod": "module example.com/armonly\n\ngo 1.21\n",
+                "armonly/cmd/a/main.go": "//go:build arm64\n\npackage main\n\nfunc main() {}\n",
+                "armonly/cmd/c/main.go": 'package main\n\nimport "C"\n\nfunc main() {}\n',
+            }
+        )
+    )
+    with pytest.raises(ExecutionError) as excinfo:
+        build(rule_runner, "armonly/cmd/a", "example.com/armonly/cmd/a", owner="//armonly/cmd/a:img")
+    assert ko_error_message(excinfo) == (
+        "//armonly/cmd/a:img: package example.com/armonly/cmd/a has no Go file to build for linux/amd64 "
+        "(cgo off): main.go has `//go:build arm64`. Build for a platform its constraints allow "
+        "(`platforms`), or pass the tags it needs in `flags`."
+    )
+    assert elf_machine(build(rule_runner, "armonly/cmd/a", "example.com/armonly/cmd/a", platform=ARM64)) == EM_AARCH64
+    with pytest.raises(ExecutionError) as excinfo:
+        build(rule_runner, "armonly/cmd/c", "example.com/armonly/cmd/c", owner="//armonly/cmd/c:img")
+    message = ko_error_message(excinfo)
+    assert 'main.go imports "C" (cgo), and cgo is off' in message
+    assert "Set `cgo=True` on the ko_image" in message

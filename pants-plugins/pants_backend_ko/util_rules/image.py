@@ -18,9 +18,10 @@ from pants.engine.fs import (
     CreateDigest,
     Digest,
     DigestContents,
+    DigestSubset,
     FileContent,
     PathGlobs,
-    Snapshot,
+    RemovePrefix,
 )
 from pants.engine.platform import Platform as PantsPlatform
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
@@ -40,10 +41,11 @@ from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.util_rules.base_image import BaseImageRequest, ResolvedBaseImage
 from pants_backend_ko.util_rules.go_build import (
     BuiltGoBinary,
+    DependencySources,
+    DependencySourcesRequest,
     GoBuildRequest,
-    GoModule,
-    GoModuleRequest,
 )
+from pants_backend_ko.util_rules.go_module import GoModule, GoModuleRequest
 from pants_backend_ko.util_rules.koconfig import LoadedKoConfig, RenderBuildFlagsRequest, RenderedBuildFlags
 from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest
 
@@ -247,16 +249,40 @@ async def ko_image_settings(
 class KodataContents:
     files: FrozenDict[str, bytes]  # relative to the kodata folder
     dirs: tuple[str, ...]
+    digest: Digest  # the same files (modes kept), relative to the kodata folder
 
 
 @rule(desc="Read kodata", level=LogLevel.DEBUG)
 async def read_kodata(settings: KoImageSettings) -> KodataContents:
-    snapshot = await Get(Snapshot, PathGlobs([f"{settings.kodata_dir}/**"]))
-    contents = await Get(DigestContents, Digest, snapshot.digest)
+    """The files under the kodata folder among the image's dependencies' files (its
+    `ko_kodata` target, or whichever targets own them: inference makes them dependencies)."""
+    sources = await Get(DependencySources, DependencySourcesRequest((settings.address,)))
+    snapshot = sources.snapshot
     prefix = settings.kodata_dir + "/"
-    files = {fc.path[len(prefix) :]: fc.content for fc in contents}
+    subset = await Get(Digest, DigestSubset(snapshot.digest, PathGlobs([f"{prefix}**"])))
+    digest = await Get(Digest, RemovePrefix(subset, settings.kodata_dir))
+    contents = await Get(DigestContents, Digest, digest)
+    files = {fc.path: fc.content for fc in contents}
     dirs = tuple(d[len(prefix) :] for d in snapshot.dirs if d.startswith(prefix))
-    return KodataContents(FrozenDict(files), dirs)
+    return KodataContents(FrozenDict(files), dirs, digest)
+
+
+def go_build_request(
+    settings: KoImageSettings, import_path: str, binary_name: str, platform: Platform, rendered: RenderedBuildFlags
+) -> GoBuildRequest:
+    """The build of one binary of a `ko_image` for one platform (package, publish and run)."""
+    return GoBuildRequest(
+        module=settings.module,
+        import_path=import_path,
+        binary_name=binary_name,
+        platform=platform,
+        flags=rendered.flags,
+        ldflags=rendered.ldflags,
+        owner=str(settings.address),
+        roots=(settings.address,),
+        cgo=settings.cgo,
+        build_env=settings.build_env,
+    )
 
 
 @dataclass(frozen=True)
@@ -304,30 +330,16 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
     # The main binary first (the entrypoint), then `binaries`, for every platform.
     programs = ((settings.import_path, settings.binary_name), *settings.extra_binaries)
     # ko's flags/ldflags templates, rendered per platform (.GoEnv.GOARCH differs).
-    rendered = await MultiGet(
+    flags_per_platform = await MultiGet(
         Get(
             RenderedBuildFlags,
             RenderBuildFlagsRequest(settings.flags, settings.ldflags, settings.build_env, platform, owner),
         )
         for platform in base.platforms
     )
-    flags_by_platform = dict(zip(base.platforms, rendered))
     binaries = await MultiGet(
-        Get(
-            BuiltGoBinary,
-            GoBuildRequest(
-                module=settings.module,
-                import_path=import_path,
-                binary_name=binary_name,
-                platform=platform,
-                flags=flags_by_platform[platform].flags,
-                ldflags=flags_by_platform[platform].ldflags,
-                owner=owner,
-                cgo=settings.cgo,
-                build_env=settings.build_env,
-            ),
-        )
-        for platform in base.platforms
+        Get(BuiltGoBinary, GoBuildRequest, go_build_request(settings, import_path, binary_name, platform, flags))
+        for platform, flags in zip(base.platforms, flags_per_platform)
         for import_path, binary_name in programs
     )
     binary_contents = await MultiGet(Get(DigestContents, Digest, b.digest) for b in binaries)

@@ -19,8 +19,9 @@ from pants_backend_ko.testutil import (
     ko_error_message,
     ko_rule_runner,
     set_ko_options,
+    with_go_targets,
 )
-from pants_backend_ko.util_rules.go_build import GoModule
+from pants_backend_ko.util_rules.go_module import GoModule, GoModuleRequest
 from pants_backend_ko.util_rules.image import (
     BuiltKoImage,
     KoImageRequest,
@@ -59,7 +60,7 @@ def test_settings_combine_fields_options_and_go_mod(rule_runner: RuleRunner) -> 
     assert settings == KoImageSettings(
         address=Address("app/cmd/web", target_name="img"),
         package_dir="app/cmd/web",
-        module=GoModule(root="app", module_path="example.com/app", vendored=False),
+        module=rule_runner.request(GoModule, [GoModuleRequest("app")]),
         import_path="example.com/app/cmd/web",
         binary_name="web",
         platforms=(Platform.parse("linux/arm64"), Platform.parse("linux/arm/v7")),
@@ -154,7 +155,9 @@ def test_invalid_source_date_epoch(rule_runner: RuleRunner) -> None:
 
 def test_image_on_scratch_has_kos_config(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, ["--ko-docker-repo=registry.example/team"])
-    rule_runner.write_files({"app/cmd/web/kodata/index.html": "<h1>hi</h1>\n"})
+    rule_runner.write_files(
+        {"app/cmd/web/kodata/index.html": "<h1>hi</h1>\n", "app/cmd/web/BUILD.kodata": 'ko_kodata(name="kodata")\n'}
+    )
     field_set = image_target(
         rule_runner,
         "app/cmd/web",
@@ -180,12 +183,14 @@ def test_go_build_flags_option_reaches_go_build(rule_runner: RuleRunner) -> None
     # [ko].go_build_flags is documented as "extra go build flags for every image": a tag set
     # there must select the tagged file, exactly as the same flag in a target's `flags`.
     rule_runner.write_files(
-        {
-            "flagged/go.mod": "module example.com/flagged\n\ngo 1.21\n",
-            "flagged/main.go": '//go:build !fromoption\n\npackage main\n\nimport "fmt"\n\nfunc main() { fmt.Println("no-option") }\n',
-            "flagged/opt.go": '//go:build fromoption\n\npackage main\n\nimport "fmt"\n\nfunc main() { fmt.Println("with-option") }\n',
-            "flagged/BUILD": "ko_image(name='img', platforms=['linux/amd64'])\n",
-        }
+        with_go_targets(
+            {
+                "flagged/go.mod": "module example.com/flagged\n\ngo 1.21\n",
+                "flagged/main.go": '//go:build !fromoption\n\npackage main\n\nimport "fmt"\n\nfunc main() { fmt.Println("no-option") }\n',
+                "flagged/opt.go": '//go:build fromoption\n\npackage main\n\nimport "fmt"\n\nfunc main() { fmt.Println("with-option") }\n',
+                "flagged/BUILD": "ko_image(name='img', platforms=['linux/amd64'])\n",
+            }
+        )
     )
     field_set = KoImageFieldSet.create(rule_runner.get_target(Address("flagged", target_name="img")))
 
