@@ -207,23 +207,23 @@ GO_REMOTE_CACHE_SPECULATION_DELAY_MS = 2000
 # GOMODCACHE as the sandbox sees it (relative to its root): packages there are not the repository's.
 _GOMODCACHE_IN_SANDBOX = ".cache/go-mod/"
 
-# `sh -c GO_WRAPPER go <sandbox root, relative to the working directory> <go> <args...>`: Go's
-# caches and HOME are absolute paths in this sandbox, wherever it is (`{chroot}` is not expanded
-# remotely by Pants 2.17); a relative `<go>` (the downloaded toolchain) is in the sandbox too.
-# Only shell built-ins: the sandbox has no PATH.
+# `sh -c GO_WRAPPER go <folder> <go> <args...>`, started in the sandbox root: Go's caches and
+# HOME are absolute paths in this sandbox, wherever it is (`{chroot}` is not expanded remotely by
+# Pants 2.17); a relative `<go>` (the downloaded toolchain) is in the sandbox too; then `go` runs
+# in `<folder>` (the module's). Only shell built-ins: the sandbox has no PATH.
+#
+# Not Pants' `working_directory`: remotely, with append-only caches, Pants 2.17 moves it into its
+# own wrapper script and leaves it out of the REAPI Command, whose output paths the worker then
+# reads from the input root instead of that folder (`make_execute_request` in
+# `src/rust/engine/process_execution/src/lib.rs`): the outputs would silently be missing.
 GO_WRAPPER = (
-    'root=$(cd "$1" && pwd) || exit 1; go=$2; shift 2; '
-    "case $go in /*) ;; *) go=$root/$go ;; esac; "
+    'root=$(pwd) && cd "$1" || exit 1; go=$2; shift 2; '
+    'case $go in /*) ;; *) go=$root/$go ;; esac; '
     'export GOCACHE="$root/.cache/go-build" GOMODCACHE="$root/.cache/go-mod" '
     'GOPATH="$root/.cache/gopath" HOME="$root/.cache/home"; '
     'exec "$go" "$@"'
 )
 SHELL = "/bin/sh"
-
-
-def _sandbox_root_from(working_directory: str | None) -> str:
-    depth = len([part for part in (working_directory or "").split("/") if part])
-    return "/".join([".."] * depth) or "."
 
 
 def go_process(
@@ -238,15 +238,15 @@ def go_process(
 ) -> Process:
     """Every `go` command: in the module's folder (or the sandbox root), with the merged
     environment, Go's caches and the toolchain; a failure is never cached (a network hiccup must
-    not stick). Run it with `Get(FallibleProcessResult, GoProcess(...))`, which runs it where
-    `[ko].build_environment` says."""
-    working_directory = module.root if module is not None and module.root else None
+    not stick). `output_files` are relative to the sandbox root (`output_path` makes the path a
+    `go` argument names from the module's folder). Run it with
+    `Get(FallibleProcessResult, GoProcess(...))`, which runs it where `[ko].build_environment` says."""
+    folder = module.root if module is not None and module.root else "."
     return Process(
-        argv=(SHELL, "-c", GO_WRAPPER, "go", _sandbox_root_from(working_directory), go.path, *args),
+        argv=(SHELL, "-c", GO_WRAPPER, "go", folder, go.path, *args),
         description=description,
         input_digest=input_digest,
         immutable_input_digests=go.immutable_inputs,
-        working_directory=working_directory,
         env=env.env,
         append_only_caches=GO_CACHES,
         remote_cache_speculation_delay_millis=GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
@@ -254,6 +254,11 @@ def go_process(
         level=LogLevel.DEBUG,
         cache_scope=ProcessCacheScope.SUCCESSFUL,
     )
+
+
+def output_path(module: GoModule | None, path: str) -> str:
+    """`path` (relative to the sandbox root) as a `go` argument, relative to the module's folder."""
+    return posixpath.relpath(path, module.root) if module is not None and module.root else path
 
 
 @dataclass(frozen=True)
@@ -577,7 +582,7 @@ async def go_build(request: GoBuildRequest, go: GoToolchain, ko: KoSubsystem) ->
     argv.extend(request.flags)
     if request.ldflags:
         argv.append("-ldflags=" + " ".join(request.ldflags))
-    argv.extend(["-o", out, request.import_path])
+    argv.extend(["-o", output_path(module, out), request.import_path])
     result = await Get(
         FallibleProcessResult,
         GoProcess(

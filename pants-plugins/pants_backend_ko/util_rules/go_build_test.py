@@ -241,7 +241,8 @@ def test_go_build_inputs_are_only_the_imported_packages_files(rule_runner: RuleR
         "inputs/internal/shared/message.txt",
         "inputs/internal/shared/shared.go",
     )
-    assert process.working_directory == "inputs"
+    # The wrapper runs go in the module folder (not Pants' working_directory: see GO_WRAPPER).
+    assert process.argv[4] == "inputs" and process.working_directory is None
     assert process.env["GOFLAGS"] == "-mod=readonly"
     assert go_args(process)[:3] == ("build", "-trimpath", "-buildvcs=false")
     # ... and those files are enough: the build succeeded.
