@@ -16,7 +16,7 @@ every choice that matters is commented where it is made:
   `remote_execution_append_only_caches_base_path` (named caches on the worker).
 
 `Buildbarn.executed_actions()` reads the action digests the worker ran from its log (one
-`Action: .../action/<hash>-<size>/` line each); `worker_metric()` reads its Prometheus metrics.
+`Action: .../action/<hash>-<size>/` line each); `executions()` counts them from its Prometheus metrics.
 Processes are stopped by their own ids (SIGTERM, then SIGKILL after a grace period: bb_worker's
 graceful shutdown can hang once the scheduler is gone).
 """
@@ -82,13 +82,14 @@ class Buildbarn:
 
     def executed_actions(self) -> list[str]:
         """`<hash>-<size>` of every action the worker started, in order."""
-        return re.findall(r"/blobs/sha256/action/([0-9a-f]{64}-\d+)/", self.log("worker"))
+        return re.findall(r"Action: \S+/blobs/sha256/action/([0-9a-f]{64}-\d+)/ ", self.log("worker"))
 
-    def worker_metric(self, name: str) -> float:
-        """The sum of a Prometheus metric of the worker over its label sets."""
+    def executions(self) -> float:
+        """How many actions the worker ran, by its metrics (the Running stage of its executor)."""
         url = f"http://127.0.0.1:{self.ports['worker_diagnostics']}/metrics"
         text = urllib.request.urlopen(url, timeout=10).read().decode()
-        return sum(float(m) for m in re.findall(rf"^{re.escape(name)}(?:{{[^}}]*}})? (\S+)$", text, re.MULTILINE))
+        pattern = r'^buildbarn_builder_build_executor_duration_seconds_count\{[^}]*stage="Running"[^}]*\} (\S+)$'
+        return sum(float(m) for m in re.findall(pattern, text, re.MULTILINE))
 
     def pants_options(self) -> list[str]:
         """Global Pants options pointing at this cluster (the README's settings, on the command line)."""

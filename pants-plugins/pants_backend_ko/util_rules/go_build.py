@@ -49,6 +49,7 @@ from pants_backend_ko.errors import KoError
 from pants_backend_ko.gosrc.source import read_header
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.subsystems import KoSubsystem
+from pants_backend_ko.util_rules.environments import KoEnvironments
 from pants_backend_ko.util_rules.go_module import GoModule
 from pants_backend_ko.util_rules.go_packages import FileOwners, FileOwnersRequest, compiled_go_files
 from pants_backend_ko.util_rules.go_toolchain import GoToolchain
@@ -169,11 +170,15 @@ def merge_goflags(user: str | None, mod_flag: str) -> str:
 
 
 @rule(level=LogLevel.DEBUG)
-async def go_process_env(request: GoEnvRequest, go: GoToolchain, ko: KoSubsystem) -> GoProcessEnv:
+async def go_process_env(request: GoEnvRequest, go: GoToolchain, ko: KoSubsystem, envs: KoEnvironments) -> GoProcessEnv:
     """The one place the build environment is merged: `go list`, the dependency compile and
     `go build` all run with it. GOCACHE, GOMODCACHE, GOPATH and HOME are set by `GO_WRAPPER`."""
-    # Where modules come from is your choice, read here; cgo's C compiler is where `go` runs.
-    user_env = await Get(EnvironmentVars, EnvironmentVarsRequest(GO_NETWORK_ENV))
+    # Where modules come from is your choice: read on this machine, even when this is asked in
+    # a remote environment (an adhoc_tool running a ko_image there). cgo's C compiler is where
+    # `go` runs.
+    user_env = await Get(
+        EnvironmentVars, {EnvironmentVarsRequest(GO_NETWORK_ENV): EnvironmentVarsRequest, envs.local: EnvironmentName}
+    )
     configured = {**dict(ko.go_env), **dict(entry.split("=", 1) for entry in request.build_env)}
     env = {
         "CGO_ENABLED": "0",
@@ -218,7 +223,7 @@ _GOMODCACHE_IN_SANDBOX = ".cache/go-mod/"
 # `src/rust/engine/process_execution/src/lib.rs`): the outputs would silently be missing.
 GO_WRAPPER = (
     'root=$(pwd) && cd "$1" || exit 1; go=$2; shift 2; '
-    'case $go in /*) ;; *) go=$root/$go ;; esac; '
+    "case $go in /*) ;; *) go=$root/$go ;; esac; "
     'export GOCACHE="$root/.cache/go-build" GOMODCACHE="$root/.cache/go-mod" '
     'GOPATH="$root/.cache/gopath" HOME="$root/.cache/home"; '
     'exec "$go" "$@"'

@@ -157,7 +157,10 @@ def download_failure(error: Exception, url: str, known: KnownVersion) -> KoError
 @rule(desc="Download the Go toolchain", level=LogLevel.DEBUG)
 async def download_goroot(request: GoRootRequest, ko: KoSubsystem, envs: KoEnvironments) -> DownloadedGoRoot:
     goos, goarch = GO_PLATFORMS[request.platform]
-    user_env = await Get(EnvironmentVars, EnvironmentVarsRequest(["GOPROXY"]))
+    # Your GOPROXY, from this machine's environment wherever `go` runs.
+    user_env = await Get(
+        EnvironmentVars, {EnvironmentVarsRequest(["GOPROXY"]): EnvironmentVarsRequest, envs.local: EnvironmentName}
+    )
     goproxy = dict(ko.go_env).get("GOPROXY", user_env.get("GOPROXY"))
     try:
         proxy = gotoolchain.toolchain_proxy(goproxy)
