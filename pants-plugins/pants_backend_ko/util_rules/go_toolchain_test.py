@@ -54,6 +54,21 @@ def pinned(rule_runner: RuleRunner, proxy: Path, known: str, *extra: str) -> Non
     )
 
 
+def run_go_in_module(rule_runner: RuleRunner, go: GoToolchain, args: tuple[str, ...]) -> FallibleProcessResult:
+    """`go <args>` through `go_process`, in the module folder `a/b` of a sandbox."""
+    inputs = rule_runner.request(Digest, [CreateDigest([FileContent("a/b/go.mod", b"module x\n\ngo 1.21\n")])])
+    process = go_process(
+        go,
+        args,
+        module=GoModule(root="a/b", module_path="x", vendored=False),
+        env=GoProcessEnv(FrozenDict({"GOTOOLCHAIN": "local", "GOENV": "off"})),
+        input_digest=inputs,
+        description=f"go {' '.join(args)}",
+    )
+    assert not any("{chroot}" in text for text in (*process.argv, *process.env.values()))
+    return rule_runner.request(FallibleProcessResult, [GoProcess(process)])
+
+
 def test_a_pinned_release_is_a_goroot_input_run_by_the_wrapper(rule_runner: RuleRunner, fake_proxy) -> None:
     proxy, known = fake_proxy
     # No `go` anywhere on the search path: the toolchain is the download.
@@ -68,55 +83,19 @@ def test_a_pinned_release_is_a_goroot_input_run_by_the_wrapper(rule_runner: Rule
         assert not entries["src/fmt/print.go"].is_executable
         assert entries["src/go.mod"].file_digest == entries["src/_go.mod"].file_digest
 
-        # The fake go prints what it got: the caches are absolute paths in this sandbox, found
-        # from a module folder two levels down, with no `{chroot}` for Pants to expand.
-        inputs = rule_runner.request(Digest, [CreateDigest([FileContent("a/b/go.mod", b"module x\n")])])
-        result = rule_runner.request(
-            FallibleProcessResult,
-            [
-                GoProcess(
-                    go_process(
-                        go,
-                        ("version",),
-                        module=GoModule(root="a/b", module_path="x", vendored=False),
-                        env=GoProcessEnv(FrozenDict()),
-                        input_digest=inputs,
-                        description="fake go version",
-                    )
-                )
-            ],
-        )
+        # The wrapper runs the GOROOT's go (an immutable input) in the module's folder.
+        result = run_go_in_module(rule_runner, go, ("version",))
         assert result.exit_code == 0, result.stderr
         assert result.stdout == b"fake go version\n"
-        assert not any(
-            "{chroot}" in arg
-            for arg in go_process(
-                go, (), module=None, env=GoProcessEnv(FrozenDict()), input_digest=inputs, description=""
-            ).argv
-        )
     finally:
         set_ko_options(rule_runner)
 
 
 def test_the_wrapper_sets_gocache_in_the_sandbox_root(rule_runner: RuleRunner) -> None:
-    """With the host's go: `go env` from a module two folders down names caches in the sandbox."""
+    """With the host's go: `go env` from a module two folders down names caches in the sandbox,
+    and nothing in the Process is `{chroot}` (which Pants 2.17 does not expand remotely)."""
     go = rule_runner.request(GoToolchain, [])
-    inputs = rule_runner.request(Digest, [CreateDigest([FileContent("a/b/go.mod", b"module x\n\ngo 1.21\n")])])
-    result = rule_runner.request(
-        FallibleProcessResult,
-        [
-            GoProcess(
-                go_process(
-                    go,
-                    ("env", "GOCACHE", "GOMODCACHE", "GOPATH", "GOMOD"),
-                    module=GoModule(root="a/b", module_path="x", vendored=False),
-                    env=GoProcessEnv(FrozenDict({"GOTOOLCHAIN": "local", "GOENV": "off"})),
-                    input_digest=inputs,
-                    description="go env",
-                )
-            )
-        ],
-    )
+    result = run_go_in_module(rule_runner, go, ("env", "GOCACHE", "GOMODCACHE", "GOPATH", "GOMOD"))
     assert result.exit_code == 0, result.stderr
     gocache, gomodcache, gopath, gomod = result.stdout.decode().splitlines()
     sandbox = gomod[: -len("/a/b/go.mod")]
