@@ -10,12 +10,16 @@ from pants.option.option_types import (
     BoolOption,
     DictOption,
     EnumOption,
+    FloatOption,
     IntOption,
     StrListOption,
     StrOption,
 )
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
+
+from pants_backend_ko.errors import KoError
+from pants_backend_ko.oci.remote.limits import TransportLimits
 
 DEFAULT_BASE_IMAGE = "cgr.dev/chainguard/static:latest"
 
@@ -113,6 +117,30 @@ class KoSubsystem(Subsystem):
             """
         ),
     )
+    registry_timeout = FloatOption(
+        default=TransportLimits().timeout,
+        help=softwrap(
+            """
+            Seconds a registry (or its token server, or the storage it redirects downloads to) may
+            leave an exchange without progress before it fails: connecting, answering a request,
+            accepting an upload or sending an answer. The error says which (`connected, but no
+            answer within 60 s`, `the answer stopped: no data for 60 s`). Applies to base image
+            downloads, the registry check of `publish`, and pushes.
+            """
+        ),
+    )
+    registry_min_speed = IntOption(
+        default=TransportLimits().min_speed,
+        help=softwrap(
+            """
+            The lowest average speed, in bytes per second over `[ko].registry_timeout` seconds, of
+            an upload to or download from a registry; a slower transfer fails instead of taking
+            hours (as curl's `--speed-limit`/`--speed-time`). `0` allows any speed (a transfer then
+            only fails when no byte moves for `[ko].registry_timeout` seconds).
+            """
+        ),
+        advanced=True,
+    )
     publish_jobs = IntOption(
         default=4,
         help="How many blobs are uploaded to a registry at once.",
@@ -163,6 +191,15 @@ class KoSubsystem(Subsystem):
             """
         ),
     )
+
+    @property
+    def transport_limits(self) -> TransportLimits:
+        """The bounds on registry exchanges, for the registry tools (`TransportLimits.to_args`/`to_json`)."""
+        try:
+            return TransportLimits(timeout=self.registry_timeout, min_speed=self.registry_min_speed)
+        except ValueError as e:
+            option = "registry_timeout" if "timeout" in str(e) else "registry_min_speed"
+            raise KoError(f"[ko].{option}: {e}.") from None
 
     class EnvironmentAware(ExecutableSearchPathsOptionMixin, Subsystem.EnvironmentAware):
         env_vars_used_by_options = ("PATH",)

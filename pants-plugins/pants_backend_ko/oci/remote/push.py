@@ -51,6 +51,7 @@ from pants_backend_ko.oci.remote.descriptors import (
     parse_manifest_json,
 )
 from pants_backend_ko.oci.remote.errors import DigestMismatchError, RegistryError
+from pants_backend_ko.oci.remote.limits import iter_body
 from pants_backend_ko.oci.remote.pull import open_blob
 from pants_backend_ko.oci.remote.transport import RegistryClient
 
@@ -138,17 +139,27 @@ class _Counts:
 
 
 class _SourceStream:
-    """A blob streamed from another registry, readable by ``requests`` as a sized body."""
+    """A blob streamed from another registry, readable by ``requests`` as a sized body.
 
-    def __init__(self, resp: Any, size: int) -> None:
+    Read through the bounded reader of :mod:`.limits`: the source registry's own stalls and
+    slowness are judged on its own clock, not blamed on the registry being pushed to.
+    """
+
+    def __init__(self, resp: Any, size: int, where: str) -> None:
         self._resp = resp
+        self._chunks = iter_body(resp, where=where)
+        self._buffer = b""
         self.len = size
 
     def __len__(self) -> int:
         return self.len
 
     def read(self, amt: int = -1) -> bytes:
-        return self._resp.raw.read(amt if amt and amt > 0 else _READ_BLOCK, decode_content=False)
+        if not self._buffer:
+            self._buffer = next(self._chunks, b"")
+        size = amt if amt and amt > 0 else _READ_BLOCK
+        piece, self._buffer = self._buffer[:size], self._buffer[size:]
+        return piece
 
     def __iter__(self):
         while True:
@@ -338,7 +349,7 @@ class _Pusher:
         def open_remote() -> _SourceStream:
             resp = open_blob(source_client, repository, digest)
             logger.info("%s: streaming blob %s from %s/%s", self.repo, digest, registry, repository)
-            return _SourceStream(resp, size)
+            return _SourceStream(resp, size, f"registry {registry}: blob {repository}@{digest}")
 
         return open_remote
 
