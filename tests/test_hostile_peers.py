@@ -13,17 +13,13 @@ from __future__ import annotations
 import gzip
 import os
 import re
-import signal
-import subprocess
 import sys
-import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.peers.hostile import Endless, HostileServer, Redirect, Respond, Silent, SlowReader, Trickle
+from tests.peers.measure import MB, Run, measured
 from tests.peers.pants_repo import make_scratch_repo
 from tests.peers.registry import OCI_MANIFEST, write_test_layout
 from tests.test_faults import write_big_layout
@@ -31,55 +27,10 @@ from tests.test_faults import write_big_layout
 pytestmark = pytest.mark.peers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-MB = 1024 * 1024
 # Peak memory a misbehaving peer may add to a tool, over the same tool's well-behaved run.
 # Before issue 17 these runs grew with the answer: 21 GB for an endless error body.
 MEMORY_BOUND = 100 * MB
 LIMITS = ("--registry-timeout", "3")
-
-
-@dataclass(frozen=True)
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-    maxrss: int  # bytes: the peak of the process (and of any children it waited for)
-    seconds: float
-
-    @property
-    def error(self) -> str:
-        """The one ``error: ...`` line the tool must print, and nothing else."""
-        assert self.returncode == 1, (self.returncode, self.stdout, self.stderr)
-        lines = self.stderr.splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: "), self.stderr[-3000:]
-        return lines[0][len("error: ") :]
-
-
-def measured(argv: list[str], *, env: dict | None = None, cwd: Path | None = None, timeout: float = 120) -> Run:
-    """Run ``argv`` to completion (killed, and the test failed, after ``timeout`` seconds)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.monotonic()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=cwd, start_new_session=True)
-        deadline = start + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                os.killpg(proc.pid, signal.SIGKILL)
-                os.wait4(proc.pid, 0)
-                raise AssertionError(f"{' '.join(argv[:4])}... did not finish within {timeout} s")
-            time.sleep(0.05)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Run(
-            proc.returncode,
-            out.read().decode(),
-            err.read().decode(),
-            usage.ru_maxrss * 1024,
-            time.monotonic() - start,
-        )
 
 
 def tool(module: str, *args: str, timeout: float = 120) -> Run:
