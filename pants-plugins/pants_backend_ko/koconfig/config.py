@@ -115,16 +115,16 @@ _NULL_TAG = "tag:yaml.org,2002:null"
 # extensions: underscores, legacy 0-octal, timestamps) resolves to something other than a
 # string; and the ones whose text survives the round trip unchanged.
 _NON_STRING_PLAIN = re.compile(
-    r"""^(?:
+    r"""(?:
         true|True|TRUE|false|False|FALSE
       | [-+]?(?:0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+)
       | [-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?
       | [-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)
       | [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?
-    )$""",
+    )""",
     re.VERBOSE,
 )
-_PLAIN_DECIMAL = re.compile(r"^-?(?:0|[1-9][0-9]*)$")
+_PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)")  # fullmatch, as every pattern here
 
 
 @dataclass(frozen=True)
@@ -295,6 +295,12 @@ def load_ko_config(text: str, path: str) -> KoConfig:
         raise KoError(f"{path}{line}: invalid YAML ({problem}); fix the syntax of the file") from None
     except yaml.YAMLError as e:
         raise KoError(f"{path}: invalid YAML ({' '.join(str(e).split())}); fix the syntax of the file") from None
+    except RecursionError:
+        # PyYAML composes recursively (libyaml's composer would crash the process instead, so it
+        # is not used here): a .ko.yaml nested hundreds of levels deep is refused in one line.
+        raise KoError(
+            f"{path}: invalid YAML (collections nested too deeply to read); a .ko.yaml needs a few levels"
+        ) from None
     if root is None or _is_null(root):
         return KoConfig(path=path)
     reader = _Reader(path)
@@ -389,7 +395,7 @@ class _Reader:
         must be quoted; plain decimal integers are the same either way and are accepted.
         """
         raw = node.value
-        if node.style is None and _NON_STRING_PLAIN.match(raw) and not _PLAIN_DECIMAL.match(raw):
+        if node.style is None and _NON_STRING_PLAIN.fullmatch(raw) and not _PLAIN_DECIMAL.fullmatch(raw):
             self.fail(
                 node,
                 f"{name}: ko reads the unquoted value {raw} as a number, boolean or date, which changes its text",

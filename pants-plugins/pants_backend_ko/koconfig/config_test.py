@@ -274,6 +274,15 @@ def test_invalid_yaml_is_one_line_with_the_line() -> None:
     assert error_of("a: b: c\n").startswith("conf/.ko.yaml:1: invalid YAML (")
 
 
+@pytest.mark.parametrize(
+    "text", ["builds: " + "[" * 5000 + "]" * 5000, "defaultEnv: " + "{a: " * 3000 + "1" + "}" * 3000]
+)
+def test_absurd_nesting_is_one_line_not_a_traceback(text: str) -> None:
+    assert error_of(text) == (
+        "conf/.ko.yaml: invalid YAML (collections nested too deeply to read); a .ko.yaml needs a few levels"
+    )
+
+
 # --------------------------------------------------------------------------- lookup
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from urllib.parse import quote
 from pants_backend_ko.oci.layout import LayoutError, OciLayout, read_layout
 from pants_backend_ko.oci.model import INDEX_TYPES, Descriptor
 from pants_backend_ko.oci.reference import (
+    is_valid_tag,
     looks_like_registry,
     normalize_registry,
     parse_repository,
@@ -57,7 +57,6 @@ from pants_backend_ko.oci.remote.transport import RegistryClient
 
 logger = logging.getLogger(__name__)
 
-_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _MIN_CHUNK = 1024 * 1024
 _READ_BLOCK = 1024 * 1024
 _MAX_RANGE_RESUMES = 3
@@ -533,7 +532,7 @@ def push_layout(
         repo = parse_repository(f"{registry}/{repository.strip('/')}").repository
     unique_tags: list[str] = []
     for tag in tags:
-        if not _TAG_RE.match(tag or ""):
+        if not is_valid_tag(tag):
             raise ValueError(
                 f"invalid tag {tag!r}: tags are 1-128 characters of letters, digits, '_', '.' and '-', "
                 "not starting with '.' or '-'"
