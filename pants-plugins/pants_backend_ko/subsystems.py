@@ -22,6 +22,8 @@ from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci.remote.limits import TransportLimits
 
 DEFAULT_BASE_IMAGE = "cgr.dev/chainguard/static:latest"
+DEFAULT_PLATFORM = "linux/amd64"  # ko's, whatever the host
+DEFAULT_TAG = "latest"
 
 
 class NamingMode(Enum):
@@ -54,13 +56,15 @@ class KoSubsystem(Subsystem):
         ),
     )
     default_platforms = StrListOption(
-        default=["linux/amd64"],
+        default=[],
         help=softwrap(
-            """
+            f"""
             Platforms of every `ko_image` that sets no `platforms`, as `os/arch[/variant]`.
-            ko's default is `linux/amd64` whatever the host; several platforms give an image index.
-            `["host"]` builds for the machine running Pants (e.g. `linux/arm64` on Apple silicon
-            Linux VMs); `["all"]` for every platform of the base image.
+            Empty (the default) means ko's default, `{DEFAULT_PLATFORM}`, whatever the host; several
+            platforms give an image index. `["host"]` builds for the machine running Pants (e.g.
+            `linux/arm64` on Apple silicon Linux VMs); `["all"]` for every platform of the base image.
+            A single string (`default_platforms = "linux/arm64"`) is that one platform: Pants adds a
+            string to the option's default, which is empty for that reason.
             """
         ),
     )
@@ -86,8 +90,13 @@ class KoSubsystem(Subsystem):
         ),
     )
     default_tags = StrListOption(
-        default=["latest"],
-        help="Tags pushed for every `ko_image` that sets no `tags` (ko's `--tags`).",
+        default=[],
+        help=softwrap(
+            f"""
+            Tags pushed for every `ko_image` that sets no `tags` (ko's `--tags`). Empty (the default)
+            means `{DEFAULT_TAG}`; a single string (`default_tags = "stable"`) is that one tag.
+            """
+        ),
     )
     insecure_registries = StrListOption(
         default=[],
@@ -139,7 +148,6 @@ class KoSubsystem(Subsystem):
             only fails when no byte moves for `[ko].registry_timeout` seconds).
             """
         ),
-        advanced=True,
     )
     publish_jobs = IntOption(
         default=4,
@@ -191,6 +199,26 @@ class KoSubsystem(Subsystem):
             """
         ),
     )
+
+    def platforms_option(self) -> tuple[str, ...] | None:
+        """`[ko].default_platforms` as the user set it, or None (then ko's default applies).
+
+        The defaults of list options are empty on purpose: Pants reads a bare string as "add to
+        the default", so with a non-empty default `default_platforms = "linux/arm64"` meant
+        amd64 and arm64, and `"linux/amd64"` listed amd64 twice.
+        """
+        values = tuple(self.default_platforms)
+        for value in values:
+            if "," in value or len(value.split()) > 1:
+                raise KoError(
+                    f"[ko].default_platforms: {value!r} is one string naming several platforms; write a list, "
+                    'e.g. default_platforms = ["linux/amd64", "linux/arm64"].'
+                )
+        return values or None
+
+    def tags_option(self) -> tuple[str, ...]:
+        """`[ko].default_tags`, or ko's `latest` when it is not set (see `platforms_option`)."""
+        return tuple(self.default_tags) or (DEFAULT_TAG,)
 
     @property
     def transport_limits(self) -> TransportLimits:
