@@ -113,9 +113,12 @@ def test_endless_answers_cost_bounded_memory_and_say_so(case, registry_plain, se
     line = run.error
     assert line.startswith(start) and line.endswith(end), line
     assert run.maxrss < baseline.maxrss + MEMORY_BOUND, (run.maxrss, baseline.maxrss)
+    sent = behaviour.sent if isinstance(behaviour, Endless) else 0
     if isinstance(behaviour, Endless):
         # The client stopped reading: what the server got out is what fits in socket buffers.
-        assert 0 < behaviour.sent < 64 * MB, behaviour.sent
+        assert 0 < sent < 64 * MB, sent
+    print(f"\n{case}: peak RSS {run.maxrss / MB:.0f} MB (well-behaved run {baseline.maxrss / MB:.0f} MB), "
+          f"{sent / MB:.1f} MB sent by the server, {run.seconds:.1f} s")
 
 
 @pytest.mark.parametrize("where", ["after-accept", "manifest"])
@@ -134,6 +137,7 @@ def test_registry_that_never_answers_fails_after_the_timeout(where, registry_pla
     # Loopback: https (its handshake unanswered) then plain http, each given the 3 s, no retries.
     assert accepted <= 2
     assert run.maxrss < baseline.maxrss + MEMORY_BOUND
+    print(f"\nsilent {where}: {run.seconds:.1f} s, peak RSS {run.maxrss / MB:.0f} MB")
 
 
 @pytest.mark.parametrize(
@@ -159,6 +163,7 @@ def test_trickling_base_layer_fails_and_leaves_nothing(every, expected, registry
     kept = [p.name for p in (*out.rglob("*"), *cache.rglob("*")) if p.is_file()]
     assert layer[7:] not in kept and not [name for name in kept if "partial" in name or name.startswith(".tmp")]
     assert run.maxrss < baseline.maxrss + MEMORY_BOUND
+    print(f"\ntrickle every {every} s: {run.seconds:.1f} s, peak RSS {run.maxrss / MB:.0f} MB")
 
 
 def test_upload_that_stops_moving_fails_and_tags_nothing(registry_plain, tmp_path, unique_repo, baseline):
@@ -177,6 +182,7 @@ def test_upload_that_stops_moving_fails_and_tags_nothing(registry_plain, tmp_pat
     status, _, _ = registry_plain.raw_request("HEAD", f"/v2/{unique_repo}/manifests/v1", {"Accept": OCI_MANIFEST})
     assert status == 404
     assert run.maxrss < baseline.maxrss + MEMORY_BOUND
+    print(f"\nupload stalled after {reader.received // 1024} KiB: {run.seconds:.1f} s, peak RSS {run.maxrss / MB:.0f} MB")
 
 
 def test_redirects_are_followed_for_reads_and_refused_with_a_hint_for_writes(registry_plain, seeded, tmp_path):
