@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
-from tests.peers.registry import RegistryPeer
+from tests.peers.registry import RegistryPeer, read_request_body
 
 _HOP_BY_HOP = ("connection", "transfer-encoding", "keep-alive", "content-length", "date", "server")
 
@@ -247,18 +247,6 @@ class HostileServer:
                     return
                 super().handle()
 
-            def _body(self) -> bytes:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    out = b""
-                    while True:
-                        size = int(self.rfile.readline().strip() or b"0", 16)
-                        if size == 0:
-                            self.rfile.readline()
-                            return out
-                        out += self.rfile.read(size)
-                        self.rfile.readline()
-                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
             def _handle(self) -> None:
                 path = self.path.partition("?")[0]
                 behaviour = server._match(self.command, path)
@@ -267,7 +255,7 @@ class HostileServer:
                         behaviour(self, b"")  # it reads the body itself, slowly
                         return
                     behaviour = None
-                body = self._body()
+                body = read_request_body(self)
                 if behaviour is not None:
                     behaviour(self, body)
                     return

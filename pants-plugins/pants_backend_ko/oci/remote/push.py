@@ -160,13 +160,6 @@ class _SourceStream:
         piece, self._buffer = self._buffer[:size], self._buffer[size:]
         return piece
 
-    def __iter__(self):
-        while True:
-            chunk = self.read(_READ_BLOCK)
-            if not chunk:
-                return
-            yield chunk
-
     def close(self) -> None:
         self._resp.close()
 

@@ -386,18 +386,21 @@ class RegistryClient:
 
     def resolve_location(self, resp: requests.Response, method: str) -> str:
         """The ``Location`` of an upload answer, resolved and checked to stay on this registry."""
+        return self.url_for(self._location(resp, method, urlsplit(resp.url).path))
+
+    def _location(self, resp: requests.Response, method: str, path: str) -> str:
+        """The answer's ``Location``, resolved against its URL; one line when it has none."""
         location = resp.headers.get("Location")
-        path = urlsplit(resp.url).path
         if not location:
             raise RegistryError(
                 f"registry {self.registry}: {method} {path}: {resp.status_code} without a Location header; "
-                "the registry does not follow the distribution spec",
+                "the registry (or a proxy in front of it) does not follow the distribution spec",
                 registry=self.registry,
                 method=method,
                 path=path,
                 status=resp.status_code,
             )
-        return self.url_for(urljoin(resp.url, location))
+        return urljoin(resp.url, location)
 
     def request(
         self,
@@ -468,18 +471,8 @@ class RegistryClient:
         for _ in range(MAX_REDIRECTS):
             if resp.status_code not in REDIRECTS:
                 return resp
-            location = resp.headers.get("Location")
             resp.close()
-            if not location:
-                raise RegistryError(
-                    f"registry {self.registry}: {method} {path}: {resp.status_code} redirect without a Location "
-                    "header; the registry (or a proxy in front of it) is misconfigured",
-                    registry=self.registry,
-                    method=method,
-                    path=path,
-                    status=resp.status_code,
-                )
-            target = urljoin(resp.url, location)
+            target = self._location(resp, method, path)
             parts = urlsplit(target)
             if method not in _FOLLOWED:
                 raise RegistryError(
