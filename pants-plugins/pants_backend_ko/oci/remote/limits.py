@@ -277,7 +277,9 @@ class _Watchdog:
         while True:
             time.sleep(_TICK)
             now = time.monotonic()
-            seconds, last = now - last, now
+            # A watchdog that could not run for a while (the machine slept, the process was
+            # stopped) counts one tick, never the gap: only time seen passing is charged.
+            seconds, last = min(now - last, 4 * _TICK), now
             with self._lock:
                 transfers = [t for t in self._transfers if not t.finished]
             for transfer in transfers:
