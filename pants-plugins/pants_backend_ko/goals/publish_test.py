@@ -61,7 +61,7 @@ def test_publish_pushes_the_packaged_layout(rule_runner: RuleRunner) -> None:
     # SBOM attachment has its own tests (tests/test_sbom.py): left out here to keep argv exact.
     set_ko_options(
         rule_runner,
-        ["--ko-insecure-registries=['reg.internal:5000']", "--no-ko-sbom"],
+        ["--ko-insecure-registries=['reg.internal:5000']", "--no-ko-sbom", "--ko-registry-timeout=7.5"],
         env={"KO_DOCKER_REPO": "127.0.0.1:5000/pub"},
     )
     (published,) = publish(rule_runner)
@@ -78,6 +78,7 @@ def test_publish_pushes_the_packaged_layout(rule_runner: RuleRunner) -> None:
     assert json.loads(files["ko-publish/plan.json"]) == {
         "insecure_registries": ["reg.internal:5000"],
         "jobs": 4,
+        "transport": {"timeout": 7.5, "min_speed": 10240},  # [ko].registry_* reach the push
         "images": [
             {"layout": "images/0", "repository": repository, "tags": ["v2", "latest"], "blob_sources": [], "sboms": []}
         ],
@@ -115,6 +116,7 @@ def test_deploy_plan_pushes_then_applies(rule_runner: RuleRunner) -> None:
         "kubectl_args": ["-n", "demo"],
         "insecure_registries": [],
         "jobs": 4,
+        "transport": {"timeout": 60.0, "min_speed": 10240},
         "images": [
             {
                 "layout": "images/0",

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pants_backend_ko.oci.remote.cli import env_ca_bundle, push_plan
 from pants_backend_ko.oci.remote.credentials import Keychain
+from pants_backend_ko.oci.remote.limits import TransportLimits
 from pants_backend_ko.oci.remote.transport import ClientPool
 
 
@@ -43,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             keychain=Keychain(dict(os.environ)),
             insecure_registries=plan.get("insecure_registries", ()),
             ca_bundle=env_ca_bundle(os.environ),
+            limits=TransportLimits.from_json(plan.get("transport")),
         )
         try:
             outcomes = push_plan(plan, base, pool)

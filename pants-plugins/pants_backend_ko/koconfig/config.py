@@ -117,16 +117,16 @@ _NULL_TAG = "tag:yaml.org,2002:null"
 # extensions: underscores, legacy 0-octal, timestamps) resolves to something other than a
 # string; and the ones whose text survives the round trip unchanged.
 _NON_STRING_PLAIN = re.compile(
-    r"""^(?:
+    r"""(?:
         true|True|TRUE|false|False|FALSE
       | [-+]?(?:0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+)
       | [-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?
       | [-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)
       | [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?
-    )$""",
+    )""",
     re.VERBOSE,
 )
-_PLAIN_DECIMAL = re.compile(r"^-?(?:0|[1-9][0-9]*)$")
+_PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)")  # fullmatch, as every pattern here
 
 
 @dataclass(frozen=True)
@@ -434,7 +434,7 @@ class _Reader:
         must be quoted; plain decimal integers are the same either way and are accepted.
         """
         raw = node.value
-        if node.style is None and _NON_STRING_PLAIN.match(raw) and not _PLAIN_DECIMAL.match(raw):
+        if node.style is None and _NON_STRING_PLAIN.fullmatch(raw) and not _PLAIN_DECIMAL.fullmatch(raw):
             self.fail(
                 node,
                 f"{name}: ko reads the unquoted value {raw} as a number, boolean or date, which changes its text",

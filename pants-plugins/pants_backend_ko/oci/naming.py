@@ -19,7 +19,6 @@ No Pants imports here.
 from __future__ import annotations
 
 import hashlib
-import re
 
 from pants_backend_ko.golang import gopath
 from pants_backend_ko.oci.reference import (
@@ -28,11 +27,11 @@ from pants_backend_ko.oci.reference import (
     parse_repository,
     validate_registry,
 )
+from pants_backend_ko.oci.reference import is_valid_tag as is_valid_tag  # one check of a tag, re-exported
 
 NAMING_MODES = ("default", "preserve", "base", "bare")
 # ko's flag names, as the [ko].naming option spells them.
 _MODE_ALIASES = {"md5": "default", "preserve-import-paths": "preserve", "base-import-paths": "base"}
-_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 KO_SCHEME = "ko://"
 
 
@@ -105,11 +104,6 @@ def validate_repository(value: str) -> str:
     except InvalidReferenceError as e:
         raise ValueError(f"{e.problem}; {e.fix}") from None
     return text
-
-
-def is_valid_tag(tag: str) -> bool:
-    """Whether ``tag`` is a valid tag: 1-128 of ``[A-Za-z0-9_.-]``, not starting with ``.`` or ``-``."""
-    return isinstance(tag, str) and bool(_TAG_RE.match(tag))
 
 
 def image_repository(ko_docker_repo: str, import_path: str, mode: str = "default") -> str:

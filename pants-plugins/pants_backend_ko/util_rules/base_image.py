@@ -116,6 +116,7 @@ async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem, tool: R
             argv.append("--no-layers")
         for registry in ko.insecure_registries:
             argv.extend(["--insecure-registry", registry])
+        argv.extend(ko.transport_limits.to_args())  # nothing for the defaults: cache keys unchanged
         input_digest = None
         # A digest never changes: cache forever. A tag may move: ask the registry once per run.
         by_digest = "@sha256:" in request.reference

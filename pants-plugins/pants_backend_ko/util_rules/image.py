@@ -36,7 +36,7 @@ from pants_backend_ko.oci import image as oci_image
 from pants_backend_ko.oci import layout as oci_layout
 from pants_backend_ko.oci import spdx
 from pants_backend_ko.oci.platform import Platform
-from pants_backend_ko.subsystems import KoSubsystem
+from pants_backend_ko.subsystems import DEFAULT_PLATFORM, KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.util_rules.base_image import BaseImageRequest, ResolvedBaseImage
 from pants_backend_ko.util_rules.go_build import (
@@ -49,7 +49,7 @@ from pants_backend_ko.util_rules.go_module import GoModule, GoModuleRequest
 from pants_backend_ko.util_rules.koconfig import LoadedKoConfig, RenderBuildFlagsRequest, RenderedBuildFlags
 from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest
 
-DEFAULT_PLATFORMS = ("linux/amd64",)  # ko's default, whatever the host
+DEFAULT_PLATFORMS = (DEFAULT_PLATFORM,)  # ko's default, whatever the host
 
 # Pants' name for the machine it runs on -> the platform `host` means (ko issue 946).
 HOST_PLATFORMS = {
@@ -167,12 +167,8 @@ async def ko_image_settings(
     module = await Get(GoModule, GoModuleRequest(package_dir))
     import_path = module.import_path_of(package_dir or ".")
     from_ko_yaml = build_settings_for(ko_yaml.config, import_path, package_dir or ".")
-    option_platforms = tuple(ko.default_platforms)
     platform_strings = effective_value(
-        field_set.platforms.value,
-        from_ko_yaml.platforms,
-        option_platforms if option_platforms != DEFAULT_PLATFORMS else None,
-        DEFAULT_PLATFORMS,
+        field_set.platforms.value, from_ko_yaml.platforms, ko.platforms_option(), DEFAULT_PLATFORMS
     )
     # Point at what the user must edit: the field, or the option it falls back to.
     source = (
@@ -348,37 +344,42 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         for i in range(0, len(binary_contents), len(programs))
     ]
 
-    images = []
-    for platform, base_for_platform, platform_binaries in zip(base.platforms, base.images, per_platform):
-        images.append(
-            oci_image.build_image(
-                base_for_platform,
-                platform=platform,
-                import_path=settings.import_path,
-                binaries=platform_binaries,
-                kodata_files=dict(kodata.files),
-                kodata_dirs=kodata.dirs,
-                source_date_epoch=source_date_epoch,
-                kodata_date_epoch=kodata_date_epoch,
-                user=field_set.user.value,
-                env=dict(field_set.env.value or {}),
-                labels=dict(field_set.labels.value or {}),
-                annotations=dict(field_set.annotations.value or {}),
-                entrypoint=field_set.entrypoint.value,
-                args=field_set.args.value,
-                workdir=field_set.workdir.value,
+    # The image core refuses what cannot go into an image (an empty env name, a kodata file name
+    # it cannot write) with a ValueError naming the field: say which target, in one line.
+    try:
+        images = []
+        for platform, base_for_platform, platform_binaries in zip(base.platforms, base.images, per_platform):
+            images.append(
+                oci_image.build_image(
+                    base_for_platform,
+                    platform=platform,
+                    import_path=settings.import_path,
+                    binaries=platform_binaries,
+                    kodata_files=dict(kodata.files),
+                    kodata_dirs=kodata.dirs,
+                    source_date_epoch=source_date_epoch,
+                    kodata_date_epoch=kodata_date_epoch,
+                    user=field_set.user.value,
+                    env=dict(field_set.env.value or {}),
+                    labels=dict(field_set.labels.value or {}),
+                    annotations=dict(field_set.annotations.value or {}),
+                    entrypoint=field_set.entrypoint.value,
+                    args=field_set.args.value,
+                    workdir=field_set.workdir.value,
+                )
             )
-        )
-    ref_name = name.tags[0] if name.tags else None
-    if base.is_index:
-        top = oci_image.build_index(
-            [(img, platform) for img, platform in zip(images, base.platforms)],
-            media_type=base.index_media_type,
-            annotations=base.index_annotations(dict(field_set.annotations.value or {})),
-        )
-    else:
-        top = images[0]
-    files = oci_layout.layout_files(top, images, dict(base.blobs), ref_name, allow_missing_base_blobs=base.shallow)
+        ref_name = name.tags[0] if name.tags else None
+        if base.is_index:
+            top = oci_image.build_index(
+                [(img, platform) for img, platform in zip(images, base.platforms)],
+                media_type=base.index_media_type,
+                annotations=base.index_annotations(dict(field_set.annotations.value or {})),
+            )
+        else:
+            top = images[0]
+        files = oci_layout.layout_files(top, images, dict(base.blobs), ref_name, allow_missing_base_blobs=base.shallow)
+    except ValueError as e:
+        raise KoError(f"{owner}: {e}") from None
     layout_digest = await Get(Digest, CreateDigest(FileContent(p, c) for p, c in sorted(files.items())))
     # Beside the layout folder, as package writes it: an explicit `output_path` is returned as
     # given by value_or_default (no ending added), which would put the SBOMs on the folder.

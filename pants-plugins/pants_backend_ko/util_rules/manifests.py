@@ -26,9 +26,10 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from pants_backend_ko.errors import KoError
-from pants_backend_ko.k8s import ManifestError, render_file, select_documents
-from pants_backend_ko.k8s.documents import selected_ranges
-from pants_backend_ko.k8s.resolve import parse_stream, references_in
+from pants_backend_ko.k8s import ManifestError
+from pants_backend_ko.k8s.documents import render_stream, select_stream, selected_ranges
+from pants_backend_ko.k8s.resolve import references_in
+from pants_backend_ko.k8s.scan import ParsedStream, parse_stream
 from pants_backend_ko.k8s.selector import parse_selector
 from pants_backend_ko.target_types import (
     KoImageFieldSet,
@@ -106,19 +107,49 @@ async def read_manifest_sources(field: KoManifestsSourcesField) -> ManifestSourc
     return ManifestSources(tuple(files))
 
 
-def import_paths_in(sources: ManifestSources, selector: str | None, owner: Address) -> dict[str, tuple[str, int]]:
+@dataclass(frozen=True)
+class ParseManifestsRequest:
+    sources: ManifestSources
+    structure: bool  # the reduced node trees a label selector reads
+
+
+@dataclass(frozen=True, eq=False)
+class ParsedManifests:
+    """Each file parsed once per run, shared by dependency inference and rendering: a 50 MB
+    file is one pass of libyaml (k8s/scan.py), not four of PyYAML's pure-Python loader."""
+
+    files: tuple[tuple[ParsedStream | None, str], ...]  # (the parse, or the one-line error)
+
+    def streams(self, owner: Address) -> tuple[ParsedStream, ...]:
+        for stream, error in self.files:
+            if stream is None:
+                raise KoError(f"{owner}: {error}")
+        return tuple(stream for stream, _ in self.files if stream is not None)
+
+
+@rule(desc="Parse ko_manifests sources", level=LogLevel.DEBUG)
+async def parse_manifests(request: ParseManifestsRequest) -> ParsedManifests:
+    files: list[tuple[ParsedStream | None, str]] = []
+    for path, text in request.sources.files:
+        try:
+            files.append((parse_stream(text, path, structure=request.structure), ""))
+        except ManifestError as e:
+            files.append((None, str(e)))
+    return ParsedManifests(tuple(files))
+
+
+def import_paths_in(parsed: ParsedManifests, selector: str | None, owner: Address) -> dict[str, tuple[str, int]]:
     """The import paths referenced by the documents that survive the selector, with a location."""
     found: dict[str, tuple[str, int]] = {}
-    for path, text in sources.files:
+    for stream in parsed.streams(owner):
         try:
             # Select ranges of the file itself, not a cut-down copy: locations stay file lines.
-            stream = parse_stream(text, path)
-            kept = selected_ranges(stream, parse_selector(selector)) if selector else [(0, len(text))]
+            kept = selected_ranges(stream, parse_selector(selector)) if selector else [(0, len(stream.text))]
             refs = references_in(stream, kept)
         except (ManifestError, ValueError) as e:
             raise KoError(f"{owner}: {e}") from None
         for ref in refs:
-            found.setdefault(ref.import_path, (path, ref.line))
+            found.setdefault(ref.import_path, (stream.path, ref.line))
     return found
 
 
@@ -127,8 +158,10 @@ async def infer_ko_manifests_dependencies(
     request: InferKoManifestsDependencies, index: KoImageIndex
 ) -> InferredDependencies:
     sources = await Get(ManifestSources, KoManifestsSourcesField, request.field_set.sources)
+    # The same request as rendering's: the engine parses each file once for both.
+    parsed = await Get(ParsedManifests, ParseManifestsRequest(sources, bool(request.field_set.selector.value)))
     try:
-        found = import_paths_in(sources, None, request.field_set.address)
+        found = import_paths_in(parsed, None, request.field_set.address)
     except KoError:
         return InferredDependencies([])  # reported with its location when rendering
     include = []
@@ -188,15 +221,16 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
     )
     if not sources.files:
         raise KoError(f"{owner}: no YAML or JSON files match `sources`; check the globs.")
+    parsed = await Get(ParsedManifests, ParseManifestsRequest(sources, bool(selector)))
     if not request.resolve_images:
         selected = []
-        for path, text in sources.files:
+        for stream in parsed.streams(owner):
             try:
-                selected.append((path, select_documents(text, path, selector) if selector else text))
+                selected.append((stream.path, select_stream(stream, selector) if selector else stream.text))
             except (ManifestError, ValueError) as e:
-                raise KoError(f"{owner}: {e}" if not str(e).startswith(path) else str(e)) from None
+                raise KoError(f"{owner}: {e}" if not str(e).startswith(stream.path) else str(e)) from None
         return RenderedManifests(tuple(selected), ())
-    wanted = import_paths_in(sources, selector, owner)
+    wanted = import_paths_in(parsed, selector, owner)
     image_targets = [t for t in dependencies if isinstance(t, KoImageTarget)]
     settings = await MultiGet(
         Get(KoImageSettings, KoImageSettingsRequest(KoImageFieldSet.create(t))) for t in image_targets
@@ -243,11 +277,12 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
         resolved[import_path] = image_reference(image)
     known = sorted(index.by_import_path)
     rendered = []
-    for path, text in sources.files:
+    for stream in parsed.streams(owner):
         try:
-            rendered.append((path, render_file(text, path, resolved, selector, known)))
+            rendered.append((stream.path, render_stream(stream, resolved, selector, known)))
         except (ManifestError, ValueError) as e:
-            raise KoError(f"{owner}: {e}" if not str(e).startswith(path) else str(e)) from None
+            message = str(e)
+            raise KoError(f"{owner}: {message}" if not message.startswith(stream.path) else message) from None
     return RenderedManifests(tuple(rendered), tuple(images))
 
 

@@ -38,7 +38,7 @@ class ImageName:
 async def name_ko_image(request: ImageNameRequest, ko: KoSubsystem) -> ImageName:
     env = await Get(EnvironmentVars, EnvironmentVarsRequest(["KO_DOCKER_REPO"]))
     owner = request.field_set.address
-    tags = tuple(dict.fromkeys(request.field_set.tags.value or ko.default_tags))
+    tags = tuple(dict.fromkeys(request.field_set.tags.value or ko.tags_option()))
     for tag in tags:
         if not naming.is_valid_tag(tag):
             raise KoError(

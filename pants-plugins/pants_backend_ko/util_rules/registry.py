@@ -111,7 +111,12 @@ def push_plan(images: Sequence[BuiltKoImage], ko: KoSubsystem) -> tuple[dict, tu
             }
         )
         placements.extend(((image.layout, f"images/{i}"), (image.sboms, f"sboms/{i}")))
-    plan = {"insecure_registries": list(ko.insecure_registries), "jobs": ko.publish_jobs, "images": entries}
+    plan = {
+        "insecure_registries": list(ko.insecure_registries),
+        "jobs": ko.publish_jobs,
+        "transport": ko.transport_limits.to_json(),  # TransportLimits, read back by the registry tools
+        "images": entries,
+    }
     return plan, tuple(placements)
 
 
@@ -140,6 +145,7 @@ async def registry_status(request: RegistryStatusRequest, ko: KoSubsystem, tool:
     argv = [tool.python, "-m", "pants_backend_ko.oci.remote", "status", "--input", STATUS_FILE]
     for registry in ko.insecure_registries:
         argv.extend(["--insecure-registry", registry])
+    argv.extend(ko.transport_limits.to_args())
     result = await Get(
         FallibleProcessResult,
         Process(

@@ -33,8 +33,9 @@ from pants_backend_ko.oci.digest import check_digest, digest_hex, digest_of
 from pants_backend_ko.oci.manifest import Descriptor
 from pants_backend_ko.oci.mediatypes import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST
 from pants_backend_ko.oci.reference import looks_like_registry, parse_repository
-from pants_backend_ko.oci.remote.descriptors import MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES
+from pants_backend_ko.oci.remote.descriptors import MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES
 from pants_backend_ko.oci.remote.errors import RegistryError
+from pants_backend_ko.oci.remote.limits import read_body
 from pants_backend_ko.oci.remote.pull import get_manifest
 from pants_backend_ko.oci.remote.push import _Pusher
 from pants_backend_ko.oci.remote.transport import RegistryClient
@@ -441,7 +442,7 @@ def _referrers_from_api(client: RegistryClient, repo: str, digest: str, scopes: 
     with resp:
         if resp.status_code != 200 or "json" not in resp.headers.get("Content-Type", ""):
             return None  # distribution 2.8: a plain-text "404 page not found"
-        body = resp.content
+        body = read_body(resp, MAX_MANIFEST_BYTES, where=f"registry {client.registry}: referrers of {repo}@{digest}")
     try:
         doc = json.loads(body)
     except ValueError:

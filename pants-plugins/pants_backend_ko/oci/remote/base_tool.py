@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pants_backend_ko.oci.remote.cli import env_ca_bundle
 from pants_backend_ko.oci.remote.credentials import Keychain
+from pants_backend_ko.oci.remote.limits import TransportLimits
 from pants_backend_ko.oci.remote.pull import ResolvedBase, fetch_blob, resolve_base, resolve_base_from_layout
 from pants_backend_ko.oci.remote.transport import ClientPool
 
@@ -112,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--insecure-registry", action="append", default=[])
     parser.add_argument("--ca-bundle", default=None)
     parser.add_argument("--no-layers", action="store_true", help="fetch manifests and configs only (shallow)")
+    TransportLimits.add_arguments(parser)
     args = parser.parse_args(argv)
     pool: ClientPool | None = None
     try:
@@ -122,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 keychain=Keychain(dict(os.environ)),
                 insecure_registries=args.insecure_registry,
                 ca_bundle=args.ca_bundle or env_ca_bundle(os.environ),
+                limits=TransportLimits.from_args(args),
             )
             base = resolve_base(args.ref, args.platform, clients=pool, cache_dir=args.cache_dir)
         write_base(base, Path(args.out), pool, args.cache_dir, layers=not args.no_layers)

@@ -7,8 +7,8 @@
 
 ``push-plan --plan FILE`` pushes every image a plan lists, in parallel:
 ``{"images": [{"layout", "repository", "tags", "blob_sources": [[DIGEST, REPO]],
-"sboms": [[DIGEST, FILE]]}], "jobs": N, "insecure_registries": [...]}`` (paths relative to the
-plan's folder); one ``REPO@sha256:<hex>`` line per pushed image on stdout, one ``error: ...``
+"sboms": [[DIGEST, FILE]]}], "jobs": N, "insecure_registries": [...], "transport": {"timeout",
+"min_speed"}}`` (paths relative to the plan's folder); one ``REPO@sha256:<hex>`` line per pushed image on stdout, one ``error: ...``
 line per failed image on stderr, exit 1 if any failed.
 
 ``status --input FILE [--insecure-registry HOST]... [--ca-bundle PEM]`` reads
@@ -19,6 +19,8 @@ exit 0 even when a registry cannot answer: those tags are then absent).
 ``inspect REF [--insecure-registry HOST]... [--ca-bundle PEM] [--raw]`` prints
 the digest of a tag or digest reference (or, with ``--raw``, the manifest bytes).
 
+Every command takes ``--registry-timeout SECONDS`` and ``--registry-min-speed BYTES_PER_SECOND``
+(:class:`~.limits.TransportLimits`; a plan's ``transport`` wins for ``push-plan``).
 Any error prints one ``error: ...`` line on stderr and exits with status 1.
 This entry point is the only place where ``os.environ`` feeds the keychain.
 """
@@ -40,6 +42,7 @@ from pants_backend_ko.oci.reference import InvalidReferenceError, parse_referenc
 from pants_backend_ko.oci.remote.attach import attach_sbom
 from pants_backend_ko.oci.remote.credentials import CredentialError, Keychain
 from pants_backend_ko.oci.remote.errors import RegistryError
+from pants_backend_ko.oci.remote.limits import TransportLimits
 from pants_backend_ko.oci.remote.pull import get_manifest
 from pants_backend_ko.oci.remote.push import push_layout
 from pants_backend_ko.oci.remote.status import RepositoryQuery, registry_state
@@ -76,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
             "--insecure-registry", action="append", default=[], metavar="HOST", help="allow plain HTTP / unverified TLS"
         )
         p.add_argument("--ca-bundle", default=None, metavar="PEM", help="CA certificates to trust for registry TLS")
+        TransportLimits.add_arguments(p)
 
     push = sub.add_parser("push", help="push an OCI layout to a repository")
     push.add_argument("--layout", required=True, metavar="DIR")
@@ -172,6 +176,7 @@ def _run_push_plan(args: argparse.Namespace, keychain: Keychain) -> int:
         keychain=keychain,
         insecure_registries=[*plan.get("insecure_registries", ()), *args.insecure_registry],
         ca_bundle=args.ca_bundle or env_ca_bundle(os.environ),
+        limits=TransportLimits.from_json(plan["transport"]) if "transport" in plan else TransportLimits.from_args(args),
     )
     try:
         outcomes = push_plan(plan, plan_path.parent, pool)
@@ -198,6 +203,7 @@ def _run_push(args: argparse.Namespace, keychain: Keychain) -> int:
         keychain=keychain,
         insecure_registries=args.insecure_registry,
         ca_bundle=args.ca_bundle or env_ca_bundle(os.environ),
+        limits=TransportLimits.from_args(args),
     ) as client:
         result = push_layout(
             args.layout,
@@ -240,6 +246,7 @@ def _run_status(args: argparse.Namespace, keychain: Keychain) -> int:
         insecure_registries=args.insecure_registry,
         ca_bundle=args.ca_bundle or env_ca_bundle(os.environ),
         jobs=args.jobs,
+        limits=TransportLimits.from_args(args),
     )
     print(json.dumps(state.to_json(), sort_keys=True))
     return 0
@@ -252,6 +259,7 @@ def _run_inspect(args: argparse.Namespace, keychain: Keychain) -> int:
         keychain=keychain,
         insecure_registries=args.insecure_registry,
         ca_bundle=args.ca_bundle or env_ca_bundle(os.environ),
+        limits=TransportLimits.from_args(args),
     ) as client:
         fetched = get_manifest(client, ref.repository, ref.identifier)
     if args.raw:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from pants_backend_ko.oci.layout import LayoutError, OciLayout, read_layout
 from pants_backend_ko.oci.manifest import Descriptor
 from pants_backend_ko.oci.mediatypes import INDEX_TYPES
 from pants_backend_ko.oci.reference import (
+    is_valid_tag,
     looks_like_registry,
     normalize_registry,
     parse_repository,
@@ -52,12 +52,12 @@ from pants_backend_ko.oci.remote.descriptors import (
     parse_manifest_json,
 )
 from pants_backend_ko.oci.remote.errors import DigestMismatchError, RegistryError
+from pants_backend_ko.oci.remote.limits import iter_body
 from pants_backend_ko.oci.remote.pull import open_blob
 from pants_backend_ko.oci.remote.transport import RegistryClient
 
 logger = logging.getLogger(__name__)
 
-_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _MIN_CHUNK = 1024 * 1024
 _READ_BLOCK = 1024 * 1024
 _MAX_RANGE_RESUMES = 3
@@ -139,24 +139,27 @@ class _Counts:
 
 
 class _SourceStream:
-    """A blob streamed from another registry, readable by ``requests`` as a sized body."""
+    """A blob streamed from another registry, readable by ``requests`` as a sized body.
 
-    def __init__(self, resp: Any, size: int) -> None:
+    Read through the bounded reader of :mod:`.limits`: the source registry's own stalls and
+    slowness are judged on its own clock, not blamed on the registry being pushed to.
+    """
+
+    def __init__(self, resp: Any, size: int, where: str) -> None:
         self._resp = resp
+        self._chunks = iter_body(resp, where=where)
+        self._buffer = b""
         self.len = size
 
     def __len__(self) -> int:
         return self.len
 
     def read(self, amt: int = -1) -> bytes:
-        return self._resp.raw.read(amt if amt and amt > 0 else _READ_BLOCK, decode_content=False)
-
-    def __iter__(self):
-        while True:
-            chunk = self.read(_READ_BLOCK)
-            if not chunk:
-                return
-            yield chunk
+        if not self._buffer:
+            self._buffer = next(self._chunks, b"")
+        size = amt if amt and amt > 0 else _READ_BLOCK
+        piece, self._buffer = self._buffer[:size], self._buffer[size:]
+        return piece
 
     def close(self) -> None:
         self._resp.close()
@@ -339,7 +342,7 @@ class _Pusher:
         def open_remote() -> _SourceStream:
             resp = open_blob(source_client, repository, digest)
             logger.info("%s: streaming blob %s from %s/%s", self.repo, digest, registry, repository)
-            return _SourceStream(resp, size)
+            return _SourceStream(resp, size, f"registry {registry}: blob {repository}@{digest}")
 
         return open_remote
 
@@ -523,7 +526,7 @@ def push_layout(
         repo = parse_repository(f"{registry}/{repository.strip('/')}").repository
     unique_tags: list[str] = []
     for tag in tags:
-        if not _TAG_RE.match(tag or ""):
+        if not is_valid_tag(tag):
             raise ValueError(
                 f"invalid tag {tag!r}: tags are 1-128 characters of letters, digits, '_', '.' and '-', "
                 "not starting with '.' or '-'"

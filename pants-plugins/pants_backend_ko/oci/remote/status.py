@@ -21,6 +21,7 @@ from pants_backend_ko.oci.remote.attach import sbom_missing
 from pants_backend_ko.oci.remote.credentials import CredentialError, Keychain
 from pants_backend_ko.oci.remote.descriptors import INDEX_TYPES
 from pants_backend_ko.oci.remote.errors import RegistryError
+from pants_backend_ko.oci.remote.limits import TransportLimits
 from pants_backend_ko.oci.remote.pull import get_manifest
 from pants_backend_ko.oci.remote.push import _Pusher
 from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
@@ -69,6 +70,7 @@ def registry_state(
     insecure_registries: Iterable[str] = (),
     ca_bundle: str | None = None,
     jobs: int = 8,
+    limits: TransportLimits | None = None,
 ) -> RegistryState:
     """Ask every registry about ``queries``. A question the registry cannot answer (down,
     refusing the credentials) leaves that tag absent or that digest incomplete with the reason:
@@ -84,6 +86,7 @@ def registry_state(
                 ca_bundle=ca_bundle,
                 retries=1,
                 retry_budget=10.0,
+                limits=limits,
             )
 
     def client_of(repository: str) -> RegistryClient:
