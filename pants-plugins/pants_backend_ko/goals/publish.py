@@ -61,8 +61,9 @@ class KoImagePublishFieldSet(KoImageFieldSet, PublishFieldSet):
 
 def nowhere_to_publish(address) -> KoError:
     return KoError(
-        f"{address}: nowhere to publish: set KO_DOCKER_REPO (e.g. `KO_DOCKER_REPO=ghcr.io/acme`), "
-        "[ko].docker_repo, or the target's `repository` field."
+        "nowhere to publish: set KO_DOCKER_REPO (e.g. `KO_DOCKER_REPO=ghcr.io/acme`), "
+        "[ko].docker_repo, or the target's `repository` field.",
+        where=str(address),
     )
 
 

@@ -37,7 +37,9 @@ from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.tokens import BlockEntryToken, ScalarToken
 
-KO_PREFIX = "ko://"
+from pants_backend_ko.errors import KoError
+from pants_backend_ko.oci.naming import KO_SCHEME, strip_ko_scheme
+
 STR_TAG = "tag:yaml.org,2002:str"
 NULL_TAG = "tag:yaml.org,2002:null"
 
@@ -51,8 +53,13 @@ Range = tuple[int, int]  # [start, end) character offsets into a manifest's text
 _BLOCK_HEADER = re.compile(r"(?P<indicator>[|>])(?P<flags>[0-9+-]*)(?P<rest>.*)\Z", re.DOTALL)
 
 
-class ManifestError(ValueError):
-    """A manifest cannot be resolved; the message is one line starting `<path>:<line>:<col>: `."""
+class ManifestError(KoError, ValueError):
+    """A manifest cannot be resolved; the message is one line starting `<path>:<line>:<col>: `,
+    which is also its `where`."""
+
+    def __init__(self, message: str) -> None:
+        where, _, what = message.partition(": ")
+        super().__init__(what, where=where)
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,7 @@ class KoReference:
     @property
     def reference(self) -> str:
         """The reference as written, normalized: `ko://<import path>`."""
-        return KO_PREFIX + self.import_path
+        return KO_SCHEME + self.import_path
 
     @property
     def location(self) -> str:
@@ -257,7 +264,7 @@ def iter_nodes(root: Node) -> Iterator[Node]:
 
 def is_ko_scalar(node: Node) -> bool:
     """ko's `yit.StringValue` + `yit.WithPrefix("ko://")`: a !!str scalar starting with ko://."""
-    return isinstance(node, ScalarNode) and node.tag == STR_TAG and node.value.startswith(KO_PREFIX)
+    return isinstance(node, ScalarNode) and node.tag == STR_TAG and node.value.startswith(KO_SCHEME)
 
 
 # --------------------------------------------------------------------------------------
@@ -266,7 +273,7 @@ def is_ko_scalar(node: Node) -> bool:
 
 
 def _check_import_path(raw_value: str, import_path: str, location: str) -> None:
-    shown = KO_PREFIX + import_path
+    shown = KO_SCHEME + import_path
     if not import_path:
         raise ManifestError(
             f"{location}: {raw_value.strip()!r} has no import path;" " write ko://<import path of a Go main package>"
@@ -297,7 +304,7 @@ def _candidates(stream: ParsedStream) -> list[tuple[int, ScalarNode]]:
 def _reference(stream: ParsedStream, node: ScalarNode) -> KoReference:
     mark = stream.scalar_start(node)
     line, column = mark.line + 1, mark.column + 1
-    import_path = node.value[len(KO_PREFIX) :].strip()
+    import_path = strip_ko_scheme(node.value).strip()
     _check_import_path(node.value, import_path, f"{stream.path}:{line}:{column}")
     return KoReference(
         import_path=import_path,

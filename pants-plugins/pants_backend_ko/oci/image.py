@@ -48,6 +48,7 @@ from pants_backend_ko.oci.model import (
     digest_of,
     epoch_time,
 )
+from pants_backend_ko.oci.naming import ko_reference, strip_ko_scheme
 from pants_backend_ko.oci.platform import Platform
 
 __all__ = [
@@ -118,8 +119,7 @@ class BuiltIndex:
 
 def app_filename(import_path: str) -> str:
     """ko's binary name: the last element of the import path, `ko-app` when there is none (§3)."""
-    if import_path.startswith("ko://"):
-        import_path = import_path[len("ko://") :]
+    import_path = strip_ko_scheme(import_path)
     base = posixpath.basename(import_path.rstrip("/")) if import_path.strip("/") else ""
     return base if base not in ("", ".", "/") else "ko-app"
 
@@ -243,7 +243,7 @@ def build_image(
         diff_ids.append(digest_of(tar))
 
     # 2. Config edits (§5, §6).
-    ref = import_path if import_path.startswith("ko://") else f"ko://{import_path}"
+    ref = ko_reference(import_path)
     app_paths = [f"{APP_DIR}/{name}" for name, _ in binaries]
     history = list(config_file.history or ())
     history.append(

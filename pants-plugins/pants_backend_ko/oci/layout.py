@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci import gojson
 from pants_backend_ko.oci.image import BuiltImage, BuiltIndex
 from pants_backend_ko.oci.model import (
@@ -348,7 +349,7 @@ def docker_archive_of_layout(files: Mapping[str, bytes], repo_tags: Sequence[str
 # --------------------------------------------------------------------------- reading
 
 
-class LayoutError(ValueError):
+class LayoutError(KoError, ValueError):
     """The layout directory is missing something or holds inconsistent content."""
 
 

@@ -22,6 +22,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from pants_backend_ko.errors import KoError
+
 DEFAULT_REGISTRY = "index.docker.io"
 DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 DEFAULT_TAG = "latest"
@@ -37,11 +39,11 @@ _REGISTRY_RE = re.compile(
 _MAX_REPOSITORY_LENGTH = 255
 
 
-class InvalidReferenceError(ValueError):
+class InvalidReferenceError(KoError, ValueError):
     """A one-line error for a bad reference; ``problem`` and ``fix`` are kept for re-wording."""
 
     def __init__(self, text: str, problem: str, fix: str) -> None:
-        super().__init__(f"invalid image reference {text!r}: {problem}; {fix}")
+        super().__init__(f"invalid image reference {text!r}: {problem}", fix=fix)
         self.text = text
         self.problem = problem
         self.fix = fix

@@ -43,6 +43,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote_plus
 
+from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci import gojson
 from pants_backend_ko.oci.model import IMAGE_MANIFEST_TYPES as _IMAGE_TYPES
 from pants_backend_ko.oci.model import INDEX_TYPES as _INDEX_TYPES
@@ -82,7 +83,7 @@ _RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d
 _SPDX_ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]")
 
 
-class GoBuildInfoError(ValueError):
+class GoBuildInfoError(KoError, ValueError):
     """The text is not ``go version -m`` output that Go itself could parse back."""
 
 

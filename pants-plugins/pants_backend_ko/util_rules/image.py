@@ -33,7 +33,7 @@ from pants_backend_ko.koconfig.config import build_settings_for, effective_value
 from pants_backend_ko.oci import image as oci_image
 from pants_backend_ko.oci import layout as oci_layout
 from pants_backend_ko.oci import sbom as oci_sbom
-from pants_backend_ko.oci.platform import Platform
+from pants_backend_ko.oci.platform import InvalidPlatformError, Platform
 from pants_backend_ko.subsystems import DEFAULT_BASE_IMAGE, KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.util_rules.base_image import BaseImageRequest, ResolvedBaseImage
@@ -79,7 +79,9 @@ def image_sboms(
             info = oci_sbom.build_info_from_binary(binary, binary_path)
         except ValueError as e:
             raise KoError(
-                f"{owner}: cannot read Go module information for the SBOM: {e}; set `[ko].sbom = false` to skip SBOMs."
+                f"cannot read Go module information for the SBOM: {e}",
+                where=owner,
+                fix="set `[ko].sbom = false` to skip SBOMs.",
             ) from None
         data = oci_sbom.spdx_for_image(
             info,
@@ -168,8 +170,9 @@ async def ko_image_settings(
         package_dir = ""
     if package_dir.startswith(".."):
         raise KoError(
-            f"{address}: `main={main!r}` points outside the repository; set it to a folder "
-            "inside the repository, relative to the BUILD file's folder."
+            f"`main={main!r}` points outside the repository",
+            where=str(address),
+            fix="set it to a folder inside the repository, relative to the BUILD file's folder.",
         )
     module = await Get(GoModule, GoModuleRequest(package_dir))
     import_path = module.import_path_of(package_dir or ".")
@@ -193,7 +196,9 @@ async def ko_image_settings(
     all_platforms = "all" in platform_strings
     if all_platforms and len(platform_strings) > 1:
         raise KoError(
-            f"{address}: {source} combines `all` with other platforms ({list(platform_strings)}); use `all` alone."
+            f"{source} combines `all` with other platforms ({list(platform_strings)})",
+            where=str(address),
+            fix="use `all` alone.",
         )
     for value in platform_strings:
         if value == "all":
@@ -202,13 +207,12 @@ async def ko_image_settings(
             value = HOST_PLATFORMS[host]
         try:
             platforms.append(Platform.parse(value))
-        except ValueError as e:
-            detail = str(e)
-            repeated = f"invalid platform {value!r}: "
-            detail = detail[len(repeated) :] if detail.startswith(repeated) else detail
-            raise KoError(f"{address}: invalid platform {value!r} in {source}: {detail}") from None
+        except InvalidPlatformError as e:
+            raise KoError(f"invalid platform {value!r} in {source}: {e.problem}", where=str(address)) from None
     if len(set(platforms)) != len(platforms):
-        raise KoError(f"{address}: {source} lists a platform twice: {list(platform_strings)}; list each once.")
+        raise KoError(
+            f"{source} lists a platform twice: {list(platform_strings)}", where=str(address), fix="list each once."
+        )
     extra_binaries = []
     names = {oci_image.app_filename(import_path)}
     for rel in field_set.binaries.value or ():
@@ -217,15 +221,17 @@ async def ko_image_settings(
         extra_module = await Get(GoModule, GoModuleRequest(extra_dir))
         if extra_module.root != module.root:
             raise KoError(
-                f"{address}: `binaries` entry {rel!r} is in module {extra_module.module_path}, not "
-                f"{module.module_path}; all binaries of one image must come from the main package's module."
+                f"`binaries` entry {rel!r} is in module {extra_module.module_path}, not {module.module_path}",
+                where=str(address),
+                fix="all binaries of one image must come from the main package's module.",
             )
         extra_import_path = module.import_path_of(extra_dir or ".")
         name = oci_image.app_filename(extra_import_path)
         if name in names:
             raise KoError(
-                f"{address}: two binaries would both be /ko-app/{name} ({rel!r} in `binaries`); "
-                "binaries are named after the last element of their import path: rename a folder."
+                f"two binaries would both be /ko-app/{name} ({rel!r} in `binaries`)",
+                where=str(address),
+                fix="binaries are named after the last element of their import path: rename a folder.",
             )
         names.add(name)
         extra_binaries.append((extra_import_path, name))

@@ -25,11 +25,12 @@ from pants.engine.unions import UnionRule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
-from pants_backend_ko.errors import KoError
-from pants_backend_ko.k8s import ManifestError, render_file, select_documents
+from pants_backend_ko.errors import KoError, located
+from pants_backend_ko.k8s import render_file, select_documents
 from pants_backend_ko.k8s.documents import selected_ranges
 from pants_backend_ko.k8s.resolve import parse_stream, references_in
 from pants_backend_ko.k8s.selector import parse_selector
+from pants_backend_ko.oci.naming import ko_reference
 from pants_backend_ko.target_types import (
     KoImageFieldSet,
     KoImageTarget,
@@ -69,8 +70,7 @@ async def index_ko_images(all_targets: AllTargets) -> KoImageIndex:
                 settings.append(await Get(KoImageSettings, KoImageSettingsRequest, request))
             except KoError as e:
                 address = request.field_set.address
-                message = str(e) if str(e).startswith(str(address)) else f"{address}: {e}"
-                unreadable.append((address, message))
+                unreadable.append((address, str(located(e, str(address)))))
     index: dict[str, list[Address]] = {}
     for s in settings:
         index.setdefault(s.import_path, []).append(s.address)
@@ -101,7 +101,9 @@ async def read_manifest_sources(field: KoManifestsSourcesField) -> ManifestSourc
         try:
             text = by_path[path].decode("utf-8")
         except UnicodeDecodeError as e:
-            raise KoError(f"{path}: not UTF-8 text (byte {e.start}); Kubernetes YAML must be UTF-8.") from None
+            raise KoError(
+                f"not UTF-8 text (byte {e.start})", where=path, fix="Kubernetes YAML must be UTF-8."
+            ) from None
         files.append((path, text))
     return ManifestSources(tuple(files))
 
@@ -115,8 +117,8 @@ def import_paths_in(sources: ManifestSources, selector: str | None, owner: Addre
             stream = parse_stream(text, path)
             kept = selected_ranges(stream, parse_selector(selector)) if selector else [(0, len(text))]
             refs = references_in(stream, kept)
-        except (ManifestError, ValueError) as e:
-            raise KoError(f"{owner}: {e}") from None
+        except ValueError as e:  # ManifestError too: its file and line follow the target's address
+            raise KoError(str(e), where=str(owner)) from None
         for ref in refs:
             found.setdefault(ref.import_path, (path, ref.line))
     return found
@@ -181,20 +183,20 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
         try:
             parse_selector(selector)
         except ValueError as e:
-            raise KoError(f"{owner}: invalid `selector`: {e}") from None
+            raise KoError(f"invalid `selector`: {e}", where=str(owner)) from None
     sources, dependencies = await MultiGet(
         Get(ManifestSources, KoManifestsSourcesField, field_set.sources),
         Get(Targets, DependenciesRequest(field_set.dependencies)),
     )
     if not sources.files:
-        raise KoError(f"{owner}: no YAML or JSON files match `sources`; check the globs.")
+        raise KoError("no YAML or JSON files match `sources`", where=str(owner), fix="check the globs.")
     if not request.resolve_images:
         selected = []
         for path, text in sources.files:
             try:
                 selected.append((path, select_documents(text, path, selector) if selector else text))
-            except (ManifestError, ValueError) as e:
-                raise KoError(f"{owner}: {e}" if not str(e).startswith(path) else str(e)) from None
+            except ValueError as e:
+                raise located(e, str(owner)) from None
         return RenderedManifests(tuple(selected), ())
     wanted = import_paths_in(sources, selector, owner)
     image_targets = [t for t in dependencies if isinstance(t, KoImageTarget)]
@@ -209,17 +211,19 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
         candidates = by_import_path.get(import_path, [])
         if len(candidates) > 1:
             raise KoError(
-                f"{path}:{line}: ko://{import_path} is ambiguous: ko_image targets "
-                f"{', '.join(str(t.address) for t in candidates)} all build it; keep one, or "
-                f"list the one you mean in {owner}'s `dependencies` and exclude the others with `!`."
+                f"{ko_reference(import_path)} is ambiguous: ko_image targets "
+                f"{', '.join(str(t.address) for t in candidates)} all build it",
+                where=f"{path}:{line}",
+                fix=f"keep one, or list the one you mean in {owner}'s `dependencies` and exclude the others with `!`.",
             )
         if len(candidates) == 1:
             chosen[import_path] = candidates[0]
         elif len(index.by_import_path.get(import_path, ())) > 1:
             addresses = ", ".join(str(a) for a in index.by_import_path[import_path])
             raise KoError(
-                f"{path}:{line}: ko://{import_path} is ambiguous: ko_image targets {addresses} "
-                f"all build it; list the one you mean in {owner}'s `dependencies`."
+                f"{ko_reference(import_path)} is ambiguous: ko_image targets {addresses} all build it",
+                where=f"{path}:{line}",
+                fix=f"list the one you mean in {owner}'s `dependencies`.",
             )
     unknown = [p for p in wanted if p not in chosen and p not in index.by_import_path]
     if unknown and index.unreadable:
@@ -228,8 +232,9 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
         first = index.unreadable[0][1]
         more = f" (and {len(index.unreadable) - 1} more)" if len(index.unreadable) > 1 else ""
         raise KoError(
-            f"{path}:{line}: no ko_image target builds ko://{unknown[0]}, and some cannot be "
-            f"read{more}; fix them first: {first}"
+            f"no ko_image target builds {ko_reference(unknown[0])}, and some cannot be read{more}",
+            where=f"{path}:{line}",
+            fix=f"fix them first: {first}",
         )
     images = await MultiGet(Get(BuiltKoImage, KoImageRequest(KoImageFieldSet.create(t))) for t in chosen.values())
     resolved = {}
@@ -237,8 +242,9 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
         if image.name.repository is None:
             path, line = wanted[import_path]
             raise KoError(
-                f"{path}:{line}: ko://{import_path} ({image.settings.address}) has no repository "
-                "to be referred to by: set KO_DOCKER_REPO, [ko].docker_repo or its `repository` field."
+                f"{ko_reference(import_path)} ({image.settings.address}) has no repository to be referred to by: "
+                "set KO_DOCKER_REPO, [ko].docker_repo or its `repository` field.",
+                where=f"{path}:{line}",
             )
         resolved[import_path] = image_reference(image)
     known = sorted(index.by_import_path)
@@ -246,8 +252,8 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
     for path, text in sources.files:
         try:
             rendered.append((path, render_file(text, path, resolved, selector, known)))
-        except (ManifestError, ValueError) as e:
-            raise KoError(f"{owner}: {e}" if not str(e).startswith(path) else str(e)) from None
+        except ValueError as e:
+            raise located(e, str(owner)) from None
     return RenderedManifests(tuple(rendered), tuple(images))
 
 

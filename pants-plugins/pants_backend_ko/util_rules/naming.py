@@ -42,14 +42,15 @@ async def name_ko_image(request: ImageNameRequest, ko: KoSubsystem) -> ImageName
     for tag in tags:
         if not naming.is_valid_tag(tag):
             raise KoError(
-                f"{owner}: invalid tag {tag!r}: tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -."
+                f"invalid tag {tag!r}: tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -.",
+                where=str(owner),
             )
     explicit = request.field_set.repository.value
     if explicit:
         try:
             repository = naming.validate_repository(explicit)
         except ValueError as e:
-            raise KoError(f"{owner}: invalid `repository` {explicit!r}: {e}") from None
+            raise KoError(f"invalid `repository` {explicit!r}: {e}", where=str(owner)) from None
     else:
         docker_repo = env.get("KO_DOCKER_REPO") or ko.docker_repo
         source = "KO_DOCKER_REPO" if env.get("KO_DOCKER_REPO") else "[ko].docker_repo"

@@ -58,7 +58,7 @@ CORE_DIR = "__ko_core"
 
 def _core_files() -> tuple[tuple[str, bytes], ...]:
     package = Path(pants_backend_ko.__file__).resolve().parent
-    paths = [package / "__init__.py", *sorted((package / "oci").rglob("*.py"))]
+    paths = [package / "__init__.py", package / "errors.py", *sorted((package / "oci").rglob("*.py"))]
     return tuple(
         (f"{CORE_DIR}/pants_backend_ko/{path.relative_to(package).as_posix()}", path.read_bytes())
         for path in paths
