@@ -175,6 +175,12 @@ class Reference:
         return self.name
 
 
+def digest_reference(repository: str, digest: str, tag: str | None = None) -> str:
+    """An image by digest, as ko prints it: ``repository@sha256:<hex>``, or
+    ``repository:tag@sha256:<hex>`` when a tag is shown too."""
+    return f"{repository}:{tag}@{digest}" if tag else f"{repository}@{digest}"
+
+
 def _split_registry(name: str) -> tuple[str, str]:
     parts = name.split("/", 1)
     if len(parts) == 2 and looks_like_registry(parts[0]):

@@ -31,6 +31,7 @@ from pants_backend_ko.k8s.documents import selected_ranges
 from pants_backend_ko.k8s.resolve import parse_stream, references_in
 from pants_backend_ko.k8s.selector import parse_selector
 from pants_backend_ko.oci.naming import ko_reference
+from pants_backend_ko.oci.reference import digest_reference
 from pants_backend_ko.target_types import (
     KoImageFieldSet,
     KoImageTarget,
@@ -167,11 +168,9 @@ class RenderedManifests:
 
 def image_reference(image: BuiltKoImage) -> str:
     """ko's returned reference: `repo@sha256:…`, or `repo:tag@sha256:…` for one non-latest tag."""
-    repository = image.name.repository
     tags = image.name.tags
-    if len(tags) == 1 and tags[0] != "latest":
-        return f"{repository}:{tags[0]}@{image.digest}"
-    return f"{repository}@{image.digest}"
+    shown = tags[0] if len(tags) == 1 and tags[0] != "latest" else None
+    return digest_reference(image.name.repository, image.digest, shown)
 
 
 @rule(desc="Render ko_manifests", level=LogLevel.DEBUG)

@@ -10,6 +10,7 @@ from pants.util.logging import LogLevel
 
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci import naming
+from pants_backend_ko.oci.reference import digest_reference
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
 
@@ -31,7 +32,7 @@ class ImageName:
         return self.repository or self.local_name
 
     def reference(self, digest: str) -> str | None:
-        return f"{self.repository}@{digest}" if self.repository else None
+        return digest_reference(self.repository, digest) if self.repository else None
 
 
 @rule(desc="Name a ko image", level=LogLevel.DEBUG)
