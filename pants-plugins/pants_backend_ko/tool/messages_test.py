@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pants_backend_ko.codec import MessageError, decode, encode
+from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
+from pants_backend_ko.tool.messages import (
+    SBOM,
+    Attachment,
+    BaseDescription,
+    BaseFetch,
+    BasePlatformImage,
+    DeployPlan,
+    ImagePush,
+    PushPlan,
+    StatusQuery,
+    blob_path,
+    error_from_stderr,
+    error_line,
+)
+
+D1 = "sha256:" + "1" * 64
+D2 = "sha256:" + "2" * 64
+
+PUSH = PushPlan(
+    images=(
+        ImagePush(
+            layout="images/0",
+            repository="reg.example/app",
+            tags=("v1", "latest"),
+            blob_sources=((D1, "docker.io/library/base"),),
+            attachments=(Attachment(SBOM, D2, "sboms/0/app.spdx.json"),),
+        ),
+        ImagePush(layout="images/1", repository="reg.example/other"),
+    ),
+    jobs=3,
+    insecure_registries=("reg.example",),
+)
+
+MESSAGES = [
+    PUSH,
+    PushPlan(),
+    DeployPlan(target="deploy:apply", verb="apply", manifest="rendered.yaml", kubectl_args=("-n", "x"), push=PUSH),
+    StatusQuery((RepositoryQuery("reg.example/app", ("v1",), (D1,)),), sbom=True, insecure_registries=("r",), jobs=2),
+    BaseFetch(reference="reg.example/base:v1", platforms=("linux/amd64", "all"), layers=False, cache_dir=".cache"),
+    BaseFetch(layout="layouts/base", platforms=("linux/arm64",)),
+    BaseDescription(
+        reference="reg.example/base:v1",
+        name="reg.example/base:v1",
+        registry="reg.example",
+        repository="base",
+        digest=D1,
+        media_type="application/vnd.oci.image.index.v1+json",
+        is_index=True,
+        images=(BasePlatformImage("linux/amd64", D2, "application/vnd.oci.image.manifest.v1+json", D1, (D1, D2)),),
+    ),
+    RegistryState({"reg.example/app:v1": D1, "reg.example/app:v2": None}, {f"reg.example/app@{D1}": ""}),
+]
+
+
+@pytest.mark.parametrize("message", MESSAGES, ids=lambda m: type(m).__name__)
+def test_each_message_reads_back_as_it_was_written(message) -> None:
+    data = encode(message)
+    assert decode(type(message), data, "m.json") == message
+    assert encode(decode(type(message), data, "m.json")) == data  # the same message, the same bytes
+
+
+def test_a_wrong_field_is_one_line_naming_file_and_field() -> None:
+    doc = PUSH.to_json()
+    doc["images"][0]["tags"] = "v1"
+    with pytest.raises(MessageError) as excinfo:
+        decode(PushPlan, json.dumps(doc).encode(), "ko-publish/plan.json")
+    assert str(excinfo.value) == "ko-publish/plan.json: images[0]: tags must be a list of strings, got 'v1'"
+
+    del doc["images"][0]["repository"]
+    with pytest.raises(MessageError, match=r"^plan.json: images\[0\]: the field 'repository' is missing$"):
+        decode(PushPlan, json.dumps(doc).encode(), "plan.json")
+    with pytest.raises(MessageError, match=r"^plan.json: not JSON \("):
+        decode(PushPlan, b"{", "plan.json")
+    with pytest.raises(MessageError, match=r"^answer: expected a JSON object, got list$"):
+        decode(RegistryState, b"[]", "answer")
+    with pytest.raises(MessageError, match=r"^answer: complete must be an object of strings, got "):
+        decode(RegistryState, b'{"tags": {}, "complete": {"a": null}}', "answer")
+
+
+def test_a_kind_this_tool_does_not_know_is_refused_not_ignored() -> None:
+    doc = PUSH.to_json()
+    doc["images"][1]["kind"] = "daemon"
+    with pytest.raises(MessageError) as excinfo:
+        decode(PushPlan, json.dumps(doc).encode(), "plan.json")
+    assert str(excinfo.value) == (
+        "plan.json: images[1]: kind 'daemon' is not one this tool knows (registry); "
+        "run the tool that came with the Pants rules that wrote the file"
+    )
+    doc = PUSH.to_json()
+    doc["images"][0]["attachments"][0]["kind"] = "signature"
+    with pytest.raises(MessageError, match=r"images\[0\]: attachments\[0\]: kind 'signature' is not one"):
+        decode(PushPlan, json.dumps(doc).encode(), "plan.json")
+
+
+def test_a_base_fetch_names_one_source() -> None:
+    with pytest.raises(MessageError, match="either a registry reference or a layout folder"):
+        BaseFetch(reference="a:b", layout="c")
+    with pytest.raises(MessageError, match="either a registry reference or a layout folder"):
+        BaseFetch()
+
+
+def test_error_lines() -> None:
+    assert error_line("registry r: GET /v2/:\n 500") == "error: registry r: GET /v2/: 500"
+    assert error_from_stderr(b"INFO something\nerror: it broke\n", 1) == "it broke"
+    assert error_from_stderr(b"Traceback...\nKeyError: 'x'\n", 1) == "KeyError: 'x'"
+    assert error_from_stderr(b"", 137) == "exit code 137"
+    assert blob_path(D1) == "blobs/sha256/" + "1" * 64
