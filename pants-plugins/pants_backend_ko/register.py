@@ -5,6 +5,7 @@ from pants_backend_ko import target_types as ko_target_types
 from pants_backend_ko.goals import deploy, package, publish, run, tailor
 from pants_backend_ko.util_rules import (
     base_image,
+    command_line,
     deploy_plan,
     go_build,
     image,
@@ -12,6 +13,7 @@ from pants_backend_ko.util_rules import (
     manifests,
     naming,
     registry,
+    tool,
 )
 
 
@@ -22,6 +24,8 @@ def target_types():
 def rules():
     return [
         *subsystems.rules(),
+        *tool.rules(),
+        *command_line.rules(),
         *go_build.rules(),
         *base_image.rules(),
         *naming.rules(),

@@ -4,7 +4,6 @@ themselves run against real registries in tests/test_publish.py and tests/test_d
 
 from __future__ import annotations
 
-import json
 import sys
 
 import pytest
@@ -17,11 +16,13 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
+from pants_backend_ko.codec import decode
 from pants_backend_ko.goals.package import KoImagePackageFieldSet
 from pants_backend_ko.goals.publish import KoImagePublishFieldSet, PublishKoImageRequest
 from pants_backend_ko.goals.run import KoManifestsRunFieldSet
 from pants_backend_ko.testutil import go_module_files, hello_main, ko_error_message, ko_rule_runner, set_ko_options
-from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlan, DeployPlanRequest
+from pants_backend_ko.tool.messages import DeployPlan, ImagePush, PushPlan
+from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlanRequest, PreparedDeploy
 
 IMG = Address("pub/cmd/api", target_name="img")
 
@@ -31,7 +32,7 @@ def rule_runner() -> RuleRunner:
     rule_runner = ko_rule_runner(
         extra_rules=[
             QueryRule(PublishProcesses, (PublishKoImageRequest,)),
-            QueryRule(DeployPlan, (DeployPlanRequest,)),
+            QueryRule(PreparedDeploy, (DeployPlanRequest,)),
             QueryRule(RunRequest, (KoManifestsRunFieldSet,)),
         ]
     )
@@ -70,18 +71,16 @@ def test_publish_pushes_the_packaged_layout(rule_runner: RuleRunner) -> None:
     assert repository.startswith("127.0.0.1:5000/pub/api-")
     assert published.names == (f"{repository}@{image['digest']}",) == (image["reference"],)
     argv = published.process.process.argv
-    assert argv == (sys.executable, "-m", "pants_backend_ko.oci.remote", "push-plan", "--plan", "ko-publish/plan.json")
+    assert argv == (sys.executable, "-m", "pants_backend_ko.tool", "push-plan", "--plan", "ko-publish/plan.json")
     # The process pushes the very files `pants package` wrote: the layout is in its input.
     files = {
         fc.path: fc.content for fc in rule_runner.request(DigestContents, [published.process.process.input_digest])
     }
-    assert json.loads(files["ko-publish/plan.json"]) == {
-        "insecure_registries": ["reg.internal:5000"],
-        "jobs": 4,
-        "images": [
-            {"layout": "images/0", "repository": repository, "tags": ["v2", "latest"], "blob_sources": [], "sboms": []}
-        ],
-    }
+    assert decode(PushPlan, files["ko-publish/plan.json"], "plan.json") == PushPlan(
+        images=(ImagePush(layout="images/0", repository=repository, tags=("v2", "latest")),),
+        jobs=4,
+        insecure_registries=("reg.internal:5000",),
+    )
     package = rule_runner.request(BuiltPackage, [KoImagePackageFieldSet.create(rule_runner.get_target(IMG))])
     packaged = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [package.digest])}
     assert files["ko-publish/images/0/index.json"] == packaged["pub.cmd.api/img/index.json"]
@@ -97,34 +96,28 @@ def test_publish_without_a_repository(rule_runner: RuleRunner) -> None:
     )
 
 
-def deploy_plan(rule_runner: RuleRunner, name: str) -> tuple[dict, dict[str, bytes], DeployPlan]:
+def deploy_plan(rule_runner: RuleRunner, name: str) -> tuple[DeployPlan, dict[str, bytes], PreparedDeploy]:
     target = rule_runner.get_target(Address("pub/deploy", target_name=name))
-    plan = rule_runner.request(DeployPlan, [DeployPlanRequest(KoManifestsRunFieldSet.create(target), push_images=True)])
-    files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [plan.digest])}
-    return json.loads(files[PLAN_FILE]), files, plan
+    prepared = rule_runner.request(
+        PreparedDeploy, [DeployPlanRequest(KoManifestsRunFieldSet.create(target), push_images=True)]
+    )
+    files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [prepared.digest])}
+    plan = decode(DeployPlan, files[PLAN_FILE], PLAN_FILE)
+    assert plan == prepared.plan  # what the tool reads is what the rule wrote
+    return plan, files, prepared
 
 
 def test_deploy_plan_pushes_then_applies(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, ["--ko-docker-repo=127.0.0.1:5000/pub", "--no-ko-sbom"])
     plan, files, deploy = deploy_plan(rule_runner, "apply")
     (image,) = deploy.rendered.images
-    assert plan == {
-        "target": "pub/deploy:apply",
-        "verb": "apply",
-        "manifest": "rendered.yaml",
-        "kubectl_args": ["-n", "demo"],
-        "insecure_registries": [],
-        "jobs": 4,
-        "images": [
-            {
-                "layout": "images/0",
-                "repository": image.name.repository,
-                "tags": ["v2", "latest"],
-                "blob_sources": [],
-                "sboms": [],
-            }
-        ],
-    }
+    assert plan == DeployPlan(
+        target="pub/deploy:apply",
+        verb="apply",
+        manifest="rendered.yaml",
+        kubectl_args=("-n", "demo"),
+        push=PushPlan(images=(ImagePush(layout="images/0", repository=image.name.repository, tags=("v2", "latest")),)),
+    )
     # Two tags, one of them latest: ko's reference is repo@digest.
     assert files["ko-deploy/rendered.yaml"].decode().endswith(f"- image: {image.name.repository}@{image.digest}\n")
     assert "ko-deploy/images/0/index.json" in files
@@ -132,13 +125,21 @@ def test_deploy_plan_pushes_then_applies(rule_runner: RuleRunner) -> None:
     run = rule_runner.request(
         RunRequest, [KoManifestsRunFieldSet.create(rule_runner.get_target(Address("pub/deploy", target_name="apply")))]
     )
-    assert run.args == (*deploy.argv, f"{{chroot}}/{PLAN_FILE}", "--")
+    assert run.args == (
+        sys.executable,
+        "-m",
+        "pants_backend_ko.tool",
+        "deploy",
+        "--plan",
+        f"{{chroot}}/{PLAN_FILE}",
+        "--",
+    )
 
 
 def test_delete_pushes_nothing(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, ["--ko-docker-repo=127.0.0.1:5000/pub"])
     plan, files, _ = deploy_plan(rule_runner, "delete")
-    assert (plan["verb"], plan["images"]) == ("delete", [])
+    assert (plan.verb, plan.push.images) == ("delete", ())
     assert not any(path.startswith("ko-deploy/images/") for path in files)
 
 
@@ -146,6 +147,6 @@ def test_delete_needs_no_repository(rule_runner: RuleRunner) -> None:
     # `verb="delete"` is ko delete: nothing is built or pushed, so no repository is needed.
     set_ko_options(rule_runner)
     plan, files, deploy = deploy_plan(rule_runner, "delete")
-    assert (plan["verb"], plan["images"], deploy.rendered.images) == ("delete", [], ())
+    assert (plan.verb, plan.push.images, deploy.rendered.images) == ("delete", (), ())
     # The YAML goes to kubectl as written.
     assert files["ko-deploy/rendered.yaml"].decode().endswith("- image: ko://example.com/pub/cmd/api\n")

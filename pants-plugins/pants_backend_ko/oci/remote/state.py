@@ -1,7 +1,8 @@
 """What a registry holds for `pants publish`, as the read-only check (`status.py`) reports it.
 
 Plain data, no network: the Pants rules decide from it whether an image needs a push without
-importing the registry client.
+importing the registry client. `RegistryState` is the answer of the tool's `status` verb: its
+JSON codec (`codec.py`) is used on both sides of that process boundary.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pants_backend_ko.codec import Fields
 from pants_backend_ko.oci.model import FrozenDict
+from pants_backend_ko.oci.reference import digest_reference
 
 
 @dataclass(frozen=True)
@@ -32,15 +35,13 @@ class RegistryState:
 
     def is_published(self, repository: str, digest: str, tags: Iterable[str]) -> bool:
         return all(self.tags.get(f"{repository}:{tag}") == digest for tag in tags) and (
-            self.complete.get(f"{repository}@{digest}") == ""
+            self.complete.get(digest_reference(repository, digest)) == ""
         )
 
     def to_json(self) -> dict[str, object]:
         return {"tags": dict(self.tags), "complete": dict(self.complete)}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RegistryState:
-        return cls(
-            {str(k): (str(v) if v else None) for k, v in data["tags"].items()},
-            {str(k): str(v) for k, v in data["complete"].items()},
-        )
+    def from_json(cls, value: Any, where: str) -> RegistryState:
+        f = Fields(value, where)
+        return cls({k: v or None for k, v in f.str_map("tags", nullable=True).items()}, f.str_map("complete"))
