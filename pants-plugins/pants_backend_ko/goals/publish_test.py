@@ -25,6 +25,7 @@ from pants_backend_ko.tool.messages import DeployPlan, ImagePush, PushPlan
 from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlanRequest, PreparedDeploy
 
 IMG = Address("pub/cmd/api", target_name="img")
+WEB = Address("pub/cmd/web", target_name="img")
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +39,9 @@ def rule_runner() -> RuleRunner:
     )
     rule_runner.write_files(
         {
-            **go_module_files("pub", "example.com/pub", {"cmd/api": hello_main("api")}),
+            **go_module_files("pub", "example.com/pub", {"cmd/api": hello_main("api"), "cmd/web": hello_main("web")}),
             "pub/cmd/api/BUILD": "ko_image(name='img', platforms=['linux/amd64'], tags=['v2', 'latest'])\n",
+            "pub/cmd/web/BUILD": "ko_image(name='img', platforms=['linux/amd64'])\n",
             "pub/deploy/api.yaml": "kind: Pod\nmetadata: {name: api}\nspec:\n  containers:\n    - image: ko://example.com/pub/cmd/api\n",
             "pub/deploy/BUILD": (
                 "ko_manifests(name='apply', kubectl_args=['-n', 'demo'])\n"
@@ -50,8 +52,8 @@ def rule_runner() -> RuleRunner:
     return rule_runner
 
 
-def publish(rule_runner: RuleRunner) -> PublishProcesses:
-    target = rule_runner.get_target(IMG)
+def publish(rule_runner: RuleRunner, address: Address = IMG) -> PublishProcesses:
+    target = rule_runner.get_target(address)
     package = rule_runner.request(BuiltPackage, [KoImagePackageFieldSet.create(target)])
     request = PublishKoImageRequest(KoImagePublishFieldSet.create(target), (package,))
     # No registry answers here: the batch check says "unknown" and the push is planned.
@@ -84,6 +86,27 @@ def test_publish_pushes_the_packaged_layout(rule_runner: RuleRunner) -> None:
     package = rule_runner.request(BuiltPackage, [KoImagePackageFieldSet.create(rule_runner.get_target(IMG))])
     packaged = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [package.digest])}
     assert files["ko-publish/images/0/index.json"] == packaged["pub.cmd.api/img/index.json"]
+
+
+def test_the_command_line_targets_are_pushed_by_one_process(rule_runner: RuleRunner) -> None:
+    # Pants runs publish processes one after another: the first image that needs a push pushes
+    # every image of the command line in parallel; the other has nothing left to run.
+    set_ko_options(rule_runner, ["--no-ko-sbom", "pub/cmd::"], env={"KO_DOCKER_REPO": "127.0.0.1:5000/pub"})
+    (first,) = publish(rule_runner, IMG)
+    assert publish(rule_runner, WEB) == PublishProcesses([])
+    api, web = first.data["images"]
+    assert (api["target"], web["target"]) == (IMG, WEB)
+    assert first.names == (api["reference"], web["reference"])
+    files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [first.process.process.input_digest])}
+    plan = decode(PushPlan, files["ko-publish/plan.json"], "plan.json")
+    assert [(image.layout, image.repository, image.tags) for image in plan.images] == [
+        ("images/0", api["repository"], ("v2", "latest")),
+        ("images/1", web["repository"], ("latest",)),
+    ]
+    # Without the command line (another goal publishes it), each image is pushed on its own.
+    set_ko_options(rule_runner, ["--no-ko-sbom"], env={"KO_DOCKER_REPO": "127.0.0.1:5000/pub"})
+    (alone,) = publish(rule_runner, WEB)
+    assert alone.names == (web["reference"],)
 
 
 def test_publish_without_a_repository(rule_runner: RuleRunner) -> None:
