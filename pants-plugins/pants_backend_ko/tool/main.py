@@ -41,7 +41,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TypeVar
 
-from pants_backend_ko.codec import decode
+from pants_backend_ko.codec import Message, decode, encode
 from pants_backend_ko.errors import KoError, one_line
 from pants_backend_ko.oci.model import check_digest
 from pants_backend_ko.oci.reference import parse_reference, parse_repository
@@ -64,7 +64,7 @@ from pants_backend_ko.tool.messages import (
 from pants_backend_ko.tool.publish_plan import attach, push_images
 
 logger = logging.getLogger(__name__)
-M = TypeVar("M")
+M = TypeVar("M", bound=Message)
 
 PROG = "python -m pants_backend_ko.tool"
 
@@ -96,7 +96,7 @@ class _Environment:
         )
 
 
-def _message(cls: Callable[..., M], path: str) -> M:
+def _message(cls: type[M], path: str) -> M:
     return decode(cls, Path(path).read_bytes(), path)
 
 
@@ -143,7 +143,7 @@ def run_status(args: argparse.Namespace, env: _Environment) -> int:
         ca_bundle=env.ca_bundle,
         jobs=query.jobs,
     )
-    print(json.dumps(state.to_json(), sort_keys=True))
+    sys.stdout.buffer.write(encode(state))
     return 0
 
 

@@ -72,17 +72,27 @@ def test_a_wrong_field_is_one_line_naming_file_and_field() -> None:
     doc["images"][0]["tags"] = "v1"
     with pytest.raises(MessageError) as excinfo:
         decode(PushPlan, json.dumps(doc).encode(), "ko-publish/plan.json")
-    assert str(excinfo.value) == "ko-publish/plan.json: images[0]: tags must be a list of strings, got 'v1'"
+    assert str(excinfo.value) == "ko-publish/plan.json: images[0]: tags must be a list, got 'v1'"
+    doc["images"][0]["tags"] = ["v1", 2]
+    with pytest.raises(MessageError, match=r"^plan.json: images\[0\]: tags\[1\] must be a string, got 2$"):
+        decode(PushPlan, json.dumps(doc).encode(), "plan.json")
+    doc["images"][0]["tags"] = ["v1"]
+    doc["images"][0]["blob_sources"] = [["sha256:x"]]
+    with pytest.raises(MessageError, match=r"^plan.json: images\[0\]: blob_sources\[0\] must be a list of 2, got "):
+        decode(PushPlan, json.dumps(doc).encode(), "plan.json")
+    doc["images"][0]["blob_sources"] = []
 
     del doc["images"][0]["repository"]
     with pytest.raises(MessageError, match=r"^plan.json: images\[0\]: the field 'repository' is missing$"):
         decode(PushPlan, json.dumps(doc).encode(), "plan.json")
     with pytest.raises(MessageError, match=r"^plan.json: not JSON \("):
         decode(PushPlan, b"{", "plan.json")
-    with pytest.raises(MessageError, match=r"^answer: expected a JSON object, got list$"):
+    with pytest.raises(MessageError, match=r"^answer: expected a JSON object, got a list$"):
         decode(RegistryState, b"[]", "answer")
-    with pytest.raises(MessageError, match=r"^answer: complete must be an object of strings, got "):
+    with pytest.raises(MessageError, match=r"^answer: complete\['a'\] must be a string, got None$"):
         decode(RegistryState, b'{"tags": {}, "complete": {"a": null}}', "answer")
+    with pytest.raises(MessageError, match=r"^query.json: jobs must be an integer, got True$"):
+        decode(StatusQuery, b'{"repositories": [], "sbom": true, "jobs": true}', "query.json")
 
 
 def test_a_kind_this_tool_does_not_know_is_refused_not_ignored() -> None:

@@ -9,22 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from pants_backend_ko.codec import Fields
+from pants_backend_ko.codec import Message
 from pants_backend_ko.oci.model import FrozenDict
 from pants_backend_ko.oci.reference import digest_reference
 
 
 @dataclass(frozen=True)
-class RepositoryQuery:
+class RepositoryQuery(Message):
     repository: str  # registry/path
     tags: tuple[str, ...] = ()
     digests: tuple[str, ...] = ()  # asked about directly (images without tags)
 
 
 @dataclass(frozen=True)
-class RegistryState:
+class RegistryState(Message):
     tags: Mapping[str, str | None]  # "registry/path:tag" -> digest, None when the tag is absent
     complete: Mapping[str, str]  # "registry/path@digest" -> "" when complete, else what is missing
 
@@ -37,11 +36,3 @@ class RegistryState:
         return all(self.tags.get(f"{repository}:{tag}") == digest for tag in tags) and (
             self.complete.get(digest_reference(repository, digest)) == ""
         )
-
-    def to_json(self) -> dict[str, object]:
-        return {"tags": dict(self.tags), "complete": dict(self.complete)}
-
-    @classmethod
-    def from_json(cls, value: Any, where: str) -> RegistryState:
-        f = Fields(value, where)
-        return cls({k: v or None for k, v in f.str_map("tags", nullable=True).items()}, f.str_map("complete"))
