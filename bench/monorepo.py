@@ -171,19 +171,20 @@ spec:
 
 def user_like_pants_toml(root: Path) -> None:
     """The repository Pants is measured in is a Go monorepo as a ko user has it: only this
-    backend. This checkout also enables `pants.backend.python` (to build the plugin's wheel),
-    whose rules cost every Pants start without pantsd ~4 s of rule-graph building here."""
+    backend. This checkout also enables `pants.backend.python` and its linters (to build the
+    plugin's wheel and check its code), whose rules cost every Pants start without pantsd ~4 s
+    of rule-graph building here."""
     toml = (root / "pants.toml").read_text()
-    python_backend = '  "pants.backend.python",  # only to build the plugin wheel (pants-plugins:dist)\n'
-    if python_backend not in toml:
+    # The Python backend and its linters (black, ruff: they check the plugin's own code).
+    python_backends = ('  "pants.backend.python"', '  "pants.backend.python.', '  "pants.backend.experimental.python.')
+    if not any(line.startswith(python_backends[0]) for line in toml.splitlines()):
         raise SystemExit("bench: pants.toml no longer lists pants.backend.python as expected; update bench/monorepo.py")
-    toml = toml.replace(python_backend, "")
     # Sections of the Python backend's subsystems would be unknown scopes without it.
     kept, skip = [], False
     for line in toml.splitlines(keepends=True):
         if line.startswith("["):
-            skip = line.strip() in ("[python]", "[python-infer]")
-        if not skip:
+            skip = line.strip() in ("[python]", "[python-infer]", "[black]", "[ruff]")
+        if not skip and not line.startswith(python_backends):
             kept.append(line)
     # The plugin's own BUILD files need the Python backend: out of Pants' view (its code is still
     # imported through `pythonpath`), as a plugin installed from its wheel would be.
