@@ -16,9 +16,10 @@ Its sources and its command are made here and nowhere else:
   `KoTool.local_env` (the plugin where Pants loaded it).
 
 Remote execution (Pants 2.17 does not expand `{chroot}` in remote commands, so the
-`PYTHONPATH={chroot}/__ko_tool` of sandboxed runs cannot work there) swaps `ko_tool_process`
-for a PEX built from `KoToolSources`, as Pants' helm backend ships its Kubernetes parser as a
-`VenvPex`; nothing else changes. The tool needs `requests` and the standard library only.
+`PYTHONPATH={chroot}/__ko_tool` of sandboxed runs cannot work there, nor can the plugin's path
+on this machine) swaps `ko_tool_process` for a PEX built from `KoToolSources`, as Pants' helm
+backend ships its Kubernetes parser as a `VenvPex`; nothing else changes. The tool needs
+`requests` and the standard library only.
 """
 
 from __future__ import annotations
