@@ -2,8 +2,8 @@
 answers from a loopback server (``tests/peers/hostile.py``), in front of a real
 ``docker-registry`` where the client must get past the first requests.
 
-Every test runs the real registry tools (``python -m pants_backend_ko.oci.remote``, the base
-image tool, ``./pants``) as processes and asserts the one line they print, a bound on their
+Every test runs the real registry tools (``python -m pants_backend_ko.tool``: its ``inspect``,
+``push`` and ``base`` verbs; ``./pants``) as processes and asserts the one line they print, a bound on their
 peak memory (``ru_maxrss`` from ``wait4``, against a well-behaved run of the same tool), and a
 bound on time, as a timeout (speed is measured in ``bench/``, never asserted here).
 """
@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from pants_backend_ko.codec import encode
+from pants_backend_ko.oci.remote.limits import TransportLimits
+from pants_backend_ko.tool.messages import BaseFetch
 from tests.peers.hostile import Endless, HostileServer, Redirect, Respond, Silent, SlowReader, Trickle
 from tests.peers.measure import MB, Run, measured
 from tests.peers.pants_repo import make_scratch_repo
@@ -30,20 +33,20 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Peak memory a misbehaving peer may add to a tool, over the same tool's well-behaved run.
 # Before issue 17 these runs grew with the answer: 21 GB for an endless error body.
 MEMORY_BOUND = 100 * MB
-LIMITS = ("--registry-timeout", "3")
-
-
-def tool(module: str, *args: str, timeout: float = 120) -> Run:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO_ROOT / "pants-plugins")}
-    return measured([sys.executable, "-m", module, *args], env=env, timeout=timeout)
+LIMITS = ("--registry-timeout", "3")  # the flags of the verbs people run by hand (inspect, push)
 
 
 def cli(*args: str, timeout: float = 120) -> Run:
-    return tool("pants_backend_ko.oci.remote", *args, timeout=timeout)
+    """``python -m pants_backend_ko.tool ...``."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO_ROOT / "pants-plugins")}
+    return measured([sys.executable, "-m", "pants_backend_ko.tool", *args], env=env, timeout=timeout)
 
 
-def base_tool(*args: str, timeout: float = 120) -> Run:
-    return tool("pants_backend_ko.oci.remote.base_tool", *args, timeout=timeout)
+def fetch_base(request: BaseFetch, out: Path, timeout: float = 120) -> Run:
+    """The tool's ``base`` verb with a `BaseFetch` written as the Pants rules write it."""
+    request_file = out.parent / f"{out.name}-request.json"
+    request_file.write_bytes(encode(request))
+    return cli("base", "--request", str(request_file), "--out", str(out), timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +158,9 @@ def test_trickling_base_layer_fails_and_leaves_nothing(every, expected, registry
     out, cache = tmp_path / "out", tmp_path / "cache"
     with HostileServer(registry_plain) as server:
         trickle = server.on("GET", f"/blobs/{layer}$", Trickle(b"x" * 4096, every))
-        run = base_tool("--ref", f"{server.host}/hostile/big:v1", "--out", str(out), "--cache-dir", str(cache), *LIMITS)
+        # The limits travel in the message, as [ko].registry_timeout does from the rules.
+        request = BaseFetch(f"{server.host}/hostile/big:v1", cache_dir=str(cache), transport=TransportLimits(timeout=3))
+        run = fetch_base(request, out)
     prefix = f"registry {server.host}: GET /v2/hostile/big/blobs/{layer}: "
     assert run.error.startswith(prefix) and re.fullmatch(expected, run.error[len(prefix) :]), run.error
     assert trickle.sent < 20

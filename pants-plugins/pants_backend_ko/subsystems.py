@@ -20,7 +20,7 @@ from pants.util.strutil import softwrap
 
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.koconfig.config import DEFAULT_BASE_IMAGE
-from pants_backend_ko.oci.remote.limits import TransportLimits
+from pants_backend_ko.oci.remote.limits import InvalidLimitsError, TransportLimits
 
 DEFAULT_PLATFORM = "linux/amd64"  # ko's, whatever the host
 DEFAULT_TAG = "latest"
@@ -222,12 +222,13 @@ class KoSubsystem(Subsystem):
 
     @property
     def transport_limits(self) -> TransportLimits:
-        """The bounds on registry exchanges, for the registry tools (`TransportLimits.to_args`/`to_json`)."""
+        """The bounds on registry exchanges: the `transport` of every message that makes the tool
+        talk to a registry (`PushPlan`, `StatusQuery`, `BaseFetch` in `tool/messages.py`)."""
         try:
             return TransportLimits(timeout=self.registry_timeout, min_speed=self.registry_min_speed)
-        except ValueError as e:
-            option = "registry_timeout" if "timeout" in str(e) else "registry_min_speed"
-            raise KoError(f"[ko].{option}: {e}.") from None
+        except InvalidLimitsError as e:
+            option = "registry_timeout" if "timeout" in e.what else "registry_min_speed"
+            raise KoError(f"{e.what}.", where=f"[ko].{option}") from None
 
     class EnvironmentAware(ExecutableSearchPathsOptionMixin, Subsystem.EnvironmentAware):
         env_vars_used_by_options = ("PATH",)

@@ -23,6 +23,7 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
 from pants_backend_ko.oci.layout import docker_archive_of_layout
+from pants_backend_ko.oci.reference import digest_reference
 from pants_backend_ko.target_types import KoImageFieldSet, KoManifestsFieldSet
 from pants_backend_ko.util_rules.image import BuiltKoImage, KoImageRequest
 from pants_backend_ko.util_rules.manifests import (
@@ -42,7 +43,7 @@ def image_metadata(image: BuiltKoImage) -> dict:
     name = image.name
     references = []
     if name.repository:
-        references.append(f"{name.repository}@{image.digest}")
+        references.append(digest_reference(name.repository, image.digest))
         references.extend(f"{name.repository}:{tag}" for tag in name.tags)
     return {
         "address": str(image.settings.address),

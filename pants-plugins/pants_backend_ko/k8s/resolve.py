@@ -33,7 +33,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pants_backend_ko.k8s.scan import (
-    KO_PREFIX,
     LINE_BREAK_CHARS,
     STR_TAG,
     KoScalar,
@@ -43,6 +42,7 @@ from pants_backend_ko.k8s.scan import (
     parse_stream,
     plain_scalar_tag,
 )
+from pants_backend_ko.oci.naming import KO_SCHEME, strip_ko_scheme
 
 # A published reference looks like `registry[:port]/repo@sha256:<hex>` (or `name:tag@sha256:…`):
 # these characters never need escaping in a plain, quoted or block scalar, in YAML or JSON.
@@ -73,7 +73,7 @@ class KoReference:
     @property
     def reference(self) -> str:
         """The reference as written, normalized: `ko://<import path>`."""
-        return KO_PREFIX + self.import_path
+        return KO_SCHEME + self.import_path
 
     @property
     def location(self) -> str:
@@ -87,7 +87,7 @@ class KoReference:
 
 
 def _check_import_path(raw_value: str, import_path: str, location: str) -> None:
-    shown = KO_PREFIX + import_path
+    shown = KO_SCHEME + import_path
     if not import_path:
         raise ManifestError(
             f"{location}: {raw_value.strip()!r} has no import path;" " write ko://<import path of a Go main package>"
@@ -106,7 +106,7 @@ def _check_import_path(raw_value: str, import_path: str, location: str) -> None:
 
 def _reference(path: str, scalar: KoScalar) -> KoReference:
     line, column = scalar.start.line + 1, scalar.start.column + 1
-    import_path = scalar.value[len(KO_PREFIX) :].strip()
+    import_path = strip_ko_scheme(scalar.value).strip()
     _check_import_path(scalar.value, import_path, f"{path}:{line}:{column}")
     return KoReference(
         import_path=import_path,

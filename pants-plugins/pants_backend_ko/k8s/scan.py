@@ -41,6 +41,9 @@ from yaml.events import (
 from yaml.nodes import ScalarNode as _YamlScalarNode
 from yaml.tokens import BlockEntryToken
 
+from pants_backend_ko.errors import KoError
+from pants_backend_ko.oci.naming import KO_SCHEME
+
 try:  # libyaml: the same events, ~20 times faster
     from yaml import CSafeLoader as _EventSource
 
@@ -50,7 +53,6 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
     LIBYAML = False
 
-KO_PREFIX = "ko://"
 STR_TAG = "tag:yaml.org,2002:str"
 NULL_TAG = "tag:yaml.org,2002:null"
 MAP_TAG = "tag:yaml.org,2002:map"
@@ -66,8 +68,13 @@ _RESOLVER = yaml.resolver.Resolver()
 _SHARED_SCALARS = 4096
 
 
-class ManifestError(ValueError):
-    """A manifest cannot be resolved; the message is one line starting `<path>:<line>:<col>: `."""
+class ManifestError(KoError, ValueError):
+    """A manifest cannot be resolved; the message is one line starting `<path>:<line>:<col>: `,
+    which is also its `where`."""
+
+    def __init__(self, message: str) -> None:
+        where, _, what = message.partition(": ")
+        super().__init__(what, where=where)
 
 
 class Mark:
@@ -380,7 +387,7 @@ def _scan(loader, text: str, path: str, shift: int, structure: bool, watch: froz
         if cls is ScalarEvent:
             value = event.value
             anchor = event.anchor
-            if value.startswith(KO_PREFIX) and _scalar_tag(event) == STR_TAG:
+            if value.startswith(KO_SCHEME) and _scalar_tag(event) == STR_TAG:
                 start = _mark(event.start_mark, shift)
                 if anchor is not None or event.tag is not None:
                     start = _after_properties(text, start)

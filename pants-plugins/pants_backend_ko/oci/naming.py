@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 
+from pants_backend_ko.errors import KoError
 from pants_backend_ko.golang import gopath
 from pants_backend_ko.oci.reference import (
     InvalidReferenceError,
@@ -35,10 +36,19 @@ _MODE_ALIASES = {"md5": "default", "preserve-import-paths": "preserve", "base-im
 KO_SCHEME = "ko://"
 
 
+def strip_ko_scheme(text: str) -> str:
+    """``ko://<import path>`` -> ``<import path>``; text without the scheme stays as it is."""
+    return text[len(KO_SCHEME) :] if text.startswith(KO_SCHEME) else text
+
+
+def ko_reference(import_path: str) -> str:
+    """``<import path>``, with or without the scheme -> ``ko://<import path>``."""
+    return KO_SCHEME + strip_ko_scheme(import_path)
+
+
 def normalize_import_path(import_path: str) -> str:
     """Strip ``ko://`` and lower-case, as ko's publisher does before naming."""
-    ip = import_path[len(KO_SCHEME) :] if import_path.startswith(KO_SCHEME) else import_path
-    return ip.lower()
+    return strip_ko_scheme(import_path).lower()
 
 
 def md5_hex(import_path: str) -> str:
@@ -46,10 +56,10 @@ def md5_hex(import_path: str) -> str:
     return hashlib.md5(import_path.encode("utf-8")).hexdigest()
 
 
-class _Invalid(ValueError):
+class _Invalid(KoError, ValueError):
     def __init__(self, problem: str, fix: str) -> None:
-        super().__init__(f"{problem}; {fix}")
-        self.problem, self.fix = problem, fix
+        super().__init__(problem, fix=fix)
+        self.problem = problem
 
 
 def _check_docker_repo(value: str) -> str:

@@ -22,6 +22,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from pants_backend_ko.errors import KoError
+
 DEFAULT_REGISTRY = "index.docker.io"
 DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 DEFAULT_TAG = "latest"
@@ -39,11 +41,11 @@ _REGISTRY_RE = re.compile(
 _MAX_REPOSITORY_LENGTH = 255
 
 
-class InvalidReferenceError(ValueError):
+class InvalidReferenceError(KoError, ValueError):
     """A one-line error for a bad reference; ``problem`` and ``fix`` are kept for re-wording."""
 
     def __init__(self, text: str, problem: str, fix: str) -> None:
-        super().__init__(f"invalid image reference {text!r}: {problem}; {fix}")
+        super().__init__(f"invalid image reference {text!r}: {problem}", fix=fix)
         self.text = text
         self.problem = problem
         self.fix = fix
@@ -173,6 +175,12 @@ class Reference:
 
     def __str__(self) -> str:
         return self.name
+
+
+def digest_reference(repository: str, digest: str, tag: str | None = None) -> str:
+    """An image by digest, as ko prints it: ``repository@sha256:<hex>``, or
+    ``repository:tag@sha256:<hex>`` when a tag is shown too."""
+    return f"{repository}:{tag}@{digest}" if tag else f"{repository}@{digest}"
 
 
 def _split_registry(name: str) -> tuple[str, str]:

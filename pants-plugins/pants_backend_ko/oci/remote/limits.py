@@ -36,7 +36,7 @@ import threading
 import time
 import weakref
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from pants_backend_ko.codec import Message
+from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci.remote.errors import RegistryError
 
 MAX_ERROR_BODY = 64 * 1024  # enough for any distribution error document; the rest is never read
@@ -55,40 +57,31 @@ _SEND_BLOCK = 64 * 1024  # upload bodies are handed to the socket in pieces this
 _TICK = 0.25  # seconds between two looks of the watchdog
 
 
+class InvalidLimitsError(KoError, ValueError):
+    """A registry timeout or minimum speed that cannot bound anything."""
+
+
 @dataclass(frozen=True)
-class TransportLimits:
-    """The bounds a user sets on registry exchanges (``[ko].registry_timeout``/``registry_min_speed``)."""
+class TransportLimits(Message):
+    """The bounds a user sets on registry exchanges (``[ko].registry_timeout``/``registry_min_speed``).
+
+    A typed message (`codec.Message`): the Pants rules put it in every request that makes the
+    tool talk to a registry (`tool/messages.py`: `PushPlan`, `StatusQuery`, `BaseFetch`).
+    """
 
     timeout: float = 60.0  # seconds an exchange may go without progress
     min_speed: int = 10 * 1024  # bytes/s averaged over `timeout` seconds; 0 = no minimum
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "timeout", float(self.timeout))  # 3 and 3.0: the same limit, the same JSON
         if not self.timeout > 0:
-            raise ValueError(f"the registry timeout must be a positive number of seconds, got {self.timeout}")
+            raise InvalidLimitsError(f"the registry timeout must be a positive number of seconds, got {self.timeout}")
         if self.min_speed < 0:
-            raise ValueError(f"the minimum registry transfer speed must be 0 or more bytes/s, got {self.min_speed}")
+            raise InvalidLimitsError(
+                f"the minimum registry transfer speed must be 0 or more bytes/s, got {self.min_speed}"
+            )
 
-    # The codecs used on both sides of a process boundary (Pants rules -> registry tools).
-
-    def to_json(self) -> dict[str, Any]:
-        return {"timeout": self.timeout, "min_speed": self.min_speed}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> TransportLimits:
-        if not data:
-            return cls()
-        return cls(timeout=float(data["timeout"]), min_speed=int(data["min_speed"]))
-
-    def to_args(self) -> list[str]:
-        """Command-line flags for the registry tools; none for the defaults, so that the cache
-        keys of processes that run them do not change for users who keep them."""
-        args: list[str] = []
-        default = TransportLimits()
-        if self.timeout != default.timeout:
-            args += ["--registry-timeout", _number(self.timeout)]
-        if self.min_speed != default.min_speed:
-            args += ["--registry-min-speed", str(self.min_speed)]
-        return args
+    # The flags of the tool's verbs that people run by hand (`push`, `inspect`).
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 
 import pytest
 
+from pants_backend_ko.codec import MessageError, decode, encode
+from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci.remote.errors import RegistryError
 from pants_backend_ko.oci.remote.limits import (
     RECEIVE,
@@ -20,20 +23,29 @@ from pants_backend_ko.oci.remote.limits import (
 
 def test_limits_cross_process_boundaries_both_ways():
     limits = TransportLimits(timeout=2.5, min_speed=0)
-    assert TransportLimits.from_json(limits.to_json()) == limits
-    assert TransportLimits.from_json(None) == TransportLimits()
+    # As a typed message (inside PushPlan, StatusQuery, BaseFetch).
+    assert decode(TransportLimits, encode(limits), "limits.json") == limits
+    assert decode(TransportLimits, b'{"timeout": 3, "min_speed": 0}', "limits.json") == TransportLimits(3.0, 0)
+    assert decode(TransportLimits, b"{}", "limits.json") == TransportLimits()
+    # As the flags of the verbs people run by hand.
     parser = argparse.ArgumentParser()
     TransportLimits.add_arguments(parser)
-    assert TransportLimits.from_args(parser.parse_args(limits.to_args())) == limits
-    # The defaults add no flags: processes of users who keep them keep their cache keys.
-    assert TransportLimits().to_args() == []
+    args = parser.parse_args(["--registry-timeout", "2.5", "--registry-min-speed", "0"])
+    assert TransportLimits.from_args(args) == limits
     assert TransportLimits.from_args(parser.parse_args([])) == TransportLimits()
 
 
 @pytest.mark.parametrize("timeout, min_speed", [(0, 1), (-1, 1), (1, -1)])
 def test_nonsense_limits_are_refused(timeout, min_speed):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as excinfo:
         TransportLimits(timeout=timeout, min_speed=min_speed)
+    assert isinstance(excinfo.value, KoError)
+    # Read from a message, the refusal names the file and the field.
+    data = json.dumps({"timeout": timeout, "min_speed": min_speed}).encode()
+    with pytest.raises(MessageError, match=r"^plan.json: transport: the (registry timeout|minimum registry)"):
+        decode(TransportLimits, data, "plan.json: transport")
+    with pytest.raises(MessageError, match=r"^plan.json: timeout must be a number, got 'slow'$"):
+        decode(TransportLimits, b'{"timeout": "slow"}', "plan.json")
 
 
 def _ticked(transfer: Transfer, seconds: float, *, step: float = 0.25, per_step: int = 0) -> None:

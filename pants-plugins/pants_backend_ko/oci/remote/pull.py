@@ -35,7 +35,7 @@ from pants_backend_ko.oci.layout import LAYOUT_PREFIX, OciLayout, read_layout
 from pants_backend_ko.oci.manifest import Descriptor
 from pants_backend_ko.oci.mediatypes import IMAGE_MANIFEST_TYPES, INDEX_TYPES
 from pants_backend_ko.oci.platform import Platform
-from pants_backend_ko.oci.reference import Reference, parse_reference
+from pants_backend_ko.oci.reference import Reference, digest_reference, parse_reference
 from pants_backend_ko.oci.remote.credentials import Keychain
 from pants_backend_ko.oci.remote.descriptors import (
     MANIFEST_ACCEPT,
@@ -221,6 +221,27 @@ def get_manifest(
     return FetchedManifest(media_type, data, digest)
 
 
+def manifest_digest_at(
+    client: RegistryClient, repository: str, reference: str, *, scopes: Sequence[str] | None = None
+) -> str | None:
+    """``HEAD /v2/<repository>/manifests/<reference>`` (a tag or a digest): the digest it points
+    at, None when the registry does not have it, "" when a tag exists but the answer names no
+    digest. ``scopes`` default to pulling ``repository`` (a pusher passes its push scopes, so
+    one token serves both)."""
+    repo = _repo_path(repository)
+    resp = client.request(
+        "HEAD",
+        f"/v2/{repo}/manifests/{reference}",
+        scopes=list(scopes) if scopes is not None else [f"repository:{repo}:pull"],
+        headers={"Accept": ", ".join(MANIFEST_ACCEPT)},
+        expected=(200, 404),
+    )
+    resp.close()
+    if resp.status_code != 200:
+        return None
+    return resp.headers.get("Docker-Content-Digest") or ("" if not reference.startswith("sha256:") else reference)
+
+
 def get_small_blob(
     client: RegistryClient,
     repository: str,
@@ -378,7 +399,7 @@ class ResolvedBase:
         """``registry/repository@sha256:...`` (what ko logs as "Using base ...")."""
         if self.layout_dir:
             return f"{LAYOUT_PREFIX}{self.layout_dir}@{self.digest}"
-        return f"{self.registry}/{self.repository}@{self.digest}"
+        return digest_reference(f"{self.registry}/{self.repository}", self.digest)
 
     def blob_sources(self) -> dict[str, tuple[str, str]]:
         """Where each base blob (layers and configs) can be mounted or streamed from."""
