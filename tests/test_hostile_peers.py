@@ -231,6 +231,7 @@ def test_pants_passes_the_limits_to_every_registry_tool_and_stays_bounded(regist
             f'ko_image(name="silent", base_image="{base.host}/hostile/small:silent")\n'
             f'ko_image(name="endless", base_image="{base.host}/hostile/small:endless")\n'
             'ko_image(name="worker", base_image="scratch")\n'
+            'ko_go_package(name="pkg")\n'  # the package target the scratch repository's BUILD had
         ))  # fmt: skip
         pants = [str(repo.root / "pants"), "--no-pantsd", "--no-dynamic-ui", "--ko-registry-timeout=3"]
         env = {k: v for k, v in os.environ.items() if k != "KO_DOCKER_REPO"}
