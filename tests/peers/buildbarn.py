@@ -51,10 +51,20 @@ def build_binaries() -> Path:
     return Path(built.stdout.strip().splitlines()[-1])
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _free_ports(count: int) -> list[int]:
+    """`count` distinct ports free right now (all bound at once, so none is handed out twice)."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+class PortTaken(AssertionError):
+    """Another process took a port between choosing it and a Buildbarn process binding it."""
 
 
 def _jsonnet(value) -> str:
@@ -260,7 +270,8 @@ class Buildbarn:
             while not ready[name]():
                 process = self.processes[name]
                 if process.poll() is not None:
-                    raise AssertionError(f"bb_{name} exited {process.returncode}:\n{self.log(name)[-3000:]}")
+                    error = PortTaken if "address already in use" in self.log(name) else AssertionError
+                    raise error(f"bb_{name} exited {process.returncode}:\n{self.log(name)[-3000:]}")
                 if time.monotonic() > deadline:
                     raise AssertionError(f"bb_{name} not ready within {READY_TIMEOUT_S}s:\n{self.log(name)[-3000:]}")
                 time.sleep(0.2)
@@ -294,24 +305,37 @@ def _listening(port: int) -> bool:
         return False
 
 
+PORTS = (
+    "frontend",
+    "browser",
+    "storage_diagnostics",
+    "scheduler_clients",
+    "scheduler_workers",
+    "scheduler_admin",
+    "scheduler_diagnostics",
+    "runner_diagnostics",
+    "worker_diagnostics",
+)
+START_ATTEMPTS = 5  # other test sessions on the machine pick free ports too
+
+
 def buildbarn_cluster(root: Path) -> Iterator[Buildbarn]:
     """Build (once), configure, start; yield; stop. For a session-scoped fixture."""
     binaries = build_binaries()
-    names = (
-        "frontend",
-        "browser",
-        "storage_diagnostics",
-        "scheduler_clients",
-        "scheduler_workers",
-        "scheduler_admin",
-        "scheduler_diagnostics",
-        "runner_diagnostics",
-        "worker_diagnostics",
-    )
-    cluster = Buildbarn(root, {name: _free_port() for name in names})
-    cluster.write_configs()
+    for attempt in range(1, START_ATTEMPTS + 1):
+        cluster = Buildbarn(root / f"cluster-{attempt}", dict(zip(PORTS, _free_ports(len(PORTS)))))
+        cluster.write_configs()
+        try:
+            cluster.start(binaries)
+            break
+        except PortTaken:
+            cluster.stop()
+            if attempt == START_ATTEMPTS:
+                raise
+        except BaseException:
+            cluster.stop()
+            raise
     try:
-        cluster.start(binaries)
         yield cluster
     finally:
         cluster.stop()
