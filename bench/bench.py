@@ -40,6 +40,7 @@ from typing import Dict, List, Optional
 import requests
 
 from bench.monorepo import Monorepo, generate
+from tests.peers.buildbarn import buildbarn_cluster
 from tests.peers.pants_repo import REPO_ROOT
 from tests.peers.registry import RegistryPeer, skopeo, write_test_layout
 
@@ -338,6 +339,47 @@ class Bench:
                   headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"}).raise_for_status()
         return time.monotonic() - start
 
+    def remote(self) -> None:
+        """Cold build+publish of the monorepo (one platform) with every `go` Process here, then on a
+        loopback Buildbarn (BENCH_REMOTE=1). Both with the pinned toolchain (`[ko].go_version`, the
+        host's release) and modules from a file:// GOPROXY, so neither times the network; each
+        remote round gets a fresh cluster (empty CAS, action cache, worker caches) besides fresh
+        local caches. On one machine this measures the overhead of remote execution (uploading
+        inputs, the worker materializing them, downloading outputs), not a speed-up."""
+        key = "remote-cold"
+        title = "cold build+publish, 1 platform: here vs loopback Buildbarn"
+        fetched = subprocess.run([str(REPO_ROOT / "tests/peers/fetch_go_toolchain.sh")], capture_output=True,
+                                 text=True, check=True, timeout=RUN_TIMEOUT_S)
+        goproxy = fetched.stdout.strip().splitlines()[-1]
+        release = _cmd(["go", "env", "GOVERSION"]).removeprefix("go")
+        pants_platform = {"x86_64": "linux_x86_64", "aarch64": "linux_arm64"}[platform.machine()]
+        with open(self.mono.root / "BUILD", "a") as f:
+            f.write('local_environment(name="local")\n'
+                    f'remote_environment(name="remote", platform="{pants_platform}", '
+                    'extra_platform_properties=["OSFamily=linux"], fallback_environment="local")\n')
+        with open(self.mono.root / "pants.toml", "a") as f:
+            f.write('\n[environments-preview.names]\nlocal = "//:local"\nremote = "//:remote"\n')
+        pinned = (f"--ko-go-version={release}",)
+        env = {"GOPROXY": goproxy}
+        for r in range(self.args.cold_rounds):
+            d = self.work / f"remote-{r}"
+            t = self.timed(self.pants_argv(*pinned, "publish", "src/go::", pantsd=False, caches=d / "here", platforms=PLATFORM),
+                           cwd=self.mono.root, env=self.pants_env(f"remote-here-{r}", env), what="pants publish (cold, here)")
+            self.record(key, title, "pants", t)
+            cluster = buildbarn_cluster(d / "buildbarn")
+            bb = next(cluster)
+            try:
+                t = self.timed(
+                    self.pants_argv(*bb.pants_options(), "--remote-execution", "--ko-build-environment=remote", *pinned,
+                                    "publish", "src/go::", pantsd=False, caches=d / "there", platforms=PLATFORM),
+                    cwd=self.mono.root, env=self.pants_env(f"remote-there-{r}", env), what="pants publish (cold, Buildbarn)")
+                executed = bb.executions()
+            finally:
+                cluster.close()
+            self.record(key, title, "pants-remote", t)
+            self.say(f"the worker ran {executed:.0f} actions")
+            shutil.rmtree(d, ignore_errors=True)
+
     def stop(self) -> None:
         self.stop_pantsd()
         if getattr(self, "registry", None) is not None:
@@ -430,6 +472,8 @@ def main() -> None:
     parser.add_argument("--skip-cold", action="store_true", help="warm scenarios only (for quick iterations)")
     parser.add_argument("--skip-warm", action="store_true", help="cold scenarios only")
     parser.add_argument("--merge", help="results JSON of an earlier run whose scenarios this run adds to")
+    parser.add_argument("--remote", action="store_true",
+                        help="also the cold build here vs on a loopback Buildbarn (builds Buildbarn once)")
     args = parser.parse_args()
     bench = Bench(args)
     try:
@@ -440,6 +484,8 @@ def main() -> None:
         if not args.skip_cold:
             bench.cold(TWO_PLATFORMS, "2 platforms")
             bench.cold(PLATFORM, "1 platform")
+        if args.remote:
+            bench.remote()  # last: it adds environments to the monorepo's BUILD and pants.toml
     finally:
         bench.stop()
     Path(args.results).write_text(json.dumps(bench.results(), indent=2))

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 KO_TOOLS = ("ko", "ko+KOCACHE")
+REMOTE = "remote-cold"  # Pants here vs Pants on a loopback Buildbarn: its own table
 ORDER = ["cold-1 platform", "cold-2 platforms", "noop", "edit-lib", "edit-bin", "resolve", "apply",
          "floor-build", "floor-upload", "floor"]
 
@@ -105,7 +106,7 @@ def main(results_path: str, md_path: str, ratios_path: str) -> None:
     add("|---|---:|---:|---:|---:|")
     ratios = {}
     for key in ORDER + [k for k in scen if k not in ORDER]:
-        if key not in scen:
+        if key not in scen or key == REMOTE:
             continue
         s = scen[key]
         samples = s["samples"]
@@ -131,6 +132,24 @@ def main(results_path: str, md_path: str, ratios_path: str) -> None:
     add("")
     add("![Pants/ko ratio per scenario](benchmarks.png)")
     add("")
+    if REMOTE in scen:
+        samples = scen[REMOTE]["samples"]
+        here, there = median(samples, "pants"), median(samples, "pants-remote")
+        add("## Remote execution: here vs a loopback Buildbarn (`BENCH_REMOTE=1`)")
+        add("")
+        add("The cold build+publish of the same monorepo for one platform, with `[ko].go_version` (the host's "
+            "release, from a `file://` GOPROXY, as the modules) and fresh local caches, once with every `go` "
+            "Process here and once on a Buildbarn cluster on this same machine (`tests/peers/buildbarn.py`: "
+            "storage, scheduler, one worker with 2 runners; a fresh cluster each round, so an empty CAS, action "
+            "cache and worker GOCACHE). **Both run on the same 2 cores, so this measures what remote execution "
+            "costs (uploading inputs and the toolchain, the worker materializing them, fetching outputs), not a "
+            "speed-up**: a real cluster adds workers, and a shared remote GOCACHE and action cache.")
+        add("")
+        add("| | here | loopback Buildbarn | Buildbarn / here |")
+        add("|---|---:|---:|---:|")
+        add(f"| {scen[REMOTE]['title']} | {fmt(here)} | {fmt(there)} | "
+            f"**{fmt(there / here if here and there else None, '×')}** |")
+        add("")
     add("## Targets (issue 6)")
     add("")
     add("| target | measured | met? | measured reason / what it would take |")

@@ -1,10 +1,11 @@
-"""The `[ko]` options: defaults for every `ko_image`, and where the Go toolchain is found."""
+"""The `[ko]` options: defaults for every `ko_image`, the Go toolchain, and where `go` runs."""
 
 from __future__ import annotations
 
 from enum import Enum
 
 from pants.core.util_rules.search_paths import ExecutableSearchPathsOptionMixin
+from pants.engine.environment import LOCAL_ENVIRONMENT_MATCHER
 from pants.engine.rules import collect_rules
 from pants.option.option_types import (
     BoolOption,
@@ -24,6 +25,16 @@ from pants_backend_ko.oci.remote.limits import InvalidLimitsError, TransportLimi
 
 DEFAULT_PLATFORM = "linux/amd64"  # ko's, whatever the host
 DEFAULT_TAG = "latest"
+
+# The releases `[ko].go_version` can name without configuration: `version|platform|sha256|size`
+# of the `golang.org/toolchain` module zips, as the Go module proxy serves them (each checked by
+# `go mod download` against the Go checksum database, sum.golang.org).
+DEFAULT_GO_KNOWN_VERSIONS = (
+    "1.26.8|linux_x86_64|30c2b1bf7dcc88d3eb0a1364e47ddd9128edb3110a30e8a0ef61cd5856b31de7|71680185",
+    "1.26.8|linux_arm64|02b36b6787b3ac767668f630e2998df45a3b1f9ffee08d1bf3ef6487cd658d99|68581891",
+    "1.26.8|macos_x86_64|fe99a2009e5bb51e06d7784f1a486478673512041c2671157bd382806e2aedcf|72726289",
+    "1.26.8|macos_arm64|0aad5fb52b88498885290178adc0bcfe429bc63012621af9f83282eb640bd9c7|69567788",
+)
 
 
 class NamingMode(Enum):
@@ -125,6 +136,52 @@ class KoSubsystem(Subsystem):
             build's cache key.
             """
         ),
+    )
+    go_version = StrOption(
+        default=None,
+        help=softwrap(
+            """
+            The Go release every `go` command runs with (e.g. `1.26.8`): the `golang.org/toolchain`
+            module of that release for the platform the commands run on, downloaded once from the
+            Go module proxy (the first proxy in `GOPROXY`, from `[ko].go_env` or your environment;
+            default `https://proxy.golang.org`; a `file://` folder works for air-gapped machines)
+            and checked against `[ko].go_known_versions`. The same toolchain reaches remote
+            execution workers, which need no Go installed. Unset: the `go` found on
+            `[ko].executable_search_paths`. Either way `go version` is part of every build's
+            cache key. A module's go.mod `toolchain` line does not choose the toolchain (builds run
+            with `GOTOOLCHAIN=local`, so they never download one behind this table's back); its
+            `go` line is still a minimum that `go` enforces.
+            """
+        ),
+    )
+    go_known_versions = StrListOption(
+        default=list(DEFAULT_GO_KNOWN_VERSIONS),
+        help=softwrap(
+            f"""
+            The Go toolchains `[ko].go_version` may name, one per release and platform, as
+            `version|platform|sha256|size` (platform: linux_x86_64, linux_arm64, macos_x86_64,
+            macos_arm64; sha256 and size of the module zip, e.g. `sha256sum` and `wc -c` of
+            `<proxy>/golang.org/toolchain/@v/v0.0.1-go<version>.linux-amd64.zip`). Add releases
+            with `go_known_versions.add = [...]` in pants.toml. Shipped: go1.26.8 for
+            {", ".join(sorted({v.split("|")[1] for v in DEFAULT_GO_KNOWN_VERSIONS}))}.
+            """
+        ),
+        advanced=True,
+    )
+    build_environment = StrOption(
+        default=LOCAL_ENVIRONMENT_MATCHER,
+        help=softwrap(
+            f"""
+            The Pants environment (a name from `[environments-preview].names`) in which every `go`
+            command runs: `go list`, the compiles and `go build`. Name a `remote_environment` to
+            build on a remote execution cluster (with `fallback_environment` set, `--no-remote-execution`
+            builds locally again). Everything else stays on this machine: your environment
+            variables (`KO_DOCKER_REPO`, `.ko.yaml` templates), base image fetches and registry
+            checks, which read your registry credentials, and every push and apply. Default
+            `{LOCAL_ENVIRONMENT_MATCHER}`: the local environment.
+            """
+        ),
+        advanced=True,
     )
     registry_timeout = FloatOption(
         default=TransportLimits().timeout,

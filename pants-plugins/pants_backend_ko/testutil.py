@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 
 from pants.core.goals.package import BuiltPackage
-from pants.core.util_rules import source_files
+from pants.core.util_rules import archive, source_files
 from pants.engine.addresses import Addresses
 from pants.engine.fs import Digest, DigestContents, DigestSubset, Snapshot
 from pants.engine.internals.scheduler import ExecutionError
@@ -86,7 +86,7 @@ def ko_rule_runner(extra_rules: Iterable = ()) -> RuleRunner:
     """A RuleRunner with every rule and target type of the backend, and `go` on its PATH."""
     rule_runner = RuleRunner(
         # Pants' own rules the backend relies on (registered by Pants itself outside tests).
-        rules=[*register.rules(), *source_files.rules(), *QUERY_RULES, *extra_rules],
+        rules=[*register.rules(), *source_files.rules(), *archive.rules(), *QUERY_RULES, *extra_rules],
         target_types=register.target_types(),
     )
     set_ko_options(rule_runner)

@@ -15,4 +15,6 @@ No Pants imports, no imports from the rest of the backend; the standard library 
   gostrconv   strconv: Unquote, QuotedPrefix, Quote; Go strings that are not UTF-8
   gofmt       fmt: Sprint and Sprintf for the verbs templates use; Go type names
   gotemplate  text/template: parse and execute (the subset ko configs use)
+  gotoolchain cmd/go's toolchain download: the golang.org/toolchain module, its proxy URL, and the
+              GOROOT (file modes, go.mod copies) `go` makes of its zip
 """

@@ -16,6 +16,15 @@ in progress between processes. Its inputs are the module files and that package 
 inside the module never re-run it.
 `GOCACHE`/`GOMODCACHE` are append-only named caches: Go's own caches are content-addressed and
 safe to share between concurrent processes.
+
+Every `go` Process can run on another machine (`[ko].build_environment` naming a remote
+environment): its argv, environment and inputs hold no path of this machine but the host `go`'s
+when no `[ko].go_version` is set (the toolchain is `go_toolchain.py`'s). Go wants absolute cache
+paths inside the sandbox, and Pants 2.17 expands `{chroot}` only in local Processes (not in
+remote execution commands: pantsbuild/pants#17519, fixed in Pants 2.25), so a `/bin/sh` wrapper
+sets them from the sandbox's path when it starts (`GO_WRAPPER`): a worker needs `/bin/sh`, as
+Pants' own remote wrapper for append-only caches does (`make_wrapper_for_append_only_caches` in
+`src/rust/engine/process_execution/src/lib.rs`).
 """
 
 from __future__ import annotations
@@ -26,9 +35,9 @@ from dataclasses import dataclass
 
 from pants.base.specs import RawSpecs, RecursiveGlobSpec
 from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
-from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths, BinaryPathTest
 from pants.engine.addresses import Address, Addresses
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.environment import EnvironmentName
 from pants.engine.fs import Digest, DigestContents, DigestSubset, GlobMatchErrorBehavior, PathGlobs, Snapshot
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
 from pants.engine.rules import Get, collect_rules, rule
@@ -40,8 +49,10 @@ from pants_backend_ko.errors import KoError
 from pants_backend_ko.gosrc.source import read_header
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.subsystems import KoSubsystem
+from pants_backend_ko.util_rules.environments import KoEnvironments
 from pants_backend_ko.util_rules.go_module import GoModule
 from pants_backend_ko.util_rules.go_packages import FileOwners, FileOwnersRequest, compiled_go_files
+from pants_backend_ko.util_rules.go_toolchain import GoToolchain
 
 # Variables of the user's environment that decide where modules come from; passed to `go`.
 GO_NETWORK_ENV = ("GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE", "GONOPROXY", "GOINSECURE", "GOVCS")
@@ -64,30 +75,6 @@ _SOURCE_FILE_FIELDS = (
     "SysoFiles",
     "EmbedFiles",
 )
-
-
-@dataclass(frozen=True)
-class GoToolchain:
-    path: str
-    fingerprint: str
-
-
-@rule(desc="Find the go toolchain", level=LogLevel.DEBUG)
-async def find_go_toolchain(ko_env: KoSubsystem.EnvironmentAware) -> GoToolchain:
-    request = BinaryPathRequest(
-        binary_name="go",
-        search_path=ko_env.executable_search_path,
-        test=BinaryPathTest(args=["version"], fingerprint_stdout=True),
-    )
-    paths = await Get(BinaryPaths, BinaryPathRequest, request)
-    first = paths.first_path
-    if first is None:
-        raise KoError(
-            "no `go` toolchain found on the search path "
-            f"({', '.join(ko_env.executable_search_path) or 'empty'}); install Go or set "
-            "[ko].executable_search_paths."
-        )
-    return GoToolchain(first.path, first.fingerprint)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,22 +170,20 @@ def merge_goflags(user: str | None, mod_flag: str) -> str:
 
 
 @rule(level=LogLevel.DEBUG)
-async def go_process_env(request: GoEnvRequest, go: GoToolchain, ko: KoSubsystem) -> GoProcessEnv:
+async def go_process_env(request: GoEnvRequest, go: GoToolchain, ko: KoSubsystem, envs: KoEnvironments) -> GoProcessEnv:
     """The one place the build environment is merged: `go list`, the dependency compile and
-    `go build` all run with it."""
-    user_env = await Get(EnvironmentVars, EnvironmentVarsRequest(GO_NETWORK_ENV + ("PATH",)))
-    path = user_env.get("PATH", "") if request.cgo else None
-    user_env = {k: v for k, v in user_env.items() if k != "PATH"}
+    `go build` all run with it. GOCACHE, GOMODCACHE, GOPATH and HOME are set by `GO_WRAPPER`."""
+    # Where modules come from is your choice: read on this machine, even when this is asked in
+    # a remote environment (an adhoc_tool running a ko_image there). cgo's C compiler is where
+    # `go` runs.
+    user_env = await Get(
+        EnvironmentVars, {EnvironmentVarsRequest(GO_NETWORK_ENV): EnvironmentVarsRequest, envs.local: EnvironmentName}
+    )
     configured = {**dict(ko.go_env), **dict(entry.split("=", 1) for entry in request.build_env)}
     env = {
         "CGO_ENABLED": "0",
         "GOTOOLCHAIN": "local",
         "GOENV": "off",
-        # The sandbox path is substituted at run time, after the cache key is computed.
-        "GOCACHE": "{chroot}/.cache/go-build",
-        "GOMODCACHE": "{chroot}/.cache/go-mod",
-        "GOPATH": "{chroot}/.cache/gopath",
-        "HOME": "{chroot}/.cache/home",
         # The toolchain's identity: a new Go invalidates every cached build.
         "__KO_GO_FINGERPRINT": go.fingerprint,
         **request.platform.go_env(),
@@ -207,9 +192,12 @@ async def go_process_env(request: GoEnvRequest, go: GoToolchain, ko: KoSubsystem
         "GOFLAGS": merge_goflags(configured.get("GOFLAGS"), "-mod=vendor" if request.vendored else "-mod=readonly"),
     }
     if request.cgo:
-        # cgo runs the C compiler: it comes from the user's PATH (and `CC` in [ko].go_env).
+        # cgo runs the C compiler: it comes from the PATH where `go` runs (and `CC` in [ko].go_env).
+        path = await Get(
+            EnvironmentVars, {EnvironmentVarsRequest(["PATH"]): EnvironmentVarsRequest, go.environment: EnvironmentName}
+        )
         env["CGO_ENABLED"] = "1"
-        env["PATH"] = path or ""
+        env["PATH"] = path.get("PATH", "")
     return GoProcessEnv(FrozenDict(env))
 
 
@@ -224,24 +212,46 @@ GO_REMOTE_CACHE_SPECULATION_DELAY_MS = 2000
 # GOMODCACHE as the sandbox sees it (relative to its root): packages there are not the repository's.
 _GOMODCACHE_IN_SANDBOX = ".cache/go-mod/"
 
+# `sh -c GO_WRAPPER go <folder> <go> <args...>`, started in the sandbox root: Go's caches and
+# HOME are absolute paths in this sandbox, wherever it is (`{chroot}` is not expanded remotely by
+# Pants 2.17); a relative `<go>` (the downloaded toolchain) is in the sandbox too; then `go` runs
+# in `<folder>` (the module's). Only shell built-ins: the sandbox has no PATH.
+#
+# Not Pants' `working_directory`: remotely, with append-only caches, Pants 2.17 moves it into its
+# own wrapper script and leaves it out of the REAPI Command, whose output paths the worker then
+# reads from the input root instead of that folder (`make_execute_request` in
+# `src/rust/engine/process_execution/src/lib.rs`): the outputs would silently be missing.
+GO_WRAPPER = (
+    'root=$(pwd) && cd "$1" || exit 1; go=$2; shift 2; '
+    "case $go in /*) ;; *) go=$root/$go ;; esac; "
+    'export GOCACHE="$root/.cache/go-build" GOMODCACHE="$root/.cache/go-mod" '
+    'GOPATH="$root/.cache/gopath" HOME="$root/.cache/home"; '
+    'exec "$go" "$@"'
+)
+SHELL = "/bin/sh"
+
 
 def go_process(
     go: GoToolchain,
     args: tuple[str, ...],
     *,
-    module: GoModule,
+    module: GoModule | None,
     env: GoProcessEnv,
     input_digest: Digest,
     description: str,
     output_files: tuple[str, ...] = (),
 ) -> Process:
-    """Every `go` command of a build: in the module's folder, with the merged environment and
-    Go's caches; a failure is never cached (a network hiccup must not stick)."""
+    """Every `go` command: in the module's folder (or the sandbox root), with the merged
+    environment, Go's caches and the toolchain; a failure is never cached (a network hiccup must
+    not stick). `output_files` are relative to the sandbox root (`output_path` makes the path a
+    `go` argument names from the module's folder). Run it with
+    `Get(FallibleProcessResult, GoProcess(...))`, which runs it where `[ko].build_environment` says."""
+    folder = module.root if module is not None and module.root else "."
     return Process(
-        argv=(go.path, *args),
+        argv=(SHELL, "-c", GO_WRAPPER, "go", folder, go.path, *args),
         description=description,
         input_digest=input_digest,
-        working_directory=module.root or None,
+        immutable_input_digests=go.immutable_inputs,
         env=env.env,
         append_only_caches=GO_CACHES,
         remote_cache_speculation_delay_millis=GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
@@ -249,6 +259,23 @@ def go_process(
         level=LogLevel.DEBUG,
         cache_scope=ProcessCacheScope.SUCCESSFUL,
     )
+
+
+def output_path(module: GoModule | None, path: str) -> str:
+    """`path` (relative to the sandbox root) as a `go` argument, relative to the module's folder."""
+    return posixpath.relpath(path, module.root) if module is not None and module.root else path
+
+
+@dataclass(frozen=True)
+class GoProcess:
+    """A Process made by `go_process`, to run in the toolchain's environment."""
+
+    process: Process
+
+
+@rule(level=LogLevel.DEBUG)
+async def run_go_process(request: GoProcess, go: GoToolchain) -> FallibleProcessResult:
+    return await Get(FallibleProcessResult, {request.process: Process, go.environment: EnvironmentName})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,13 +386,15 @@ async def go_list(request: GoListRequest, go: GoToolchain) -> GoListing:
     env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo, request.build_env, module.vendored))
     result = await Get(
         FallibleProcessResult,
-        go_process(
-            go,
-            ("list", "-e", "-deps", f"-json={GO_LIST_FIELDS}", *request.selection_flags, "./..."),
-            module=module,
-            env=env,
-            input_digest=sources.snapshot.digest,
-            description=f"go list {module.module_path} ({request.platform})",
+        GoProcess(
+            go_process(
+                go,
+                ("list", "-e", "-deps", f"-json={GO_LIST_FIELDS}", *request.selection_flags, "./..."),
+                module=module,
+                env=env,
+                input_digest=sources.snapshot.digest,
+                description=f"go list {module.module_path} ({request.platform})",
+            )
         ),
     )
     if result.exit_code != 0:
@@ -421,13 +450,15 @@ async def compile_go_dependencies(request: GoDependenciesRequest, go: GoToolchai
     # Several packages and no -o: go compiles them into GOCACHE and writes nothing else.
     result = await Get(
         FallibleProcessResult,
-        go_process(
-            go,
-            ("build", "-trimpath", *request.flags, *request.packages),
-            module=module,
-            env=env,
-            input_digest=input_digest,
-            description=f"Compile the Go dependencies of {module.module_path} ({request.platform})",
+        GoProcess(
+            go_process(
+                go,
+                ("build", "-trimpath", *request.flags, *request.packages),
+                module=module,
+                env=env,
+                input_digest=input_digest,
+                description=f"Compile the Go dependencies of {module.module_path} ({request.platform})",
+            )
         ),
     )
     return GoDependenciesCompiled(result.exit_code == 0)
@@ -556,17 +587,19 @@ async def go_build(request: GoBuildRequest, go: GoToolchain, ko: KoSubsystem) ->
     argv.extend(request.flags)
     if request.ldflags:
         argv.append("-ldflags=" + " ".join(request.ldflags))
-    argv.extend(["-o", out, request.import_path])
+    argv.extend(["-o", output_path(module, out), request.import_path])
     result = await Get(
         FallibleProcessResult,
-        go_process(
-            go,
-            tuple(argv),
-            module=module,
-            env=env,
-            input_digest=input_digest,
-            description=f"go build {request.import_path} ({request.platform}) for {request.owner}",
-            output_files=(out,),
+        GoProcess(
+            go_process(
+                go,
+                tuple(argv),
+                module=module,
+                env=env,
+                input_digest=input_digest,
+                description=f"go build {request.import_path} ({request.platform}) for {request.owner}",
+                output_files=(out,),
+            )
         ),
     )
     if result.exit_code != 0:

@@ -30,6 +30,8 @@ from pants_backend_ko.testutil import (
 )
 from pants_backend_ko.util_rules.go_build import (
     GO_LIST_FIELDS,
+    GO_WRAPPER,
+    SHELL,
     BuiltGoBinary,
     DependencySources,
     DependencySourcesRequest,
@@ -39,6 +41,7 @@ from pants_backend_ko.util_rules.go_build import (
     GoEnvRequest,
     GoListing,
     GoListRequest,
+    GoProcess,
     GoProcessEnv,
     GoToolchain,
     go_build,
@@ -60,8 +63,15 @@ def rule_runner() -> RuleRunner:
         extra_rules=[
             QueryRule(GoProcessEnv, (GoEnvRequest,)),
             QueryRule(GoDependenciesCompiled, (GoDependenciesRequest,)),
+            QueryRule(FallibleProcessResult, (GoProcess,)),
         ]
     )
+
+
+def go_args(process: Process) -> tuple[str, ...]:
+    """The arguments `go` gets from a `go_process` (after the wrapper's own)."""
+    assert process.argv[:3] == (SHELL, "-c", GO_WRAPPER)
+    return process.argv[6:]
 
 
 def build_request(
@@ -212,7 +222,7 @@ def run_go_build_observed(rule_runner: RuleRunner, request: GoBuildRequest) -> t
             MockGet(Digest, (DigestSubset,), record("subset", Digest)),
             MockGet(DigestContents, (DigestSubset,), record("contents", DigestContents)),
             MockGet(GoProcessEnv, (GoEnvRequest,), record("env", GoProcessEnv)),
-            MockGet(FallibleProcessResult, (Process,), record("process", FallibleProcessResult)),
+            MockGet(FallibleProcessResult, (GoProcess,), record("process", FallibleProcessResult)),
         ],
     )
     return built, seen
@@ -223,7 +233,7 @@ def test_go_build_inputs_are_only_the_imported_packages_files(rule_runner: RuleR
     module = rule_runner.request(GoModule, [GoModuleRequest("inputs/cmd/a")])
     built, seen = run_go_build_observed(rule_runner, build_request(module, "example.com/listed/cmd/a"))
 
-    process: Process = seen["process"]
+    process: Process = seen["process"].process
     inputs = rule_runner.request(Snapshot, [process.input_digest])
     assert inputs.files == (
         "inputs/cmd/a/main.go",
@@ -231,14 +241,15 @@ def test_go_build_inputs_are_only_the_imported_packages_files(rule_runner: RuleR
         "inputs/internal/shared/message.txt",
         "inputs/internal/shared/shared.go",
     )
-    assert process.working_directory == "inputs"
+    # The wrapper runs go in the module folder (not Pants' working_directory: see GO_WRAPPER).
+    assert process.argv[4] == "inputs" and process.working_directory is None
     assert process.env["GOFLAGS"] == "-mod=readonly"
-    assert process.argv[1:4] == ("build", "-trimpath", "-buildvcs=false")
+    assert go_args(process)[:3] == ("build", "-trimpath", "-buildvcs=false")
     # ... and those files are enough: the build succeeded.
     assert elf_machine(rule_runner.request(DigestContents, [built.digest])[0].content) == EM_X86_64
 
     _, seen_b = run_go_build_observed(rule_runner, build_request(module, "example.com/listed/cmd/b"))
-    inputs_b = rule_runner.request(Snapshot, [seen_b["process"].input_digest])
+    inputs_b = rule_runner.request(Snapshot, [seen_b["process"].process.input_digest])
     assert inputs_b.files == ("inputs/cmd/b/main.go", "inputs/go.mod")
     # Both binaries first ask for the same compile of the module's outside dependencies (one
     # Process for the two), which lists the standard library packages and none of the module's.
@@ -343,7 +354,7 @@ def test_vendored_module_builds_with_mod_vendor(rule_runner: RuleRunner, tmp_pat
     # vendor/ holds the replaced module: the folder the `replace` names is not read.
     assert module.local_modules == (("example.com/vapp", "vapp"),)
     built, seen = run_go_build_observed(rule_runner, build_request(module, "example.com/vapp"))
-    process: Process = seen["process"]
+    process: Process = seen["process"].process
     assert process.env["GOFLAGS"] == "-mod=vendor"
     inputs = rule_runner.request(Snapshot, [process.input_digest]).files
     assert inputs == (

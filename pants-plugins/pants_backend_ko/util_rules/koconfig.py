@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pants.base.build_root import BuildRoot
 from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths, BinaryPathTest
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
-from pants.engine.fs import DigestContents, PathGlobs, Snapshot
+from pants.engine.fs import EMPTY_DIGEST, DigestContents, PathGlobs, Snapshot
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
@@ -38,7 +38,7 @@ from pants_backend_ko.koconfig.templates import (
     template_needs,
 )
 from pants_backend_ko.oci.platform import Platform
-from pants_backend_ko.util_rules.go_build import GO_CACHES, GoEnvRequest, GoProcessEnv, GoToolchain
+from pants_backend_ko.util_rules.go_build import GoEnvRequest, GoProcess, GoProcessEnv, GoToolchain, go_process
 
 
 @dataclass(frozen=True)
@@ -82,12 +82,15 @@ async def _go_env(request: RenderBuildFlagsRequest, go: GoToolchain) -> dict[str
     env = await Get(GoProcessEnv, GoEnvRequest(request.platform, build_env=request.build_env))
     result = await Get(
         FallibleProcessResult,
-        Process(
-            argv=(go.path, "env"),
-            description=f"go env ({request.platform}) for {request.owner}'s templates",
-            env=env.env,
-            append_only_caches=GO_CACHES,
-            level=LogLevel.DEBUG,
+        GoProcess(
+            go_process(
+                go,
+                ("env",),
+                module=None,
+                env=env,
+                input_digest=EMPTY_DIGEST,
+                description=f"go env ({request.platform}) for {request.owner}'s templates",
+            )
         ),
     )
     if result.exit_code != 0:

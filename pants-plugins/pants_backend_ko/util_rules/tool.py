@@ -16,11 +16,15 @@ Its sources and its command are made here and nowhere else:
   machine, as `InteractiveProcess`es or `pants run` requests, with `KoTool.local_argv` and
   `KoTool.local_env` (the plugin where Pants loaded it).
 
-Remote execution (Pants 2.17 does not expand `{chroot}` in remote commands, so the
-`PYTHONPATH={chroot}/__ko_tool` of sandboxed runs cannot work there, nor can the plugin's path
-on this machine) swaps `ko_tool_process` for a PEX built from `KoToolSources`, as Pants' helm
-backend ships its Kubernetes parser as a `VenvPex`; nothing else changes. The tool needs
-`requests` and the standard library only.
+The tool always runs on this machine, whatever environment the rule asking for it runs in and
+whatever `--remote-execution` says: `Get(FallibleProcessResult, KoToolRequest(...))` is answered
+by `run_ko_tool`, which runs the Process in the local environment (`KoEnvironments.local`), and
+the credential set-up it reads (`REGISTRY_ENV_VARS`) is read here too. It reads your registry
+credentials (Docker's config.json, credential helpers), which must never reach a remote worker,
+the CAS or an action cache; and Pants 2.17 cannot give a worker a Python interpreter without
+GitHub (its Python Build Standalone download), so a PEX would not run there either. Only the
+`go` Processes run remotely (`go_build.py`). `{chroot}` in `PYTHONPATH` is therefore fine: local
+Processes expand it.
 """
 
 from __future__ import annotations
@@ -30,13 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.environment import EnvironmentName
 from pants.engine.fs import EMPTY_DIGEST, CreateDigest, Digest, FileContent, MergeDigests
-from pants.engine.process import Process, ProcessCacheScope
+from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 import pants_backend_ko
+from pants_backend_ko.util_rules.environments import KoEnvironments
 
 TOOL_MODULE = "pants_backend_ko.tool"
 SOURCES_DIR = "__ko_tool"
@@ -108,8 +114,12 @@ class KoTool:
 
 
 @rule(desc="Read the registry credential environment", level=LogLevel.DEBUG)
-async def ko_tool(sources: KoToolSources) -> KoTool:
-    user_env = await Get(EnvironmentVars, EnvironmentVarsRequest(REGISTRY_ENV_VARS))
+async def ko_tool(sources: KoToolSources, envs: KoEnvironments) -> KoTool:
+    # Your credential set-up, from this machine's environment (where the tool runs).
+    user_env = await Get(
+        EnvironmentVars,
+        {EnvironmentVarsRequest(REGISTRY_ENV_VARS): EnvironmentVarsRequest, envs.local: EnvironmentName},
+    )
     env = {k: v for k, v in user_env.items() if v}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return KoTool(FrozenDict(env), sources.digest)
@@ -117,7 +127,8 @@ async def ko_tool(sources: KoToolSources) -> KoTool:
 
 @dataclass(frozen=True)
 class KoToolRequest:
-    """One sandboxed run of a verb; `Get(Process, KoToolRequest(...))` (or a result directly)."""
+    """One sandboxed run of a verb: `Get(FallibleProcessResult, KoToolRequest(...))` runs it on this
+    machine (`run_ko_tool`); `Get(Process, KoToolRequest(...))` is the Process alone."""
 
     verb: str
     args: tuple[str, ...]
@@ -147,6 +158,13 @@ async def ko_tool_process(request: KoToolRequest, tool: KoTool) -> Process:
         cache_scope=request.cache_scope,
         level=LogLevel.DEBUG,
     )
+
+
+@rule(desc="Run a ko tool process", level=LogLevel.DEBUG)
+async def run_ko_tool(request: KoToolRequest, envs: KoEnvironments) -> FallibleProcessResult:
+    process = await Get(Process, KoToolRequest, request)
+    # Here, never on a remote worker: the tool reads your registry credentials.
+    return await Get(FallibleProcessResult, {process: Process, envs.local: EnvironmentName})
 
 
 def rules():
