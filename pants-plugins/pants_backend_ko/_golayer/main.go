@@ -229,18 +229,11 @@ func writeEntry(tw *tar.Writer, e *Entry) error {
 		}
 		return nil
 	case "file":
-		f, err := os.Open(e.Source)
+		f, info, err := openRegular(e.Source)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", e.Name, err)
 		}
 		defer f.Close()
-		info, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		if !info.Mode().IsRegular() {
-			return fmt.Errorf("%s: %s is not a regular file (%s)", e.Name, e.Source, info.Mode().Type())
-		}
 		hdr.Typeflag = tar.TypeReg
 		hdr.Size = info.Size()
 		if err := tw.WriteHeader(hdr); err != nil {
@@ -253,6 +246,23 @@ func writeEntry(tw *tar.Writer, e *Entry) error {
 	default:
 		return fmt.Errorf("%s: unknown entry type %q (dir, file)", e.Name, e.Type)
 	}
+}
+
+// openRegular opens a regular file (following symlinks). Anything else (a FIFO, a socket, a
+// device) is refused before it is opened: opening a FIFO would wait for a writer forever.
+func openRegular(path string) (*os.File, os.FileInfo, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%s is not a regular file (%s)", path, info.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, info, nil
 }
 
 // goVersionM is what `go version -m` prints for the binary (cmd/go/internal/version).
@@ -274,7 +284,8 @@ func goVersionM(b Binary) (string, error) {
 
 // The docker archive is written as Python's tarfile writes USTAR (pants_backend_ko.oci.layout's
 // tar_stream, which the ko.local loader streams too): directory names end with '/', modes 0755
-// and 0644, owner 0:0 with empty names, mtime 0, and zeros up to a whole 10240-byte record.
+// and 0644, owner 0:0 with empty names, mtime 0, device fields left empty (tarfile writes them
+// for devices only), and zeros up to a whole 10240-byte record.
 const (
 	blockSize  = 512
 	recordSize = 20 * blockSize
@@ -324,18 +335,11 @@ func writeArchiveEntry(w io.Writer, e ArchiveEntry) (int64, error) {
 		_, err = w.Write(header)
 		return blockSize, err
 	}
-	f, err := os.Open(e.Source)
+	f, info, err := openRegular(e.Source)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%s: %w", e.Name, err)
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	if !info.Mode().IsRegular() {
-		return 0, fmt.Errorf("%s: %s is not a regular file", e.Name, e.Source)
-	}
 	size := info.Size()
 	header, err := ustarHeader(e.Name, '0', 0o644, size)
 	if err != nil {
@@ -380,7 +384,6 @@ func ustarHeader(name string, typeflag byte, mode, size int64) ([]byte, error) {
 		value int64
 	}{
 		{h[100:108], mode}, {h[108:116], 0}, {h[116:124], 0}, {h[124:136], size}, {h[136:148], 0},
-		{h[329:337], 0}, {h[337:345], 0},
 	} {
 		if err := octal(f.field, f.value); err != nil {
 			return nil, err

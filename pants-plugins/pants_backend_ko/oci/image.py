@@ -54,6 +54,7 @@ __all__ = [
     "NewLayer",
     "app_filename",
     "assemble_image",
+    "base_index_digest",
     "build_image",
     "build_index",
     "digest_of",
@@ -392,6 +393,26 @@ def assemble_image(
         platform=platform,
         base_layer_count=len(base.layers),
     )
+
+
+def base_index_digest(index_manifest: bytes, media_type: str, annotations: Mapping[str, str]) -> str:
+    """The `org.opencontainers.image.base.digest` ko writes on an index built on a base index.
+
+    ko's `Build` (`pkg/build/gobuild.go`) first annotates an OCI base index with the user's
+    annotations and the base's own name and digest (`mutate.Annotations`), and `buildAll` then
+    takes the digest of that annotated index: a digest of ggcr's re-encoding of the base index
+    with those annotations merged in (and no subject), which no registry holds. A Docker
+    manifest list is not annotated first, so its own digest is written. `annotations` are the
+    ones ko merges in (the user's, base name and base digest).
+    """
+    digest = digest_of(index_manifest)
+    if media_type != OCI_INDEX:
+        return digest
+    index = ImageIndex.parse(index_manifest, "base index")
+    merged = dict(index.annotations or {})
+    merged.update(_string_map(annotations, "base index annotations"))
+    annotated = dataclasses.replace(index, annotations=FrozenDict(merged), subject=None)
+    return digest_of(annotated.to_bytes())
 
 
 def build_index(

@@ -21,6 +21,7 @@ from pants.util.logging import LogLevel
 
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci.base import BaseImage
+from pants_backend_ko.oci.image import ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, base_index_digest
 from pants_backend_ko.oci.layout import LAYOUT_PREFIX
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.subsystems import KoSubsystem
@@ -52,12 +53,17 @@ class ResolvedBaseImage:
     # Where publish may mount or stream base blobs from: (digest, "registry/repository").
     blob_sources: tuple[tuple[str, str], ...] = ()
     shallow: bool = False  # base layers are referenced, not held (`[ko].shallow_base_images`)
+    index_manifest: bytes | None = None  # the base index's bytes (a registry base index only)
+    name: str | None = None  # the base's fully qualified name (a registry base only)
 
     def index_annotations(self, user_annotations: dict[str, str]) -> dict[str, str]:
+        """The annotations of an index built on this base index, as ko's `buildAll` writes them."""
         annotations = dict(user_annotations)
-        if self.index_digest:
-            annotations["org.opencontainers.image.base.digest"] = self.index_digest
-            annotations["org.opencontainers.image.base.name"] = self.reference
+        if self.index_digest and self.index_manifest is not None:
+            name = self.name or self.reference
+            own = {**annotations, ANNOTATION_BASE_DIGEST: self.index_digest, ANNOTATION_BASE_NAME: name}
+            annotations[ANNOTATION_BASE_NAME] = name
+            annotations[ANNOTATION_BASE_DIGEST] = base_index_digest(self.index_manifest, self.index_media_type, own)
         return annotations
 
 
@@ -181,6 +187,10 @@ async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem, tool: R
         blobs=FrozenDict(blobs),
         blob_sources=tuple(dict.fromkeys(sources)),
         shallow=layout_dir is None and ko.shallow_base_images,
+        index_manifest=files.get(f"blobs/{described['digest'].replace(':', '/', 1)}")
+        if described["is_index"]
+        else None,
+        name=name,
     )
 
 
