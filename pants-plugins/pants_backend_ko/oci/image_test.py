@@ -20,11 +20,11 @@ from pants_backend_ko.oci.base import BaseImage
 from pants_backend_ko.oci.configfile import ConfigFile
 from pants_backend_ko.oci.digest import digest_of
 from pants_backend_ko.oci.image import (
-    base_index_digest,
     ANNOTATION_BASE_DIGEST,
     ANNOTATION_BASE_NAME,
     BuiltImage,
     app_filename,
+    base_index_digest,
     build_image,
     build_index,
 )
