@@ -73,6 +73,8 @@ def test_ko_repository_builds_with_pants_by_adding_build_targets(tmp_path, regis
 
     root = tmp_path / "korepo"
     make_ko_repository(root, base_ref)
+    # An empty folder is an entry of ko's kodata layer (filepath.Walk sees it): here too.
+    (root / "cmd/server/kodata/empty").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KO_", "GOFLAGS"))}
     ko = subprocess.run(
         [str(ko_binary()), "resolve", "--sbom=none", "-f", "config/"],

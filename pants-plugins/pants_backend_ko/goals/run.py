@@ -21,12 +21,12 @@ from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlan, Deplo
 from pants_backend_ko.util_rules.go_build import BuiltGoBinary, GoBuildRequest
 from pants_backend_ko.util_rules.image import (
     HOST_PLATFORMS,
-    KodataContents,
     KoImageSettings,
     KoImageSettingsRequest,
     go_build_request,
 )
 from pants_backend_ko.util_rules.koconfig import RenderBuildFlagsRequest, RenderedBuildFlags
+from pants_backend_ko.util_rules.kodata import KodataContents, KodataRequest
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ async def run_ko_image(field_set: KoImageRunFieldSet, host: PantsPlatform) -> Ru
         go_build_request(settings, settings.import_path, settings.binary_name, host_platform, rendered),
     )
     # The image's kodata, as the image gets it (the files of its dependencies).
-    kodata = await Get(KodataContents, KoImageSettings, settings)
+    kodata = await Get(KodataContents, KodataRequest(settings.address, settings.kodata_dir))
     kodata_digest, kodata_dir = await MultiGet(
         Get(Digest, AddPrefix(kodata.digest, "kodata")), Get(Digest, CreateDigest([Directory("kodata")]))
     )

@@ -18,12 +18,8 @@ from pants.engine.fs import (
     AddPrefix,
     CreateDigest,
     Digest,
-    DigestSubset,
     FileContent,
     MergeDigests,
-    PathGlobs,
-    RemovePrefix,
-    Snapshot,
 )
 from pants.engine.platform import Platform as PantsPlatform
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
@@ -47,12 +43,11 @@ from pants_backend_ko.target_types import KoImageFieldSet, kodata_folder
 from pants_backend_ko.util_rules.base_image import BaseImageRequest, ResolvedBaseImage
 from pants_backend_ko.util_rules.go_build import (
     BuiltGoBinary,
-    DependencySources,
-    DependencySourcesRequest,
     GoBuildRequest,
 )
 from pants_backend_ko.util_rules.go_module import GoModule, GoModuleRequest
 from pants_backend_ko.util_rules.koconfig import LoadedKoConfig, RenderBuildFlagsRequest, RenderedBuildFlags
+from pants_backend_ko.util_rules.kodata import KodataContents, KodataRequest
 from pants_backend_ko.util_rules.layer_writer import (
     BLOBS_DIR,
     HOST_PLATFORMS,
@@ -266,29 +261,6 @@ async def ko_image_settings(
     )
 
 
-@dataclass(frozen=True)
-class KodataContents:
-    """The kodata files of an image, by digest: their contents never enter Pants' Python."""
-
-    files: tuple[str, ...]  # relative to the kodata folder
-    dirs: tuple[str, ...]
-    digest: Digest  # the same files (modes kept), relative to the kodata folder
-
-
-@rule(desc="Read kodata", level=LogLevel.DEBUG)
-async def read_kodata(settings: KoImageSettings) -> KodataContents:
-    """The files under the kodata folder among the image's dependencies' files (its
-    `ko_kodata` target, or whichever targets own them: inference makes them dependencies)."""
-    sources = await Get(DependencySources, DependencySourcesRequest((settings.address,)))
-    if settings.kodata_dir:
-        subset = await Get(Digest, DigestSubset(sources.snapshot.digest, PathGlobs([f"{settings.kodata_dir}/**"])))
-        digest = await Get(Digest, RemovePrefix(subset, settings.kodata_dir))
-    else:  # the repository root (`kodata="."` in a root BUILD file): every file of the dependencies
-        digest = sources.snapshot.digest
-    snapshot = await Get(Snapshot, Digest, digest)
-    return KodataContents(tuple(snapshot.files), tuple(snapshot.dirs), digest)
-
-
 def go_build_request(
     settings: KoImageSettings, import_path: str, binary_name: str, platform: Platform, rendered: RenderedBuildFlags
 ) -> GoBuildRequest:
@@ -371,7 +343,7 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
                 all_platforms=settings.all_platforms,
             ),
         ),
-        Get(KodataContents, KoImageSettings, settings),
+        Get(KodataContents, KodataRequest(settings.address, settings.kodata_dir)),
         Get(ImageName, ImageNameRequest(field_set, settings.import_path)),
     )
     # The main binary first (the entrypoint), then `binaries`, for every platform.
