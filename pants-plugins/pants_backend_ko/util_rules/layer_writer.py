@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.platform import Platform as PantsPlatform
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, collect_rules, rule
@@ -49,7 +49,15 @@ HOST_PLATFORMS = {
 
 @dataclass(frozen=True)
 class LayerWriter:
-    digest: Digest  # holds TOOL_BINARY
+    """The compiled writer. Processes get it as an immutable input at TOOL_DIR: Pants
+    materializes it once and links it into every sandbox (one image build per image and
+    platform would otherwise copy it each time)."""
+
+    digest: Digest  # holds `golayer` at its root
+
+    @property
+    def immutable_inputs(self) -> dict[str, Digest]:
+        return {TOOL_DIR: self.digest}
 
 
 @rule(desc="Compile the Go layer writer", level=LogLevel.DEBUG)
@@ -71,8 +79,8 @@ async def compile_layer_writer(go: GoToolchain, host: PantsPlatform) -> LayerWri
             output_files=("golayer",),
         ),
     )
-    # Outputs are relative to the working directory (TOOL_DIR): put the binary back under it.
-    return LayerWriter(await Get(Digest, AddPrefix(result.output_digest, TOOL_DIR)))
+    # Outputs are relative to the working directory (TOOL_DIR): `golayer` at the digest's root.
+    return LayerWriter(result.output_digest)
 
 
 def _failure(result: FallibleProcessResult) -> str:
@@ -100,13 +108,14 @@ async def write_layers(request: WriteLayersRequest, writer: LayerWriter) -> Writ
     if request.request.out != BLOBS_DIR:
         raise ValueError(f"layer requests write to {BLOBS_DIR}, not {request.request.out}")
     request_file = await Get(Digest, CreateDigest([FileContent(REQUEST_FILE, request.request.to_bytes())]))
-    input_digest = await Get(Digest, MergeDigests([writer.digest, request_file, request.input_digest]))
+    input_digest = await Get(Digest, MergeDigests([request_file, request.input_digest]))
     result = await Get(
         FallibleProcessResult,
         Process(
             argv=(f"./{TOOL_BINARY}", "layers", REQUEST_FILE),
             description=request.description,
             input_digest=input_digest,
+            immutable_input_digests=writer.immutable_inputs,
             output_directories=(BLOBS_DIR,),
             cache_scope=ProcessCacheScope.SUCCESSFUL,
             level=LogLevel.DEBUG,
@@ -137,13 +146,14 @@ class WrittenArchive:
 @rule(desc="Write a docker archive", level=LogLevel.DEBUG)
 async def write_archive(request: WriteArchiveRequest, writer: LayerWriter) -> WrittenArchive:
     request_file = await Get(Digest, CreateDigest([FileContent(REQUEST_FILE, request.request.to_bytes())]))
-    input_digest = await Get(Digest, MergeDigests([writer.digest, request_file, request.input_digest]))
+    input_digest = await Get(Digest, MergeDigests([request_file, request.input_digest]))
     result = await Get(
         FallibleProcessResult,
         Process(
             argv=(f"./{TOOL_BINARY}", "archive", REQUEST_FILE),
             description=request.description,
             input_digest=input_digest,
+            immutable_input_digests=writer.immutable_inputs,
             output_files=(request.request.out,),
             cache_scope=ProcessCacheScope.SUCCESSFUL,
             level=LogLevel.DEBUG,
