@@ -155,7 +155,10 @@ class Bench:
             )
         if self.phase:
             self.peak_rss_mb[self.phase] = max(self.peak_rss_mb.get(self.phase, 0), sampler.peak // MB)
-        return elapsed, timeline.critical_path(timeline.read_run(log_dir))
+        path = timeline.critical_path(timeline.read_run(log_dir))
+        # The client's start and the run's set-up happen before the first workunit: Pants' too.
+        outside = elapsed - sum(seconds for _, seconds in path)
+        return elapsed, ([(timeline.PANTS, outside)] if outside > 0 else []) + path
 
     def base_env(self) -> Dict[str, str]:
         env = dict(os.environ)
