@@ -29,8 +29,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import pytest
 
+from pants_backend_ko.codec import encode
 from pants_backend_ko.oci.remote.push import push_layout
 from pants_backend_ko.oci.remote.transport import RegistryClient
+from pants_backend_ko.tool.messages import BaseFetch
 from tests.peers.pants_repo import make_scratch_repo
 from tests.peers.registry import (
     TOKEN_PASSWORD,
@@ -63,10 +65,10 @@ SHARED_NAMED_CACHES = Path(
 
 
 def run_cli(*args: str, env: Optional[dict] = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """``python -m pants_backend_ko.oci.remote ...`` as a real process with a clean environment."""
+    """``python -m pants_backend_ko.tool ...`` as a real process with a clean environment."""
     full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO_ROOT / "pants-plugins"), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "pants_backend_ko.oci.remote", *args],
+        [sys.executable, "-m", "pants_backend_ko.tool", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, timeout=timeout, text=True,
     )
 
@@ -74,7 +76,7 @@ def run_cli(*args: str, env: Optional[dict] = None, timeout: float = 120) -> sub
 def start_cli(*args: str, env: Optional[dict] = None) -> subprocess.Popen:
     full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO_ROOT / "pants-plugins"), **(env or {})}
     return subprocess.Popen(
-        [sys.executable, "-m", "pants_backend_ko.oci.remote", *args],
+        [sys.executable, "-m", "pants_backend_ko.tool", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, text=True,
     )
 
@@ -559,14 +561,11 @@ def test_corrupted_base_blob_is_refused_by_digest_and_never_cached(registry_plai
     layer = base.images[0].layer_digests[1]
     original = flip_bytes(registry_plain.blob_data_path(layer))
 
-    # The fetch tool the Pants rules run: one line naming the digest; nothing kept.
+    # The fetch the Pants rules run (the tool's `base` verb): one line naming the digest; nothing kept.
     out, cache = tmp_path / "out", tmp_path / "cache"
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO_ROOT / "pants-plugins")}
-    tool = subprocess.run(
-        [sys.executable, "-m", "pants_backend_ko.oci.remote.base_tool", "--ref", ref, "--platform", "linux/amd64",
-         "--out", str(out), "--cache-dir", str(cache)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=60, text=True,
-    )
+    request = tmp_path / "base-request.json"
+    request.write_bytes(encode(BaseFetch(reference=ref, platforms=("linux/amd64",), cache_dir=str(cache))))
+    tool = run_cli("base", "--request", str(request), "--out", str(out), timeout=60)
     assert tool.returncode == 1
     line = one_error_line(tool.stderr)
     assert line.startswith(f"error: registry {registry_plain.host}: blob {unique_repo}/base@{layer}: the downloaded content hashes to sha256:"), line

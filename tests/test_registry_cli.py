@@ -1,4 +1,5 @@
-"""``python -m pants_backend_ko.oci.remote`` as a process: one stdout line, one error line, exit codes."""
+"""``python -m pants_backend_ko.tool`` as a process: one stdout line, one error line, exit codes;
+the typed messages of its verbs written and read as the Pants rules do."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pants_backend_ko.codec import decode, encode
+from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
+from pants_backend_ko.tool.messages import ImagePush, PushPlan, StatusQuery
 from tests.peers.registry import BASIC_PASSWORD, skopeo, write_test_layout
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -16,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def run_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
     full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO_ROOT / "pants-plugins"), **env}
     return subprocess.run(
-        [sys.executable, "-m", "pants_backend_ko.oci.remote", *args],
+        [sys.executable, "-m", "pants_backend_ko.tool", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=full_env,
@@ -77,15 +81,14 @@ def test_push_plan_pushes_every_image_and_reports_each_failure(registry_tls, tmp
     plan_dir = tmp_path / "plan"
     good = write_test_layout(str(plan_dir / "images/0"))
     bad = write_test_layout(str(plan_dir / "images/1"), single=True, seed=3)
-    plan = {
-        "jobs": 2,
-        "insecure_registries": [],
-        "images": [
-            {"layout": "images/0", "repository": f"{peer.host}/{unique_repo}/good", "tags": ["latest"], "blob_sources": [], "sboms": []},
-            {"layout": "images/1", "repository": f"{peer.host}/{unique_repo}/bad", "tags": ["-not-a-tag"], "blob_sources": [], "sboms": []},
-        ],
-    }
-    (plan_dir / "plan.json").write_text(json.dumps(plan))
+    plan = PushPlan(
+        images=(
+            ImagePush(layout="images/0", repository=f"{peer.host}/{unique_repo}/good", tags=("latest",)),
+            ImagePush(layout="images/1", repository=f"{peer.host}/{unique_repo}/bad", tags=("-not-a-tag",)),
+        ),
+        jobs=2,
+    )
+    (plan_dir / "plan.json").write_bytes(encode(plan))
     env = peer.docker_config_env(str(tmp_path / "dc"))
     proc = run_cli("push-plan", "--plan", str(plan_dir / "plan.json"), "--ca-bundle", peer.ca_bundle, env=env)
     assert proc.returncode == 1
@@ -95,3 +98,13 @@ def test_push_plan_pushes_every_image_and_reports_each_failure(registry_tls, tmp
     assert skopeo("inspect", "--format", "{{.Digest}}", *peer.skopeo_flags(), f"docker://{peer.ref(unique_repo + '/good', 'latest')}").decode().strip() == good.root_digest
     assert BASIC_PASSWORD not in proc.stdout + proc.stderr
     assert bad.root_digest not in proc.stdout
+
+    # The read-only check `pants publish` runs first: the good image is there under its tag.
+    query = tmp_path / "query.json"
+    good_repo, bad_repo = f"{peer.host}/{unique_repo}/good", f"{peer.host}/{unique_repo}/bad"
+    query.write_bytes(encode(StatusQuery((RepositoryQuery(good_repo, ("latest",)), RepositoryQuery(bad_repo, ("v1",))), sbom=False)))
+    status = run_cli("status", "--query", str(query), "--ca-bundle", peer.ca_bundle, env=env)
+    assert (status.returncode, status.stderr) == (0, "")
+    state = decode(RegistryState, status.stdout.encode(), "status answer")
+    assert state.tags == {f"{good_repo}:latest": good.root_digest, f"{bad_repo}:v1": None}
+    assert state.is_published(good_repo, good.root_digest, ["latest"])

@@ -26,6 +26,7 @@ from pants_backend_ko.oci.manifest import ImageManifest
 from pants_backend_ko.oci.digest import digest_of
 from pants_backend_ko.oci.reference import parse_reference
 from pants_backend_ko.oci.remote.attach import SPDX_ARTIFACT_TYPE, attach_sbom, cosign_sbom_tag, list_referrers
+from pants_backend_ko.oci.remote.pull import manifest_digest_at
 from pants_backend_ko.oci.remote.push import push_layout
 from pants_backend_ko.golang.gobuildinfo import parse_go_version_m
 from pants_backend_ko.sign.artifacts import ArtifactStore
@@ -260,9 +261,7 @@ def test_cosign_verifies_the_attached_sboms(cosign, cosign_keys, signed):
     for digest in [published.digest, *published.children]:
         out = verify(cosign, cosign_keys, published, published.ref(digest), "--attachment", "sbom").stdout
         with client_for(published.peer, str(published.workdir)) as client:
-            sbom_image = ArtifactStore(
-                client, published.repository.split("/", 1)[1], push=False
-            ).pusher.manifest_digest_at(cosign_sbom_tag(digest))
+            sbom_image = manifest_digest_at(client, published.repository.split("/", 1)[1], cosign_sbom_tag(digest))
             [referrer] = list_referrers(client, published.repository, digest, artifact_type=SPDX_ARTIFACT_TYPE)
         assert json.loads(out)[0]["critical"]["image"]["docker-manifest-digest"] == sbom_image
         verify(cosign, cosign_keys, published, published.ref(referrer.digest))

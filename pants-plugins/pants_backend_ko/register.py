@@ -5,6 +5,7 @@ from pants_backend_ko import target_types as ko_target_types
 from pants_backend_ko.goals import deploy, package, publish, run, tailor
 from pants_backend_ko.util_rules import (
     base_image,
+    command_line,
     deploy_plan,
     go_build,
     go_inference,
@@ -17,6 +18,7 @@ from pants_backend_ko.util_rules import (
     manifests,
     naming,
     registry,
+    tool,
 )
 
 
@@ -27,6 +29,8 @@ def target_types():
 def rules():
     return [
         *subsystems.rules(),
+        *tool.rules(),
+        *command_line.rules(),
         *go_module.rules(),
         *go_packages.rules(),
         *go_inference.rules(),

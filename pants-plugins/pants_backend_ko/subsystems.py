@@ -10,6 +10,7 @@ from pants.option.option_types import (
     BoolOption,
     DictOption,
     EnumOption,
+    FloatOption,
     IntOption,
     StrListOption,
     StrOption,
@@ -17,7 +18,12 @@ from pants.option.option_types import (
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
 
+from pants_backend_ko.errors import KoError
 from pants_backend_ko.koconfig.config import DEFAULT_BASE_IMAGE
+from pants_backend_ko.oci.remote.limits import InvalidLimitsError, TransportLimits
+
+DEFAULT_PLATFORM = "linux/amd64"  # ko's, whatever the host
+DEFAULT_TAG = "latest"
 
 
 class NamingMode(Enum):
@@ -50,13 +56,15 @@ class KoSubsystem(Subsystem):
         ),
     )
     default_platforms = StrListOption(
-        default=["linux/amd64"],
+        default=[],
         help=softwrap(
-            """
+            f"""
             Platforms of every `ko_image` that sets no `platforms`, as `os/arch[/variant]`.
-            ko's default is `linux/amd64` whatever the host; several platforms give an image index.
-            `["host"]` builds for the machine running Pants (e.g. `linux/arm64` on Apple silicon
-            Linux VMs); `["all"]` for every platform of the base image.
+            Empty (the default) means ko's default, `{DEFAULT_PLATFORM}`, whatever the host; several
+            platforms give an image index. `["host"]` builds for the machine running Pants (e.g.
+            `linux/arm64` on Apple silicon Linux VMs); `["all"]` for every platform of the base image.
+            A single string (`default_platforms = "linux/arm64"`) is that one platform: Pants adds a
+            string to the option's default, which is empty for that reason.
             """
         ),
     )
@@ -82,8 +90,13 @@ class KoSubsystem(Subsystem):
         ),
     )
     default_tags = StrListOption(
-        default=["latest"],
-        help="Tags pushed for every `ko_image` that sets no `tags` (ko's `--tags`).",
+        default=[],
+        help=softwrap(
+            f"""
+            Tags pushed for every `ko_image` that sets no `tags` (ko's `--tags`). Empty (the default)
+            means `{DEFAULT_TAG}`; a single string (`default_tags = "stable"`) is that one tag.
+            """
+        ),
     )
     insecure_registries = StrListOption(
         default=[],
@@ -110,6 +123,29 @@ class KoSubsystem(Subsystem):
             Extra environment variables for every `go` command (ko's `defaultEnv`), e.g.
             `{"GOEXPERIMENT": "loopvar", "CC": "aarch64-linux-gnu-gcc"}`. They are part of the
             build's cache key.
+            """
+        ),
+    )
+    registry_timeout = FloatOption(
+        default=TransportLimits().timeout,
+        help=softwrap(
+            """
+            Seconds a registry (or its token server, or the storage it redirects downloads to) may
+            leave an exchange without progress before it fails: connecting, answering a request,
+            accepting an upload or sending an answer. The error says which (`connected, but no
+            answer within 60 s`, `the answer stopped: no data for 60 s`). Applies to base image
+            downloads, the registry check of `publish`, and pushes.
+            """
+        ),
+    )
+    registry_min_speed = IntOption(
+        default=TransportLimits().min_speed,
+        help=softwrap(
+            """
+            The lowest average speed, in bytes per second over `[ko].registry_timeout` seconds, of
+            an upload to or download from a registry; a slower transfer fails instead of taking
+            hours (as curl's `--speed-limit`/`--speed-time`). `0` allows any speed (a transfer then
+            only fails when no byte moves for `[ko].registry_timeout` seconds).
             """
         ),
     )
@@ -163,6 +199,36 @@ class KoSubsystem(Subsystem):
             """
         ),
     )
+
+    def platforms_option(self) -> tuple[str, ...] | None:
+        """`[ko].default_platforms` as the user set it, or None (then ko's default applies).
+
+        The defaults of list options are empty on purpose: Pants reads a bare string as "add to
+        the default", so with a non-empty default `default_platforms = "linux/arm64"` meant
+        amd64 and arm64, and `"linux/amd64"` listed amd64 twice.
+        """
+        values = tuple(self.default_platforms)
+        for value in values:
+            if "," in value or len(value.split()) > 1:
+                raise KoError(
+                    f"[ko].default_platforms: {value!r} is one string naming several platforms; write a list, "
+                    'e.g. default_platforms = ["linux/amd64", "linux/arm64"].'
+                )
+        return values or None
+
+    def tags_option(self) -> tuple[str, ...]:
+        """`[ko].default_tags`, or ko's `latest` when it is not set (see `platforms_option`)."""
+        return tuple(self.default_tags) or (DEFAULT_TAG,)
+
+    @property
+    def transport_limits(self) -> TransportLimits:
+        """The bounds on registry exchanges: the `transport` of every message that makes the tool
+        talk to a registry (`PushPlan`, `StatusQuery`, `BaseFetch` in `tool/messages.py`)."""
+        try:
+            return TransportLimits(timeout=self.registry_timeout, min_speed=self.registry_min_speed)
+        except InvalidLimitsError as e:
+            option = "registry_timeout" if "timeout" in e.what else "registry_min_speed"
+            raise KoError(f"{e.what}.", where=f"[ko].{option}") from None
 
     class EnvironmentAware(ExecutableSearchPathsOptionMixin, Subsystem.EnvironmentAware):
         env_vars_used_by_options = ("PATH",)

@@ -366,6 +366,20 @@ class ProxiedRequest:
         return None
 
 
+def read_request_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """The body of the request ``handler`` is serving (chunked or with a Content-Length)."""
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        out = b""
+        while True:
+            size = int(handler.rfile.readline().strip() or b"0", 16)
+            if size == 0:
+                handler.rfile.readline()
+                return out
+            out += handler.rfile.read(size)
+            handler.rfile.readline()
+    return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+
+
 class _Recorder(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -435,16 +449,7 @@ class FaultProxy:
                 pass
 
             def _body(self) -> bytes:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    out = b""
-                    while True:
-                        size = int(self.rfile.readline().strip() or b"0", 16)
-                        if size == 0:
-                            self.rfile.readline()
-                            return out
-                        out += self.rfile.read(size)
-                        self.rfile.readline()
-                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                return read_request_body(self)
 
             def _reply(self, status: int, headers: Dict[str, str], body: bytes) -> None:
                 self.send_response(status)

@@ -14,8 +14,8 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
 from pants_backend_ko.target_types import KoManifestsFieldSet
-from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlan, DeployPlanRequest
-from pants_backend_ko.util_rules.registry import RegistryToolEnv
+from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlanRequest, PreparedDeploy
+from pants_backend_ko.util_rules.tool import KoTool
 
 KUBECTL_ENV_VARS = ("KUBECONFIG", "KUBECTL", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT")
 
@@ -26,21 +26,20 @@ class KoManifestsDeployFieldSet(KoManifestsFieldSet, DeployFieldSet):
 
 
 @rule(desc="Deploy ko_manifests", level=LogLevel.DEBUG)
-async def deploy_ko_manifests(field_set: KoManifestsDeployFieldSet, tool: RegistryToolEnv) -> DeployProcess:
-    plan = await Get(DeployPlan, DeployPlanRequest(field_set, push_images=False))
-    verb = field_set.verb.value or "apply"
-    images = plan.rendered.images if verb != "delete" else ()
+async def deploy_ko_manifests(field_set: KoManifestsDeployFieldSet, tool: KoTool) -> DeployProcess:
+    deploy = await Get(PreparedDeploy, DeployPlanRequest(field_set, push_images=False))
+    verb = deploy.plan.verb
+    images = deploy.rendered.images if verb != "delete" else ()
     wrapped = await MultiGet(
         Get(WrappedTarget, WrappedTargetRequest(image.settings.address, description_of_origin=str(field_set.address)))
         for image in images
     )
     # A deploy process gets only the environment passed to it: kubectl's configuration too.
     kube_env = await Get(EnvironmentVars, EnvironmentVarsRequest(KUBECTL_ENV_VARS))
-    env = {**tool.env, **{k: v for k, v in kube_env.items() if v}, **plan.env}
     process = InteractiveProcess(
-        argv=(*plan.argv, PLAN_FILE),
-        env=env,
-        input_digest=plan.digest,
+        argv=deploy.argv(tool, PLAN_FILE),
+        env={**tool.local_env, **{k: v for k, v in kube_env.items() if v}},
+        input_digest=deploy.digest,
     )
     return DeployProcess(
         name=str(field_set.address),

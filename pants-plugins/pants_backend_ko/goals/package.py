@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
-from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
-from pants.engine.internals.options_parsing import _Options
+from pants.engine.fs import (
+    AddPrefix,
+    CreateDigest,
+    Digest,
+    FileContent,
+    FileDigest,
+    FileEntry,
+    MergeDigests,
+)
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
@@ -21,7 +29,9 @@ from pants_backend_ko.oci.layout import (
     tar_order,
 )
 from pants_backend_ko.oci.mediatypes import INDEX_TYPES
+from pants_backend_ko.oci.reference import digest_reference
 from pants_backend_ko.target_types import KoImageFieldSet, KoManifestsFieldSet
+from pants_backend_ko.util_rules.command_line import CommandLineGoals
 from pants_backend_ko.util_rules.image import BuiltKoImage, KoImageRequest
 from pants_backend_ko.util_rules.layer_writer import WriteArchiveRequest, WrittenArchive
 from pants_backend_ko.util_rules.manifests import (
@@ -41,7 +51,7 @@ def image_metadata(image: BuiltKoImage) -> dict:
     name = image.name
     references = []
     if name.repository:
-        references.append(f"{name.repository}@{image.digest}")
+        references.append(digest_reference(name.repository, image.digest))
         references.extend(f"{name.repository}:{tag}" for tag in name.tags)
     return {
         "address": str(image.settings.address),
@@ -56,11 +66,12 @@ def image_metadata(image: BuiltKoImage) -> dict:
     }
 
 
-def docker_archive_wanted(options: _Options) -> bool:
+def docker_archive_wanted(goals: CommandLineGoals) -> bool:
     """Whether `package` was asked for on the command line. Pants 2.17 runs the package rule
     inside `publish` (and `experimental-deploy`) too, where nobody reads the docker archive:
-    writing it there would copy every image's bytes once more for nothing."""
-    return "package" in options.options.goals
+    writing it there would copy every image's bytes once more for nothing. When the goals are
+    unknown (a Pants that moved them), the archive is written, as before."""
+    return goals.goals is None or "package" in goals.goals
 
 
 _LAYOUT_IN_SANDBOX = "__ko_layout"
@@ -108,7 +119,7 @@ async def docker_archive(image: BuiltKoImage, out: str) -> Digest:
 
 
 @rule(desc="Package a ko_image", level=LogLevel.DEBUG)
-async def package_ko_image(field_set: KoImagePackageFieldSet, options: _Options) -> BuiltPackage:
+async def package_ko_image(field_set: KoImagePackageFieldSet, goals: CommandLineGoals) -> BuiltPackage:
     image = await Get(BuiltKoImage, KoImageRequest(field_set))
     output_path = field_set.output_path.value_or_default(file_ending=None)
     metadata = json.dumps(image_metadata(image), indent=2, sort_keys=True) + "\n"
@@ -118,7 +129,7 @@ async def package_ko_image(field_set: KoImagePackageFieldSet, options: _Options)
             Get(Digest, CreateDigest([FileContent(f"{output_path}.ko-image.json", metadata.encode())])),
         )
     )
-    archive = image.loadable and docker_archive_wanted(options)
+    archive = image.loadable and docker_archive_wanted(goals)
     if archive:
         digests.append(await docker_archive(image, f"{output_path}.tar"))
     artifacts = [
@@ -148,10 +159,18 @@ async def package_ko_manifests(field_set: KoManifestsPackageFieldSet) -> BuiltPa
     rendered = await Get(RenderedManifests, RenderManifestsRequest(field_set))
     output_path = field_set.output_path.value_or_default(file_ending=None)
     spec_path = field_set.address.spec_path
-    files = [FileContent(f"{output_path}.yaml", rendered.combined.encode("utf-8"))]
+    combined = rendered.combined.encode("utf-8")
+    files: list[FileContent | FileEntry] = [FileContent(f"{output_path}.yaml", combined)]
     for path, text in rendered.files:
         relative = os.path.relpath(path, spec_path) if spec_path else path
-        files.append(FileContent(f"{output_path}/{relative}", text.encode("utf-8")))
+        data = text.encode("utf-8")
+        if data == combined:
+            # One file: the same bytes under a second name, passed by digest. The engine holds
+            # ~10 bytes of memory per byte it is handed, which counts for large manifests.
+            file_digest = FileDigest(hashlib.sha256(data).hexdigest(), len(data))
+            files.append(FileEntry(f"{output_path}/{relative}", file_digest))
+        else:
+            files.append(FileContent(f"{output_path}/{relative}", data))
     digest = await Get(Digest, CreateDigest(files))
     return BuiltPackage(
         digest,

@@ -1,19 +1,22 @@
 """`pants publish` for `ko_image`: push the packaged layout's exact bytes, then the tags.
 
-Pants runs the publish processes one after another, so before any of them one read-only check
-asks the registry, for every `ko_image` being published at once, which images it already has
-with all their tags and SBOMs; only the others get a push process (ko's HEAD-before-push, done
-for the whole batch in one round trip instead of one process per image).
+Pants asks every publish rule for its processes at once, then runs the processes one after
+another. So before any push, one read-only check asks the registry, for every `ko_image` the
+command line publishes, which images it already has with all their tags and SBOMs (it needs
+only names and tags, so it runs while the binaries build); those images are skipped. The first
+image that needs a push gets one process that pushes every such image in parallel, as `ko build`
+does; the others have nothing left to run (their names are listed under that process).
+
+A rule sees only its own target, so the batch is the command line's targets
+(`util_rules/command_line.py`, the one place that reads Pants' private options). An image
+outside the batch (published by `experimental-deploy`, or when the command line cannot be
+read) is checked and pushed on its own: slower, same result.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from pants.base.glob_match_error_behavior import GlobMatchErrorBehavior
-from pants.base.specs import Specs
-from pants.base.specs_parser import SpecsParser
 from pants.core.goals.publish import (
     PublishFieldSet,
     PublishOutputData,
@@ -21,18 +24,18 @@ from pants.core.goals.publish import (
     PublishProcesses,
     PublishRequest,
 )
-from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
-from pants.engine.internals.options_parsing import _Options
+from pants.engine.fs import Digest
 from pants.engine.process import InteractiveProcess
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.engine.target import FilteredTargets
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from pants_backend_ko.codec import encode
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
+from pants_backend_ko.util_rules.command_line import CommandLineTargets
 from pants_backend_ko.util_rules.image import (
     BuiltKoImage,
     KoImageRequest,
@@ -40,11 +43,8 @@ from pants_backend_ko.util_rules.image import (
     KoImageSettingsRequest,
 )
 from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest
-from pants_backend_ko.util_rules.registry import (
-    RegistryStatusRequest,
-    RegistryToolEnv,
-    push_plan,
-)
+from pants_backend_ko.util_rules.registry import PlanFolderRequest, RegistryStatusRequest, push_plan
+from pants_backend_ko.util_rules.tool import KoTool
 
 
 class PublishKoImageRequest(PublishRequest):
@@ -61,8 +61,9 @@ class KoImagePublishFieldSet(KoImageFieldSet, PublishFieldSet):
 
 def nowhere_to_publish(address) -> KoError:
     return KoError(
-        f"{address}: nowhere to publish: set KO_DOCKER_REPO (e.g. `KO_DOCKER_REPO=ghcr.io/acme`), "
-        "[ko].docker_repo, or the target's `repository` field."
+        "nowhere to publish: set KO_DOCKER_REPO (e.g. `KO_DOCKER_REPO=ghcr.io/acme`), "
+        "[ko].docker_repo, or the target's `repository` field.",
+        where=str(address),
     )
 
 
@@ -82,24 +83,12 @@ class PublishBatch:
 
 
 @rule(desc="Collect the ko_images to publish", level=LogLevel.DEBUG)
-async def publish_batch(_: PublishBatchRequest, options: _Options) -> PublishBatch:
-    # Pants 2.17 gives a publish rule one target and no view of the others (the goal's `Specs`
-    # are out of scope under its per-environment Get), so the command line's specs are parsed
-    # again here, as the goal did (the launcher runs Pants from the build root). Any surprise
-    # (`--changed-since`, an odd spec) only makes the batch smaller: an image missing from it
-    # is checked on its own.
-    try:
-        specs = SpecsParser(working_dir=".").parse_specs(
-            options.options.specs,
-            description_of_origin="CLI arguments",
-            unmatched_glob_behavior=GlobMatchErrorBehavior.ignore,
-        )
-    except Exception:  # noqa: BLE001 - the goal itself reports bad specs
-        return PublishBatch((), "")
-    targets = await Get(FilteredTargets, Specs, specs)
+async def publish_batch(_: PublishBatchRequest, command_line: CommandLineTargets) -> PublishBatch:
     # The same (narrowed) requests build_ko_image makes, so these are computed once.
     requests = [
-        KoImageRequest(KoImagePublishFieldSet.create(t)) for t in targets if KoImagePublishFieldSet.is_applicable(t)
+        KoImageRequest(KoImagePublishFieldSet.create(t))
+        for t in command_line.targets
+        if KoImagePublishFieldSet.is_applicable(t)
     ]
     settings = await MultiGet(Get(KoImageSettings, KoImageSettingsRequest(r.field_set)) for r in requests)
     names = await MultiGet(
@@ -117,7 +106,7 @@ def image_output(image: BuiltKoImage) -> FrozenDict:
             "import_path": image.settings.import_path,
             "repository": image.name.repository,
             "digest": image.digest,
-            "reference": f"{image.name.repository}@{image.digest}",
+            "reference": image.name.reference(image.digest),
             "tags": image.name.tags,
         }
     )
@@ -127,7 +116,7 @@ PLAN_DIR = "ko-publish"
 
 
 @rule(desc="Publish a ko_image", level=LogLevel.DEBUG)
-async def publish_ko_image(request: PublishKoImageRequest, ko: KoSubsystem, tool: RegistryToolEnv) -> PublishProcesses:
+async def publish_ko_image(request: PublishKoImageRequest, ko: KoSubsystem, tool: KoTool) -> PublishProcesses:
     field_set = request.field_set
     image = await Get(BuiltKoImage, KoImageRequest(field_set))
     repository = image.name.repository
@@ -147,7 +136,7 @@ async def publish_ko_image(request: PublishKoImageRequest, ko: KoSubsystem, tool
         return PublishProcesses(
             [
                 PublishPackages(
-                    names=(f"{repository}@{image.digest}",),
+                    names=(image.name.reference(image.digest),),
                     process=None,
                     description=f"(already in the registry{tags})",
                     data=PublishOutputData({"publisher": "ko", "images": (image_output(image),)}),
@@ -175,22 +164,18 @@ async def publish_ko_image(request: PublishKoImageRequest, ko: KoSubsystem, tool
         if not pending or pending[0].settings.address != image.settings.address:
             return PublishProcesses([])
     plan, placements = push_plan(pending, ko)
-    parts = await MultiGet(
-        Get(Digest, CreateDigest([FileContent(f"{PLAN_DIR}/plan.json", json.dumps(plan, indent=2).encode())])),
-        *(Get(Digest, AddPrefix(digest, f"{PLAN_DIR}/{path}")) for digest, path in placements),
-    )
-    argv = [tool.python, "-m", "pants_backend_ko.oci.remote", "push-plan", "--plan", f"{PLAN_DIR}/plan.json"]
+    digest = await Get(Digest, PlanFolderRequest(PLAN_DIR, FrozenDict({"plan.json": encode(plan)}), placements))
     process = InteractiveProcess(
-        argv=tuple(argv),
-        env=dict(tool.env),
-        input_digest=await Get(Digest, MergeDigests(parts)),
+        argv=tool.local_argv("push-plan", "--plan", f"{PLAN_DIR}/plan.json"),
+        env=tool.local_env,
+        input_digest=digest,
     )
     tag_sets = {i.name.tags for i in pending}
     tags = next(iter(tag_sets)) if len(tag_sets) == 1 else ()
     return PublishProcesses(
         [
             PublishPackages(
-                names=tuple(f"{i.name.repository}@{i.digest}" for i in pending),
+                names=tuple(i.name.reference(i.digest) for i in pending),
                 process=process,
                 description=f"tags: {', '.join(tags)}" if tags else None,
                 data=PublishOutputData({"publisher": "ko", "images": tuple(image_output(i) for i in pending)}),

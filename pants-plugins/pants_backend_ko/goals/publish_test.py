@@ -17,13 +17,17 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
+from pants_backend_ko.codec import decode
 from pants_backend_ko.goals.package import KoImagePackageFieldSet
 from pants_backend_ko.goals.publish import KoImagePublishFieldSet, PublishKoImageRequest
 from pants_backend_ko.goals.run import KoManifestsRunFieldSet
+from pants_backend_ko.oci.remote.limits import TransportLimits
 from pants_backend_ko.testutil import go_module_files, hello_main, ko_error_message, ko_rule_runner, set_ko_options
-from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlan, DeployPlanRequest
+from pants_backend_ko.tool.messages import DeployPlan, ImagePush, PushPlan
+from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlanRequest, PreparedDeploy
 
 IMG = Address("pub/cmd/api", target_name="img")
+WEB = Address("pub/cmd/web", target_name="img")
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +35,15 @@ def rule_runner() -> RuleRunner:
     rule_runner = ko_rule_runner(
         extra_rules=[
             QueryRule(PublishProcesses, (PublishKoImageRequest,)),
-            QueryRule(DeployPlan, (DeployPlanRequest,)),
+            QueryRule(PreparedDeploy, (DeployPlanRequest,)),
             QueryRule(RunRequest, (KoManifestsRunFieldSet,)),
         ]
     )
     rule_runner.write_files(
         {
-            **go_module_files("pub", "example.com/pub", {"cmd/api": hello_main("api")}),
+            **go_module_files("pub", "example.com/pub", {"cmd/api": hello_main("api"), "cmd/web": hello_main("web")}),
             "pub/cmd/api/BUILD": "ko_image(name='img', platforms=['linux/amd64'], tags=['v2', 'latest'])\n",
+            "pub/cmd/web/BUILD": "ko_image(name='img', platforms=['linux/amd64'])\n",
             "pub/deploy/api.yaml": "kind: Pod\nmetadata: {name: api}\nspec:\n  containers:\n    - image: ko://example.com/pub/cmd/api\n",
             "pub/deploy/BUILD": (
                 "ko_manifests(name='apply', kubectl_args=['-n', 'demo'])\n"
@@ -49,8 +54,8 @@ def rule_runner() -> RuleRunner:
     return rule_runner
 
 
-def publish(rule_runner: RuleRunner) -> PublishProcesses:
-    target = rule_runner.get_target(IMG)
+def publish(rule_runner: RuleRunner, address: Address = IMG) -> PublishProcesses:
+    target = rule_runner.get_target(address)
     package = rule_runner.request(BuiltPackage, [KoImagePackageFieldSet.create(target)])
     request = PublishKoImageRequest(KoImagePublishFieldSet.create(target), (package,))
     # No registry answers here: the batch check says "unknown" and the push is planned.
@@ -61,7 +66,7 @@ def test_publish_pushes_the_packaged_layout(rule_runner: RuleRunner) -> None:
     # SBOM attachment has its own tests (tests/test_sbom.py): left out here to keep argv exact.
     set_ko_options(
         rule_runner,
-        ["--ko-insecure-registries=['reg.internal:5000']", "--no-ko-sbom"],
+        ["--ko-insecure-registries=['reg.internal:5000']", "--no-ko-sbom", "--ko-registry-timeout=7.5"],
         env={"KO_DOCKER_REPO": "127.0.0.1:5000/pub"},
     )
     (published,) = publish(rule_runner)
@@ -70,21 +75,42 @@ def test_publish_pushes_the_packaged_layout(rule_runner: RuleRunner) -> None:
     assert repository.startswith("127.0.0.1:5000/pub/api-")
     assert published.names == (f"{repository}@{image['digest']}",) == (image["reference"],)
     argv = published.process.process.argv
-    assert argv == (sys.executable, "-m", "pants_backend_ko.oci.remote", "push-plan", "--plan", "ko-publish/plan.json")
+    assert argv == (sys.executable, "-m", "pants_backend_ko.tool", "push-plan", "--plan", "ko-publish/plan.json")
     # The process pushes the very files `pants package` wrote: the layout is in its input.
     files = {
         fc.path: fc.content for fc in rule_runner.request(DigestContents, [published.process.process.input_digest])
     }
-    assert json.loads(files["ko-publish/plan.json"]) == {
-        "insecure_registries": ["reg.internal:5000"],
-        "jobs": 4,
-        "images": [
-            {"layout": "images/0", "repository": repository, "tags": ["v2", "latest"], "blob_sources": [], "sboms": []}
-        ],
-    }
+    assert decode(PushPlan, files["ko-publish/plan.json"], "plan.json") == PushPlan(
+        images=(ImagePush(layout="images/0", repository=repository, tags=("v2", "latest")),),
+        jobs=4,
+        insecure_registries=("reg.internal:5000",),
+        transport=TransportLimits(timeout=7.5, min_speed=10240),  # [ko].registry_* reach the push
+    )
+    assert json.loads(files["ko-publish/plan.json"])["transport"] == {"timeout": 7.5, "min_speed": 10240}
     package = rule_runner.request(BuiltPackage, [KoImagePackageFieldSet.create(rule_runner.get_target(IMG))])
     packaged = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [package.digest])}
     assert files["ko-publish/images/0/index.json"] == packaged["pub.cmd.api/img/index.json"]
+
+
+def test_the_command_line_targets_are_pushed_by_one_process(rule_runner: RuleRunner) -> None:
+    # Pants runs publish processes one after another: the first image that needs a push pushes
+    # every image of the command line in parallel; the other has nothing left to run.
+    set_ko_options(rule_runner, ["--no-ko-sbom", "pub/cmd::"], env={"KO_DOCKER_REPO": "127.0.0.1:5000/pub"})
+    (first,) = publish(rule_runner, IMG)
+    assert publish(rule_runner, WEB) == PublishProcesses([])
+    api, web = first.data["images"]
+    assert (api["target"], web["target"]) == (IMG, WEB)
+    assert first.names == (api["reference"], web["reference"])
+    files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [first.process.process.input_digest])}
+    plan = decode(PushPlan, files["ko-publish/plan.json"], "plan.json")
+    assert [(image.layout, image.repository, image.tags) for image in plan.images] == [
+        ("images/0", api["repository"], ("v2", "latest")),
+        ("images/1", web["repository"], ("latest",)),
+    ]
+    # Without the command line (another goal publishes it), each image is pushed on its own.
+    set_ko_options(rule_runner, ["--no-ko-sbom"], env={"KO_DOCKER_REPO": "127.0.0.1:5000/pub"})
+    (alone,) = publish(rule_runner, WEB)
+    assert alone.names == (web["reference"],)
 
 
 def test_publish_without_a_repository(rule_runner: RuleRunner) -> None:
@@ -97,34 +123,42 @@ def test_publish_without_a_repository(rule_runner: RuleRunner) -> None:
     )
 
 
-def deploy_plan(rule_runner: RuleRunner, name: str) -> tuple[dict, dict[str, bytes], DeployPlan]:
+def test_registry_limits_that_bound_nothing_are_one_line(rule_runner: RuleRunner) -> None:
+    set_ko_options(
+        rule_runner, ["--no-ko-sbom", "--ko-registry-timeout=0"], env={"KO_DOCKER_REPO": "127.0.0.1:5000/pub"}
+    )
+    with pytest.raises(ExecutionError) as excinfo:
+        publish(rule_runner)
+    assert ko_error_message(excinfo) == (
+        "[ko].registry_timeout: the registry timeout must be a positive number of seconds, got 0.0."
+    )
+
+
+def deploy_plan(rule_runner: RuleRunner, name: str) -> tuple[DeployPlan, dict[str, bytes], PreparedDeploy]:
     target = rule_runner.get_target(Address("pub/deploy", target_name=name))
-    plan = rule_runner.request(DeployPlan, [DeployPlanRequest(KoManifestsRunFieldSet.create(target), push_images=True)])
-    files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [plan.digest])}
-    return json.loads(files[PLAN_FILE]), files, plan
+    prepared = rule_runner.request(
+        PreparedDeploy, [DeployPlanRequest(KoManifestsRunFieldSet.create(target), push_images=True)]
+    )
+    files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [prepared.digest])}
+    plan = decode(DeployPlan, files[PLAN_FILE], PLAN_FILE)
+    assert plan == prepared.plan  # what the tool reads is what the rule wrote
+    return plan, files, prepared
 
 
 def test_deploy_plan_pushes_then_applies(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, ["--ko-docker-repo=127.0.0.1:5000/pub", "--no-ko-sbom"])
     plan, files, deploy = deploy_plan(rule_runner, "apply")
     (image,) = deploy.rendered.images
-    assert plan == {
-        "target": "pub/deploy:apply",
-        "verb": "apply",
-        "manifest": "rendered.yaml",
-        "kubectl_args": ["-n", "demo"],
-        "insecure_registries": [],
-        "jobs": 4,
-        "images": [
-            {
-                "layout": "images/0",
-                "repository": image.name.repository,
-                "tags": ["v2", "latest"],
-                "blob_sources": [],
-                "sboms": [],
-            }
-        ],
-    }
+    assert plan == DeployPlan(
+        target="pub/deploy:apply",
+        verb="apply",
+        manifest="rendered.yaml",
+        kubectl_args=("-n", "demo"),
+        push=PushPlan(
+            images=(ImagePush(layout="images/0", repository=image.name.repository, tags=("v2", "latest")),),
+            transport=TransportLimits(timeout=60.0, min_speed=10240),  # the defaults reach the deploy's push
+        ),
+    )
     # Two tags, one of them latest: ko's reference is repo@digest.
     assert files["ko-deploy/rendered.yaml"].decode().endswith(f"- image: {image.name.repository}@{image.digest}\n")
     assert "ko-deploy/images/0/index.json" in files
@@ -132,13 +166,21 @@ def test_deploy_plan_pushes_then_applies(rule_runner: RuleRunner) -> None:
     run = rule_runner.request(
         RunRequest, [KoManifestsRunFieldSet.create(rule_runner.get_target(Address("pub/deploy", target_name="apply")))]
     )
-    assert run.args == (*deploy.argv, f"{{chroot}}/{PLAN_FILE}", "--")
+    assert run.args == (
+        sys.executable,
+        "-m",
+        "pants_backend_ko.tool",
+        "deploy",
+        "--plan",
+        f"{{chroot}}/{PLAN_FILE}",
+        "--",
+    )
 
 
 def test_delete_pushes_nothing(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, ["--ko-docker-repo=127.0.0.1:5000/pub"])
     plan, files, _ = deploy_plan(rule_runner, "delete")
-    assert (plan["verb"], plan["images"]) == ("delete", [])
+    assert (plan.verb, plan.push.images) == ("delete", ())
     assert not any(path.startswith("ko-deploy/images/") for path in files)
 
 
@@ -146,6 +188,6 @@ def test_delete_needs_no_repository(rule_runner: RuleRunner) -> None:
     # `verb="delete"` is ko delete: nothing is built or pushed, so no repository is needed.
     set_ko_options(rule_runner)
     plan, files, deploy = deploy_plan(rule_runner, "delete")
-    assert (plan["verb"], plan["images"], deploy.rendered.images) == ("delete", [], ())
+    assert (plan.verb, plan.push.images, deploy.rendered.images) == ("delete", (), ())
     # The YAML goes to kubectl as written.
     assert files["ko-deploy/rendered.yaml"].decode().endswith("- image: ko://example.com/pub/cmd/api\n")

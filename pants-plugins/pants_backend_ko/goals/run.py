@@ -17,7 +17,7 @@ from pants.util.logging import LogLevel
 
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.target_types import KoImageFieldSet, KoManifestsFieldSet
-from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlan, DeployPlanRequest
+from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlanRequest, PreparedDeploy
 from pants_backend_ko.util_rules.go_build import BuiltGoBinary, GoBuildRequest
 from pants_backend_ko.util_rules.image import (
     HOST_PLATFORMS,
@@ -27,6 +27,7 @@ from pants_backend_ko.util_rules.image import (
 )
 from pants_backend_ko.util_rules.koconfig import RenderBuildFlagsRequest, RenderedBuildFlags
 from pants_backend_ko.util_rules.kodata import KodataContents, KodataRequest
+from pants_backend_ko.util_rules.tool import KoTool
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,12 @@ class KoManifestsRunFieldSet(KoManifestsFieldSet, RunFieldSet):
 
 
 @rule(desc="Prepare to deploy ko_manifests", level=LogLevel.DEBUG)
-async def run_ko_manifests(field_set: KoManifestsRunFieldSet) -> RunRequest:
-    plan = await Get(DeployPlan, DeployPlanRequest(field_set, push_images=True))
+async def run_ko_manifests(field_set: KoManifestsRunFieldSet, tool: KoTool) -> RunRequest:
+    deploy = await Get(PreparedDeploy, DeployPlanRequest(field_set, push_images=True))
     return RunRequest(
-        digest=plan.digest,
-        args=(*plan.argv, f"{{chroot}}/{PLAN_FILE}", "--"),
-        extra_env=plan.env,
+        digest=deploy.digest,
+        args=deploy.argv(tool, f"{{chroot}}/{PLAN_FILE}"),
+        extra_env=tool.local_env,
     )
 
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pants_backend_ko.errors import KoError
 from pants_backend_ko.golang.gostrconv import quoted_prefix, unquote
 
 __all__ = ["GoBuildInfoError", "GoModule", "GoBuildInfo", "parse_go_version_m"]
 
 
-class GoBuildInfoError(ValueError):
+class GoBuildInfoError(KoError, ValueError):
     """The text is not ``go version -m`` output that Go itself could parse back."""
 
 

@@ -23,26 +23,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
-from pants_backend_ko.k8s.resolve import (
+from pants_backend_ko.k8s.resolve import render_ranges
+from pants_backend_ko.k8s.scan import (
+    LINE_BREAK_CHARS,
     NULL_TAG,
     STR_TAG,
     ManifestError,
+    MappingNode,
+    Node,
     ParsedDocument,
     ParsedStream,
     Range,
+    ScalarNode,
+    SequenceNode,
     parse_stream,
-    render_ranges,
 )
 from pants_backend_ko.k8s.selector import Selector, parse_selector
-
-_LINE_BREAK_CHARS = "\n\r\x85\u2028\u2029"
 
 
 def _line_start(text: str, offset: int) -> int:
     i = offset
-    while i > 0 and text[i - 1] not in _LINE_BREAK_CHARS:
+    while i > 0 and text[i - 1] not in LINE_BREAK_CHARS:
         i -= 1
     return i
 
@@ -50,7 +51,7 @@ def _line_start(text: str, offset: int) -> int:
 def _after_line(text: str, offset: int) -> int:
     """The offset just past the line break that ends the line containing `offset`."""
     for i in range(offset, len(text)):
-        if text[i] in _LINE_BREAK_CHARS:
+        if text[i] in LINE_BREAK_CHARS:
             return i + 2 if text[i] == "\r" and text[i + 1 : i + 2] == "\n" else i + 1
     return len(text)
 
@@ -138,6 +139,7 @@ def _flow_item_removals(spans: Sequence[Range], keep: Sequence[bool]) -> list[Ra
 def _select_document(stream: ParsedStream, document: ParsedDocument, selector: Selector) -> list[Range] | None:
     """None to drop the document, else the ranges to cut out of it (List items)."""
     root = document.root
+    assert root is not None, "selection needs a stream parsed with structure=True"
     if _is_null(root):
         return None
     kind = object_kind(root)
@@ -238,6 +240,11 @@ def _as_selector(selector: Selector | str) -> Selector:
     return parse_selector(selector) if isinstance(selector, str) else selector
 
 
+def select_stream(stream: ParsedStream, selector: Selector | str) -> str:
+    """The documents of a parsed file (`structure=True`) that match `selector`, byte-for-byte."""
+    return "".join(stream.text[a:b] for a, b in selected_ranges(stream, _as_selector(selector)))
+
+
 def select_documents(text: str, path: str, selector: Selector | str) -> str:
     """The documents of `text` that match `selector`, each byte-for-byte as written.
 
@@ -246,8 +253,25 @@ def select_documents(text: str, path: str, selector: Selector | str) -> str:
     or List items that are not Kubernetes objects, ValueError for a malformed selector.
     """
     selector = _as_selector(selector)
-    stream = parse_stream(text, path)
-    return "".join(text[a:b] for a, b in selected_ranges(stream, selector))
+    return select_stream(parse_stream(text, path, structure=True), selector)
+
+
+def _selector_or_none(selector: Selector | str | None) -> Selector | None:
+    if isinstance(selector, str) and not selector.strip():
+        return None  # ko's `-l ""`
+    return None if selector is None else _as_selector(selector)
+
+
+def render_stream(
+    stream: ParsedStream,
+    resolved: Mapping[str, str],
+    selector: Selector | str | None = None,
+    known: Sequence[str] = (),
+) -> str:
+    """`render_file` for a file already parsed (with `structure=True` when there is a selector)."""
+    parsed_selector = _selector_or_none(selector)
+    kept = [(0, len(stream.text))] if parsed_selector is None else selected_ranges(stream, parsed_selector)
+    return render_ranges(stream, kept, resolved, known)
 
 
 def render_file(
@@ -263,12 +287,5 @@ def render_file(
     are neither required in `resolved` nor checked. Error locations refer to `text` as given.
     An empty selector string means no selection (ko's `-l ""`).
     """
-    if isinstance(selector, str) and not selector.strip():
-        selector = None
-    parsed_selector = None if selector is None else _as_selector(selector)
-    stream = parse_stream(text, path)
-    if parsed_selector is None:
-        kept: list[Range] = [(0, len(text))]
-    else:
-        kept = selected_ranges(stream, parsed_selector)
-    return render_ranges(stream, kept, resolved, known)
+    structure = _selector_or_none(selector) is not None
+    return render_stream(parse_stream(text, path, structure=structure), resolved, selector, known)

@@ -18,9 +18,10 @@ reference; quoted -> the same quotes around it; block (`|`, `>`) -> the header w
 chomping and the body replaced by one line holding the reference, so the loaded value is
 exactly the reference (as ko assigns it), with no trailing newline.
 
-Offsets are character offsets into the decoded `str` (PyYAML's `Mark.index` counts
-characters, not bytes): decode with `utf-8` (not `utf-8-sig`, which would drop a BOM), call
-these functions, and encode the result the same way.
+Offsets are character offsets into the decoded `str` (as `scan.py` counts them): decode
+with `utf-8` (not `utf-8-sig`, which would drop a BOM), call these functions, and encode the
+result the same way. Parsing is `scan.py`'s single pass; checking a splice is a second pass
+over the output that records only the replaced scalars.
 """
 
 from __future__ import annotations
@@ -28,31 +29,27 @@ from __future__ import annotations
 import bisect
 import difflib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import yaml
-from yaml.error import Mark
-from yaml.events import AliasEvent
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from yaml.tokens import BlockEntryToken, ScalarToken
-
-KO_PREFIX = "ko://"
-STR_TAG = "tag:yaml.org,2002:str"
-NULL_TAG = "tag:yaml.org,2002:null"
+from pants_backend_ko.k8s.scan import (
+    LINE_BREAK_CHARS,
+    STR_TAG,
+    KoScalar,
+    ManifestError,
+    ParsedStream,
+    Range,
+    parse_stream,
+    plain_scalar_tag,
+)
+from pants_backend_ko.oci.naming import KO_SCHEME, strip_ko_scheme
 
 # A published reference looks like `registry[:port]/repo@sha256:<hex>` (or `name:tag@sha256:…`):
 # these characters never need escaping in a plain, quoted or block scalar, in YAML or JSON.
 _SAFE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]*\Z")
-# Characters PyYAML (YAML 1.1) treats as line breaks; `\r\n` counts as one break.
-_LINE_BREAK_CHARS = "\n\r\x85\u2028\u2029"
-Range = tuple[int, int]  # [start, end) character offsets into a manifest's text
-
 _BLOCK_HEADER = re.compile(r"(?P<indicator>[|>])(?P<flags>[0-9+-]*)(?P<rest>.*)\Z", re.DOTALL)
 
-
-class ManifestError(ValueError):
-    """A manifest cannot be resolved; the message is one line starting `<path>:<line>:<col>: `."""
+__all__ = ["KoReference", "ManifestError", "find_references", "references_in", "render_ranges", "resolve_text"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ class KoReference:
     @property
     def reference(self) -> str:
         """The reference as written, normalized: `ko://<import path>`."""
-        return KO_PREFIX + self.import_path
+        return KO_SCHEME + self.import_path
 
     @property
     def location(self) -> str:
@@ -85,188 +82,12 @@ class KoReference:
 
 
 # --------------------------------------------------------------------------------------
-# Parsing with positions the node graph does not keep (shared with documents.py).
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ParsedDocument:
-    """One YAML document: its root node and where its markers are in the text."""
-
-    root: Node
-    start: int  # DocumentStartEvent.start_mark: the `%`/`---` line or, if implicit, the first token
-    start_explicit: bool
-    end: int  # DocumentEndEvent.end_mark: after `...` if explicit, else the next token's start
-    end_explicit: bool
-
-
-class _TrackingLoader(yaml.SafeLoader):
-    """A SafeLoader that records positions which the composed node graph loses.
-
-    - A node's `start_mark` includes its anchor and tag (`&a !!str ko://x`), so the scalar
-      token's own start is remembered, keyed by its end offset (which the node shares).
-    - An alias resolves to the anchored node, whose marks point at the anchor's definition;
-      the span of every sequence item *as written* is remembered per sequence node.
-    - `-` entry indicators, so a block sequence item can be removed with its whole lines.
-    - Document start/end events, so whole documents can be removed.
-    """
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.scalar_token_start: dict[int, Mark] = {}
-        self.block_entry_starts: list[int] = []
-        self.sequence_item_spans: dict[int, list[tuple[int, int]]] = {}
-        self.parsed_documents: list[ParsedDocument] = []
-
-    def get_token(self):  # type: ignore[override]
-        token = super().get_token()
-        if isinstance(token, ScalarToken):
-            self.scalar_token_start[token.end_mark.index] = token.start_mark
-        elif isinstance(token, BlockEntryToken):
-            self.block_entry_starts.append(token.start_mark.index)
-        return token
-
-    def compose_node(self, parent, index):  # type: ignore[override]
-        event = self.peek_event()
-        node = super().compose_node(parent, index)
-        if isinstance(parent, SequenceNode):
-            end = event.end_mark.index if isinstance(event, AliasEvent) else node.end_mark.index
-            self.sequence_item_spans.setdefault(id(parent), []).append((event.start_mark.index, end))
-        return node
-
-    def compose_document(self):  # type: ignore[override]
-        start_event = self.get_event()
-        node = self.compose_node(None, None)
-        end_event = self.get_event()
-        self.anchors = {}
-        self.parsed_documents.append(
-            ParsedDocument(
-                root=node,
-                start=start_event.start_mark.index,
-                start_explicit=bool(start_event.explicit),
-                end=end_event.end_mark.index,
-                end_explicit=bool(end_event.explicit),
-            )
-        )
-        return node
-
-
-@dataclass(frozen=True)
-class ParsedStream:
-    """All documents of one file plus the recorded positions (internal to the k8s package)."""
-
-    text: str
-    path: str
-    documents: tuple[ParsedDocument, ...]
-    scalar_token_start: Mapping[int, Mark]  # scalar token end offset -> its start mark
-    block_entry_starts: tuple[int, ...]  # ascending
-    sequence_item_spans: Mapping[int, tuple[tuple[int, int], ...]]
-
-    def scalar_start(self, node: ScalarNode) -> Mark:
-        """Where the scalar itself starts, after any anchor or tag in front of it."""
-        return self.scalar_token_start.get(node.end_mark.index, node.start_mark)
-
-    def item_spans(self, sequence: SequenceNode) -> tuple[tuple[int, int], ...]:
-        """(start, end) of each item of `sequence` as written (aliases at the `*alias`)."""
-        return self.sequence_item_spans.get(id(sequence), ())
-
-    def block_entry_before(self, offset: int) -> int:
-        """Offset of the last `-` indicator that starts before `offset`."""
-        i = bisect.bisect_left(self.block_entry_starts, offset)
-        if i == 0:
-            raise AssertionError(f"no '-' before offset {offset}")  # the parser guarantees one
-        return self.block_entry_starts[i - 1]
-
-
-def line_and_column(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and column of a character offset, counted as PyYAML's Reader does.
-
-    Line breaks include `\x85`, U+2028 and U+2029 (YAML 1.1), `\r\n` is one break, and a
-    byte-order mark takes no column.
-    """
-    line, column, i = 1, 1, 0
-    while i < offset:
-        ch = text[i]
-        if ch in _LINE_BREAK_CHARS:
-            if ch == "\r" and i + 1 < len(text) and text[i + 1] == "\n":
-                i += 1
-            line, column = line + 1, 1
-        elif ch != "\ufeff":
-            column += 1
-        i += 1
-    return line, column
-
-
-def parse_stream(text: str, path: str) -> ParsedStream:
-    """Compose every document of `text`; malformed YAML raises a one-line ManifestError."""
-    loader: _TrackingLoader | None = None
-    try:
-        loader = _TrackingLoader(text)
-        while loader.check_node():
-            loader.get_node()  # compose_document records it
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        problem = " ".join(str(p) for p in (e.problem, e.context and f"({e.context})") if p)
-        problem = " ".join(problem.split())  # one line, whatever PyYAML put in the message
-        where = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else "1:1"
-        raise ManifestError(f"{path}:{where}: invalid YAML: {problem or 'cannot parse'}") from None
-    except yaml.reader.ReaderError as e:
-        line, column = line_and_column(text, e.position)
-        raise ManifestError(
-            f"{path}:{line}:{column}: invalid YAML: character U+{e.character:04X} is not allowed"
-            " (YAML text must be printable Unicode); remove it or escape it in a quoted string"
-        ) from None
-    except RecursionError:
-        raise ManifestError(
-            f"{path}:1:1: invalid YAML: collections are nested too deeply to parse;" " flatten the document"
-        ) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    return ParsedStream(
-        text=text,
-        path=path,
-        documents=tuple(loader.parsed_documents),
-        scalar_token_start=loader.scalar_token_start,
-        block_entry_starts=tuple(sorted(loader.block_entry_starts)),
-        sequence_item_spans={k: tuple(v) for k, v in loader.sequence_item_spans.items()},
-    )
-
-
-def iter_nodes(root: Node) -> Iterator[Node]:
-    """Every node reachable from `root` once (aliases and recursive anchors visited once).
-
-    Mapping keys are visited too (ko's go-yit `RecurseNodes` does the same). Iterative, so
-    deeply nested documents cannot hit the recursion limit.
-    """
-    seen = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        yield node
-        if isinstance(node, MappingNode):
-            for key, value in reversed(node.value):
-                stack.append(value)
-                stack.append(key)
-        elif isinstance(node, SequenceNode):
-            stack.extend(reversed(node.value))
-
-
-def is_ko_scalar(node: Node) -> bool:
-    """ko's `yit.StringValue` + `yit.WithPrefix("ko://")`: a !!str scalar starting with ko://."""
-    return isinstance(node, ScalarNode) and node.tag == STR_TAG and node.value.startswith(KO_PREFIX)
-
-
-# --------------------------------------------------------------------------------------
 # Finding references
 # --------------------------------------------------------------------------------------
 
 
 def _check_import_path(raw_value: str, import_path: str, location: str) -> None:
-    shown = KO_PREFIX + import_path
+    shown = KO_SCHEME + import_path
     if not import_path:
         raise ManifestError(
             f"{location}: {raw_value.strip()!r} has no import path;" " write ko://<import path of a Go main package>"
@@ -283,30 +104,18 @@ def _check_import_path(raw_value: str, import_path: str, location: str) -> None:
         )
 
 
-def _candidates(stream: ParsedStream) -> list[tuple[int, ScalarNode]]:
-    """(scalar start offset, node) of every `ko://` scalar, in file order, each node once."""
-    found = []
-    for document in stream.documents:
-        for node in iter_nodes(document.root):
-            if is_ko_scalar(node):
-                found.append((stream.scalar_start(node).index, node))
-    found.sort(key=lambda pair: pair[0])
-    return found
-
-
-def _reference(stream: ParsedStream, node: ScalarNode) -> KoReference:
-    mark = stream.scalar_start(node)
-    line, column = mark.line + 1, mark.column + 1
-    import_path = node.value[len(KO_PREFIX) :].strip()
-    _check_import_path(node.value, import_path, f"{stream.path}:{line}:{column}")
+def _reference(path: str, scalar: KoScalar) -> KoReference:
+    line, column = scalar.start.line + 1, scalar.start.column + 1
+    import_path = strip_ko_scheme(scalar.value).strip()
+    _check_import_path(scalar.value, import_path, f"{path}:{line}:{column}")
     return KoReference(
         import_path=import_path,
-        path=stream.path,
+        path=path,
         line=line,
         column=column,
-        start=mark.index,
-        end=node.end_mark.index,
-        style=node.style,
+        start=scalar.start.index,
+        end=scalar.end,
+        style=scalar.style,
     )
 
 
@@ -318,10 +127,11 @@ def references_in(stream: ParsedStream, kept: Sequence[Range]) -> tuple[KoRefere
     """
     starts = [a for a, _ in kept]
     refs = []
-    for start, node in _candidates(stream):
+    for scalar in stream.ko_scalars:
+        start = scalar.start.index
         i = bisect.bisect_right(starts, start) - 1
-        if i >= 0 and node.end_mark.index <= kept[i][1]:
-            refs.append(_reference(stream, node))
+        if i >= 0 and scalar.end <= kept[i][1]:
+            refs.append(_reference(stream.path, scalar))
         elif i >= 0 and start < kept[i][1]:
             raise AssertionError("a kept range boundary splits a scalar")
     return tuple(refs)
@@ -351,7 +161,7 @@ def _first_line_break(text: str, start: int = 0) -> tuple[int, str]:
     """(index, the break itself) of the first line break at or after `start`, or (-1, "")."""
     for i in range(start, len(text)):
         ch = text[i]
-        if ch in _LINE_BREAK_CHARS:
+        if ch in LINE_BREAK_CHARS:
             if ch == "\r" and text[i + 1 : i + 2] == "\n":
                 return i, "\r\n"
             return i, ch
@@ -424,32 +234,53 @@ def _unknown_reference_error(reference: KoReference, candidates: Sequence[str]) 
     return ManifestError(f"{reference.location}: {reference.reference} is not a ko_image target; {hint}")
 
 
+def _needs_rereading(reference: KoReference, new_value: str) -> bool:
+    """Whether a replacement must be checked by reading the output again.
+
+    Quoted and plain replacements are checked here, exactly: the new text is `_SAFE_REFERENCE`
+    characters (no quote, backslash, `#`, `: `, flow indicator or line break), so between the
+    same quotes it is the same string, and as a plain scalar it ends where the old one did
+    (which also held `:` followed by a non-blank) and loads as whatever the resolver makes of it
+    — a string unless it looks like a number, a date or a boolean. Block scalars are rewritten
+    (`_block_replacement`), so their output is read again.
+    """
+    if reference.style in ("'", '"'):
+        return False
+    if reference.style is None:
+        if plain_scalar_tag(new_value) != STR_TAG:
+            raise _unchanged_error(reference)
+        return False
+    return True
+
+
+def _unchanged_error(reference: KoReference) -> ManifestError:
+    return ManifestError(
+        f"{reference.location}: internal error: {reference.reference} could not be"
+        f" replaced without changing the YAML; please report this with the manifest"
+    )
+
+
 def _verify_splice(output: str, path: str, placed: Sequence[tuple[KoReference, int, str]]) -> None:
-    """Re-parse the output and check each replaced scalar now loads as its new value.
+    """Check each replaced scalar now loads as its new value; read the output again only for
+    the replacements that cannot be checked otherwise (block scalars).
 
     A guard, not a formality: it turns any splice that would change the YAML structure
     (a case the style rules above do not foresee) into a clear error instead of a manifest
     that silently means something else.
     """
+    reread = [entry for entry in placed if _needs_rereading(entry[0], entry[2])]
+    if not reread:
+        return
     try:
-        stream = parse_stream(output, path)
+        stream = parse_stream(output, path, watch=frozenset(start for _, start, _ in reread))
     except ManifestError as e:
         raise ManifestError(
-            f"{placed[0][0].location}: internal error: replacing ko:// references produced"
+            f"{reread[0][0].location}: internal error: replacing ko:// references produced"
             f" invalid YAML ({e}); please report this with the manifest"
         ) from None
-    by_start = {}
-    for document in stream.documents:
-        for node in iter_nodes(document.root):
-            if isinstance(node, ScalarNode):
-                by_start[stream.scalar_start(node).index] = node
-    for reference, new_start, new_value in placed:
-        node = by_start.get(new_start)
-        if node is None or node.tag != STR_TAG or node.value != new_value:
-            raise ManifestError(
-                f"{reference.location}: internal error: {reference.reference} could not be"
-                f" replaced without changing the YAML; please report this with the manifest"
-            )
+    for reference, new_start, new_value in reread:
+        if stream.watched.get(new_start) != (STR_TAG, new_value):
+            raise _unchanged_error(reference)
 
 
 def render_ranges(

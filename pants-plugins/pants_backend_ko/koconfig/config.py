@@ -37,6 +37,7 @@ import yaml
 
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.golang.gostrconv import parse_int
+from pants_backend_ko.oci.naming import KO_SCHEME, strip_ko_scheme
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.oci.reference import InvalidReferenceError, parse_reference
 
@@ -117,16 +118,16 @@ _NULL_TAG = "tag:yaml.org,2002:null"
 # extensions: underscores, legacy 0-octal, timestamps) resolves to something other than a
 # string; and the ones whose text survives the round trip unchanged.
 _NON_STRING_PLAIN = re.compile(
-    r"""^(?:
+    r"""(?:
         true|True|TRUE|false|False|FALSE
       | [-+]?(?:0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+)
       | [-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?
       | [-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)
       | [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?
-    )$""",
+    )""",
     re.VERBOSE,
 )
-_PLAIN_DECIMAL = re.compile(r"^-?(?:0|[1-9][0-9]*)$")
+_PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)")  # fullmatch, as every pattern here
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ class KoConfig:
 
     def base_image_override(self, import_path: str) -> str | None:
         """ko looks overrides up by the lower-cased import path, without `ko://`."""
-        key = _strip_ko_scheme(import_path).lower()
+        key = strip_ko_scheme(import_path).lower()
         for path, ref in self.base_image_overrides:
             if path == key:
                 return ref
@@ -434,7 +435,7 @@ class _Reader:
         must be quoted; plain decimal integers are the same either way and are accepted.
         """
         raw = node.value
-        if node.style is None and _NON_STRING_PLAIN.match(raw) and not _PLAIN_DECIMAL.match(raw):
+        if node.style is None and _NON_STRING_PLAIN.fullmatch(raw) and not _PLAIN_DECIMAL.fullmatch(raw):
             self.fail(
                 node,
                 f"{name}: ko reads the unquoted value {raw} as a number, boolean or date, which changes its text",
@@ -488,11 +489,11 @@ class _Reader:
                     "baseImageOverrides keys must be import paths",
                     "write the full import path, e.g. example.com/cmd/app",
                 )
-            if key_node.value.startswith("ko://"):
+            if key_node.value.startswith(KO_SCHEME):
                 self.fail(
                     key_node,
                     f"baseImageOverrides key {key_node.value!r} starts with ko://, so ko would never match it",
-                    f"write {key_node.value[len('ko://'):]!r}",
+                    f"write {strip_ko_scheme(key_node.value)!r}",
                 )
             key = key_node.value.lower()  # viper lower-cases keys; lookups are lower-cased too
             if key in result:
@@ -580,10 +581,6 @@ def _kind(node: yaml.Node) -> str:
     if _is_null(node):
         return "empty"
     return f"the scalar {node.value!r}"
-
-
-def _strip_ko_scheme(import_path: str) -> str:
-    return import_path[len("ko://") :] if import_path.startswith("ko://") else import_path
 
 
 def _checked_reference(ref: str, where: str) -> str:

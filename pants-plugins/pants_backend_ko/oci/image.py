@@ -43,6 +43,7 @@ from pants_backend_ko.oci.layers import (
 )
 from pants_backend_ko.oci.manifest import Descriptor, ImageIndex, ImageManifest
 from pants_backend_ko.oci.mediatypes import INDEX_TYPES, OCI_INDEX
+from pants_backend_ko.oci.naming import ko_reference, strip_ko_scheme
 from pants_backend_ko.oci.platform import Platform
 
 __all__ = [
@@ -119,9 +120,7 @@ class BuiltIndex:
 
 def app_filename(import_path: str) -> str:
     """ko's binary name (`appFilename`): the last element of the import path, `ko-app` when there is none."""
-    if import_path.startswith("ko://"):
-        import_path = import_path[len("ko://") :]
-    base = gopath.base(import_path)  # ko's appFilename: filepath.Base, ko-app when it gives nothing
+    base = gopath.base(strip_ko_scheme(import_path))  # ko's appFilename: filepath.Base, ko-app when it gives nothing
     return base if base not in (".", "/") else "ko-app"
 
 
@@ -298,7 +297,7 @@ def assemble_image(
             blobs[layer.digest] = layer_blobs[layer.digest]
 
     # 2. Config edits (buildOne).
-    ref = import_path if import_path.startswith("ko://") else f"ko://{import_path}"
+    ref = ko_reference(import_path)
     app_paths = [f"{APP_DIR}/{name}" for name in binary_names]
     history = list(config_file.history or ())
     history.append(

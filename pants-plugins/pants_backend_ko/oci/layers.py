@@ -230,7 +230,12 @@ def _split_relative(path: str, what: str) -> tuple[str, ...]:
         raise ValueError(f"kodata: {what} path must be a non-empty string, got {path!r}")
     stripped = path.rstrip("/") if what == "directory" else path
     parts = tuple(stripped.split("/"))
-    if path.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in path:
+    if "\\" in path:
+        raise ValueError(
+            f"kodata: {what} name {path!r} contains a backslash, which this backend does not write into image "
+            "layers; rename it"
+        )
+    if path.startswith("/") or any(p in ("", ".", "..") for p in parts):
         raise ValueError(
             f"kodata: {what} path {path!r} must be relative to kodata/ with '/' separators and no '.', '..' or empty parts"
         )

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from tests.peers.go_reference import _build, b64, ggcr, unb64
 
+from pants_backend_ko.codec import decode, encode
 from pants_backend_ko.golang.frozendict import FrozenDict
 from pants_backend_ko.golang.gobuildinfo_test import built_sample
 from pants_backend_ko.oci.layers import app_layer_tar_multi, kodata_layer_tar
@@ -76,9 +77,9 @@ def test_layers_are_kos_bytes(golayer: Path, tmp_path: Path) -> None:
         ),
     )
     (tmp_path / "kodata" / "empty-dir").mkdir()
-    result = run(golayer, tmp_path, "layers", request.to_bytes())
+    result = run(golayer, tmp_path, "layers", encode(request))
     assert result.returncode == 0, result.stderr
-    written = LayersWritten.from_bytes(result.stdout, "answer")
+    written = decode(LayersWritten, result.stdout, "answer")
     tars = [
         kodata_layer_tar(kodata, ["empty-dir"], epoch=1700000000),
         app_layer_tar_multi(list(binaries.items())),
@@ -98,9 +99,9 @@ def test_pax_records_reach_the_binary_header(golayer: Path, tmp_path: Path) -> N
     directory, binary = app_layer([("app", "app")]).entries
     capability = FrozenDict({"SCHILY.xattr.security.capability": "\x01\x00\x00\x02"})
     request = LayersRequest("blobs/sha256", (Layer((directory, dataclasses.replace(binary, pax=capability))),))
-    result = run(golayer, tmp_path, "layers", request.to_bytes())
+    result = run(golayer, tmp_path, "layers", encode(request))
     assert result.returncode == 0, result.stderr
-    (written,) = LayersWritten.from_bytes(result.stdout, "answer").layers
+    (written,) = decode(LayersWritten, result.stdout, "answer").layers
     blob = (tmp_path / "blobs/sha256" / written.digest[7:]).read_bytes()
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob))) as tar:
         member = tar.getmember("/ko-app/app")
@@ -110,9 +111,9 @@ def test_pax_records_reach_the_binary_header(golayer: Path, tmp_path: Path) -> N
 def test_build_info_is_go_version_m(golayer: Path, tmp_path: Path, tmp_path_factory) -> None:
     binary, _, _ = built_sample(tmp_path_factory)
     request = LayersRequest("blobs/sha256", (), (BuildInfoRequest(str(binary), str(binary)),))
-    result = run(golayer, tmp_path, "layers", request.to_bytes())
+    result = run(golayer, tmp_path, "layers", encode(request))
     assert result.returncode == 0, result.stderr
-    (text,) = LayersWritten.from_bytes(result.stdout, "answer").buildinfo
+    (text,) = decode(LayersWritten, result.stdout, "answer").buildinfo
     go = subprocess.run(["go", "version", "-m", str(binary)], capture_output=True, text=True, timeout=60, check=True)
     assert text == go.stdout
 
@@ -129,7 +130,7 @@ def test_archive_is_tar_streams_bytes(golayer: Path, tmp_path: Path) -> None:
         (tmp_path / "in" / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "in" / path).write_bytes(data)
     entries = tuple(ArchiveEntry(path, is_dir, "" if is_dir else f"in/{path}") for path, is_dir in tar_order(files))
-    result = run(golayer, tmp_path, "archive", ArchiveRequest("out/image.tar", entries).to_bytes())
+    result = run(golayer, tmp_path, "archive", encode(ArchiveRequest("out/image.tar", entries)))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out/image.tar").read_bytes() == b"".join(tar_stream(files))
 
@@ -137,7 +138,7 @@ def test_archive_is_tar_streams_bytes(golayer: Path, tmp_path: Path) -> None:
 def test_what_cannot_be_a_layer_entry_is_one_line(golayer: Path, tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "fifo")
     layer = kodata_layer({"fifo": "fifo"})
-    result = run(golayer, tmp_path, "layers", LayersRequest("blobs/sha256", (layer,)).to_bytes())
+    result = run(golayer, tmp_path, "layers", encode(LayersRequest("blobs/sha256", (layer,))))
     assert result.returncode == 1
     assert result.stderr.decode() == ("golayer: layer 0: /var/run/ko/fifo: fifo is not a regular file (p---------)\n")
     result = run(golayer, tmp_path, "layers", json.dumps({"out": "x", "layers": [], "typo": 1}).encode())

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pants_backend_ko.errors import KoError
 from pants_backend_ko.golang import gojson
 from pants_backend_ko.golang.frozendict import FrozenDict
 from pants_backend_ko.oci.configfile import ConfigFile
@@ -459,7 +460,7 @@ def docker_archive_of_layout(files: Mapping[str, bytes], repo_tags: Sequence[str
 # --------------------------------------------------------------------------- reading
 
 
-class LayoutError(ValueError):
+class LayoutError(KoError, ValueError):
     """The layout directory is missing something or holds inconsistent content."""
 
 

@@ -19,8 +19,8 @@ No Pants imports here.
 from __future__ import annotations
 
 import hashlib
-import re
 
+from pants_backend_ko.errors import KoError
 from pants_backend_ko.golang import gopath
 from pants_backend_ko.oci.reference import (
     InvalidReferenceError,
@@ -28,18 +28,27 @@ from pants_backend_ko.oci.reference import (
     parse_repository,
     validate_registry,
 )
+from pants_backend_ko.oci.reference import is_valid_tag as is_valid_tag  # one check of a tag, re-exported
 
 NAMING_MODES = ("default", "preserve", "base", "bare")
 # ko's flag names, as the [ko].naming option spells them.
 _MODE_ALIASES = {"md5": "default", "preserve-import-paths": "preserve", "base-import-paths": "base"}
-_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 KO_SCHEME = "ko://"
+
+
+def strip_ko_scheme(text: str) -> str:
+    """``ko://<import path>`` -> ``<import path>``; text without the scheme stays as it is."""
+    return text[len(KO_SCHEME) :] if text.startswith(KO_SCHEME) else text
+
+
+def ko_reference(import_path: str) -> str:
+    """``<import path>``, with or without the scheme -> ``ko://<import path>``."""
+    return KO_SCHEME + strip_ko_scheme(import_path)
 
 
 def normalize_import_path(import_path: str) -> str:
     """Strip ``ko://`` and lower-case, as ko's publisher does before naming."""
-    ip = import_path[len(KO_SCHEME) :] if import_path.startswith(KO_SCHEME) else import_path
-    return ip.lower()
+    return strip_ko_scheme(import_path).lower()
 
 
 def md5_hex(import_path: str) -> str:
@@ -47,10 +56,10 @@ def md5_hex(import_path: str) -> str:
     return hashlib.md5(import_path.encode("utf-8")).hexdigest()
 
 
-class _Invalid(ValueError):
+class _Invalid(KoError, ValueError):
     def __init__(self, problem: str, fix: str) -> None:
-        super().__init__(f"{problem}; {fix}")
-        self.problem, self.fix = problem, fix
+        super().__init__(problem, fix=fix)
+        self.problem = problem
 
 
 def _check_docker_repo(value: str) -> str:
@@ -105,11 +114,6 @@ def validate_repository(value: str) -> str:
     except InvalidReferenceError as e:
         raise ValueError(f"{e.problem}; {e.fix}") from None
     return text
-
-
-def is_valid_tag(tag: str) -> bool:
-    """Whether ``tag`` is a valid tag: 1-128 of ``[A-Za-z0-9_.-]``, not starting with ``.`` or ``-``."""
-    return isinstance(tag, str) and bool(_TAG_RE.match(tag))
 
 
 def image_repository(ko_docker_repo: str, import_path: str, mode: str = "default") -> str:

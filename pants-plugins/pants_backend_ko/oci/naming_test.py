@@ -108,5 +108,5 @@ def test_validate_repository_and_tags():
     with pytest.raises(ValueError, match="upper-case"):
         validate_repository("ghcr.io/Acme/app")
     assert is_valid_tag("v1.2.3_rc-1") and is_valid_tag("A" * 128)
-    for bad in ("", ".hidden", "-x", "a" * 129, "a/b", "a:b", None):
+    for bad in ("", ".hidden", "-x", "a" * 129, "a/b", "a:b", None, "v1\n", "v1\n\n"):
         assert not is_valid_tag(bad)

@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Platform", "GO_DIST_LIST"]
+from pants_backend_ko.errors import KoError
+
+__all__ = ["Platform", "GO_DIST_LIST", "InvalidPlatformError"]
 
 # `go tool dist list` (Go 1.26). Only pairs Go can actually build are accepted.
 GO_DIST_LIST = frozenset(
@@ -44,6 +46,15 @@ _VARIANT_RULES = {
 _GENERIC_VARIANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
+class InvalidPlatformError(KoError, ValueError):
+    """`invalid platform '<text>': <problem>`; the problem (with what to do) is kept for re-wording."""
+
+    def __init__(self, text: str, problem: str) -> None:
+        super().__init__(f"invalid platform {text!r}: {problem}")
+        self.text = text
+        self.problem = problem
+
+
 @dataclass(frozen=True)
 class Platform:
     """One OCI platform. `variant`/`os_version` are None when unset (Go's empty string)."""
@@ -69,27 +80,23 @@ class Platform:
             return cls._parse_pattern(text)
         parts = text.strip().split("/")
         if len(parts) not in (2, 3) or any(p == "" for p in parts):
-            raise ValueError(
-                f"invalid platform {text!r}: expected os/arch[/variant], for example 'linux/amd64' or 'linux/arm/v7'"
-            )
+            raise InvalidPlatformError(text, "expected os/arch[/variant], for example 'linux/amd64' or 'linux/arm/v7'")
         os_name, arch = parts[0], parts[1]
         variant = parts[2] if len(parts) == 3 else None
         if os_name not in _KNOWN_OS:
-            raise ValueError(
-                f"invalid platform {text!r}: unknown os {os_name!r}; use one of {', '.join(sorted(_KNOWN_OS))}"
-            )
+            raise InvalidPlatformError(text, f"unknown os {os_name!r}; use one of {', '.join(sorted(_KNOWN_OS))}")
         if arch not in _KNOWN_ARCH:
-            raise ValueError(
-                f"invalid platform {text!r}: unknown architecture {arch!r}; use one of {', '.join(sorted(_KNOWN_ARCH))}"
+            raise InvalidPlatformError(
+                text, f"unknown architecture {arch!r}; use one of {', '.join(sorted(_KNOWN_ARCH))}"
             )
         if f"{os_name}/{arch}" not in GO_DIST_LIST:
-            raise ValueError(f"invalid platform {text!r}: Go cannot build {os_name}/{arch} (see `go tool dist list`)")
+            raise InvalidPlatformError(text, f"Go cannot build {os_name}/{arch} (see `go tool dist list`)")
         if variant is not None:
             pattern, allowed = _VARIANT_RULES.get(arch, (_GENERIC_VARIANT, "letters, digits, '.', '_' or '-'"))
             if not pattern.fullmatch(variant):
-                raise ValueError(f"invalid platform {text!r}: variant {variant!r} for {arch} must be {allowed}")
+                raise InvalidPlatformError(text, f"variant {variant!r} for {arch} must be {allowed}")
             if arch == "arm" and int(variant[1:]) < 5:
-                raise ValueError(f"invalid platform {text!r}: Go supports GOARM 5, 6 and 7 only; use v5, v6, v7 or v8")
+                raise InvalidPlatformError(text, "Go supports GOARM 5, 6 and 7 only; use v5, v6, v7 or v8")
         return cls(os=os_name, architecture=arch, variant=variant)
 
     @classmethod
@@ -97,8 +104,8 @@ class Platform:
         spec, _, os_version = text.strip().partition(":")
         parts = spec.split("/")
         if not 1 <= len(parts) <= 3 or not all(parts):
-            raise ValueError(
-                f"invalid platform {text!r}: write it as os/arch[/variant], e.g. linux/amd64 or linux/arm/v7, or 'all'"
+            raise InvalidPlatformError(
+                text, "write it as os/arch[/variant], e.g. linux/amd64 or linux/arm/v7, or 'all'"
             )
         return cls(
             os=parts[0],

@@ -22,26 +22,30 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from pants_backend_ko.errors import KoError
+
 DEFAULT_REGISTRY = "index.docker.io"
 DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 DEFAULT_TAG = "latest"
 
-_COMPONENT_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+# Whole-string patterns, used with `fullmatch` only: `$` would let a final newline through
+# (`"v1\n"` is not a tag), and one would fail much later, in a layout or a registry.
+_COMPONENT_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 # host[:port]; the host is a DNS name, an IPv4 address or a bracketed IPv6 address.
 _REGISTRY_RE = re.compile(
-    r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::[0-9]{1,5})?$"
+    r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::[0-9]{1,5})?"
 )
 _MAX_REPOSITORY_LENGTH = 255
 
 
-class InvalidReferenceError(ValueError):
+class InvalidReferenceError(KoError, ValueError):
     """A one-line error for a bad reference; ``problem`` and ``fix`` are kept for re-wording."""
 
     def __init__(self, text: str, problem: str, fix: str) -> None:
-        super().__init__(f"invalid image reference {text!r}: {problem}; {fix}")
+        super().__init__(f"invalid image reference {text!r}: {problem}", fix=fix)
         self.text = text
         self.problem = problem
         self.fix = fix
@@ -74,7 +78,7 @@ def validate_registry(registry: str, *, context: str = "") -> str:
             "it contains a URL scheme",
             "drop 'http://' or 'https://' (plain HTTP is chosen per registry, see insecure registries)",
         )
-    if not _REGISTRY_RE.match(registry):
+    if not _REGISTRY_RE.fullmatch(registry):
         raise _fail(
             shown,
             f"{registry!r} is not a valid registry host[:port]",
@@ -102,7 +106,7 @@ def _validate_repository_path(repository: str, shown: str) -> None:
             shown, f"the repository {repository!r} contains upper-case letters", "repository names must be lower-case"
         )
     for component in repository.split("/"):
-        if not _COMPONENT_RE.match(component):
+        if not _COMPONENT_RE.fullmatch(component):
             raise _fail(
                 shown,
                 f"repository path component {component!r} is not valid",
@@ -173,6 +177,12 @@ class Reference:
         return self.name
 
 
+def digest_reference(repository: str, digest: str, tag: str | None = None) -> str:
+    """An image by digest, as ko prints it: ``repository@sha256:<hex>``, or
+    ``repository:tag@sha256:<hex>`` when a tag is shown too."""
+    return f"{repository}:{tag}@{digest}" if tag else f"{repository}@{digest}"
+
+
 def _split_registry(name: str) -> tuple[str, str]:
     parts = name.split("/", 1)
     if len(parts) == 2 and looks_like_registry(parts[0]):
@@ -219,14 +229,14 @@ def parse_reference(text: str) -> Reference:
         base, _, digest = text.partition("@")
         if "@" in digest:
             raise _fail(text, "it contains more than one '@'", "use exactly one '@sha256:<hex>' suffix")
-        if not _DIGEST_RE.match(digest):
+        if not _DIGEST_RE.fullmatch(digest):
             raise _fail(text, f"digest {digest!r} is not sha256:<64 lower-case hex digits>", "copy the full digest")
     tag = None
     last_colon = base.rfind(":")
     # A colon after the last '/' introduces a tag; before it, it is a registry port.
     if last_colon != -1 and "/" not in base[last_colon + 1 :]:
         base, tag = base[:last_colon], base[last_colon + 1 :]
-        if not _TAG_RE.match(tag):
+        if not _TAG_RE.fullmatch(tag):
             raise _fail(
                 text,
                 f"tag {tag!r} is not valid",
@@ -240,6 +250,11 @@ def parse_reference(text: str) -> Reference:
     return Reference(context.registry, context.repository, tag, digest)
 
 
+def is_valid_tag(tag: object) -> bool:
+    """Whether ``tag`` is a valid tag: 1-128 of ``[A-Za-z0-9_.-]``, not starting with ``.`` or ``-``."""
+    return isinstance(tag, str) and _TAG_RE.fullmatch(tag) is not None
+
+
 def is_digest(text: str) -> bool:
     """Whether ``text`` is a ``sha256:<64 hex>`` digest."""
-    return bool(_DIGEST_RE.match(text or ""))
+    return bool(_DIGEST_RE.fullmatch(text or ""))

@@ -7,6 +7,8 @@ import pytest
 from pants_backend_ko.oci.reference import (
     InvalidReferenceError,
     Reference,
+    is_digest,
+    is_valid_tag,
     parse_reference,
     parse_repository,
     validate_registry,
@@ -109,6 +111,15 @@ def test_validate_registry():
     assert validate_registry("docker.io") == "index.docker.io"
     assert validate_registry("127.0.0.1:5000") == "127.0.0.1:5000"
     assert validate_registry("[::1]:5000") == "[::1]:5000"
-    for bad in ("", "http://x", "a b", "x:port", "[zz::1]:5"):
+    for bad in ("", "http://x", "a b", "x:port", "[zz::1]:5", "ghcr.io\n", "127.0.0.1:5000\n"):
         with pytest.raises(ValueError):
             validate_registry(bad)
+
+
+def test_a_final_newline_is_never_part_of_a_valid_name():
+    # `$` in a pattern matches before a final newline: every check here matches the whole text.
+    assert is_digest(DIGEST) and not is_digest(DIGEST + "\n")
+    assert not is_valid_tag("v1\n")
+    for bad in ("ghcr.io/acme/app\n", "ghcr.io/acme\n/app"):
+        with pytest.raises(ValueError):
+            parse_repository(bad)

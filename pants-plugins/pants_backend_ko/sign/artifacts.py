@@ -16,7 +16,6 @@ the two are meant to become one. No Pants imports.
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -28,8 +27,8 @@ from pants_backend_ko.oci.mediatypes import OCI_INDEX
 from pants_backend_ko.oci.remote.attach import Referrer, list_referrers, referrers_fallback_tag
 from pants_backend_ko.oci.remote.descriptors import MANIFEST_ACCEPT
 from pants_backend_ko.oci.remote.errors import RegistryError
-from pants_backend_ko.oci.remote.pull import FetchedManifest, get_manifest, get_small_blob
-from pants_backend_ko.oci.remote.push import _Pusher
+from pants_backend_ko.oci.remote.pull import FetchedManifest, get_manifest, get_small_blob, manifest_digest_at
+from pants_backend_ko.oci.remote.push import push_blob_bytes, put_manifest_bytes
 from pants_backend_ko.oci.remote.transport import RegistryClient
 
 logger = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ class ArtifactStore:
     def __init__(self, client: RegistryClient, repository: str, *, push: bool = True) -> None:
         self.client = client
         self.repo = repository
-        self.pusher = _Pusher(client, repository, [f"repository:{repository}:{'pull,push' if push else 'pull'}"])
+        self.scopes = (f"repository:{repository}:{'pull,push' if push else 'pull'}",)
         self.blobs_uploaded = 0
         self.manifests_pushed = 0
         self._referrers: dict[str, tuple[Referrer, ...]] = {}
@@ -71,7 +70,7 @@ class ArtifactStore:
         resp = self.client.request(
             "HEAD",
             f"/v2/{self.repo}/manifests/{reference}",
-            scopes=self.pusher.scopes,
+            scopes=self.scopes,
             headers={"Accept": ", ".join(MANIFEST_ACCEPT)},  # distribution hides indexes otherwise
             expected=(200, 404),
         )
@@ -110,46 +109,20 @@ class ArtifactStore:
 
     def ensure_blob(self, data: bytes, media_type: str) -> str:
         """Upload ``data`` unless the repository has it (POST, then one PUT); its digest."""
-        digest = digest_of(data)
-        if self.pusher.blob_exists(digest):
-            return digest
-        resp = self.client.request(
-            "POST",
-            f"/v2/{self.repo}/blobs/uploads/",
-            scopes=self.pusher.scopes,
-            headers={"Content-Length": "0"},
-            expected=(202,),
-        )
-        resp.close()
-        location = self.client.resolve_location(resp, "POST")
-        desc = Descriptor(media_type=media_type, size=len(data), digest=digest)
-        self.pusher._upload_monolithic(location, lambda: io.BytesIO(data), desc)
-        self.blobs_uploaded += 1
-        logger.info("%s: uploaded blob %s (%d bytes)", self.repo, digest, len(data))
-        return digest
+        self.blobs_uploaded += push_blob_bytes(self.client, self.repo, data, media_type, scopes=self.scopes)
+        return digest_of(data)
 
     def put_manifest(self, data: bytes, media_type: str, reference: str) -> Mapping[str, str]:
         """PUT a manifest at a tag or its digest; the response headers (for ``OCI-Subject``)."""
-        path = f"/v2/{self.repo}/manifests/{reference}"
-        resp = self.client.request(
-            "PUT",
-            path,
-            scopes=self.pusher.scopes,
-            headers={"Content-Type": media_type},
-            body=data,
-            expected=tuple(range(200, 300)),
-        )
-        resp.close()
-        self.pusher._check_digest_header(resp, digest_of(data), "PUT", path)
+        headers = put_manifest_bytes(self.client, self.repo, data, media_type, reference, scopes=self.scopes)
         self.manifests_pushed += 1
-        logger.info("%s: pushed %s as %s", self.repo, digest_of(data), reference)
-        return resp.headers
+        return headers
 
     def put_referrer(self, data: bytes, media_type: str, subject_digest: str, artifact_type: str) -> str:
         """Make the manifest ``data`` (whose ``subject`` is ``subject_digest``) a listed referrer; its digest."""
         digest = digest_of(data)
         listed = any(r.digest == digest for r in self.referrers(subject_digest, artifact_type))
-        if listed and self.pusher.manifest_digest_at(digest) == digest:
+        if listed and manifest_digest_at(self.client, self.repo, digest, scopes=self.scopes) == digest:
             return digest
         headers = self.put_manifest(data, media_type, digest)
         self._referrers.pop(subject_digest, None)

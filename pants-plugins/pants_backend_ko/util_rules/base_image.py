@@ -1,7 +1,7 @@
 """Base images: `scratch`, a registry reference, or an OCI image layout folder in the repository.
 
-Registry bases are fetched by a Process running the pure registry client
-(`pants_backend_ko.oci.remote.base_tool`): its result is cached forever for a digest reference
+Registry bases are fetched by a Process running the tool's `base` verb (`tool/base_fetch.py`,
+a `BaseFetch` answered by a `BaseDescription`): its result is cached forever for a digest reference
 and fetched once per run for a tag (a tag can move). Children, configs and layers are verified
 against their digests and kept in a content-addressed named cache, so a tag costs one manifest
 request once its content has been seen.
@@ -9,25 +9,42 @@ request once its content has been seen.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 
-from pants.engine.fs import Digest, DigestContents, MergeDigests, PathGlobs, Snapshot
-from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
+from pants.engine.fs import (
+    EMPTY_DIGEST,
+    CreateDigest,
+    Digest,
+    DigestContents,
+    DigestSubset,
+    FileContent,
+    MergeDigests,
+    PathGlobs,
+    RemovePrefix,
+    Snapshot,
+)
+from pants.engine.process import FallibleProcessResult, ProcessCacheScope
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from pants_backend_ko.codec import decode, encode
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci.base import BaseImage
 from pants_backend_ko.oci.image import ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, base_index_digest
 from pants_backend_ko.oci.layout import LAYOUT_PREFIX
+from pants_backend_ko.oci.mediatypes import OCI_INDEX
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.subsystems import KoSubsystem
-from pants_backend_ko.util_rules.registry import RegistryToolEnv
-
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+from pants_backend_ko.tool.messages import (
+    BASE_DESCRIPTION_FILE,
+    BaseDescription,
+    BaseFetch,
+    blob_path,
+    error_from_stderr,
+)
+from pants_backend_ko.util_rules.tool import KoToolRequest
 
 
 @dataclass(frozen=True)
@@ -49,7 +66,10 @@ class ResolvedBaseImage:
     is_index: bool  # ko: exactly one match gives an image, several give an index
     index_media_type: str
     index_digest: str | None  # the base index's digest, for the base.digest annotation
-    blobs: FrozenDict[str, bytes]  # base layers that the layout carries, by digest
+    # The base layers the layout carries (`blobs/sha256/<hex>` at its root), passed by digest:
+    # their bytes never enter Pants' Python.
+    layers: Digest
+    layer_digests: frozenset[str]
     # Where publish may mount or stream base blobs from: (digest, "registry/repository").
     blob_sources: tuple[tuple[str, str], ...] = ()
     shallow: bool = False  # base layers are referenced, not held (`[ko].shallow_base_images`)
@@ -86,111 +106,118 @@ def _scratch(request: BaseImageRequest) -> ResolvedBaseImage:
         is_index=len(request.platforms) > 1,
         index_media_type=OCI_INDEX,
         index_digest=None,
-        blobs=FrozenDict(),
+        layers=EMPTY_DIGEST,
+        layer_digests=frozenset(),
     )
 
 
+BASE_DIR = "__ko_base"
+REQUEST_FILE = "__ko_base_request.json"
+
+
 @rule(desc="Resolve the base image", level=LogLevel.DEBUG)
-async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem, tool: RegistryToolEnv) -> ResolvedBaseImage:
+async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem) -> ResolvedBaseImage:
+    owner = request.owner
     if request.reference == "scratch":
         if request.all_platforms:
             raise KoError(
-                f"{request.owner}: platforms `all` means every platform of the base image, and "
-                "`scratch` has none; list the platforms, or use a base image index."
+                "platforms `all` means every platform of the base image, and `scratch` has none",
+                where=owner,
+                fix="list the platforms, or use a base image index.",
             )
         return _scratch(request)
-    out = "__ko_base"
-    argv = [tool.python, "-m", "pants_backend_ko.oci.remote.base_tool", "--out", out]
-    for platform in request.platforms:
-        argv.extend(["--platform", str(platform)])
-    if request.all_platforms:
-        argv.extend(["--platform", "all"])
+    platforms = tuple(str(p) for p in request.platforms) + (("all",) if request.all_platforms else ())
+    base = f"base image {request.reference!r}"
     layout_dir = layout_dir_of(request.reference, request.spec_path)
     if layout_dir is not None:
         snapshot = await Get(Snapshot, PathGlobs([f"{layout_dir}/**"]))
         if f"{layout_dir}/index.json" not in snapshot.files:
             raise KoError(
-                f"{request.owner}: base image {request.reference!r}: {layout_dir}/index.json not "
-                "found; a path base must be an OCI image layout folder in the repository."
+                f"{base}: {layout_dir}/index.json not found",
+                where=owner,
+                fix="a path base must be an OCI image layout folder in the repository.",
             )
-        argv.extend(["--layout", layout_dir])
-        input_digest, scope = snapshot.digest, ProcessCacheScope.SUCCESSFUL
-        description = f"Read base image layout {layout_dir} for {request.owner}"
+        fetch = BaseFetch(layout=layout_dir, platforms=platforms)
+        inputs, scope = snapshot.digest, ProcessCacheScope.SUCCESSFUL
+        description = f"Read base image layout {layout_dir} for {owner}"
     else:
-        argv.extend(["--ref", request.reference, "--cache-dir", ".cache/ko-base"])
-        if ko.shallow_base_images:
-            argv.append("--no-layers")
-        for registry in ko.insecure_registries:
-            argv.extend(["--insecure-registry", registry])
-        input_digest = None
+        fetch = BaseFetch(
+            reference=request.reference,
+            platforms=platforms,
+            layers=not ko.shallow_base_images,
+            cache_dir=".cache/ko-base",
+            insecure_registries=tuple(ko.insecure_registries),
+            transport=ko.transport_limits,
+        )
+        inputs = EMPTY_DIGEST
         # A digest never changes: cache forever. A tag may move: ask the registry once per run.
         by_digest = "@sha256:" in request.reference
         scope = ProcessCacheScope.SUCCESSFUL if by_digest else ProcessCacheScope.PER_SESSION
-        description = f"Fetch base image {request.reference} for {request.owner}"
-    # Our code comes in the input digest (not from this checkout's path): the cache key is the
-    # same in every clone, so a fresh clone is served by the remote cache.
-    input_digest = await Get(Digest, MergeDigests([tool.core, *([input_digest] if input_digest is not None else [])]))
-    process = Process(
-        argv=tuple(argv),
-        description=description,
-        env=tool.sandboxed_env,
-        input_digest=input_digest,
-        output_directories=(out,),
-        append_only_caches=FrozenDict({"ko_base_blobs": ".cache/ko-base"}),
-        cache_scope=scope,
-        level=LogLevel.DEBUG,
+        description = f"Fetch base image {request.reference} for {owner}"
+    request_file = await Get(Digest, CreateDigest([FileContent(REQUEST_FILE, encode(fetch))]))
+    input_digest = await Get(Digest, MergeDigests([request_file, inputs]))
+    result = await Get(
+        FallibleProcessResult,
+        KoToolRequest(
+            "base",
+            ("--request", REQUEST_FILE, "--out", BASE_DIR),
+            description=description,
+            input_digest=input_digest,
+            output_directories=(BASE_DIR,),
+            append_only_caches=FrozenDict({"ko_base_blobs": ".cache/ko-base"}),
+            cache_scope=scope,
+        ),
     )
-    result = await Get(FallibleProcessResult, Process, process)
     if result.exit_code != 0:
-        message = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        detail = message[-1] if message else f"exit code {result.exit_code}"
-        detail = detail[len("error: ") :] if detail.startswith("error: ") else detail
-        raise KoError(f"{request.owner}: base image {request.reference!r}: {detail}")
-    contents = await Get(DigestContents, Digest, result.output_digest)
-    files = {fc.path[len(out) + 1 :]: fc.content for fc in contents}
-    described = json.loads(files["base.json"])
+        raise KoError(f"{base}: {error_from_stderr(result.stderr, result.exit_code)}", where=owner)
+    # Only the small files are read: the description, manifests, configs and the index. The
+    # layers stay a digest (the image's layout takes them as they are).
+    output = await Get(Digest, RemovePrefix(result.output_digest, BASE_DIR))
+    (description_file,) = await Get(DigestContents, DigestSubset(output, PathGlobs([BASE_DESCRIPTION_FILE])))
+    described = decode(BaseDescription, description_file.content, f"{description}: {BASE_DESCRIPTION_FILE}")
+    small = [blob_path(d) for e in described.images for d in (e.manifest_digest, e.config_digest)]
+    if described.is_index:
+        small.append(blob_path(described.digest))
+    contents = await Get(DigestContents, DigestSubset(output, PathGlobs(small)))
+    files = {fc.path: fc.content for fc in contents}
 
-    def blob(digest: str) -> bytes:
-        return files["blobs/" + digest.replace(":", "/", 1)]
-
-    name = described["name"] if layout_dir is None else None
-    platforms, images, blobs, sources = [], [], {}, []
-    for entry in described["images"]:
-        platform = Platform.parse(entry["platform"])
+    from_registry = layout_dir is None
+    platforms_out, images, layer_paths, sources = [], [], {}, []
+    for entry in described.images:
+        platform = Platform.parse(entry.platform)
         try:
             image = BaseImage.from_manifest(
-                blob(entry["manifest_digest"]),
-                blob(entry["config_digest"]),
-                name=name,
-                digest=entry["manifest_digest"],
-                media_type=entry["manifest_media_type"],
+                files[blob_path(entry.manifest_digest)],
+                files[blob_path(entry.config_digest)],
+                name=described.name if from_registry else None,
+                digest=entry.manifest_digest,
+                media_type=entry.manifest_media_type,
             )
         except ValueError as e:
-            raise KoError(f"{request.owner}: base image {request.reference!r} ({platform}): {e}") from None
-        platforms.append(platform)
+            raise KoError(f"{base} ({platform}): {e}", where=owner) from None
+        platforms_out.append(platform)
         images.append(image)
-        for digest in entry["layers"]:
-            if f"blobs/{digest.replace(':', '/', 1)}" in files:
-                blobs[digest] = blob(digest)
-        if layout_dir is None:
-            origin = f"{described['registry']}/{described['repository']}"
-            sources.extend((d, origin) for d in [entry["config_digest"], *entry["layers"]])
+        layer_paths.update((digest, blob_path(digest)) for digest in entry.layers)
+        if from_registry:
+            sources.extend((d, described.origin) for d in [entry.config_digest, *entry.layers])
     if not images:
-        raise KoError(f"{request.owner}: base image {request.reference!r} has no image for the requested platforms.")
+        raise KoError(f"{base} has no image for the requested platforms.", where=owner)
+    # The layers the fetch wrote (all of them, unless `[ko].shallow_base_images`).
+    layers = await Get(Digest, DigestSubset(output, PathGlobs(sorted(set(layer_paths.values())))))
+    held = set((await Get(Snapshot, Digest, layers)).files)
     return ResolvedBaseImage(
         reference=request.reference,
-        platforms=tuple(platforms),
+        platforms=tuple(platforms_out),
         images=tuple(images),
-        is_index=described["is_index"] and len(images) > 1,
-        index_media_type=described["media_type"] if described["is_index"] else OCI_INDEX,
-        index_digest=described["digest"] if (described["is_index"] and name) else None,
-        blobs=FrozenDict(blobs),
+        is_index=described.is_index and len(images) > 1,
+        index_media_type=described.media_type if described.is_index else OCI_INDEX,
+        index_digest=described.digest if (described.is_index and from_registry) else None,
+        layers=layers,
+        layer_digests=frozenset(d for d, path in layer_paths.items() if path in held),
         blob_sources=tuple(dict.fromkeys(sources)),
-        shallow=layout_dir is None and ko.shallow_base_images,
-        index_manifest=files.get(f"blobs/{described['digest'].replace(':', '/', 1)}")
-        if described["is_index"]
-        else None,
-        name=name,
+        shallow=from_registry and ko.shallow_base_images,
+        index_manifest=files.get(blob_path(described.digest)) if described.is_index else None,
+        name=described.name if from_registry else None,
     )
 
 

@@ -27,7 +27,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from pants_backend_ko import VERSION
-from pants_backend_ko.errors import KoError
+from pants_backend_ko.errors import KoError, located
 from pants_backend_ko.golang.gobuildinfo import GoBuildInfoError, parse_go_version_m
 from pants_backend_ko.koconfig.config import DEFAULT_BASE_IMAGE, build_settings_for, effective_value, epoch_from_env
 from pants_backend_ko.oci import image as oci_image
@@ -37,8 +37,8 @@ from pants_backend_ko.oci.layers import APP_DIR
 from pants_backend_ko.oci.layerwriter import BuildInfoRequest, LayersRequest, app_layer, kodata_layer
 from pants_backend_ko.oci.layout import ArchivedImage
 from pants_backend_ko.oci.manifest import Descriptor
-from pants_backend_ko.oci.platform import Platform
-from pants_backend_ko.subsystems import KoSubsystem
+from pants_backend_ko.oci.platform import InvalidPlatformError, Platform
+from pants_backend_ko.subsystems import DEFAULT_PLATFORM, KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet, kodata_folder
 from pants_backend_ko.util_rules.base_image import BaseImageRequest, ResolvedBaseImage
 from pants_backend_ko.util_rules.go_build import (
@@ -56,7 +56,7 @@ from pants_backend_ko.util_rules.layer_writer import (
 )
 from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest
 
-DEFAULT_PLATFORMS = ("linux/amd64",)  # ko's default, whatever the host
+DEFAULT_PLATFORMS = (DEFAULT_PLATFORM,)  # ko's default, whatever the host
 
 
 def image_sboms(
@@ -72,7 +72,9 @@ def image_sboms(
             info = parse_go_version_m(text)
         except GoBuildInfoError as e:
             raise KoError(
-                f"{owner}: cannot read Go module information for the SBOM: {e}; set `[ko].sbom = false` to skip SBOMs."
+                f"cannot read Go module information for the SBOM: {e}",
+                where=owner,
+                fix="set `[ko].sbom = false` to skip SBOMs.",
             ) from None
         data = spdx.spdx_for_image(
             info,
@@ -161,18 +163,15 @@ async def ko_image_settings(
         package_dir = ""
     if package_dir.startswith(".."):
         raise KoError(
-            f"{address}: `main={main!r}` points outside the repository; set it to a folder "
-            "inside the repository, relative to the BUILD file's folder."
+            f"`main={main!r}` points outside the repository",
+            where=str(address),
+            fix="set it to a folder inside the repository, relative to the BUILD file's folder.",
         )
     module = await Get(GoModule, GoModuleRequest(package_dir))
     import_path = module.import_path_of(package_dir or ".")
     from_ko_yaml = build_settings_for(ko_yaml.config, import_path, package_dir or ".")
-    option_platforms = tuple(ko.default_platforms)
     platform_strings = effective_value(
-        field_set.platforms.value,
-        from_ko_yaml.platforms,
-        option_platforms if option_platforms != DEFAULT_PLATFORMS else None,
-        DEFAULT_PLATFORMS,
+        field_set.platforms.value, from_ko_yaml.platforms, ko.platforms_option(), DEFAULT_PLATFORMS
     )
     # Point at what the user must edit: the field, or the option it falls back to.
     source = (
@@ -186,7 +185,9 @@ async def ko_image_settings(
     all_platforms = "all" in platform_strings
     if all_platforms and len(platform_strings) > 1:
         raise KoError(
-            f"{address}: {source} combines `all` with other platforms ({list(platform_strings)}); use `all` alone."
+            f"{source} combines `all` with other platforms ({list(platform_strings)})",
+            where=str(address),
+            fix="use `all` alone.",
         )
     for value in platform_strings:
         if value == "all":
@@ -195,13 +196,12 @@ async def ko_image_settings(
             value = HOST_PLATFORMS[host]
         try:
             platforms.append(Platform.parse(value))
-        except ValueError as e:
-            detail = str(e)
-            repeated = f"invalid platform {value!r}: "
-            detail = detail[len(repeated) :] if detail.startswith(repeated) else detail
-            raise KoError(f"{address}: invalid platform {value!r} in {source}: {detail}") from None
+        except InvalidPlatformError as e:
+            raise KoError(f"invalid platform {value!r} in {source}: {e.problem}", where=str(address)) from None
     if len(set(platforms)) != len(platforms):
-        raise KoError(f"{address}: {source} lists a platform twice: {list(platform_strings)}; list each once.")
+        raise KoError(
+            f"{source} lists a platform twice: {list(platform_strings)}", where=str(address), fix="list each once."
+        )
     extra_binaries = []
     names = {oci_image.app_filename(import_path)}
     for rel in field_set.binaries.value or ():
@@ -210,15 +210,17 @@ async def ko_image_settings(
         extra_module = await Get(GoModule, GoModuleRequest(extra_dir))
         if extra_module.root != module.root:
             raise KoError(
-                f"{address}: `binaries` entry {rel!r} is in module {extra_module.module_path}, not "
-                f"{module.module_path}; all binaries of one image must come from the main package's module."
+                f"`binaries` entry {rel!r} is in module {extra_module.module_path}, not {module.module_path}",
+                where=str(address),
+                fix="all binaries of one image must come from the main package's module.",
             )
         extra_import_path = module.import_path_of(extra_dir or ".")
         name = oci_image.app_filename(extra_import_path)
         if name in names:
             raise KoError(
-                f"{address}: two binaries would both be /ko-app/{name} ({rel!r} in `binaries`); "
-                "binaries are named after the last element of their import path: rename a folder."
+                f"two binaries would both be /ko-app/{name} ({rel!r} in `binaries`)",
+                where=str(address),
+                fix="binaries are named after the last element of their import path: rename a folder.",
             )
         names.add(name)
         extra_binaries.append((extra_import_path, name))
@@ -234,9 +236,11 @@ async def ko_image_settings(
             else resolved
         )
         raise KoError(
-            f"{address}: `kodata={kodata!r}` is {where}, not inside the main package's folder "
-            f"({package_dir or 'the repository root'}) or the BUILD file's folder ({address.spec_path or 'the repository root'}); "
-            "set `kodata` to a folder inside one of them (ko always uses `kodata` beside the main package)."
+            f"`kodata={kodata!r}` is {where}, not inside the main package's folder "
+            f"({package_dir or 'the repository root'}) or the BUILD file's folder "
+            f"({address.spec_path or 'the repository root'})",
+            where=str(address),
+            fix="set `kodata` to a folder inside one of them (ko always uses `kodata` beside the main package).",
         )
     return KoImageSettings(
         address=address,
@@ -372,65 +376,64 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         Get(Digest, MergeDigests([kodata_inputs, *(binary.digest for _, binary in platform_binaries)]))
         for platform_binaries in per_platform
     )
+    try:  # a kodata name the layer cannot hold (see below)
+        requests = [layers_request(kodata, b, kodata_date_epoch, ko.sbom) for b in per_platform]
+    except ValueError as e:
+        raise located(e, owner) from None
     written = await MultiGet(
         Get(
             WrittenLayers,
-            WriteLayersRequest(
-                layers_request(kodata, platform_binaries, kodata_date_epoch, ko.sbom),
-                inputs,
-                f"Write the layers of {owner} ({platform})",
-                owner,
-            ),
+            WriteLayersRequest(layers, inputs, f"Write the layers of {owner} ({platform})", owner),
         )
-        for platform, platform_binaries, inputs in zip(base.platforms, per_platform, layer_inputs)
+        for platform, layers, inputs in zip(base.platforms, requests, layer_inputs)
     )
 
-    images = []
-    for platform, base_for_platform, platform_binaries, layers in zip(
-        base.platforms, base.images, per_platform, written
-    ):
-        images.append(
-            oci_image.assemble_image(
-                base_for_platform,
-                platform=platform,
-                import_path=settings.import_path,
-                binary_names=[name for name, _ in platform_binaries],
-                layers=[oci_image.NewLayer(layer.digest, layer.diff_id, layer.size) for layer in layers.written.layers],
-                source_date_epoch=source_date_epoch,
-                kodata_date_epoch=kodata_date_epoch,
-                user=field_set.user.value,
-                env=dict(field_set.env.value or {}),
-                labels=dict(field_set.labels.value or {}),
-                annotations=dict(field_set.annotations.value or {}),
-                entrypoint=field_set.entrypoint.value,
-                args=field_set.args.value,
-                workdir=field_set.workdir.value,
+    # The image core refuses what cannot go into an image (an empty env name, a kodata file name
+    # it cannot write) with a ValueError naming the field: say which target, in one line.
+    try:
+        images = []
+        for platform, base_for_platform, platform_binaries, layers in zip(
+            base.platforms, base.images, per_platform, written
+        ):
+            images.append(
+                oci_image.assemble_image(
+                    base_for_platform,
+                    platform=platform,
+                    import_path=settings.import_path,
+                    binary_names=[name for name, _ in platform_binaries],
+                    layers=[
+                        oci_image.NewLayer(layer.digest, layer.diff_id, layer.size) for layer in layers.written.layers
+                    ],
+                    source_date_epoch=source_date_epoch,
+                    kodata_date_epoch=kodata_date_epoch,
+                    user=field_set.user.value,
+                    env=dict(field_set.env.value or {}),
+                    labels=dict(field_set.labels.value or {}),
+                    annotations=dict(field_set.annotations.value or {}),
+                    entrypoint=field_set.entrypoint.value,
+                    args=field_set.args.value,
+                    workdir=field_set.workdir.value,
+                )
             )
-        )
-    ref_name = name.tags[0] if name.tags else None
-    top: oci_image.BuiltImage | oci_image.BuiltIndex
-    if base.is_index:
-        top = oci_image.build_index(
-            [(img, platform) for img, platform in zip(images, base.platforms)],
-            media_type=base.index_media_type,
-            annotations=base.index_annotations(dict(field_set.annotations.value or {})),
-        )
-        top_descriptor = top.descriptor
-    else:
-        top = images[0]
-        top_descriptor = top.manifest_descriptor
-    # The layout: small JSON files made here, the layer blobs as the layer writer wrote them,
-    # base layers as the base fetch stored them. No blob is read into memory.
-    metadata = oci_layout.layout_metadata(top, images, ref_name)
-    base_blob_files = [
-        FileContent(oci_layout.blob_path(digest), data)
-        for digest, data in base.blobs.items()
-        if any(layer.digest == digest for image in images for layer in image.base_layers)
-    ]
-    small_files = await Get(
-        Digest, CreateDigest([*(FileContent(p, c) for p, c in sorted(metadata.items())), *base_blob_files])
-    )
-    layout_digest = await Get(Digest, MergeDigests([small_files, *(layers.blobs for layers in written)]))
+        ref_name = name.tags[0] if name.tags else None
+        top: oci_image.BuiltImage | oci_image.BuiltIndex
+        if base.is_index:
+            top = oci_image.build_index(
+                [(img, platform) for img, platform in zip(images, base.platforms)],
+                media_type=base.index_media_type,
+                annotations=base.index_annotations(dict(field_set.annotations.value or {})),
+            )
+            top_descriptor = top.descriptor
+        else:
+            top = images[0]
+            top_descriptor = top.manifest_descriptor
+        # The layout: small JSON files made here, the layer blobs as the layer writer wrote them,
+        # base layers as the base fetch stored them. No blob is read into memory.
+        metadata = oci_layout.layout_metadata(top, images, ref_name)
+    except ValueError as e:
+        raise located(e, owner) from None
+    small_files = await Get(Digest, CreateDigest(FileContent(p, c) for p, c in sorted(metadata.items())))
+    layout_digest = await Get(Digest, MergeDigests([small_files, base.layers, *(layers.blobs for layers in written)]))
     # Beside the layout folder, as package writes it: an explicit `output_path` is returned as
     # given by value_or_default (no ending added), which would put the SBOMs on the folder.
     output_path = field_set.output_path.value_or_default(file_ending=None)
@@ -448,7 +451,7 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         sbom_digest = await Get(
             Digest, CreateDigest(FileContent(path, data) for path, (_, data) in files_by_path.items())
         )
-    missing_base_layers = any(layer.digest not in base.blobs for image in images for layer in image.base_layers)
+    missing_base_layers = any(layer.digest not in base.layer_digests for image in images for layer in image.base_layers)
     return BuiltKoImage(
         settings=settings,
         sboms=sbom_digest,

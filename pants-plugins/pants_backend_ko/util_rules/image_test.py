@@ -243,3 +243,60 @@ def test_image_on_a_layout_base_keeps_the_base_layers(rule_runner: RuleRunner) -
     assert manifest["layers"][:2] == base_manifest["layers"]
     config = json.loads(files["blobs/" + manifest["config"]["digest"].replace(":", "/")])
     assert config["config"]["Entrypoint"] == ["/ko-app/app"]
+
+
+@pytest.mark.parametrize(
+    "folder, body, kodata, message",
+    [
+        (
+            "app/cmd/badenv",
+            "env={'': 'x'}",
+            {},
+            "app/cmd/badenv:img: env: variable name '' must be non-empty and contain no '='",
+        ),
+        (
+            "app/cmd/badkodata",
+            "",
+            {"back\\slash.txt": "x"},
+            "app/cmd/badkodata:img: kodata: file name 'back\\\\slash.txt' contains a backslash, which this "
+            "backend does not write into image layers; rename it",
+        ),
+    ],
+)
+def test_what_cannot_go_into_an_image_is_one_line_naming_target_and_field(
+    rule_runner: RuleRunner, folder: str, body: str, kodata: dict, message: str
+) -> None:
+    set_ko_options(rule_runner)
+    rule_runner.write_files(
+        with_go_targets({f"{folder}/main.go": hello_main(), **{f"{folder}/kodata/{k}": v for k, v in kodata.items()}})
+    )
+    field_set = image_target(rule_runner, folder, f"platforms=['linux/amd64'], {body}")
+    with pytest.raises(ExecutionError) as excinfo:
+        rule_runner.request(BuiltKoImage, [KoImageRequest(field_set)])
+    assert ko_error_message(excinfo) == message
+
+
+@pytest.mark.parametrize(
+    "option, platforms",
+    [
+        # Pants reads a bare string as "add to the default": the default is empty for that reason.
+        ("--ko-default-platforms=linux/arm64", (Platform("linux", "arm64"),)),
+        ("--ko-default-platforms=linux/amd64", (Platform("linux", "amd64"),)),
+        (
+            "--ko-default-platforms=['linux/amd64', 'linux/arm64']",
+            (Platform("linux", "amd64"), Platform("linux", "arm64")),
+        ),
+        ("--ko-default-platforms=[]", (Platform("linux", "amd64"),)),  # unset: ko's default
+    ],
+)
+def test_default_platforms_as_a_string_means_that_platform(rule_runner: RuleRunner, option, platforms) -> None:
+    set_ko_options(rule_runner, [option])
+    assert settings_of(rule_runner, image_target(rule_runner, "app/cmd/web", "")).platforms == platforms
+
+
+def test_default_platforms_in_one_string_says_to_write_a_list(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner, ["--ko-default-platforms=linux/amd64,linux/arm64"])
+    assert settings_error(rule_runner, image_target(rule_runner, "app/cmd/web", "")) == (
+        "[ko].default_platforms: 'linux/amd64,linux/arm64' is one string naming several platforms; write a "
+        'list, e.g. default_platforms = ["linux/amd64", "linux/arm64"].'
+    )

@@ -53,9 +53,9 @@ _KINDS = {
 }
 
 
-def unseen_entry(folder: Path, seen_files: set[str], seen_dirs: set[str]) -> tuple[str, str] | None:
-    """The first entry below `folder` (on disk) that Pants' view lacks, and what is wrong with
-    it and what to do; None when Pants sees everything.
+def unseen_entry(folder: Path, seen_files: set[str], seen_dirs: set[str]) -> tuple[str, str, str] | None:
+    """The first entry below `folder` (on disk) that Pants' view lacks, what is wrong with it and
+    what to do; None when Pants sees everything.
 
     `seen_files`/`seen_dirs` are Pants' view, relative to `folder`. Symlinks are followed, as
     ko's walk follows them; a broken one is reported too."""
@@ -70,20 +70,22 @@ def unseen_entry(folder: Path, seen_files: set[str], seen_dirs: set[str]) -> tup
                 rel.encode("utf-8")
             except UnicodeEncodeError:
                 shown = os.fsencode(rel).decode("utf-8", "backslashreplace")
-                return shown, "has a name that is not UTF-8, which Pants cannot track: rename it"
+                return shown, "has a name that is not UTF-8, which Pants cannot track", "rename it."
             try:
                 mode = os.stat(os.path.join(top, name)).st_mode
             except OSError as e:
-                return rel, f"cannot be read ({e.strerror}; a broken symlink?): fix or remove it"
+                return rel, f"cannot be read ({e.strerror}; a broken symlink?)", "fix or remove it."
             kind = _KINDS.get(stat.S_IFMT(mode))
             if kind is not None:
-                return rel, f"is {kind}, which an image layer cannot hold (ko would hang on it): remove it"
+                return rel, f"is {kind}, which an image layer cannot hold (ko would hang on it)", "remove it."
             ignored = (stat.S_ISDIR(mode) and rel not in seen_dirs) or (stat.S_ISREG(mode) and rel not in seen_files)
             if ignored:
-                return rel, (
+                return (
+                    rel,
                     "is ignored by Pants (`[GLOBAL].pants_ignore`, which ignores hidden folders by default, or "
-                    ".gitignore), so the image would lack it: un-ignore it (`pants_ignore.add = ['!/<its path>']`, "
-                    "or `[GLOBAL].pants_ignore_use_gitignore = false`) or move it"
+                    ".gitignore), so the image would lack it",
+                    "un-ignore it (`pants_ignore.add = ['!/<its path>']`, or `[GLOBAL].pants_ignore_use_gitignore "
+                    "= false`) or move it.",
                 )
     return None
 
@@ -106,8 +108,8 @@ async def read_kodata(request: KodataRequest) -> KodataContents:
     dirs = tuple(d[len(prefix) :] for d in folder.dirs if d.startswith(prefix))
     unseen = unseen_entry(Path(BuildRoot().path, kodata_dir), {f[len(prefix) :] for f in folder.files}, set(dirs))
     if unseen:
-        path, problem = unseen
-        raise KoError(f"{request.address}: the kodata entry {prefix}{path} {problem}.")
+        path, problem, fix = unseen
+        raise KoError(f"the kodata entry {prefix}{path} {problem}", where=str(request.address), fix=fix)
     return KodataContents(tuple(files.files), dirs, files.digest)
 
 

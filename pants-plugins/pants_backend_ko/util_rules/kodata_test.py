@@ -35,7 +35,8 @@ def test_special_files_are_named(tmp_path: Path) -> None:
     files, dirs = tree(tmp_path)
     assert unseen_entry(tmp_path, files - {"pipe"}, dirs) == (
         "pipe",
-        "is a FIFO (named pipe), which an image layer cannot hold (ko would hang on it): remove it",
+        "is a FIFO (named pipe), which an image layer cannot hold (ko would hang on it)",
+        "remove it.",
     )
 
 
@@ -43,7 +44,7 @@ def test_names_that_are_not_utf8_are_named(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     with open(os.fsencode(tmp_path / "sub") + b"/bad-\xffname", "w") as f:
         f.write("x")
-    path, problem = unseen_entry(tmp_path, set(), {"sub"})
+    path, problem, _ = unseen_entry(tmp_path, set(), {"sub"})
     assert path == "sub/bad-\\xffname" and "not UTF-8" in problem
 
 
@@ -51,11 +52,11 @@ def test_ignored_entries_and_broken_links_are_named(tmp_path: Path) -> None:
     (tmp_path / ".well-known").mkdir()
     (tmp_path / ".well-known/security.txt").write_text("x")
     (tmp_path / "kept.txt").write_text("x")
-    path, problem = unseen_entry(tmp_path, {"kept.txt"}, set())
+    path, problem, _ = unseen_entry(tmp_path, {"kept.txt"}, set())
     assert path == ".well-known" and "ignored by Pants" in problem
     (tmp_path / "generated.js").write_text("x")
-    path, problem = unseen_entry(tmp_path, {"kept.txt", ".well-known/security.txt"}, {".well-known"})
-    assert path == "generated.js" and "pants_ignore_use_gitignore" in problem
+    path, _, fix = unseen_entry(tmp_path, {"kept.txt", ".well-known/security.txt"}, {".well-known"})
+    assert path == "generated.js" and "pants_ignore_use_gitignore" in fix
     os.symlink("nowhere", tmp_path / "dangling")
-    path, problem = unseen_entry(tmp_path, *tree(tmp_path))
+    path, problem, _ = unseen_entry(tmp_path, *tree(tmp_path))
     assert path == "dangling" and "broken symlink" in problem

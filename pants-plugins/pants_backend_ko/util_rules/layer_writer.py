@@ -24,8 +24,9 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 
 import pants_backend_ko
-from pants_backend_ko.errors import KoError
-from pants_backend_ko.oci.layerwriter import ArchiveRequest, LayersRequest, LayersWritten, LayerWriterError
+from pants_backend_ko.codec import decode, encode
+from pants_backend_ko.errors import KoError, located
+from pants_backend_ko.oci.layerwriter import ArchiveRequest, LayersRequest, LayersWritten
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.util_rules.go_build import GoEnvRequest, GoProcessEnv, GoToolchain, go_process
 from pants_backend_ko.util_rules.go_module import GoModule
@@ -107,7 +108,7 @@ class WrittenLayers:
 async def write_layers(request: WriteLayersRequest, writer: LayerWriter) -> WrittenLayers:
     if request.request.out != BLOBS_DIR:
         raise ValueError(f"layer requests write to {BLOBS_DIR}, not {request.request.out}")
-    request_file = await Get(Digest, CreateDigest([FileContent(REQUEST_FILE, request.request.to_bytes())]))
+    request_file = await Get(Digest, CreateDigest([FileContent(REQUEST_FILE, encode(request.request))]))
     input_digest = await Get(Digest, MergeDigests([request_file, request.input_digest]))
     result = await Get(
         FallibleProcessResult,
@@ -122,11 +123,11 @@ async def write_layers(request: WriteLayersRequest, writer: LayerWriter) -> Writ
         ),
     )
     if result.exit_code != 0:
-        raise KoError(f"{request.owner}: cannot write the image's layers: {_failure(result)}")
+        raise KoError(f"cannot write the image's layers: {_failure(result)}", where=request.owner)
     try:
-        written = LayersWritten.from_bytes(result.stdout, "the layer writer's answer")
-    except LayerWriterError as e:
-        raise KoError(f"{request.owner}: {e}") from None
+        written = decode(LayersWritten, result.stdout, "the layer writer's answer")
+    except (KoError, ValueError) as e:  # a mismatched writer: say so, with the target
+        raise located(e, request.owner) from None
     return WrittenLayers(written, result.output_digest)
 
 
@@ -145,7 +146,7 @@ class WrittenArchive:
 
 @rule(desc="Write a docker archive", level=LogLevel.DEBUG)
 async def write_archive(request: WriteArchiveRequest, writer: LayerWriter) -> WrittenArchive:
-    request_file = await Get(Digest, CreateDigest([FileContent(REQUEST_FILE, request.request.to_bytes())]))
+    request_file = await Get(Digest, CreateDigest([FileContent(REQUEST_FILE, encode(request.request))]))
     input_digest = await Get(Digest, MergeDigests([request_file, request.input_digest]))
     result = await Get(
         FallibleProcessResult,
@@ -160,7 +161,7 @@ async def write_archive(request: WriteArchiveRequest, writer: LayerWriter) -> Wr
         ),
     )
     if result.exit_code != 0:
-        raise KoError(f"{request.owner}: cannot write the docker archive: {_failure(result)}")
+        raise KoError(f"cannot write the docker archive: {_failure(result)}", where=request.owner)
     return WrittenArchive(result.output_digest)
 
 

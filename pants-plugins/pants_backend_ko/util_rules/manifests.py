@@ -25,11 +25,14 @@ from pants.engine.unions import UnionRule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
-from pants_backend_ko.errors import KoError
-from pants_backend_ko.k8s import ManifestError, render_file, select_documents
-from pants_backend_ko.k8s.documents import selected_ranges
-from pants_backend_ko.k8s.resolve import parse_stream, references_in
+from pants_backend_ko.errors import KoError, located
+from pants_backend_ko.k8s import ManifestError
+from pants_backend_ko.k8s.documents import render_stream, select_stream, selected_ranges
+from pants_backend_ko.k8s.resolve import references_in
+from pants_backend_ko.k8s.scan import ParsedStream, parse_stream
 from pants_backend_ko.k8s.selector import parse_selector
+from pants_backend_ko.oci.naming import ko_reference
+from pants_backend_ko.oci.reference import digest_reference
 from pants_backend_ko.target_types import (
     KoImageFieldSet,
     KoImageTarget,
@@ -69,8 +72,7 @@ async def index_ko_images(all_targets: AllTargets) -> KoImageIndex:
                 settings.append(await Get(KoImageSettings, KoImageSettingsRequest, request))
             except KoError as e:
                 address = request.field_set.address
-                message = str(e) if str(e).startswith(str(address)) else f"{address}: {e}"
-                unreadable.append((address, message))
+                unreadable.append((address, str(located(e, str(address)))))
     index: dict[str, list[Address]] = {}
     for s in settings:
         index.setdefault(s.import_path, []).append(s.address)
@@ -101,24 +103,56 @@ async def read_manifest_sources(field: KoManifestsSourcesField) -> ManifestSourc
         try:
             text = by_path[path].decode("utf-8")
         except UnicodeDecodeError as e:
-            raise KoError(f"{path}: not UTF-8 text (byte {e.start}); Kubernetes YAML must be UTF-8.") from None
+            raise KoError(
+                f"not UTF-8 text (byte {e.start})", where=path, fix="Kubernetes YAML must be UTF-8."
+            ) from None
         files.append((path, text))
     return ManifestSources(tuple(files))
 
 
-def import_paths_in(sources: ManifestSources, selector: str | None, owner: Address) -> dict[str, tuple[str, int]]:
+@dataclass(frozen=True)
+class ParseManifestsRequest:
+    sources: ManifestSources
+    structure: bool  # the reduced node trees a label selector reads
+
+
+@dataclass(frozen=True, eq=False)
+class ParsedManifests:
+    """Each file parsed once per run, shared by dependency inference and rendering: a 50 MB
+    file is one pass of libyaml (k8s/scan.py), not four of PyYAML's pure-Python loader."""
+
+    files: tuple[tuple[ParsedStream | None, str], ...]  # (the parse, or the one-line error)
+
+    def streams(self, owner: Address) -> tuple[ParsedStream, ...]:
+        for stream, error in self.files:
+            if stream is None:
+                raise KoError(error, where=str(owner))
+        return tuple(stream for stream, _ in self.files if stream is not None)
+
+
+@rule(desc="Parse ko_manifests sources", level=LogLevel.DEBUG)
+async def parse_manifests(request: ParseManifestsRequest) -> ParsedManifests:
+    files: list[tuple[ParsedStream | None, str]] = []
+    for path, text in request.sources.files:
+        try:
+            files.append((parse_stream(text, path, structure=request.structure), ""))
+        except ManifestError as e:
+            files.append((None, str(e)))
+    return ParsedManifests(tuple(files))
+
+
+def import_paths_in(parsed: ParsedManifests, selector: str | None, owner: Address) -> dict[str, tuple[str, int]]:
     """The import paths referenced by the documents that survive the selector, with a location."""
     found: dict[str, tuple[str, int]] = {}
-    for path, text in sources.files:
+    for stream in parsed.streams(owner):
         try:
             # Select ranges of the file itself, not a cut-down copy: locations stay file lines.
-            stream = parse_stream(text, path)
-            kept = selected_ranges(stream, parse_selector(selector)) if selector else [(0, len(text))]
+            kept = selected_ranges(stream, parse_selector(selector)) if selector else [(0, len(stream.text))]
             refs = references_in(stream, kept)
-        except (ManifestError, ValueError) as e:
-            raise KoError(f"{owner}: {e}") from None
+        except ValueError as e:  # ManifestError too: its file and line follow the target's address
+            raise KoError(str(e), where=str(owner)) from None
         for ref in refs:
-            found.setdefault(ref.import_path, (path, ref.line))
+            found.setdefault(ref.import_path, (stream.path, ref.line))
     return found
 
 
@@ -127,8 +161,10 @@ async def infer_ko_manifests_dependencies(
     request: InferKoManifestsDependencies, index: KoImageIndex
 ) -> InferredDependencies:
     sources = await Get(ManifestSources, KoManifestsSourcesField, request.field_set.sources)
+    # The same request as rendering's: the engine parses each file once for both.
+    parsed = await Get(ParsedManifests, ParseManifestsRequest(sources, bool(request.field_set.selector.value)))
     try:
-        found = import_paths_in(sources, None, request.field_set.address)
+        found = import_paths_in(parsed, None, request.field_set.address)
     except KoError:
         return InferredDependencies([])  # reported with its location when rendering
     include = []
@@ -165,11 +201,9 @@ class RenderedManifests:
 
 def image_reference(image: BuiltKoImage) -> str:
     """ko's returned reference: `repo@sha256:…`, or `repo:tag@sha256:…` for one non-latest tag."""
-    repository = image.name.repository
     tags = image.name.tags
-    if len(tags) == 1 and tags[0] != "latest":
-        return f"{repository}:{tags[0]}@{image.digest}"
-    return f"{repository}@{image.digest}"
+    shown = tags[0] if len(tags) == 1 and tags[0] != "latest" else None
+    return digest_reference(image.name.repository, image.digest, shown)
 
 
 @rule(desc="Render ko_manifests", level=LogLevel.DEBUG)
@@ -181,22 +215,23 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
         try:
             parse_selector(selector)
         except ValueError as e:
-            raise KoError(f"{owner}: invalid `selector`: {e}") from None
+            raise KoError(f"invalid `selector`: {e}", where=str(owner)) from None
     sources, dependencies = await MultiGet(
         Get(ManifestSources, KoManifestsSourcesField, field_set.sources),
         Get(Targets, DependenciesRequest(field_set.dependencies)),
     )
     if not sources.files:
-        raise KoError(f"{owner}: no YAML or JSON files match `sources`; check the globs.")
+        raise KoError("no YAML or JSON files match `sources`", where=str(owner), fix="check the globs.")
+    parsed = await Get(ParsedManifests, ParseManifestsRequest(sources, bool(selector)))
     if not request.resolve_images:
         selected = []
-        for path, text in sources.files:
+        for stream in parsed.streams(owner):
             try:
-                selected.append((path, select_documents(text, path, selector) if selector else text))
-            except (ManifestError, ValueError) as e:
-                raise KoError(f"{owner}: {e}" if not str(e).startswith(path) else str(e)) from None
+                selected.append((stream.path, select_stream(stream, selector) if selector else stream.text))
+            except ValueError as e:  # ManifestError too, which keeps its file and line
+                raise located(e, str(owner)) from None
         return RenderedManifests(tuple(selected), ())
-    wanted = import_paths_in(sources, selector, owner)
+    wanted = import_paths_in(parsed, selector, owner)
     image_targets = [t for t in dependencies if isinstance(t, KoImageTarget)]
     settings = await MultiGet(
         Get(KoImageSettings, KoImageSettingsRequest(KoImageFieldSet.create(t))) for t in image_targets
@@ -209,17 +244,19 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
         candidates = by_import_path.get(import_path, [])
         if len(candidates) > 1:
             raise KoError(
-                f"{path}:{line}: ko://{import_path} is ambiguous: ko_image targets "
-                f"{', '.join(str(t.address) for t in candidates)} all build it; keep one, or "
-                f"list the one you mean in {owner}'s `dependencies` and exclude the others with `!`."
+                f"{ko_reference(import_path)} is ambiguous: ko_image targets "
+                f"{', '.join(str(t.address) for t in candidates)} all build it",
+                where=f"{path}:{line}",
+                fix=f"keep one, or list the one you mean in {owner}'s `dependencies` and exclude the others with `!`.",
             )
         if len(candidates) == 1:
             chosen[import_path] = candidates[0]
         elif len(index.by_import_path.get(import_path, ())) > 1:
             addresses = ", ".join(str(a) for a in index.by_import_path[import_path])
             raise KoError(
-                f"{path}:{line}: ko://{import_path} is ambiguous: ko_image targets {addresses} "
-                f"all build it; list the one you mean in {owner}'s `dependencies`."
+                f"{ko_reference(import_path)} is ambiguous: ko_image targets {addresses} all build it",
+                where=f"{path}:{line}",
+                fix=f"list the one you mean in {owner}'s `dependencies`.",
             )
     unknown = [p for p in wanted if p not in chosen and p not in index.by_import_path]
     if unknown and index.unreadable:
@@ -228,8 +265,9 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
         first = index.unreadable[0][1]
         more = f" (and {len(index.unreadable) - 1} more)" if len(index.unreadable) > 1 else ""
         raise KoError(
-            f"{path}:{line}: no ko_image target builds ko://{unknown[0]}, and some cannot be "
-            f"read{more}; fix them first: {first}"
+            f"no ko_image target builds {ko_reference(unknown[0])}, and some cannot be read{more}",
+            where=f"{path}:{line}",
+            fix=f"fix them first: {first}",
         )
     images = await MultiGet(Get(BuiltKoImage, KoImageRequest(KoImageFieldSet.create(t))) for t in chosen.values())
     resolved = {}
@@ -237,17 +275,18 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
         if image.name.repository is None:
             path, line = wanted[import_path]
             raise KoError(
-                f"{path}:{line}: ko://{import_path} ({image.settings.address}) has no repository "
-                "to be referred to by: set KO_DOCKER_REPO, [ko].docker_repo or its `repository` field."
+                f"{ko_reference(import_path)} ({image.settings.address}) has no repository to be referred to by: "
+                "set KO_DOCKER_REPO, [ko].docker_repo or its `repository` field.",
+                where=f"{path}:{line}",
             )
         resolved[import_path] = image_reference(image)
     known = sorted(index.by_import_path)
     rendered = []
-    for path, text in sources.files:
+    for stream in parsed.streams(owner):
         try:
-            rendered.append((path, render_file(text, path, resolved, selector, known)))
-        except (ManifestError, ValueError) as e:
-            raise KoError(f"{owner}: {e}" if not str(e).startswith(path) else str(e)) from None
+            rendered.append((stream.path, render_stream(stream, resolved, selector, known)))
+        except ValueError as e:  # ManifestError too, which keeps its file and line
+            raise located(e, str(owner)) from None
     return RenderedManifests(tuple(rendered), tuple(images))
 
 

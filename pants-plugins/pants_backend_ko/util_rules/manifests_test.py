@@ -239,8 +239,8 @@ def test_reference_without_a_target_suggests_the_nearest(rule_runner: RuleRunner
 def test_malformed_yaml_names_file_and_line(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, [f"--ko-docker-repo={REPO}"])
     assert render_error(rule_runner, "deploy/malformed") == (
-        "deploy/malformed:m: deploy/malformed/app.yaml:4:9: invalid YAML: expected ',' or ']', "
-        "but got ':' (while parsing a flow sequence)"
+        "deploy/malformed:m: deploy/malformed/app.yaml:4:9: invalid YAML: did not find expected ',' or ']', "
+        "but found ':' (while parsing a flow sequence)"
     )
 
 

@@ -10,6 +10,7 @@ from pants.util.logging import LogLevel
 
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci import naming
+from pants_backend_ko.oci.reference import digest_reference
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
 
@@ -31,25 +32,26 @@ class ImageName:
         return self.repository or self.local_name
 
     def reference(self, digest: str) -> str | None:
-        return f"{self.repository}@{digest}" if self.repository else None
+        return digest_reference(self.repository, digest) if self.repository else None
 
 
 @rule(desc="Name a ko image", level=LogLevel.DEBUG)
 async def name_ko_image(request: ImageNameRequest, ko: KoSubsystem) -> ImageName:
     env = await Get(EnvironmentVars, EnvironmentVarsRequest(["KO_DOCKER_REPO"]))
     owner = request.field_set.address
-    tags = tuple(dict.fromkeys(request.field_set.tags.value or ko.default_tags))
+    tags = tuple(dict.fromkeys(request.field_set.tags.value or ko.tags_option()))
     for tag in tags:
         if not naming.is_valid_tag(tag):
             raise KoError(
-                f"{owner}: invalid tag {tag!r}: tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -."
+                f"invalid tag {tag!r}: tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -.",
+                where=str(owner),
             )
     explicit = request.field_set.repository.value
     if explicit:
         try:
             repository = naming.validate_repository(explicit)
         except ValueError as e:
-            raise KoError(f"{owner}: invalid `repository` {explicit!r}: {e}") from None
+            raise KoError(f"invalid `repository` {explicit!r}: {e}", where=str(owner)) from None
     else:
         docker_repo = env.get("KO_DOCKER_REPO") or ko.docker_repo
         source = "KO_DOCKER_REPO" if env.get("KO_DOCKER_REPO") else "[ko].docker_repo"

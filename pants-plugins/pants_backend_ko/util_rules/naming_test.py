@@ -142,3 +142,16 @@ def test_invalid_default_tag(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, ["--ko-default-tags=['a b']"])
     message = naming_error(rule_runner, "svc", "plain")
     assert message.startswith("svc:plain: invalid tag 'a b': "), message
+
+
+@pytest.mark.parametrize(
+    "option, tags",
+    [
+        ("--ko-default-tags=stable", ("stable",)),  # a bare string: that tag, not `latest` and it
+        ("--ko-default-tags=['v1', 'stable']", ("v1", "stable")),
+        ("--ko-default-tags=[]", ("latest",)),
+    ],
+)
+def test_default_tags_as_a_string_means_that_tag(rule_runner: RuleRunner, option: str, tags: tuple) -> None:
+    set_ko_options(rule_runner, [option])
+    assert name_of(rule_runner, "svc", "plain").tags == tags

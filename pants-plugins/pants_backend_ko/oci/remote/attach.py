@@ -21,22 +21,22 @@ tag. No Pants imports.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from pants_backend_ko.golang import gojson
-from pants_backend_ko.golang.gotime import ZERO_TIME
+from pants_backend_ko.oci.configfile import ConfigFile, History, RootFS
 from pants_backend_ko.oci.digest import check_digest, digest_hex, digest_of
-from pants_backend_ko.oci.manifest import Descriptor
+from pants_backend_ko.oci.manifest import Descriptor, ImageManifest
 from pants_backend_ko.oci.mediatypes import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST
-from pants_backend_ko.oci.reference import looks_like_registry, parse_repository
-from pants_backend_ko.oci.remote.descriptors import MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES
+from pants_backend_ko.oci.reference import digest_reference, looks_like_registry, parse_repository
+from pants_backend_ko.oci.remote.descriptors import MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES
 from pants_backend_ko.oci.remote.errors import RegistryError
-from pants_backend_ko.oci.remote.pull import get_manifest
-from pants_backend_ko.oci.remote.push import _Pusher
+from pants_backend_ko.oci.remote.limits import read_body
+from pants_backend_ko.oci.remote.pull import get_manifest, manifest_digest_at
+from pants_backend_ko.oci.remote.push import push_blob_bytes, put_manifest_bytes
 from pants_backend_ko.oci.remote.transport import RegistryClient
 
 logger = logging.getLogger(__name__)
@@ -76,50 +76,41 @@ def referrers_fallback_tag(subject_digest: str) -> str:
     return f"sha256-{digest_hex(subject_digest)}"
 
 
-def _descriptor(media_type: str, data: bytes) -> dict[str, Any]:
-    # ggcr v1.Descriptor field order: mediaType, size, digest.
-    return {"mediaType": media_type, "size": len(data), "digest": digest_of(data)}
+def _descriptor(media_type: str, content: bytes, **fields: Any) -> Descriptor:
+    return Descriptor(media_type=media_type, size=len(content), digest=digest_of(content), **fields)
 
 
 def cosign_sbom_image(sbom: bytes, media_type: str = COSIGN_SBOM_MEDIA_TYPE) -> tuple[bytes, bytes]:
     """(config, manifest) bytes of cosign's ``static.NewFile(sbom, WithLayerMediaType(mt))``.
 
-    ggcr's empty image (rootfs type ``layers``) gets one layer appended: one diff_id (the
-    payload is stored uncompressed, so it equals the digest) and one empty history entry.
+    ggcr's empty image (rootfs type ``layers``, no dates: Go's zero time) gets one layer
+    appended: one diff_id (the payload is stored uncompressed, so it equals the digest) and
+    one empty history entry.
     """
     layer = _descriptor(media_type, sbom)
-    config = gojson.dumps(
-        {
-            "architecture": "",
-            "created": ZERO_TIME,
-            "history": [{"created": ZERO_TIME}],
-            "os": "",
-            "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]},
-            "config": {},
-        }
-    )
-    manifest = gojson.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": _descriptor(OCI_CONFIG, config),
-            "layers": [layer],
-        }
-    )
+    config = ConfigFile(history=(History(),), rootfs=RootFS(type="layers", diff_ids=(layer.digest,))).to_bytes()
+    manifest = ImageManifest(
+        schema_version=2, media_type=OCI_MANIFEST, config=_descriptor(OCI_CONFIG, config), layers=(layer,)
+    ).to_bytes()
     return config, manifest
 
 
 def referrer_manifest(sbom: bytes, subject_digest: str, subject_media_type: str, subject_size: int) -> bytes:
-    """The OCI 1.1 image manifest that carries ``sbom`` as an artifact referring to the subject."""
-    empty = dict(_descriptor(EMPTY_CONFIG_MEDIA_TYPE, EMPTY_CONFIG), data="e30=")  # base64 of "{}"
+    """The OCI 1.1 image manifest that carries ``sbom`` as an artifact referring to the subject.
+
+    In the field order of the image-spec's Go ``v1.Manifest`` (``artifactType`` after
+    ``mediaType``, image-spec ``specs-go/v1/manifest.go``), which ggcr's struct (the model's
+    `ImageManifest`) does not share: these bytes are what earlier versions attached, so an
+    attached SBOM keeps its referrer's digest.
+    """
     return gojson.dumps(
         {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
             "artifactType": SPDX_ARTIFACT_TYPE,
-            "config": empty,
-            "layers": [_descriptor(SPDX_ARTIFACT_TYPE, sbom)],
-            "subject": {"mediaType": subject_media_type, "size": subject_size, "digest": subject_digest},
+            "config": _descriptor(EMPTY_CONFIG_MEDIA_TYPE, EMPTY_CONFIG, data=EMPTY_CONFIG).to_json(),
+            "layers": [_descriptor(SPDX_ARTIFACT_TYPE, sbom).to_json()],
+            "subject": Descriptor(media_type=subject_media_type, size=subject_size, digest=subject_digest).to_json(),
         }
     )
 
@@ -174,55 +165,27 @@ def _split_repository(client: RegistryClient, repository: str) -> str:
 
 
 class _Attacher:
-    """Blob and manifest writes on one repository, counted, reusing push.py's checked requests."""
+    """Blob and manifest writes on one repository, counted, through push.py's checked writes."""
 
     def __init__(self, client: RegistryClient, repo: str) -> None:
         self.client = client
         self.repo = repo
-        self.pusher = _Pusher(client, repo, [f"repository:{repo}:pull,push"])
+        self.scopes = (f"repository:{repo}:pull,push",)
         self.blobs_uploaded = 0
         self.manifests_pushed = 0
 
     def ensure_blob(self, data: bytes, media_type: str) -> None:
-        """Upload ``data`` unless the repository has it (POST, then a monolithic PUT)."""
-        desc = _descriptor(media_type, data)
-        if self.pusher.blob_exists(desc["digest"]):
-            return
-        resp = self.client.request(
-            "POST",
-            f"/v2/{self.repo}/blobs/uploads/",
-            scopes=self.pusher.scopes,
-            headers={"Content-Length": "0"},
-            expected=(202,),
-        )
-        resp.close()
-        location = self.client.resolve_location(resp, "POST")
-        self.pusher._upload_monolithic(
-            location, lambda: io.BytesIO(data), Descriptor(media_type=media_type, size=len(data), digest=desc["digest"])
-        )
-        self.blobs_uploaded += 1
-        logger.info("%s: uploaded blob %s (%d bytes)", self.repo, desc["digest"], len(data))
+        """Upload ``data`` unless the repository has it."""
+        self.blobs_uploaded += push_blob_bytes(self.client, self.repo, data, media_type, scopes=self.scopes)
 
     def put_manifest(self, data: bytes, media_type: str, reference: str) -> Any:
         """PUT a manifest; returns the response headers (for ``OCI-Subject``)."""
-        path = f"/v2/{self.repo}/manifests/{reference}"
-        digest = digest_of(data)
-        resp = self.client.request(
-            "PUT",
-            path,
-            scopes=self.pusher.scopes,
-            headers={"Content-Type": media_type},
-            body=data,
-            expected=tuple(range(200, 300)),
-        )
-        resp.close()
-        self.pusher._check_digest_header(resp, digest, "PUT", path)
+        headers = put_manifest_bytes(self.client, self.repo, data, media_type, reference, scopes=self.scopes)
         self.manifests_pushed += 1
-        logger.info("%s: pushed %s as %s", self.repo, digest, reference)
-        return resp.headers
+        return headers
 
     def digest_at(self, reference: str) -> str | None:
-        return self.pusher.manifest_digest_at(reference)
+        return manifest_digest_at(self.client, self.repo, reference, scopes=self.scopes)
 
 
 def _subject_size(attacher: _Attacher, subject_digest: str, subject_media_type: str) -> int:
@@ -230,7 +193,7 @@ def _subject_size(attacher: _Attacher, subject_digest: str, subject_media_type: 
     resp = attacher.client.request(
         "HEAD",
         f"/v2/{attacher.repo}/manifests/{subject_digest}",
-        scopes=attacher.pusher.scopes,
+        scopes=attacher.scopes,
         headers={"Accept": ", ".join(MANIFEST_ACCEPT)},  # distribution hides indexes otherwise
         expected=(200, 404),
     )
@@ -238,7 +201,7 @@ def _subject_size(attacher: _Attacher, subject_digest: str, subject_media_type: 
     length = resp.headers.get("Content-Length", "")
     if resp.status_code == 404:
         raise RegistryError(
-            f"registry {attacher.client.registry}: {attacher.repo}@{subject_digest} is not in the repository; "
+            f"registry {attacher.client.registry}: {digest_reference(attacher.repo, subject_digest)} is not in the repository; "
             "push the image before attaching its SBOM",
             registry=attacher.client.registry,
             method="HEAD",
@@ -246,7 +209,7 @@ def _subject_size(attacher: _Attacher, subject_digest: str, subject_media_type: 
         )
     if not length.isdigit():
         raise RegistryError(
-            f"registry {attacher.client.registry}: HEAD of {attacher.repo}@{subject_digest} answered without a "
+            f"registry {attacher.client.registry}: HEAD of {digest_reference(attacher.repo, subject_digest)} answered without a "
             "Content-Length; the registry does not follow the distribution spec",
             registry=attacher.client.registry,
             method="HEAD",
@@ -255,7 +218,7 @@ def _subject_size(attacher: _Attacher, subject_digest: str, subject_media_type: 
     served = resp.headers.get("Content-Type", "").split(";", 1)[0].strip()
     if served in MANIFEST_MEDIA_TYPES and served != subject_media_type:
         raise ValueError(
-            f"{attacher.repo}@{subject_digest} is a {served}, not a {subject_media_type}; "
+            f"{digest_reference(attacher.repo, subject_digest)} is a {served}, not a {subject_media_type}; "
             "pass the subject's real media type (the referrer's subject descriptor must match it)"
         )
     return int(length)
@@ -302,7 +265,7 @@ def _add_to_fallback(attacher: _Attacher, subject_digest: str, entry: dict[str, 
 
 def _referrers_api_lists(attacher: _Attacher, subject_digest: str, digest: str) -> bool:
     """Whether the registry's referrers API answers and already lists ``digest``."""
-    listed = _referrers_from_api(attacher.client, attacher.repo, subject_digest, attacher.pusher.scopes)
+    listed = _referrers_from_api(attacher.client, attacher.repo, subject_digest, attacher.scopes)
     return listed is not None and any(r.digest == digest for r in listed)
 
 
@@ -358,12 +321,7 @@ def attach_sbom(
     if referrer:
         manifest = referrer_manifest(sbom, subject_digest, subject_media_type, subject_size)
         referrer_digest = digest_of(manifest)
-        entry = {
-            "mediaType": OCI_MANIFEST,
-            "size": len(manifest),
-            "digest": referrer_digest,
-            "artifactType": SPDX_ARTIFACT_TYPE,
-        }
+        entry = _descriptor(OCI_MANIFEST, manifest, artifact_type=SPDX_ARTIFACT_TYPE).to_json()
         if attacher.digest_at(referrer_digest) != referrer_digest:
             attacher.ensure_blob(EMPTY_CONFIG, EMPTY_CONFIG_MEDIA_TYPE)
             attacher.ensure_blob(sbom, SPDX_ARTIFACT_TYPE)
@@ -398,7 +356,7 @@ def sbom_missing(client: RegistryClient, repository: str, subject_digest: str) -
     with the same digest has the same SBOM."""
     repo = _split_repository(client, repository)
     tag = cosign_sbom_tag(subject_digest)
-    if _Pusher(client, repo, [f"repository:{repo}:pull"]).manifest_digest_at(tag) is None:
+    if manifest_digest_at(client, repo, tag) is None:
         return f"SBOM tag {tag}"
     if not list_referrers(client, repository, subject_digest, artifact_type=SPDX_ARTIFACT_TYPE):
         return f"SBOM referrer of {subject_digest}"
@@ -441,14 +399,16 @@ def _referrers_from_api(client: RegistryClient, repo: str, digest: str, scopes: 
     with resp:
         if resp.status_code != 200 or "json" not in resp.headers.get("Content-Type", ""):
             return None  # distribution 2.8: a plain-text "404 page not found"
-        body = resp.content
+        body = read_body(
+            resp, MAX_MANIFEST_BYTES, where=f"registry {client.registry}: referrers of {digest_reference(repo, digest)}"
+        )
     try:
         doc = json.loads(body)
     except ValueError:
         return None
     if not isinstance(doc, dict):
         return None
-    return _referrers(doc, f"registry {client.registry}: referrers of {repo}@{digest}")
+    return _referrers(doc, f"registry {client.registry}: referrers of {digest_reference(repo, digest)}")
 
 
 def list_referrers(

@@ -12,16 +12,22 @@ Implements the distribution token flow (registry-protocol.md §6):
   are both accepted; ``expires_in`` defaults to 60 seconds.
 * :class:`TokenCache` keeps tokens in memory only, keyed by (service, sorted
   scopes), and treats them as expired a little before they really are.
+* Token requests go out through the registry client's ``send`` (the same limits on time
+  as every other exchange) and answers are read to at most 1 MiB
+  (:data:`~.limits.MAX_TOKEN_ANSWER`): an endless answer is "too large", not a
+  connection problem.
 """
 
 from __future__ import annotations
 
 import base64
 import ipaddress
+import json
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Callable
 from urllib.parse import urlsplit
 
 import requests
@@ -35,6 +41,10 @@ from pants_backend_ko.oci.remote.credentials import (
     Secret,
 )
 from pants_backend_ko.oci.remote.errors import RegistryError, one_line
+from pants_backend_ko.oci.remote.limits import MAX_TOKEN_ANSWER, close_quietly, read_body
+
+# (method, url, where, **requests keyword arguments) -> the answer, body unread
+TokenSend = Callable[..., requests.Response]
 
 DEFAULT_TOKEN_LIFETIME = 60.0
 CLIENT_ID = "pants-backend-ko"
@@ -176,20 +186,19 @@ def _lifetime(answer: dict) -> float:
 
 
 def fetch_token(
-    session: requests.Session,
     *,
+    send: TokenSend,
     registry: str,
     challenge: Challenge,
     scopes: tuple[str, ...],
     credential: Credential,
-    verify: object,
-    timeout: tuple[float, float],
     plain_http_ok: bool,
 ) -> BearerToken:
     """Get a Bearer token for ``scopes`` from the challenge's realm.
 
-    ``plain_http_ok`` says whether credentials may be sent to an ``http://`` realm
-    (only for loopback or explicitly insecure hosts).
+    ``send(method, url, where, **kwargs)`` sends one request under the registry client's
+    limits and trust. ``plain_http_ok`` says whether credentials may be sent to an
+    ``http://`` realm (only for loopback or explicitly insecure hosts).
     """
     realm = challenge.realm
     parts = urlsplit(realm)
@@ -217,9 +226,11 @@ def fetch_token(
         }
         if scopes:
             data["scope"] = " ".join(scopes)  # the form body takes space-separated scopes
-        resp = _send_token_request(session, "POST", realm, registry, where, credential, verify, timeout, data=data)
+        resp = _send_token_request(send, "POST", realm, registry, where, data=data)
         if resp.status_code != 404:
             answer = _token_answer(resp, registry, "POST", where, credential)
+        else:
+            close_quietly(resp)
     if answer is None:
         params: list[tuple[str, str]] = []
         if challenge.service:
@@ -230,9 +241,7 @@ def fetch_token(
             headers["Authorization"] = basic_header(credential.username, credential.secret)
         elif credential.kind == IDENTITY_TOKEN:
             headers["Authorization"] = basic_header(credential.username or IDENTITY_TOKEN_USERNAME, credential.secret)
-        resp = _send_token_request(
-            session, "GET", realm, registry, where, credential, verify, timeout, params=params, headers=headers
-        )
+        resp = _send_token_request(send, "GET", realm, registry, where, params=params, headers=headers)
         answer = _token_answer(resp, registry, "GET", where, credential)
     token = answer.get("token") or answer.get("access_token")
     if not isinstance(token, str) or not token:
@@ -244,10 +253,10 @@ def fetch_token(
 
 
 def _send_token_request(
-    session, method, realm, registry, where, credential, verify, timeout, **kwargs
+    send: TokenSend, method: str, realm: str, registry: str, where: str, **kwargs: object
 ) -> requests.Response:
     try:
-        return session.request(method, realm, verify=verify, timeout=timeout, allow_redirects=False, **kwargs)
+        return send(method, realm, f"registry {registry}: {method} token from {where}", **kwargs)
     except requests.RequestException as e:
         raise RegistryError(
             f"registry {registry}: {method} token from {where}: cannot connect ({type(e).__name__}); "
@@ -260,6 +269,7 @@ def _send_token_request(
 
 def _token_answer(resp: requests.Response, registry: str, method: str, where: str, credential: Credential) -> dict:
     if resp.status_code != 200:
+        close_quietly(resp)  # the body of a refusal is never read: the status says it all
         hint = "check the credentials" if resp.status_code in (401, 403) else "the token server refused the request"
         raise RegistryError(
             f"registry {registry}: {method} token from {where}: {resp.status_code} {one_line(resp.reason, 60)} "
@@ -269,8 +279,11 @@ def _token_answer(resp: requests.Response, registry: str, method: str, where: st
             path=where,
             status=resp.status_code,
         )
+    body = read_body(
+        resp, MAX_TOKEN_ANSWER, where=f"registry {registry}: {method} token from {where}", what="token answer"
+    )
     try:
-        answer = resp.json()
+        answer = json.loads(body)
     except ValueError:
         answer = None
     if not isinstance(answer, dict):

@@ -29,6 +29,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci.reference import DOCKER_HUB_ALIASES
 
 DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/"
@@ -42,7 +43,7 @@ IDENTITY_TOKEN = "identity_token"
 REGISTRY_TOKEN = "registry_token"
 
 
-class CredentialError(Exception):
+class CredentialError(KoError):
     """A credential source is broken (unreadable config, failing helper). One line, no secret."""
 
 

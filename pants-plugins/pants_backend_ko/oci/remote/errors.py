@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pants_backend_ko import errors
+from pants_backend_ko.errors import KoError
 
-class RegistryError(Exception):
+
+class RegistryError(KoError):
     """A registry (or its token server) refused or failed a request.
 
     ``str()`` is one line: ``registry <host>: <METHOD> <path>: <status> <CODE>[: message] [(hint)]``.
@@ -21,7 +24,7 @@ class RegistryError(Exception):
         status: int = 0,
         code: str = "",
     ) -> None:
-        super().__init__(" ".join(message.split()))  # force a single line
+        super().__init__(errors.one_line(message))  # force a single line
         self.registry = registry
         self.method = method
         self.path = path
@@ -43,7 +46,4 @@ class DigestMismatchError(RegistryError):
 
 def one_line(text: str | None, limit: int = 200) -> str:
     """Collapse whitespace and truncate, for quoting a server's message in an error."""
-    if not text:
-        return ""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+    return errors.one_line(text or "", limit)

@@ -30,15 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-import urllib3
-
 from pants_backend_ko.oci.digest import check_digest, digest_hex, digest_of
 from pants_backend_ko.oci.layout import LAYOUT_PREFIX, OciLayout, read_layout
 from pants_backend_ko.oci.manifest import Descriptor
 from pants_backend_ko.oci.mediatypes import IMAGE_MANIFEST_TYPES, INDEX_TYPES
 from pants_backend_ko.oci.platform import Platform
-from pants_backend_ko.oci.reference import Reference, parse_reference
+from pants_backend_ko.oci.reference import Reference, digest_reference, parse_reference
 from pants_backend_ko.oci.remote.credentials import Keychain
 from pants_backend_ko.oci.remote.descriptors import (
     MANIFEST_ACCEPT,
@@ -48,6 +45,7 @@ from pants_backend_ko.oci.remote.descriptors import (
     parse_manifest_json,
 )
 from pants_backend_ko.oci.remote.errors import DigestMismatchError, RegistryError
+from pants_backend_ko.oci.remote.limits import iter_body, read_body
 from pants_backend_ko.oci.remote.transport import ClientPool, RegistryClient
 
 logger = logging.getLogger(__name__)
@@ -163,45 +161,14 @@ class FetchedManifest:
         return self.media_type in INDEX_TYPES
 
 
-def _read_chunk(resp: Any, amount: int, *, decode: bool, registry: str, what: str) -> bytes:
-    """Read from a streamed answer; a broken connection becomes a one-line RegistryError."""
-    try:
-        return resp.raw.read(amount, decode_content=decode)
-    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as e:
-        raise RegistryError(
-            f"registry {registry}: the connection broke while downloading {what} ({type(e).__name__}); try again",
-            registry=registry,
-        ) from None
-
-
-def _read_limited(resp: Any, limit: int, *, decode: bool, registry: str = "", what: str = "") -> bytes:
-    """Read at most ``limit + 1`` bytes of a streamed answer (one more shows it was too big)."""
-    parts: list[bytes] = []
-    total = 0
-    while total <= limit:
-        chunk = _read_chunk(resp, min(_CHUNK, limit + 1 - total), decode=decode, registry=registry, what=what)
-        if not chunk:
-            break
-        parts.append(chunk)
-        total += len(chunk)
-    return b"".join(parts)
-
-
 def _repo_path(repository: str) -> str:
     return repository.strip("/")
 
 
 def open_blob(client: RegistryClient, repository: str, digest: str) -> Any:
-    """GET a blob as an unencoded stream, following the redirect to storage many registries answer with."""
+    """GET a blob, body unread (the client follows the redirect to storage many registries answer with)."""
     repo = _repo_path(repository)
-    return client.request(
-        "GET",
-        f"/v2/{repo}/blobs/{digest}",
-        scopes=[f"repository:{repo}:pull"],
-        headers={"Accept-Encoding": "identity"},
-        stream=True,
-        follow_redirects=True,
-    )
+    return client.request("GET", f"/v2/{repo}/blobs/{digest}", scopes=[f"repository:{repo}:pull"])
 
 
 def get_manifest(
@@ -229,19 +196,9 @@ def get_manifest(
         f"/v2/{_repo_path(repository)}/manifests/{reference}",
         scopes=[f"repository:{_repo_path(repository)}:pull"],
         headers={"Accept": ", ".join(MANIFEST_ACCEPT)},
-        stream=True,
     )
     with resp:
-        declared_length = resp.headers.get("Content-Length")
-        if declared_length and declared_length.isdigit() and int(declared_length) > MAX_MANIFEST_BYTES:
-            raise RegistryError(
-                f"{where}: {declared_length} bytes is larger than the {MAX_MANIFEST_BYTES}-byte manifest limit"
-            )
-        data = _read_limited(
-            resp, MAX_MANIFEST_BYTES, decode=True, registry=client.registry, what=f"manifest {reference}"
-        )
-        if len(data) > MAX_MANIFEST_BYTES:
-            raise RegistryError(f"{where}: larger than the {MAX_MANIFEST_BYTES}-byte manifest limit")
+        data = read_body(resp, MAX_MANIFEST_BYTES, where=where, what="manifest")
         content_type = resp.headers.get("Content-Type", "")
         header_digest = resp.headers.get("Docker-Content-Digest", "")
     digest = digest_of(data)
@@ -264,6 +221,27 @@ def get_manifest(
     return FetchedManifest(media_type, data, digest)
 
 
+def manifest_digest_at(
+    client: RegistryClient, repository: str, reference: str, *, scopes: Sequence[str] | None = None
+) -> str | None:
+    """``HEAD /v2/<repository>/manifests/<reference>`` (a tag or a digest): the digest it points
+    at, None when the registry does not have it, "" when a tag exists but the answer names no
+    digest. ``scopes`` default to pulling ``repository`` (a pusher passes its push scopes, so
+    one token serves both)."""
+    repo = _repo_path(repository)
+    resp = client.request(
+        "HEAD",
+        f"/v2/{repo}/manifests/{reference}",
+        scopes=list(scopes) if scopes is not None else [f"repository:{repo}:pull"],
+        headers={"Accept": ", ".join(MANIFEST_ACCEPT)},
+        expected=(200, 404),
+    )
+    resp.close()
+    if resp.status_code != 200:
+        return None
+    return resp.headers.get("Docker-Content-Digest") or ("" if not reference.startswith("sha256:") else reference)
+
+
 def get_small_blob(
     client: RegistryClient,
     repository: str,
@@ -283,9 +261,7 @@ def get_small_blob(
             return data
     resp = open_blob(client, repository, digest)
     with resp:
-        data = _read_limited(resp, max_size, decode=False, registry=client.registry, what=f"blob {digest}")
-    if len(data) > max_size:
-        raise RegistryError(f"{where}: larger than the {max_size}-byte limit for configs", registry=client.registry)
+        data = read_body(resp, max_size, where=where, what="config blob")
     actual = digest_of(data)
     if actual != digest or (expected_size is not None and len(data) != expected_size):
         raise DigestMismatchError(
@@ -329,10 +305,7 @@ def fetch_blob(
         hasher = hashlib.sha256()
         size = 0
         with resp, os.fdopen(fd, "wb") as out:
-            while True:
-                chunk = _read_chunk(resp, _CHUNK, decode=False, registry=client.registry, what=f"blob {digest}")
-                if not chunk:
-                    break
+            for chunk in iter_body(resp, where=where):
                 size += len(chunk)
                 if expected_size is not None and size > expected_size:
                     raise DigestMismatchError(
@@ -426,7 +399,7 @@ class ResolvedBase:
         """``registry/repository@sha256:...`` (what ko logs as "Using base ...")."""
         if self.layout_dir:
             return f"{LAYOUT_PREFIX}{self.layout_dir}@{self.digest}"
-        return f"{self.registry}/{self.repository}@{self.digest}"
+        return digest_reference(f"{self.registry}/{self.repository}", self.digest)
 
     def blob_sources(self) -> dict[str, tuple[str, str]]:
         """Where each base blob (layers and configs) can be mounted or streamed from."""

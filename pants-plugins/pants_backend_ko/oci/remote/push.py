@@ -25,9 +25,9 @@ of the bytes sent. No Pants imports.
 from __future__ import annotations
 
 import concurrent.futures
+import io
 import logging
 import os
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,16 +35,18 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
+from pants_backend_ko.oci.digest import digest_of
 from pants_backend_ko.oci.layout import LayoutError, OciLayout, read_layout
 from pants_backend_ko.oci.manifest import Descriptor
 from pants_backend_ko.oci.mediatypes import INDEX_TYPES
 from pants_backend_ko.oci.reference import (
+    digest_reference,
+    is_valid_tag,
     looks_like_registry,
     normalize_registry,
     parse_repository,
 )
 from pants_backend_ko.oci.remote.descriptors import (
-    MANIFEST_ACCEPT,
     MANIFEST_MEDIA_TYPES,
     MAX_MANIFEST_BYTES,
     descriptor_from_json,
@@ -52,12 +54,12 @@ from pants_backend_ko.oci.remote.descriptors import (
     parse_manifest_json,
 )
 from pants_backend_ko.oci.remote.errors import DigestMismatchError, RegistryError
-from pants_backend_ko.oci.remote.pull import open_blob
+from pants_backend_ko.oci.remote.limits import iter_body
+from pants_backend_ko.oci.remote.pull import manifest_digest_at, open_blob
 from pants_backend_ko.oci.remote.transport import RegistryClient
 
 logger = logging.getLogger(__name__)
 
-_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _MIN_CHUNK = 1024 * 1024
 _READ_BLOCK = 1024 * 1024
 _MAX_RANGE_RESUMES = 3
@@ -89,7 +91,7 @@ class PushResult:
     @property
     def reference(self) -> str:
         """``registry/repository@sha256:<hex>``."""
-        return f"{self.repository}@{self.digest}"
+        return digest_reference(self.repository, self.digest)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -139,24 +141,27 @@ class _Counts:
 
 
 class _SourceStream:
-    """A blob streamed from another registry, readable by ``requests`` as a sized body."""
+    """A blob streamed from another registry, readable by ``requests`` as a sized body.
 
-    def __init__(self, resp: Any, size: int) -> None:
+    Read through the bounded reader of :mod:`.limits`: the source registry's own stalls and
+    slowness are judged on its own clock, not blamed on the registry being pushed to.
+    """
+
+    def __init__(self, resp: Any, size: int, where: str) -> None:
         self._resp = resp
+        self._chunks = iter_body(resp, where=where)
+        self._buffer = b""
         self.len = size
 
     def __len__(self) -> int:
         return self.len
 
     def read(self, amt: int = -1) -> bytes:
-        return self._resp.raw.read(amt if amt and amt > 0 else _READ_BLOCK, decode_content=False)
-
-    def __iter__(self):
-        while True:
-            chunk = self.read(_READ_BLOCK)
-            if not chunk:
-                return
-            yield chunk
+        if not self._buffer:
+            self._buffer = next(self._chunks, b"")
+        size = amt if amt and amt > 0 else _READ_BLOCK
+        piece, self._buffer = self._buffer[:size], self._buffer[size:]
+        return piece
 
     def close(self) -> None:
         self._resp.close()
@@ -339,7 +344,7 @@ class _Pusher:
         def open_remote() -> _SourceStream:
             resp = open_blob(source_client, repository, digest)
             logger.info("%s: streaming blob %s from %s/%s", self.repo, digest, registry, repository)
-            return _SourceStream(resp, size)
+            return _SourceStream(resp, size, f"registry {registry}: blob {repository}@{digest}")
 
         return open_remote
 
@@ -434,19 +439,9 @@ class _Pusher:
 
     def manifest_digest_at(self, reference: str) -> str | None:
         """``HEAD`` a manifest by tag or digest: its digest, or None when absent."""
-        resp = self.client.request(
-            "HEAD",
-            f"/v2/{self.repo}/manifests/{reference}",
-            scopes=self.scopes,
-            headers={"Accept": ", ".join(MANIFEST_ACCEPT)},
-            expected=(200, 404),
-        )
-        resp.close()
-        if resp.status_code != 200:
-            return None
-        return resp.headers.get("Docker-Content-Digest") or ("" if not reference.startswith("sha256:") else reference)
+        return manifest_digest_at(self.client, self.repo, reference, scopes=self.scopes)
 
-    def put_manifest(self, manifest: _Manifest, reference: str) -> None:
+    def put_manifest(self, manifest: _Manifest, reference: str) -> Any:
         path = f"/v2/{self.repo}/manifests/{reference}"
         resp = self.client.request(
             "PUT",
@@ -459,6 +454,7 @@ class _Pusher:
         resp.close()
         self._check_digest_header(resp, manifest.digest, "PUT", path)
         logger.info("%s: pushed %s as %s", self.repo, manifest.digest, reference)
+        return resp.headers
 
 
 def _upload_session_lost(error: RegistryError) -> bool:
@@ -523,7 +519,7 @@ def push_layout(
         repo = parse_repository(f"{registry}/{repository.strip('/')}").repository
     unique_tags: list[str] = []
     for tag in tags:
-        if not _TAG_RE.match(tag or ""):
+        if not is_valid_tag(tag):
             raise ValueError(
                 f"invalid tag {tag!r}: tags are 1-128 characters of letters, digits, '_', '.' and '-', "
                 "not starting with '.' or '-'"
@@ -601,3 +597,41 @@ def _push_blobs_in_parallel(pusher: _Pusher, blobs: Sequence[_Blob], jobs: int) 
             if future.done() and not future.cancelled() and future.exception() is not None:
                 raise future.exception()  # type: ignore[misc]
         # No failure: wait() returned because everything finished.
+
+
+# ------------------------------------------------------------ small writes
+
+
+def _writer(client: RegistryClient, repository: str, scopes: Sequence[str] | None) -> _Pusher:
+    return _Pusher(client, repository, scopes if scopes is not None else [f"repository:{repository}:pull,push"])
+
+
+def push_blob_bytes(
+    client: RegistryClient, repository: str, data: bytes, media_type: str, *, scopes: Sequence[str] | None = None
+) -> bool:
+    """Upload an in-memory blob (an SBOM, a small config) to ``repository`` (a path on the
+    client's registry) unless it is there already (``HEAD``, then ``POST`` and one ``PUT``).
+    Whether it was uploaded."""
+    pusher = _writer(client, repository, scopes)
+    desc = Descriptor(media_type=media_type, size=len(data), digest=digest_of(data))
+    if pusher.blob_exists(desc.digest):
+        return False
+    resp = pusher._start_upload(f"/v2/{repository}/blobs/uploads/")
+    pusher._upload_monolithic(client.resolve_location(resp, "POST"), lambda: io.BytesIO(data), desc)
+    logger.info("%s: uploaded blob %s (%d bytes)", repository, desc.digest, desc.size)
+    return True
+
+
+def put_manifest_bytes(
+    client: RegistryClient,
+    repository: str,
+    data: bytes,
+    media_type: str,
+    reference: str,
+    *,
+    scopes: Sequence[str] | None = None,
+) -> Any:
+    """``PUT`` manifest bytes under ``reference`` (a tag or their digest), checking the digest
+    the registry says it stored. The answer's headers (``OCI-Subject`` for a referrer)."""
+    manifest = _Manifest(digest_of(data), media_type, data)
+    return _writer(client, repository, scopes).put_manifest(manifest, reference)

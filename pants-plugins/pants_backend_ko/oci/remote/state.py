@@ -1,27 +1,29 @@
 """What a registry holds for `pants publish`, as the read-only check (`status.py`) reports it.
 
 Plain data, no network: the Pants rules decide from it whether an image needs a push without
-importing the registry client.
+importing the registry client. `RegistryState` is the answer of the tool's `status` verb: its
+JSON codec (`codec.py`) is used on both sides of that process boundary.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from pants_backend_ko.codec import Message
 from pants_backend_ko.golang.frozendict import FrozenDict
+from pants_backend_ko.oci.reference import digest_reference
 
 
 @dataclass(frozen=True)
-class RepositoryQuery:
+class RepositoryQuery(Message):
     repository: str  # registry/path
     tags: tuple[str, ...] = ()
     digests: tuple[str, ...] = ()  # asked about directly (images without tags)
 
 
 @dataclass(frozen=True)
-class RegistryState:
+class RegistryState(Message):
     tags: Mapping[str, str | None]  # "registry/path:tag" -> digest, None when the tag is absent
     complete: Mapping[str, str]  # "registry/path@digest" -> "" when complete, else what is missing
 
@@ -32,15 +34,5 @@ class RegistryState:
 
     def is_published(self, repository: str, digest: str, tags: Iterable[str]) -> bool:
         return all(self.tags.get(f"{repository}:{tag}") == digest for tag in tags) and (
-            self.complete.get(f"{repository}@{digest}") == ""
-        )
-
-    def to_json(self) -> dict[str, object]:
-        return {"tags": dict(self.tags), "complete": dict(self.complete)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RegistryState:
-        return cls(
-            {str(k): (str(v) if v else None) for k, v in data["tags"].items()},
-            {str(k): str(v) for k, v in data["complete"].items()},
+            self.complete.get(digest_reference(repository, digest)) == ""
         )

@@ -16,13 +16,13 @@ import concurrent.futures
 from collections.abc import Iterable, Sequence
 from typing import Callable, TypeVar
 
-from pants_backend_ko.oci.reference import parse_repository
+from pants_backend_ko.oci.reference import digest_reference, parse_repository
 from pants_backend_ko.oci.remote.attach import sbom_missing
 from pants_backend_ko.oci.remote.credentials import CredentialError, Keychain
 from pants_backend_ko.oci.remote.descriptors import INDEX_TYPES
 from pants_backend_ko.oci.remote.errors import RegistryError
-from pants_backend_ko.oci.remote.pull import get_manifest
-from pants_backend_ko.oci.remote.push import _Pusher
+from pants_backend_ko.oci.remote.limits import TransportLimits
+from pants_backend_ko.oci.remote.pull import get_manifest, manifest_digest_at
 from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
 from pants_backend_ko.oci.remote.transport import RegistryClient
 
@@ -33,7 +33,7 @@ _ERRORS = (RegistryError, CredentialError, OSError, ValueError)
 def _completeness(client: RegistryClient, repository: str, digest: str, sbom: bool) -> str:
     repo = parse_repository(repository).repository
     if not sbom:
-        present = _Pusher(client, repo, [f"repository:{repo}:pull"]).manifest_digest_at(digest) == digest
+        present = manifest_digest_at(client, repo, digest) == digest
         return "" if present else f"manifest {digest}"
     # With SBOMs the manifest itself is needed (an index lists the platforms): one GET, no HEAD first.
     try:
@@ -69,6 +69,7 @@ def registry_state(
     insecure_registries: Iterable[str] = (),
     ca_bundle: str | None = None,
     jobs: int = 8,
+    limits: TransportLimits | None = None,
 ) -> RegistryState:
     """Ask every registry about ``queries``. A question the registry cannot answer (down,
     refusing the credentials) leaves that tag absent or that digest incomplete with the reason:
@@ -84,6 +85,7 @@ def registry_state(
                 ca_bundle=ca_bundle,
                 retries=1,
                 retry_budget=10.0,
+                limits=limits,
             )
 
     def client_of(repository: str) -> RegistryClient:
@@ -92,7 +94,7 @@ def registry_state(
     def tag_digest(repository: str, tag: str) -> str | None:
         try:
             repo = parse_repository(repository).repository
-            return _Pusher(client_of(repository), repo, [f"repository:{repo}:pull"]).manifest_digest_at(tag) or None
+            return manifest_digest_at(client_of(repository), repo, tag) or None
         except _ERRORS:
             return None
 
@@ -111,7 +113,7 @@ def registry_state(
             | {(r, d) for (r, _), d in zip(tag_keys, found) if d}
         )
         answers = _in_parallel([lambda r=r, d=d: complete(r, d) for r, d in digest_keys], jobs)
-        return RegistryState(tags, {f"{r}@{d}": a for (r, d), a in zip(digest_keys, answers)})
+        return RegistryState(tags, {digest_reference(r, d): a for (r, d), a in zip(digest_keys, answers)})
     finally:
         for client in clients.values():
             client.close()

@@ -13,14 +13,26 @@
   A 401 is answered once: its challenge's scopes are merged in and a fresh
   token fetched; a second 401 is an error (no loops).
 * **Retries.** Connection errors, 429 and 5xx are retried with exponential
-  backoff honouring ``Retry-After``, bounded by a count and a total time.
+  backoff honouring ``Retry-After``, bounded by a count and a total time. A peer
+  that connected but crossed a :class:`~.limits.TransportLimits` bound (no answer,
+  stalled, too slow) is not retried: the user's bound is the whole wait.
+* **Memory and time.** Every exchange runs under the watchdog of :mod:`.limits`,
+  and every body is read through its bounded readers (:func:`~.limits.read_body`,
+  :func:`~.limits.iter_body`); error bodies, the ``/v2/`` ping's and other small
+  answers are read to at most 64 KiB (so that their connections are reused) and
+  otherwise dropped with their connections.
 * **Locations and redirects.** ``Location`` headers are resolved against the
   request URL; upload locations on another scheme/host/port are refused.
-  Redirects are followed by hand, and ``Authorization`` goes only to the
-  registry's own origin (blob downloads are often redirected to storage).
+  Redirects of ``GET``/``HEAD`` are followed by hand (blob downloads are often
+  redirected to storage; some registries redirect manifests too), and
+  ``Authorization`` goes only to the registry's own origin. A redirect of an upload
+  (``PUT``/``POST``/``PATCH``) is refused in one line naming where it points.
 * **Errors** are :class:`RegistryError` with one line naming the registry, the
   request, the status and error code, and for 401/403 the credentials tried
   (never the secret).
+* **One client per registry**: :class:`ClientPool` is the only cache of clients; a
+  client made on its own gets a pool of its own for its siblings (base registries
+  that blobs are streamed from).
 
 ``requests`` is used with ``trust_env = False``: no netrc, no proxy variables
 from ``os.environ`` (Pants passes environments explicitly). No Pants imports.
@@ -29,6 +41,7 @@ from ``os.environ`` (Pants passes environments explicitly). No Pants imports.
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import threading
 import time
@@ -39,7 +52,6 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 
 from pants_backend_ko.oci.reference import normalize_registry, validate_registry
 from pants_backend_ko.oci.remote.auth import (
@@ -60,11 +72,27 @@ from pants_backend_ko.oci.remote.credentials import (
     Keychain,
 )
 from pants_backend_ko.oci.remote.errors import RegistryError, one_line
+from pants_backend_ko.oci.remote.limits import (
+    CONNECT,
+    MAX_ERROR_BODY,
+    TransferLimitError,
+    TransportLimits,
+    WatchedAdapter,
+    attach_transfer,
+    is_timeout,
+    new_transfer,
+    progress_body,
+    read_body,
+    sending,
+    settle,
+)
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "pants-backend-ko"
 MAX_REDIRECTS = 5
+REDIRECTS = (301, 302, 303, 307, 308)
+_FOLLOWED = ("GET", "HEAD")  # the methods whose redirects are followed
 Body = Union[None, bytes, Callable[[], object]]
 _STATUS_CODES = {401: "UNAUTHORIZED", 403: "DENIED", 404: "NOT_FOUND", 429: "TOOMANYREQUESTS"}
 
@@ -94,15 +122,21 @@ def _retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _error_code_and_message(resp: requests.Response) -> tuple[str, str]:
-    """The first distribution error (``{"errors":[{"code","message"}]}``), else the body text."""
+def _error_code_and_message(resp: requests.Response, where: str) -> tuple[str, str]:
+    """The first distribution error (``{"errors":[{"code","message"}]}``), else the body text.
+
+    At most :data:`~.limits.MAX_ERROR_BODY` bytes are read: an endless error body costs no more.
+    """
+    if resp.request is not None and resp.request.method == "HEAD":
+        return "", ""
     try:
-        text = resp.text if resp.request is None or resp.request.method != "HEAD" else ""
-    except Exception:  # a streamed body that cannot be read any more
-        text = ""
+        raw = read_body(resp, MAX_ERROR_BODY, where=where, what="error answer", truncate=True)
+    except RegistryError:  # the body is only a detail of the error: a broken or slow one is skipped
+        return "", ""
+    text = raw.decode(resp.encoding or "utf-8", "replace")
     if text:
         try:
-            data = resp.json()
+            data = json.loads(text)
         except ValueError:
             data = None
         if isinstance(data, dict) and isinstance(data.get("errors"), list) and data["errors"]:
@@ -128,10 +162,10 @@ class RegistryClient:
         backoff: float = 0.5,
         max_backoff: float = 20.0,
         retry_budget: float = 120.0,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 300.0,
+        limits: TransportLimits | None = None,
         pool_size: int = 16,
         user_agent: str = USER_AGENT,
+        pool: ClientPool | None = None,
     ) -> None:
         self.registry = validate_registry(registry)
         self.keychain = keychain if keychain is not None else Keychain({})
@@ -145,7 +179,7 @@ class RegistryClient:
         self.backoff = max(0.0, float(backoff))
         self.max_backoff = max_backoff
         self.retry_budget = retry_budget
-        self.timeout = (connect_timeout, read_timeout)
+        self.limits = limits if limits is not None else TransportLimits()
         self.user_agent = user_agent
         self._pool_size = pool_size
         self._verify: bool | str = False if self.insecure else (ca_bundle or True)
@@ -158,7 +192,10 @@ class RegistryClient:
         self._session = requests.Session()
         self._session.trust_env = False
         self._session.headers["User-Agent"] = user_agent
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        # Bodies are read by our bounded readers, which undo gzip/deflate themselves (bounded);
+        # asking for none keeps well-behaved registries from compressing at all.
+        self._session.headers["Accept-Encoding"] = "identity"
+        adapter = WatchedAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._lock = threading.Lock()
@@ -167,37 +204,33 @@ class RegistryClient:
         self._challenge: Challenge | None = None
         self._credential: Credential | None = None
         self._tokens = TokenCache()
-        self._siblings: dict[str, RegistryClient] = {}
+        self._own_pool = pool is None
+        self._pool = pool if pool is not None else ClientPool.around(self)
 
     # ----------------------------------------------------------------- basics
 
+    @property
+    def options(self) -> dict[str, object]:
+        """The transport options a sibling client gets (all but registry, keychain and trust)."""
+        return {
+            "retries": self.retries,
+            "backoff": self.backoff,
+            "max_backoff": self.max_backoff,
+            "retry_budget": self.retry_budget,
+            "limits": self.limits,
+            "pool_size": self._pool_size,
+            "user_agent": self.user_agent,
+        }
+
     def sibling(self, registry: str) -> RegistryClient:
-        """A client for another registry with the same keychain and transport options."""
-        registry = validate_registry(registry)
-        if registry == self.registry:
-            return self
-        with self._lock:
-            if registry not in self._siblings:
-                self._siblings[registry] = RegistryClient(
-                    registry,
-                    keychain=self.keychain,
-                    insecure_registries=self.insecure_registries,
-                    ca_bundle=self.ca_bundle,
-                    retries=self.retries,
-                    backoff=self.backoff,
-                    max_backoff=self.max_backoff,
-                    retry_budget=self.retry_budget,
-                    connect_timeout=self.timeout[0],
-                    read_timeout=self.timeout[1],
-                    pool_size=self._pool_size,
-                    user_agent=self.user_agent,
-                )
-            return self._siblings[registry]
+        """The client of another registry with the same keychain and transport options."""
+        return self._pool.get(registry)
 
     def close(self) -> None:
-        for other in list(self._siblings.values()):
-            other.close()
-        self._session.close()
+        if self._own_pool:
+            self._pool.close()  # closes this client too
+        else:
+            self._session.close()
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -235,7 +268,9 @@ class RegistryClient:
                 url = f"{scheme}://{self.registry}/v2/"
                 last = index == len(schemes) - 1
                 try:
-                    resp = self._send("GET", url, headers={}, body=None, stream=False, retry_connect=last)
+                    resp, attempts = self._send_counting("GET", url, headers={}, body=None, retry_connect=last)
+                    if resp.status_code in REDIRECTS:
+                        resp = self._follow("GET", url, resp, {})
                 except requests.exceptions.SSLError as e:
                     if "CERTIFICATE_VERIFY_FAILED" in str(e) or "certificate verify failed" in str(e):
                         raise RegistryError(
@@ -250,6 +285,10 @@ class RegistryClient:
                 except requests.RequestException as e:
                     failures.append(f"{scheme}: {type(e).__name__}")
                     continue
+                except TransferLimitError:
+                    if last:
+                        raise
+                    continue  # connected but silent over https: plain http may still answer
                 with resp:
                     if resp.status_code == 200:
                         self._challenge = None
@@ -268,7 +307,8 @@ class RegistryClient:
                         failures.append("http: 400 (a TLS listener answering plain HTTP?)")
                         continue
                     else:
-                        raise self._status_error("GET", url, resp, attempts=1)
+                        raise self._status_error("GET", url, resp, attempts=attempts)
+                    settle(resp, f"registry {self.registry}: GET /v2/")  # its connection serves the next request
                 self._scheme = scheme
                 logger.debug(
                     "registry %s speaks %s, challenge %s",
@@ -311,13 +351,11 @@ class RegistryClient:
             token = None if force_new else self._tokens.get(challenge.service, scopes)
             if token is None:
                 token = fetch_token(
-                    self._session,
                     registry=self.registry,
                     challenge=challenge,
                     scopes=scopes,
                     credential=cred,
-                    verify=self._verify if self._is_registry_origin(challenge.realm) else (self.ca_bundle or True),
-                    timeout=self.timeout,
+                    send=self._send_token_request,
                     plain_http_ok=self.insecure or self.loopback,
                 )
                 self._tokens.put(challenge.service, scopes, token)
@@ -348,18 +386,21 @@ class RegistryClient:
 
     def resolve_location(self, resp: requests.Response, method: str) -> str:
         """The ``Location`` of an upload answer, resolved and checked to stay on this registry."""
+        return self.url_for(self._location(resp, method, urlsplit(resp.url).path))
+
+    def _location(self, resp: requests.Response, method: str, path: str) -> str:
+        """The answer's ``Location``, resolved against its URL; one line when it has none."""
         location = resp.headers.get("Location")
-        path = urlsplit(resp.url).path
         if not location:
             raise RegistryError(
                 f"registry {self.registry}: {method} {path}: {resp.status_code} without a Location header; "
-                "the registry does not follow the distribution spec",
+                "the registry (or a proxy in front of it) does not follow the distribution spec",
                 registry=self.registry,
                 method=method,
                 path=path,
                 status=resp.status_code,
             )
-        return self.url_for(urljoin(resp.url, location))
+        return urljoin(resp.url, location)
 
     def request(
         self,
@@ -371,14 +412,13 @@ class RegistryClient:
         headers: Mapping[str, str] | None = None,
         body: Body = None,
         expected: Sequence[int] = (200,),
-        stream: bool = False,
-        follow_redirects: bool = False,
     ) -> requests.Response:
         """Send an authenticated request; return the response if its status is in ``expected``.
 
         ``body`` is bytes or a zero-argument callable returning a fresh readable
         (so that a retry can re-send a streamed file). Anything else raises
-        :class:`RegistryError`.
+        :class:`RegistryError`. The answer's body is not read: read it with
+        :func:`~.limits.read_body` or :func:`~.limits.iter_body`, or close the response.
         """
         url = self.url_for(target)
         if params:
@@ -391,7 +431,7 @@ class RegistryClient:
             if auth:
                 hdrs["Authorization"] = auth
             try:
-                resp, attempts = self._send_counting(method, url, headers=hdrs, body=body, stream=stream)
+                resp, attempts = self._send_counting(method, url, headers=hdrs, body=body)
             except requests.exceptions.SSLError as e:
                 path = urlsplit(url).path
                 raise RegistryError(
@@ -416,27 +456,38 @@ class RegistryClient:
                         self._tokens.invalidate(self._challenge.service, old)
                         self._tokens.invalidate(self._challenge.service, merged)
                     continue
-            if follow_redirects and resp.status_code in (301, 302, 303, 307, 308):
-                resp = self._follow(method, resp, hdrs)
+            if resp.status_code in REDIRECTS and resp.status_code not in expected:
+                resp = self._follow(method, url, resp, hdrs)
             if resp.status_code not in expected:
                 raise self._status_error(method, url, resp, attempts=attempts, scopes=merged)
             return resp
 
-    def _follow(self, method: str, resp: requests.Response, headers: dict[str, str]) -> requests.Response:
-        """Follow redirects by hand: ``Authorization`` only to the registry's own origin."""
+    def _follow(self, method: str, url: str, resp: requests.Response, headers: dict[str, str]) -> requests.Response:
+        """Follow redirects of GET/HEAD by hand: ``Authorization`` only to the registry's own origin.
+
+        Other methods carry a body or change state: a redirect of one is refused with a hint.
+        """
+        path = urlsplit(url).path
         for _ in range(MAX_REDIRECTS):
-            if resp.status_code not in (301, 302, 303, 307, 308):
+            if resp.status_code not in REDIRECTS:
                 return resp
-            location = resp.headers.get("Location")
-            if not location:
-                return resp
-            target = urljoin(resp.url, location)
             resp.close()
+            target = self._location(resp, method, path)
+            parts = urlsplit(target)
+            if method not in _FOLLOWED:
+                raise RegistryError(
+                    f"registry {self.registry}: {method} {path}: {resp.status_code} redirect to "
+                    f"{parts.scheme}://{parts.netloc}{parts.path}; uploads are not sent through redirects — "
+                    f"if the registry moved, publish to {parts.netloc} directly",
+                    registry=self.registry,
+                    method=method,
+                    path=path,
+                    status=resp.status_code,
+                )
             hdrs = dict(headers)
             same = self._is_registry_origin(target)
             if not same:
                 hdrs.pop("Authorization", None)
-            parts = urlsplit(target)
             if parts.scheme not in ("http", "https"):
                 raise RegistryError(
                     f"registry {self.registry}: {method}: redirected to an unsupported URL scheme {parts.scheme!r}",
@@ -444,16 +495,9 @@ class RegistryClient:
                     method=method,
                 )
             verify = self._verify if same else (self.ca_bundle or True)
+            where = f"registry {self.registry}: {method} {parts.scheme}://{parts.netloc}{parts.path} (redirect)"
             try:
-                resp = self._session.request(
-                    method,
-                    target,
-                    headers=hdrs,
-                    stream=True,
-                    timeout=self.timeout,
-                    verify=verify,
-                    allow_redirects=False,
-                )
+                resp = self._exchange(method, target, headers=hdrs, verify=verify, where=where)
             except requests.RequestException as e:
                 raise RegistryError(
                     f"registry {self.registry}: {method} {parts.scheme}://{parts.netloc}{parts.path} (redirect): "
@@ -463,19 +507,73 @@ class RegistryClient:
                     path=parts.path,
                 ) from None
         raise RegistryError(
-            f"registry {self.registry}: {method}: more than {MAX_REDIRECTS} redirects; the registry is misconfigured",
+            f"registry {self.registry}: {method} {path}: more than {MAX_REDIRECTS} redirects; "
+            "the registry is misconfigured",
             registry=self.registry,
             method=method,
         )
 
-    def _send(self, method, url, *, headers, body, stream, retry_connect=True) -> requests.Response:
-        resp, _ = self._send_counting(
-            method, url, headers=headers, body=body, stream=stream, retry_connect=retry_connect
-        )
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: object = None,
+        verify: bool | str | None = None,
+        where: str | None = None,
+        **kwargs: object,
+    ) -> requests.Response:
+        """One request under the limits; the answer's body is left unread (bounded readers only).
+
+        A peer that connected and then crossed a limit raises :class:`TransferLimitError`;
+        anything else ``requests`` raises is passed on.
+        """
+        where = where or f"registry {self.registry}: {method} {urlsplit(url).path}"
+        transfer = new_transfer(self.limits, where)
+        try:
+            with sending(transfer):
+                resp = self._session.request(
+                    method,
+                    url,
+                    headers=dict(headers),
+                    data=progress_body(body, transfer),
+                    stream=True,
+                    timeout=self.limits.socket_timeouts,
+                    verify=self._verify if verify is None else verify,
+                    allow_redirects=False,
+                    **kwargs,  # type: ignore[arg-type]
+                )
+        except TransferLimitError:
+            transfer.finish()
+            raise
+        except requests.RequestException as e:
+            transfer.finish()
+            transfer.check()
+            if isinstance(e, requests.ConnectTimeout) or not is_timeout(e):
+                raise  # could not connect, or the connection broke: the callers decide on retries
+            if transfer.phase == CONNECT:  # only the TLS handshake times out as a read here
+                transfer.verdict = (
+                    f"connected, but no answer to the TLS handshake within {self.limits.timeout:g} s "
+                    "(the limit is [ko].registry_timeout)"
+                )
+            raise transfer.timed_out() from None
+        attach_transfer(resp, transfer)
+        if method != "GET" or not 200 <= resp.status_code < 300:
+            settle(resp, where)  # small answers are read now: their connections are reused
         return resp
 
+    def _send_token_request(self, method: str, url: str, where: str, **kwargs: object) -> requests.Response:
+        """A request to the token server: its own origin's trust, the same limits."""
+        verify = self._verify if self._is_registry_origin(url) else (self.ca_bundle or True)
+        headers = kwargs.pop("headers", None) or {}
+        body = kwargs.pop("data", None)
+        return self._exchange(
+            method, url, headers=headers, body=body, verify=verify, where=where, **kwargs  # type: ignore[arg-type]
+        )
+
     def _send_counting(
-        self, method: str, url: str, *, headers: Mapping[str, str], body: Body, stream: bool, retry_connect: bool = True
+        self, method: str, url: str, *, headers: Mapping[str, str], body: Body, retry_connect: bool = True
     ) -> tuple[requests.Response, int]:
         """Send with bounded retries on connection errors, 429 and 5xx. Returns (response, attempts)."""
         deadline = time.monotonic() + self.retry_budget
@@ -484,16 +582,7 @@ class RegistryClient:
             attempt += 1
             data = body() if callable(body) else body
             try:
-                resp = self._session.request(
-                    method,
-                    url,
-                    headers=dict(headers),
-                    data=data,
-                    stream=stream,
-                    timeout=self.timeout,
-                    verify=self._verify,
-                    allow_redirects=False,
-                )
+                resp = self._exchange(method, url, headers=headers, body=data)
             except requests.exceptions.SSLError:
                 raise  # never retried; callers turn it into a RegistryError
             except (requests.ConnectionError, requests.Timeout) as e:
@@ -554,7 +643,7 @@ class RegistryClient:
     ) -> RegistryError:
         path = urlsplit(url).path
         status = resp.status_code
-        code, message = _error_code_and_message(resp)
+        code, message = _error_code_and_message(resp, f"registry {self.registry}: {method} {path}")
         resp.close()
         if not code and not message:
             # HEAD answers (and some proxies) carry no error body: name the status the spec's way.
@@ -589,7 +678,10 @@ class RegistryClient:
 
 
 class ClientPool:
-    """One :class:`RegistryClient` per registry, sharing keychain and transport options."""
+    """One :class:`RegistryClient` per registry, sharing keychain, trust and transport options.
+
+    The only cache of clients: a client's :meth:`~RegistryClient.sibling` comes from its pool.
+    """
 
     def __init__(
         self,
@@ -597,14 +689,27 @@ class ClientPool:
         keychain: Keychain | None = None,
         insecure_registries: Iterable[str] = (),
         ca_bundle: str | None = None,
+        limits: TransportLimits | None = None,
         **options: object,
     ) -> None:
         self.keychain = keychain if keychain is not None else Keychain({})
         self.insecure_registries = tuple(insecure_registries)
         self.ca_bundle = ca_bundle
-        self.options = options
+        self.options: dict[str, object] = {**options, "limits": limits if limits is not None else TransportLimits()}
         self._clients: dict[str, RegistryClient] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def around(cls, client: RegistryClient) -> ClientPool:
+        """The pool of a client made on its own: its siblings get its settings."""
+        pool = cls(
+            keychain=client.keychain,
+            insecure_registries=client.insecure_registries,
+            ca_bundle=client.ca_bundle,
+            **client.options,  # type: ignore[arg-type]
+        )
+        pool._clients[client.registry] = client
+        return pool
 
     def get(self, registry: str) -> RegistryClient:
         key = validate_registry(registry)
@@ -615,12 +720,14 @@ class ClientPool:
                     keychain=self.keychain,
                     insecure_registries=self.insecure_registries,
                     ca_bundle=self.ca_bundle,
+                    pool=self,
                     **self.options,  # type: ignore[arg-type]
                 )
             return self._clients[key]
 
     def close(self) -> None:
         with self._lock:
-            for client in self._clients.values():
-                client.close()
+            clients = list(self._clients.values())
             self._clients.clear()
+        for client in clients:
+            client._session.close()

@@ -1,0 +1,179 @@
+"""What crosses the process boundary between the Pants rules and the tool, as typed messages.
+
+Each request and answer is a frozen dataclass with one JSON codec (`codec.Message`: `to_json`,
+`from_json`, derived from the fields), used on both sides: the rules (`util_rules/`, `goals/`)
+write requests with it and read answers with it; the tool (`tool/main.py`) reads requests with
+it and writes answers with it. Nothing on either side reads a message as a dict.
+
+| verb | request | answer |
+|---|---|---|
+| `push-plan` | `PushPlan` (file) | one `REPO@sha256:<hex>` line per pushed image (interactive) |
+| `deploy` | `DeployPlan` (file) | kubectl's output and exit code (interactive) |
+| `status` | `StatusQuery` (file) | `RegistryState` on stdout (`oci/remote/state.py`) |
+| `base` | `BaseFetch` (file) | `BaseDescription` in `<out>/base.json`, blobs in `<out>/blobs/sha256/` |
+
+A failed verb prints one `error: <message>` line (`error_line`); the rules read it back with
+`error_from_stderr`. Paths inside messages are relative to the folder of the file that holds
+them, so a message and its files can be placed anywhere (a sandbox, a remote worker).
+
+The messages are written to grow: a `PushPlan` entry names what kind of destination it
+publishes to (`ImagePush.kind`, only `registry` today) and lists typed attachments
+(`Attachment.kind`, only `sbom` today); the tool rejects a kind it does not know with one line
+instead of ignoring it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pants_backend_ko.codec import Message, MessageError, check_kind
+from pants_backend_ko.errors import one_line
+from pants_backend_ko.oci.digest import digest_hex
+from pants_backend_ko.oci.remote.limits import TransportLimits
+from pants_backend_ko.oci.remote.state import RepositoryQuery
+
+ERROR_PREFIX = "error: "
+
+# Destinations a PushPlan entry can publish to, and what can be attached to a pushed manifest.
+REGISTRY = "registry"
+PUSH_KINDS = (REGISTRY,)
+SBOM = "sbom"  # ko's sha256-<hex>.sbom tag and an OCI 1.1 referrer (oci/remote/attach.py)
+ATTACHMENT_KINDS = (SBOM,)
+
+
+def error_line(message: str) -> str:
+    """The one line a failed verb prints on stderr."""
+    return ERROR_PREFIX + (one_line(message) or "failed")
+
+
+def error_from_stderr(stderr: bytes, exit_code: int) -> str:
+    """What a failed verb said (its last `error: ` line), for a rule to report it."""
+    lines = stderr.decode("utf-8", "replace").strip().splitlines()
+    if not lines:
+        return f"exit code {exit_code}"
+    last = lines[-1]
+    return last[len(ERROR_PREFIX) :] if last.startswith(ERROR_PREFIX) else last
+
+
+# --------------------------------------------------------------------------- push
+
+
+@dataclass(frozen=True)
+class Attachment(Message):
+    """A file attached to a pushed manifest once the push is done."""
+
+    kind: str  # one of ATTACHMENT_KINDS
+    subject: str  # the digest of the manifest it is attached to
+    path: str  # the file, relative to the plan's folder
+
+    def __post_init__(self) -> None:
+        check_kind(self.kind, ATTACHMENT_KINDS)
+
+
+@dataclass(frozen=True)
+class ImagePush(Message):
+    """One image of a push plan: an OCI layout and where it goes."""
+
+    layout: str  # the OCI image layout folder, relative to the plan's folder
+    repository: str  # registry/path
+    tags: tuple[str, ...] = ()
+    # Blobs the layout does not hold (a shallow base's layers): (digest, "registry/repository")
+    # to mount from on the same registry, or to stream from.
+    blob_sources: tuple[tuple[str, str], ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    kind: str = REGISTRY  # one of PUSH_KINDS
+
+    def __post_init__(self) -> None:
+        check_kind(self.kind, PUSH_KINDS)
+
+
+@dataclass(frozen=True)
+class PushPlan(Message):
+    """Images to push, in parallel, each skipping what its registry already has."""
+
+    images: tuple[ImagePush, ...] = ()
+    jobs: int = 4  # blob uploads in parallel per image
+    insecure_registries: tuple[str, ...] = ()
+    transport: TransportLimits = TransportLimits()  # [ko].registry_timeout/registry_min_speed
+
+
+@dataclass(frozen=True)
+class DeployPlan(Message):
+    """Push what the rendered YAML refers to, then `kubectl <verb> -f -` with that YAML."""
+
+    target: str  # the ko_manifests address, for messages
+    verb: str  # apply, create, replace, delete
+    manifest: str  # the rendered YAML, relative to the plan's folder
+    kubectl_args: tuple[str, ...] = ()
+    push: PushPlan = PushPlan()
+
+
+# --------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True)
+class StatusQuery(Message):
+    """Which of these repositories' tags and digests a registry has (read-only)."""
+
+    repositories: tuple[RepositoryQuery, ...]
+    sbom: bool  # an image counts as published only with its SBOM attachments
+    insecure_registries: tuple[str, ...] = ()
+    jobs: int = 8  # registry requests in parallel
+    transport: TransportLimits = TransportLimits()
+
+
+# --------------------------------------------------------------------------- base images
+
+BASE_DESCRIPTION_FILE = "base.json"
+
+
+def blob_path(digest: str) -> str:
+    """Where the `base` verb writes a blob, relative to its output folder."""
+    return f"blobs/sha256/{digest_hex(digest)}"
+
+
+@dataclass(frozen=True)
+class BaseFetch(Message):
+    """A base image to fetch for a build: a registry reference or an OCI layout folder."""
+
+    reference: str | None = None  # a registry reference (tag or digest)
+    layout: str | None = None  # or an OCI image layout folder (relative to the working directory)
+    platforms: tuple[str, ...] = ()  # `os/arch[/variant]`, or `all`
+    layers: bool = True  # False: manifests and configs only (`[ko].shallow_base_images`)
+    cache_dir: str | None = None  # a content-addressed cache shared between runs
+    insecure_registries: tuple[str, ...] = ()
+    transport: TransportLimits = TransportLimits()
+
+    def __post_init__(self) -> None:
+        if (self.reference is None) == (self.layout is None):
+            raise MessageError("a base fetch names either a registry reference or a layout folder, not both")
+
+
+@dataclass(frozen=True)
+class BasePlatformImage(Message):
+    """One platform's image of a fetched base; its manifest, config and held layers are blobs."""
+
+    platform: str
+    manifest_digest: str
+    manifest_media_type: str
+    config_digest: str
+    layers: tuple[str, ...]  # layer digests, in order
+
+
+@dataclass(frozen=True)
+class BaseDescription(Message):
+    """What a base resolved to: the `base` verb's answer (`BASE_DESCRIPTION_FILE`)."""
+
+    reference: str
+    name: str  # the fully qualified reference (a layout's path for a layout)
+    registry: str  # empty for a layout
+    repository: str  # empty for a layout
+    digest: str  # of the top manifest or index
+    media_type: str
+    is_index: bool
+    images: tuple[BasePlatformImage, ...]  # the requested platforms, in the base's order
+
+    @property
+    def origin(self) -> str:
+        """`registry/repository`: where the base's blobs can be mounted or streamed from."""
+        return f"{self.registry}/{self.repository}"

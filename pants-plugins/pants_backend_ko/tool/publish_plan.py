@@ -1,0 +1,90 @@
+"""Carrying out a `PushPlan`: every image pushed in parallel, then its attachments.
+
+Each image goes to its destination (`ImagePush.kind`; a registry today, through
+`oci/remote/push.py`, which skips whatever the registry has), then its attachments are added
+(`Attachment.kind`; SBOMs today, through `oci/remote/attach.py`). Every image is attempted even
+when another fails, as `ko build` does, and each outcome says what happened in one line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from pants_backend_ko.errors import KoError, format_error, one_line
+from pants_backend_ko.oci.reference import parse_repository
+from pants_backend_ko.oci.remote.attach import attach_sbom
+from pants_backend_ko.oci.remote.descriptors import manifest_media_type
+from pants_backend_ko.oci.remote.push import push_layout
+from pants_backend_ko.oci.remote.transport import ClientPool, RegistryClient
+from pants_backend_ko.tool.messages import REGISTRY, SBOM, Attachment, ImagePush, PushPlan, blob_path
+
+logger = logging.getLogger(__name__)
+
+# Images pushed at the same time; each pushes `PushPlan.jobs` blobs at a time.
+MAX_PARALLEL_IMAGES = 4
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    repository: str
+    reference: str | None = None  # REPO@sha256:<hex> once pushed
+    error: str | None = None  # one line, when it failed
+    summary: str = ""  # "(N uploaded, N mounted, N present)"
+
+
+def attach(
+    client: RegistryClient, repository: str, layout: Path, attachments: Sequence[Attachment], base: Path
+) -> None:
+    """Attach each file to its subject, a manifest of `layout` that was just pushed (so it
+    exists in the registry); file paths are relative to `base`."""
+    for attachment in attachments:
+        if attachment.kind != SBOM:  # the plan's decoder accepts only kinds listed here
+            raise KoError(f"cannot attach a {attachment.kind!r}")
+        manifest = layout / blob_path(attachment.subject)
+        media_type = manifest_media_type(manifest.read_bytes(), None, f"OCI layout {layout}: {attachment.subject}")
+        attach_sbom(client, repository, attachment.subject, media_type, (base / attachment.path).read_bytes())
+
+
+def _push_to_registry(image: ImagePush, plan: PushPlan, base: Path, pool: ClientPool) -> PushOutcome:
+    client = pool.get(parse_repository(image.repository).registry)
+    result = push_layout(
+        base / image.layout,
+        image.repository,
+        image.tags,
+        client=client,
+        blob_sources={digest: tuple(source.split("/", 1)) for digest, source in image.blob_sources},
+        jobs=plan.jobs,
+    )
+    attach(client, image.repository, base / image.layout, image.attachments, base)
+    summary = f"({result.blobs_uploaded} uploaded, {result.blobs_mounted} mounted, {result.blobs_skipped} present)"
+    logger.info("pushed %s %s", result.reference, summary)
+    return PushOutcome(image.repository, reference=result.reference, summary=summary)
+
+
+# How each kind of destination is published to (`ImagePush.kind`).
+_PUBLISHERS: dict[str, Callable[[ImagePush, PushPlan, Path, ClientPool], PushOutcome]] = {
+    REGISTRY: _push_to_registry,
+}
+
+
+def push_images(plan: PushPlan, base: Path, pool: ClientPool) -> list[PushOutcome]:
+    """Push the images of `plan` (paths relative to `base`) in parallel; the outcomes come back
+    in plan order, a failure as one line naming the repository."""
+
+    def push(image: ImagePush) -> PushOutcome:
+        try:
+            return _PUBLISHERS[image.kind](image, plan, base, pool)
+        except (KoError, ValueError, OSError) as e:
+            return PushOutcome(
+                image.repository, error=format_error(one_line(e) or type(e).__name__, where=image.repository)
+            )
+
+    if len(plan.images) <= 1:
+        return [push(image) for image in plan.images]
+    workers = min(MAX_PARALLEL_IMAGES, len(plan.images))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="oci-image") as executor:
+        return list(executor.map(push, plan.images))

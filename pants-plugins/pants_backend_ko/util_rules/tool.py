@@ -1,0 +1,153 @@
+"""The tool as the rules run it: `python -m pants_backend_ko.tool <verb>` (`tool/main.py`).
+
+Its sources and its command are made here and nowhere else:
+
+* `KoToolSources` is exactly the modules the tool runs (`tool_source_files`:
+  `pants_backend_ko/{__init__,codec,errors}.py`, `golang/`, `oci/`, `tool/`, tests left out), under
+  `__ko_tool/`.
+  `tool/shipped_test.py` runs that tree alone, so it cannot import anything it lacks.
+* `KoToolRequest` -> `Process` (`ko_tool_process`) is the one place that builds a sandboxed run:
+  argv, environment, the sources in the input digest. Cached runs (the base fetch) carry the
+  sources, so their cache key holds the code they run and no path of this checkout: a fresh
+  clone elsewhere gets remote-cache hits, an upgrade re-runs them. A run that is never cached
+  beyond the session (the registry check) uses the plugin where Pants loaded it instead, with
+  nothing to materialize.
+* Pushes and deploys have side effects, so they are never cached or sandboxed: they run on this
+  machine, as `InteractiveProcess`es or `pants run` requests, with `KoTool.local_argv` and
+  `KoTool.local_env` (the plugin where Pants loaded it).
+
+Remote execution (Pants 2.17 does not expand `{chroot}` in remote commands, so the
+`PYTHONPATH={chroot}/__ko_tool` of sandboxed runs cannot work there, nor can the plugin's path
+on this machine) swaps `ko_tool_process` for a PEX built from `KoToolSources`, as Pants' helm
+backend ships its Kubernetes parser as a `VenvPex`; nothing else changes. The tool needs
+`requests` and the standard library only.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.fs import EMPTY_DIGEST, CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.process import Process, ProcessCacheScope
+from pants.engine.rules import Get, collect_rules, rule
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+
+import pants_backend_ko
+
+TOOL_MODULE = "pants_backend_ko.tool"
+SOURCES_DIR = "__ko_tool"
+
+# Where credentials and trust come from, as every container tool reads them.
+REGISTRY_ENV_VARS = (
+    "HOME",
+    "PATH",  # docker-credential-* helpers
+    "DOCKER_CONFIG",
+    "REGISTRY_AUTH_FILE",
+    "XDG_RUNTIME_DIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "NO_PROXY",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+)
+
+_PACKAGE = Path(pants_backend_ko.__file__).resolve().parent
+# The folder that holds `pants_backend_ko` where Pants loaded it (local runs import it from there).
+PLUGIN_PYTHONPATH = str(_PACKAGE.parent)
+# The shipped tree, relative to the package: everything the tool imports, nothing else.
+SHIPPED_MODULES = ("__init__.py", "codec.py", "errors.py")
+SHIPPED_PACKAGES = ("golang", "oci", "tool")  # golang: the Go behaviours the image model uses
+
+
+def tool_source_files() -> tuple[tuple[str, bytes], ...]:
+    """The tool's modules as (path under `pants_backend_ko/`, bytes), tests left out."""
+    paths = [_PACKAGE / name for name in SHIPPED_MODULES]
+    for package in SHIPPED_PACKAGES:
+        paths.extend(sorted((_PACKAGE / package).rglob("*.py")))
+    return tuple(
+        (path.relative_to(_PACKAGE).as_posix(), path.read_bytes())
+        for path in paths
+        if not path.name.endswith("_test.py")
+    )
+
+
+@dataclass(frozen=True)
+class KoToolSources:
+    digest: Digest  # SOURCES_DIR/pants_backend_ko/...
+
+
+@rule(desc="Gather the ko tool's sources", level=LogLevel.DEBUG)
+async def ko_tool_sources() -> KoToolSources:
+    files = (FileContent(f"{SOURCES_DIR}/pants_backend_ko/{path}", data) for path, data in tool_source_files())
+    return KoToolSources(await Get(Digest, CreateDigest(files)))
+
+
+@dataclass(frozen=True)
+class KoTool:
+    """The tool's environment: the user's credential set-up, and our sources."""
+
+    env: FrozenDict[str, str]  # REGISTRY_ENV_VARS that are set, no PYTHONPATH
+    sources: Digest
+
+    @property
+    def python(self) -> str:
+        return sys.executable  # Pants' own interpreter: it has `requests`
+
+    def local_argv(self, verb: str, *args: str) -> tuple[str, ...]:
+        """The command of a run on this machine (a push, a deploy)."""
+        return (self.python, "-m", TOOL_MODULE, verb, *args)
+
+    @property
+    def local_env(self) -> dict[str, str]:
+        return {**self.env, "PYTHONPATH": PLUGIN_PYTHONPATH}
+
+
+@rule(desc="Read the registry credential environment", level=LogLevel.DEBUG)
+async def ko_tool(sources: KoToolSources) -> KoTool:
+    user_env = await Get(EnvironmentVars, EnvironmentVarsRequest(REGISTRY_ENV_VARS))
+    env = {k: v for k, v in user_env.items() if v}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return KoTool(FrozenDict(env), sources.digest)
+
+
+@dataclass(frozen=True)
+class KoToolRequest:
+    """One sandboxed run of a verb; `Get(Process, KoToolRequest(...))` (or a result directly)."""
+
+    verb: str
+    args: tuple[str, ...]
+    description: str
+    input_digest: Digest = EMPTY_DIGEST
+    output_directories: tuple[str, ...] = ()
+    append_only_caches: FrozenDict[str, str] = FrozenDict()
+    cache_scope: ProcessCacheScope = ProcessCacheScope.SUCCESSFUL
+    # False for runs never cached beyond the session: the plugin where Pants loaded it, nothing shipped.
+    ship_sources: bool = True
+
+
+@rule(desc="Prepare a ko tool process", level=LogLevel.DEBUG)
+async def ko_tool_process(request: KoToolRequest, tool: KoTool) -> Process:
+    if request.ship_sources:
+        input_digest = await Get(Digest, MergeDigests([tool.sources, request.input_digest]))
+        env = {**tool.env, "PYTHONPATH": "{chroot}/" + SOURCES_DIR}
+    else:
+        input_digest, env = request.input_digest, tool.local_env
+    return Process(
+        argv=(tool.python, "-m", TOOL_MODULE, request.verb, *request.args),
+        description=request.description,
+        env=env,
+        input_digest=input_digest,
+        output_directories=request.output_directories,
+        append_only_caches=request.append_only_caches,
+        cache_scope=request.cache_scope,
+        level=LogLevel.DEBUG,
+    )
+
+
+def rules():
+    return collect_rules()
