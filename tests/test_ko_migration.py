@@ -1,11 +1,15 @@
 """A repository that builds with ko today builds with this backend by adding BUILD targets only.
 
 The same sources (go.mod at the root, `.ko.yaml`, `ko://` YAML, KO_DOCKER_REPO) go through the
-real ko v0.19.1 (`ko resolve`) and through `./pants package ::`; the kodata and app layers'
-diffIDs are equal for every platform, and the rendered YAML differs only in the repository."""
+real ko v0.19.1 (`ko resolve`) and through `./pants package ::`. Built with the same Go (ko is
+`go install`ed with the Go on PATH, which the backend uses too), every byte is ko's: the index
+digest each YAML names, each platform's manifest digest, and so every layer blob and config.
+The rendered YAML differs only in the repository."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -52,9 +56,11 @@ def add_pants(root: Path) -> ScratchRepo:
 
 def diff_ids(ref: str, arch: str) -> list:
     config = skopeo("inspect", "--config", "--tls-verify=false", "--override-arch", arch, f"docker://{ref}")
-    import json
-
     return json.loads(config)["rootfs"]["diff_ids"]
+
+
+def raw_manifest(ref: str) -> bytes:
+    return skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{ref}")
 
 
 def test_ko_repository_builds_with_pants_by_adding_build_targets(tmp_path, registry_plain, unique_repo):
@@ -67,6 +73,8 @@ def test_ko_repository_builds_with_pants_by_adding_build_targets(tmp_path, regis
 
     root = tmp_path / "korepo"
     make_ko_repository(root, base_ref)
+    # An empty folder is an entry of ko's kodata layer (filepath.Walk sees it): here too.
+    (root / "cmd/server/kodata/empty").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KO_", "GOFLAGS"))}
     ko = subprocess.run(
         [str(ko_binary()), "resolve", "--sbom=none", "-f", "config/"],
@@ -95,8 +103,15 @@ def test_ko_repository_builds_with_pants_by_adding_build_targets(tmp_path, regis
         for arch in ("amd64", "arm64"):
             theirs = diff_ids(ko_ref, arch)
             config = skopeo("inspect", "--config", "--override-arch", arch, f"oci:{layout}:latest")
-            import json
-
             mine = json.loads(config)["rootfs"]["diff_ids"]
             # Base layers, then kodata, then the app: the same bytes, so the same diffIDs.
             assert mine == theirs, (name, arch)
+        # The same compressed blobs, configs and manifests: the same digests, down to the index.
+        ko_index = raw_manifest(ko_ref)
+        ko_children = {
+            m["platform"]["architecture"]: m["digest"] for m in json.loads(ko_index)["manifests"]
+        }
+        metadata = repo.image_metadata(output)
+        assert metadata["platforms"] == {f"linux/{arch}": d for arch, d in ko_children.items()}, name
+        assert our_images[name].split("@")[1] == ko_ref.split("@")[1] == metadata["digest"], name
+        assert "sha256:" + hashlib.sha256(ko_index).hexdigest() == metadata["digest"]

@@ -4,12 +4,16 @@ write: skopeo reads the layout and the docker archive, umoci unpacks it, and the
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
+import os
 import re
 import shutil
-import uuid
 import subprocess
+import tarfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -163,3 +167,54 @@ def test_multi_platform_archive_loads_every_platform(packaged, tmp_path):
     image_tools.skopeo("copy", "--all", f"oci-archive:{archive}:latest", f"oci:{everything}:x")
     index = json.loads(image_tools.skopeo_inspect(f"oci:{everything}:x", raw=True))
     assert sorted(m["platform"]["architecture"] for m in index["manifests"]) == ["amd64", "arm64"]
+
+
+def test_kodata_folders_anywhere_in_the_image_folder_and_what_pants_cannot_see(tmp_path):
+    # issue 17: `kodata="."` is the image's own folder, written exactly (no character of any
+    # name lost); a folder outside the image's folders, a FIFO, a name that is not UTF-8 and a
+    # hidden folder Pants ignores are each one line naming the target, never a silent image.
+    repo = make_scratch_repo(
+        tmp_path / "repo",
+        files={
+            "src/go/cmd/worker/BUILD": (
+                'ko_image(name="worker", kodata=".", platforms=["linux/amd64"])\n'
+                'ko_image(name="outside", kodata="../../../..", platforms=["linux/amd64"])\n'
+                'ko_go_package(name="pkg")\nko_kodata(name="own", sources=["*", "data/**"])\n'
+            ),
+            "src/go/cmd/worker/data/config.json": "{}\n",
+            "src/go/cmd/server/kodata/.well-known/security.txt": "Contact: x\n",
+        },
+    )
+    repo.pants("package", "src/go/cmd/worker:worker")
+    layout = repo.root / "dist/src.go.cmd.worker/worker"
+    manifest = json.loads(image_tools.skopeo_inspect(f"oci:{layout}:latest", raw=True))
+    kodata_layer = (layout / "blobs/sha256" / manifest["layers"][0]["digest"][7:]).read_bytes()
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(kodata_layer))) as layer:
+        names = layer.getnames()
+    assert names[:3] == ["/var", "/var/run", "/var/run/ko"]
+    assert {"/var/run/ko/main.go", "/var/run/ko/data", "/var/run/ko/data/config.json"} <= set(names)
+
+    outside = repo.pants("package", "src/go/cmd/worker:outside", check=False)
+    assert outside.returncode != 0
+    assert (
+        "src/go/cmd/worker:outside: `kodata='../../../..'` is the repository root, not inside the main "
+        "package's folder (src/go/cmd/worker) or the BUILD file's folder (src/go/cmd/worker)"
+    ) in outside.stderr
+
+    kodata = repo.root / "src/go/cmd/server/kodata"
+    hidden = repo.pants("package", "src/go/cmd/server", check=False)
+    assert hidden.returncode != 0
+    assert "src/go/cmd/server:server: the kodata entry src/go/cmd/server/kodata/.well-known is ignored by Pants" in hidden.stderr
+    shutil.rmtree(kodata / ".well-known")
+    os.mkfifo(kodata / "pipe")
+    fifo = repo.pants("package", "src/go/cmd/server", check=False)
+    assert fifo.returncode != 0
+    assert "the kodata entry src/go/cmd/server/kodata/pipe is a FIFO (named pipe)" in fifo.stderr
+    (kodata / "pipe").unlink()
+    with open(os.fsencode(kodata) + b"/caf\xe9.txt", "w") as f:  # Latin-1, not UTF-8
+        f.write("x")
+    latin1 = repo.pants("package", "src/go/cmd/server", check=False)
+    assert latin1.returncode != 0
+    assert "the kodata entry src/go/cmd/server/kodata/caf\\xe9.txt has a name that is not UTF-8" in latin1.stderr
+    for result in (outside, hidden, fifo, latin1):
+        assert "Traceback" not in result.stderr

@@ -38,6 +38,8 @@ def test_wheel_installs_into_a_fresh_repository_and_builds_an_image(tmp_path):
 
     names = zipfile.ZipFile(wheel).namelist()
     assert "pants_backend_ko/register.py" in names and "pants_backend_ko/oci/layers.py" in names
+    # The Go layer writer's source: the fresh repository below compiles it with its own Go.
+    assert "pants_backend_ko/_golayer/main.go" in names
     assert not [n for n in names if n.endswith("_test.py")]
 
     fresh = ScratchRepo(tmp_path / "fresh")

@@ -14,6 +14,9 @@ from tests.peers import image_tools
 from tests.peers.pants_repo import ScratchRepo, make_scratch_repo
 from tests.peers.registry import skopeo
 
+from pants_backend_ko.oci.image import base_index_digest
+from pants_backend_ko.oci.mediatypes import OCI_INDEX
+
 SERVER = "src.go.cmd.server/server"
 WORKER = "src.go.cmd.worker/worker"
 REFERENCE = re.compile(r"^(\S+)@(sha256:[0-9a-f]{64})$", re.MULTILINE)
@@ -119,9 +122,24 @@ def test_registry_base_images_index_and_docker_typed(repo, registry_plain, tmp_p
     app.pants("package", "src/go/cmd/worker::", env=env)
     meta = app.image_metadata(WORKER)
     index = json.loads(image_tools.skopeo_inspect(f"oci:{app.root / 'dist' / WORKER}:latest", raw=True))
-    base_digest = "sha256:" + hashlib.sha256(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{index_ref}")).hexdigest()
+    base_index = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{index_ref}")
+    base_digest = "sha256:" + hashlib.sha256(base_index).hexdigest()
     assert index["annotations"]["org.opencontainers.image.base.name"] == index_ref
-    assert index["annotations"]["org.opencontainers.image.base.digest"] == base_digest
+    # As ko writes it: the digest of the base index once ko has annotated it with its own name
+    # and digest (tests/test_ko_migration.py checks this against the real ko).
+    base_annotations = {
+        "org.opencontainers.image.base.name": index_ref,
+        "org.opencontainers.image.base.digest": base_digest,
+    }
+    assert index["annotations"]["org.opencontainers.image.base.digest"] == base_index_digest(
+        base_index, OCI_INDEX, base_annotations
+    )
+    for child in index["manifests"]:  # each image names the base image it was built on
+        manifest = json.loads((app.root / "dist" / WORKER / "blobs/sha256" / child["digest"][7:]).read_bytes())
+        base_child = next(
+            m for m in json.loads(base_index)["manifests"] if m["platform"] == child["platform"]
+        )
+        assert manifest["annotations"]["org.opencontainers.image.base.digest"] == base_child["digest"]
     assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
     config = image_tools.skopeo_inspect(f"oci:{app.root / 'dist' / WORKER}:latest", extra=["--config", "--override-arch", "arm64"])
     # base layers (kodata + app of the server image), then ours: 4 diff ids.

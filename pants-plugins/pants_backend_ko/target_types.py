@@ -11,6 +11,7 @@ Every field documents itself: `pants help ko_image` shows this text.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 
 from pants.core.goals.package import OutputPathField
@@ -74,8 +75,24 @@ class KoDataField(StringField):
         `/var/run/ko` (`$KO_DATA_PATH`), as ko's `kodata/`. The layer is always present,
         empty when the folder does not exist, exactly as ko writes it. Its files must be owned
         by a target (`ko_kodata`, which `pants tailor` writes): the image depends on those.
+        It must be inside the folder of the main package or of the BUILD file (`.` is that
+        folder itself); a folder elsewhere is refused.
         """
     )
+
+
+def _within(path: str, folder: str) -> bool:
+    return folder == "" or path == folder or path.startswith(folder + "/")
+
+
+def kodata_folder(spec_path: str, main_dir: str, kodata: str | None) -> str | None:
+    """The repository folder of a `ko_image`'s kodata (`""` for the root), or None when it is
+    outside both the main package's folder and the BUILD file's folder (refused by the build)."""
+    folder = posixpath.normpath(posixpath.join(main_dir, kodata or "kodata"))
+    folder = "" if folder == "." else folder
+    if folder.startswith("../") or folder == "..":
+        return None
+    return folder if _within(folder, main_dir) or _within(folder, spec_path) else None
 
 
 class KoEnvField(DictStringToStringField):

@@ -10,7 +10,8 @@ and indexes. Instead of trusting hand-copied expectations, tests ask Go itself:
 - `go_json(cases)`: `json.Marshal` of strings (raw bytes), float64s and decoded JSON values;
 - `ggcr(request)`: ggcr decoding/encoding of configs and manifests, and ko's `buildOne`
   steps (annotations, `mutate.Append`, config edits, `mutate.ConfigFile`) and `buildAll`'s
-  index, fed with layer blobs produced by our Python code;
+  index, fed with layer blobs produced by our Python code; and the blob ko makes of a layer
+  tar (`tarball.LayerFromOpener`, as ko's `buildLayer`);
 - `ko_binary()`: the real `ko` CLI (v0.19.1), `go install`ed from the module proxy once.
 
 The stdlib programs build offline (`GOPROXY=off`). The ggcr program needs four modules from
@@ -556,6 +557,33 @@ func (r *rawImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	return nil, fmt.Errorf("base layer %s is not available", h)
 }
 
+// rawIndex is a base index read from its bytes (what remote.Index gives ko).
+type rawIndex struct{ manifest []byte }
+
+func (r *rawIndex) MediaType() (types.MediaType, error) {
+	m, err := r.IndexManifest()
+	if err != nil {
+		return "", err
+	}
+	return m.MediaType, nil
+}
+func (r *rawIndex) Digest() (v1.Hash, error)        { return partial.Digest(r) }
+func (r *rawIndex) Size() (int64, error)            { return int64(len(r.manifest)), nil }
+func (r *rawIndex) RawManifest() ([]byte, error)    { return r.manifest, nil }
+func (r *rawIndex) IndexManifest() (*v1.IndexManifest, error) {
+	return v1.ParseIndexManifest(bytes.NewReader(r.manifest))
+}
+func (r *rawIndex) Image(h v1.Hash) (v1.Image, error) { return nil, fmt.Errorf("no image %s", h) }
+func (r *rawIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	return nil, fmt.Errorf("no index %s", h)
+}
+
+// annotatedIndex is ko's Build on a base index: mutate.Annotations, then the digest.
+type annotatedIndex struct {
+	Index       []byte            `json:"index"`
+	Annotations map[string]string `json:"annotations"`
+}
+
 type build struct {
 	BaseManifest    []byte            `json:"base_manifest"`
 	BaseConfig      []byte            `json:"base_config"`
@@ -593,6 +621,8 @@ type request struct {
 	Manifests [][]byte     `json:"manifests"`
 	Builds    []build      `json:"builds"`
 	Indexes   []indexBuild `json:"indexes"`
+	Tars      [][]byte     `json:"tars"` // layers as ko makes them: tarball.LayerFromOpener's blob
+	Annotated []annotatedIndex `json:"annotated_indexes"`
 }
 
 type result struct {
@@ -611,6 +641,8 @@ type response struct {
 	Manifests []result     `json:"manifests"`
 	Builds    []builtImage `json:"builds"`
 	Indexes   []result     `json:"indexes"`
+	Layers    []result     `json:"layers"`
+	Annotated []result     `json:"annotated_indexes"`
 }
 
 func timeOf(epoch *int64) v1.Time {
@@ -809,6 +841,36 @@ func main() {
 			continue
 		}
 		resp.Indexes = append(resp.Indexes, result{OK: raw})
+	}
+	for _, t := range req.Tars {
+		tarBytes := t
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewBuffer(tarBytes)), nil
+		}, tarball.WithCompressedCaching)
+		if err != nil {
+			resp.Layers = append(resp.Layers, result{Error: err.Error()})
+			continue
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			resp.Layers = append(resp.Layers, result{Error: err.Error()})
+			continue
+		}
+		blob, err := io.ReadAll(rc)
+		if err != nil {
+			resp.Layers = append(resp.Layers, result{Error: err.Error()})
+			continue
+		}
+		resp.Layers = append(resp.Layers, result{OK: blob})
+	}
+	for _, a := range req.Annotated {
+		idx := mutate.Annotations(&rawIndex{a.Index}, a.Annotations).(v1.ImageIndex)
+		d, err := idx.Digest()
+		if err != nil {
+			resp.Annotated = append(resp.Annotated, result{Error: err.Error()})
+			continue
+		}
+		resp.Annotated = append(resp.Annotated, result{OK: []byte(d.String())})
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(resp); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -12,7 +12,6 @@ from pants.engine.fs import (
     AddPrefix,
     CreateDigest,
     Digest,
-    DigestContents,
     FileContent,
     FileDigest,
     FileEntry,
@@ -22,10 +21,19 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
-from pants_backend_ko.oci.layout import docker_archive_of_layout
+from pants_backend_ko.oci.layerwriter import ArchiveEntry, ArchiveRequest
+from pants_backend_ko.oci.layout import (
+    blob_path,
+    docker_archive_index_metadata,
+    docker_archive_metadata,
+    tar_order,
+)
+from pants_backend_ko.oci.mediatypes import INDEX_TYPES
 from pants_backend_ko.oci.reference import digest_reference
 from pants_backend_ko.target_types import KoImageFieldSet, KoManifestsFieldSet
+from pants_backend_ko.util_rules.command_line import CommandLineGoals
 from pants_backend_ko.util_rules.image import BuiltKoImage, KoImageRequest
+from pants_backend_ko.util_rules.layer_writer import WriteArchiveRequest, WrittenArchive
 from pants_backend_ko.util_rules.manifests import (
     RenderedManifests,
     RenderManifestsRequest,
@@ -58,22 +66,72 @@ def image_metadata(image: BuiltKoImage) -> dict:
     }
 
 
+def docker_archive_wanted(goals: CommandLineGoals) -> bool:
+    """Whether `package` was asked for on the command line. Pants 2.17 runs the package rule
+    inside `publish` (and `experimental-deploy`) too, where nobody reads the docker archive:
+    writing it there would copy every image's bytes once more for nothing. When the goals are
+    unknown (a Pants that moved them), the archive is written, as before."""
+    return goals.goals is None or "package" in goals.goals
+
+
+_LAYOUT_IN_SANDBOX = "__ko_layout"
+_ARCHIVE_FILES_IN_SANDBOX = "__ko_archive"
+
+
+async def docker_archive(image: BuiltKoImage, out: str) -> Digest:
+    """`<out>` (a `docker load`able tarball of every platform, ko issue 1708), written by the Go
+    layer writer from the layout's files: its bytes never enter Pants' Python."""
+    repo_tags = [f"{image.name.repository_or_local}:{tag}" for tag in image.name.tags]
+    top = image.top_descriptor
+    assert top is not None
+    if top.media_type in INDEX_TYPES:
+        metadata = docker_archive_index_metadata(top, image.archived_images, repo_tags)
+        blobs = {blob_path(top.digest)}
+    else:
+        (archived,) = image.archived_images
+        metadata = docker_archive_metadata(archived, repo_tags)
+        blobs = set()
+    for archived in image.archived_images:
+        blobs.update(blob_path(d) for d in (archived.manifest.digest, archived.config_digest, *archived.layer_digests))
+    entries = tuple(
+        ArchiveEntry(path, True)
+        if is_dir
+        else ArchiveEntry(path, False, f"{_LAYOUT_IN_SANDBOX if path in blobs else _ARCHIVE_FILES_IN_SANDBOX}/{path}")
+        for path, is_dir in tar_order(blobs | set(metadata))
+    )
+    inputs = await MultiGet(
+        Get(Digest, AddPrefix(image.layout, _LAYOUT_IN_SANDBOX)),
+        Get(
+            Digest,
+            CreateDigest(FileContent(f"{_ARCHIVE_FILES_IN_SANDBOX}/{p}", data) for p, data in metadata.items()),
+        ),
+    )
+    archive = await Get(
+        WrittenArchive,
+        WriteArchiveRequest(
+            ArchiveRequest(out, entries),
+            await Get(Digest, MergeDigests(inputs)),
+            f"Write the docker archive of {image.settings.address}",
+            str(image.settings.address),
+        ),
+    )
+    return archive.digest
+
+
 @rule(desc="Package a ko_image", level=LogLevel.DEBUG)
-async def package_ko_image(field_set: KoImagePackageFieldSet) -> BuiltPackage:
+async def package_ko_image(field_set: KoImagePackageFieldSet, goals: CommandLineGoals) -> BuiltPackage:
     image = await Get(BuiltKoImage, KoImageRequest(field_set))
     output_path = field_set.output_path.value_or_default(file_ending=None)
     metadata = json.dumps(image_metadata(image), indent=2, sort_keys=True) + "\n"
-    parts = [
-        Get(Digest, AddPrefix(image.layout, output_path)),
-        Get(Digest, CreateDigest([FileContent(f"{output_path}.ko-image.json", metadata.encode())])),
-    ]
-    if image.loadable:
-        # The docker archive (every platform, ko issue 1708) is written from the layout's files
-        # here, in package only: publish, run and the manifests never need it.
-        contents = await Get(DigestContents, Digest, image.layout)
-        repo_tags = [f"{image.name.repository_or_local}:{tag}" for tag in image.name.tags]
-        archive = docker_archive_of_layout({fc.path: fc.content for fc in contents}, repo_tags)
-        parts.append(Get(Digest, CreateDigest([FileContent(f"{output_path}.tar", archive)])))
+    digests = list(
+        await MultiGet(
+            Get(Digest, AddPrefix(image.layout, output_path)),
+            Get(Digest, CreateDigest([FileContent(f"{output_path}.ko-image.json", metadata.encode())])),
+        )
+    )
+    archive = image.loadable and docker_archive_wanted(goals)
+    if archive:
+        digests.append(await docker_archive(image, f"{output_path}.tar"))
     artifacts = [
         BuiltPackageArtifact(
             output_path,
@@ -84,10 +142,9 @@ async def package_ko_image(field_set: KoImagePackageFieldSet) -> BuiltPackage:
         ),
         BuiltPackageArtifact(f"{output_path}.ko-image.json"),
     ]
-    if image.loadable:
+    if archive:
         artifacts.append(BuiltPackageArtifact(f"{output_path}.tar"))
     artifacts.extend(BuiltPackageArtifact(path) for _, path in image.sbom_files)
-    digests = await MultiGet(parts)
     merged = await Get(Digest, MergeDigests([*digests, image.sboms]))
     return BuiltPackage(merged, tuple(artifacts))
 

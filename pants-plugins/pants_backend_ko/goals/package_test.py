@@ -9,9 +9,10 @@ import json
 import tarfile
 
 import pytest
-from pants.core.goals.package import BuiltPackage
+from pants.core.goals.package import BuiltPackage, PackageSubsystem
 from pants.engine.addresses import Address
 from pants.engine.fs import DigestContents
+from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
 from pants_backend_ko.goals.package import KoImagePackageFieldSet, KoManifestsPackageFieldSet
@@ -25,7 +26,8 @@ REPOSITORY = "registry.example/team/web-" + hashlib.md5(IMPORT_PATH.encode()).he
 
 @pytest.fixture(scope="module")
 def rule_runner() -> RuleRunner:
-    rule_runner = ko_rule_runner()
+    # `package` on the command line is a known goal (the docker archive is written for it only).
+    rule_runner = ko_rule_runner([*PackageSubsystem.rules(), QueryRule(PackageSubsystem, [])])
     rule_runner.write_files(
         {
             **with_go_targets(
@@ -60,7 +62,7 @@ def blob(files: dict[str, bytes], prefix: str, digest: str) -> bytes:
 
 
 def test_package_single_platform_image(rule_runner: RuleRunner) -> None:
-    set_ko_options(rule_runner, ["--ko-docker-repo=registry.example/team"])
+    set_ko_options(rule_runner, ["package", "--ko-docker-repo=registry.example/team"])
     built, files = package(rule_runner, "img")
     out = "pkg.cmd.web/img"
     assert [a.relpath for a in built.artifacts] == [out, f"{out}.ko-image.json", f"{out}.tar", f"{out}.spdx.json"]
@@ -107,7 +109,7 @@ def test_package_single_platform_image(rule_runner: RuleRunner) -> None:
 
 
 def test_package_without_a_repository(rule_runner: RuleRunner) -> None:
-    set_ko_options(rule_runner)
+    set_ko_options(rule_runner, ["package"])
     built, files = package(rule_runner, "img")
     metadata = json.loads(files["pkg.cmd.web/img.ko-image.json"])
     assert (metadata["repository"], metadata["references"]) == (None, [])
@@ -119,7 +121,7 @@ def test_package_without_a_repository(rule_runner: RuleRunner) -> None:
 
 
 def test_package_multi_platform_index(rule_runner: RuleRunner) -> None:
-    set_ko_options(rule_runner, ["--ko-docker-repo=registry.example/team", "--no-ko-sbom"])
+    set_ko_options(rule_runner, ["package", "--ko-docker-repo=registry.example/team", "--no-ko-sbom"])
     built, files = package(rule_runner, "multi")
     # Several platforms: an index; with an explicit output_path, the archive sits beside the layout.
     assert [a.relpath for a in built.artifacts] == ["out/multi", "out/multi.ko-image.json", "out/multi.tar"]
@@ -135,10 +137,18 @@ def test_package_multi_platform_index(rule_runner: RuleRunner) -> None:
 
 
 def test_package_with_an_explicit_output_path(rule_runner: RuleRunner) -> None:
-    set_ko_options(rule_runner, ["--no-ko-sbom"])
+    set_ko_options(rule_runner, ["package", "--no-ko-sbom"])
     built, files = package(rule_runner, "named")
     assert [a.relpath for a in built.artifacts] == ["out/named", "out/named.ko-image.json", "out/named.tar"]
     assert {"out/named/index.json", "out/named/oci-layout", "out/named.tar", "out/named.ko-image.json"} <= set(files)
+
+
+def test_no_docker_archive_unless_package_is_asked_for(rule_runner: RuleRunner) -> None:
+    # `publish` runs the package rule too (Pants 2.17): nobody reads an archive there.
+    set_ko_options(rule_runner, ["--no-ko-sbom"])
+    built, files = package(rule_runner, "named")
+    assert [a.relpath for a in built.artifacts] == ["out/named", "out/named.ko-image.json"]
+    assert not [p for p in files if p.endswith(".tar")]
 
 
 def test_package_manifests(rule_runner: RuleRunner) -> None:

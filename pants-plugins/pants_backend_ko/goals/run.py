@@ -24,12 +24,12 @@ from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlanRequest
 from pants_backend_ko.util_rules.go_build import SHELL, BuiltGoBinary, GoBuildRequest
 from pants_backend_ko.util_rules.image import (
     HOST_PLATFORMS,
-    KodataContents,
     KoImageSettings,
     KoImageSettingsRequest,
     go_build_request,
 )
 from pants_backend_ko.util_rules.koconfig import RenderBuildFlagsRequest, RenderedBuildFlags
+from pants_backend_ko.util_rules.kodata import KodataContents, KodataRequest
 from pants_backend_ko.util_rules.tool import KoTool
 
 
@@ -102,7 +102,7 @@ async def ko_image_runnable(field_set: KoImageRunFieldSet, host: PantsPlatform) 
         go_build_request(settings, settings.import_path, settings.binary_name, host_platform, rendered),
     )
     # The image's kodata, as the image gets it (the files of its dependencies).
-    kodata = await Get(KodataContents, KoImageSettings, settings)
+    kodata = await Get(KodataContents, KodataRequest(settings.address, settings.kodata_dir))
     kodata_digest, kodata_dir = await MultiGet(
         Get(Digest, AddPrefix(kodata.digest, "kodata")), Get(Digest, CreateDigest([Directory("kodata")]))
     )

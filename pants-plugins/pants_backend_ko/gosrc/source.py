@@ -353,14 +353,16 @@ class _ImportReader:
         return self.string()
 
 
-def _header_imports(text: str) -> tuple[str | None, list[str]]:
+def _read_imports(text: str) -> tuple[str | None, list[str], int | None]:
+    """Package name, import paths, and where the import declarations end (None after a
+    syntax error: Go keeps what it read, and the end is not known)."""
     reader = _ImportReader(text)
     imports: list[str] = []
     try:
         reader.keyword("package")
         package = reader.ident()
     except _SyntaxError:
-        return None, []
+        return None, [], None
     try:
         while reader.peek() == "i":
             reader.keyword("import")
@@ -378,8 +380,8 @@ def _header_imports(text: str) -> tuple[str | None, list[str]]:
                 if path is not None:
                     imports.append(path)
     except _SyntaxError:
-        pass  # Go keeps what it read and reports the syntax error when it compiles
-    return package, imports
+        return package, imports, None  # Go keeps what it read and reports the error when it compiles
+    return package, imports, reader.pos
 
 
 def _line_comments(text: str):
@@ -465,7 +467,7 @@ def read_header(content: bytes) -> GoFileHeader:
     text = content.decode("utf-8", "replace")
     if text.startswith("\ufeff"):
         text = text[1:]
-    package, imports = _header_imports(text)
+    package, imports, _ = _read_imports(text)
     embeds = _embed_patterns(text) if "embed" in imports else []
     return GoFileHeader(
         package=package,
@@ -474,6 +476,25 @@ def read_header(content: bytes) -> GoFileHeader:
         go_build=go_build,
         plus_build=plus_build,
     )
+
+
+def list_stub(content: bytes) -> bytes:
+    """The part of a `.go` file `go list` reads, and nothing else: the file up to the end of its
+    import declarations (leading comments, build constraints, the cgo preamble, the package
+    clause) and its `//go:embed` lines (`readGoInfo` looks for them in the whole file). `go
+    list` answers the same for the stub as for the file, so a listing whose input is stubs is
+    not invalidated by edits to function bodies. A file whose header cannot be read is kept
+    whole (Go reports the error from it)."""
+    text = content.decode("utf-8", "surrogateescape")
+    start = 1 if text.startswith("\ufeff") else 0
+    package, imports, end = _read_imports(text[start:])
+    if package is None or end is None:
+        return content
+    end += start
+    stub = text[:end] + "\n"
+    if "embed" in imports:
+        stub += "".join(f"{c}\n" for c in _line_comments(text[end:]) if c.startswith("//go:embed"))
+    return stub.encode("utf-8", "surrogateescape")
 
 
 # Source files `go build` compiles or reads, by extension (go/build's `Context.Import`).

@@ -13,6 +13,7 @@ import pytest
 from pants_backend_ko.gosrc.source import (
     ConstraintError,
     evaluate,
+    list_stub,
     parse_go_build,
     read_header,
     satisfiable_without_ignore,
@@ -187,3 +188,57 @@ def test_ignore_means_never_built() -> None:
 def test_unreadable_package_clause() -> None:
     assert read_header(b"packag main\n").package is None
     assert read_header(b"").package is None
+
+
+LISTED_FIELDS = (
+    "Name",
+    "Imports",
+    "GoFiles",
+    "CgoFiles",
+    "IgnoredGoFiles",
+    "InvalidGoFiles",
+    "EmbedPatterns",
+    "EmbedFiles",
+    "Deps",
+    "Error",
+    "DepsErrors",
+    "TestGoFiles",
+    "TestImports",
+)
+
+
+@pytest.mark.parametrize("cgo", ["0", "1"])
+def test_go_list_answers_the_same_for_stubs(corpus: Path, tmp_path: Path, cgo: str) -> None:
+    # go list reads a stub (the file up to its imports, and its //go:embed lines) as it reads the file.
+    stubbed = tmp_path / "stubbed"
+    stubbed.mkdir()
+    for path in corpus.rglob("*"):
+        target = stubbed / path.relative_to(corpus)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif path.suffix == ".go":
+            target.write_bytes(list_stub(path.read_bytes()))
+        else:
+            target.write_bytes(b"" if path.name != "go.mod" else path.read_bytes())
+    extra = {
+        "bodies/bodies.go": 'package bodies\n\nimport "os"\n\nfunc F() string {\n\treturn os.Args[0] + "\\x"\n}\n',
+        "bodies/bodies_test.go": 'package bodies\n\nimport "testing"\n\nfunc TestF(t *testing.T) {}\n',
+        "broken/broken.go": 'package broken\n\nimport (\n\t"fmt"\n',
+    }
+    for rel, text in extra.items():
+        for root in (corpus, stubbed):
+            (root / rel).parent.mkdir(exist_ok=True)
+        (corpus / rel).write_text(text)
+        (stubbed / rel).write_bytes(list_stub(text.encode()))
+    env = {"CGO_ENABLED": cgo, "GOOS": "linux", "GOARCH": "amd64"}
+
+    def listing(root: Path) -> dict:
+        return {name: {f: p.get(f) for f in LISTED_FIELDS} for name, p in go_list(root, env, "-deps").items()}
+
+    try:
+        assert listing(stubbed) == listing(corpus)
+    finally:
+        for rel in extra:
+            (corpus / rel).unlink()
+    assert len(list_stub(FILES["embeds"].encode())) < len(FILES["embeds"])
+    assert list_stub(b"package broken\n\nimport (\n") == b"package broken\n\nimport (\n"  # kept whole

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pants_backend_ko.golang import gopath
 from pants_backend_ko.golang.frozendict import FrozenDict
@@ -51,7 +52,10 @@ __all__ = [
     "ANNOTATION_BASE_DIGEST",
     "BuiltImage",
     "BuiltIndex",
+    "NewLayer",
     "app_filename",
+    "assemble_image",
+    "base_index_digest",
     "build_image",
     "build_index",
     "digest_of",
@@ -66,9 +70,11 @@ ANNOTATION_BASE_DIGEST = "org.opencontainers.image.base.digest"
 class BuiltImage:
     """One built single-platform image.
 
-    `blobs` holds only what this build created (the two new layers and the config); base
-    layers are referenced by `layers` and must be fetched or mounted from the base.
-    `layers_diff_ids` is the config's `rootfs.diff_ids`, base layers first.
+    `blobs` holds the bytes this build created and keeps in memory: the config, and the new
+    layers when they were made in memory (`build_image`); layers written by the Go layer
+    writer (`assemble_image`) are files elsewhere. The first `base_layer_count` of `layers` are
+    the base's, fetched or mounted from it. `layers_diff_ids` is the config's
+    `rootfs.diff_ids`, base layers first.
     """
 
     manifest: bytes
@@ -79,6 +85,7 @@ class BuiltImage:
     layers_diff_ids: tuple[str, ...]
     blobs: FrozenDict
     platform: Platform
+    base_layer_count: int = 0
 
     @property
     def digest(self) -> str:
@@ -90,8 +97,8 @@ class BuiltImage:
 
     @property
     def base_layers(self) -> tuple[Descriptor, ...]:
-        """Layers whose bytes are not in `blobs` (they come from the base image)."""
-        return tuple(layer for layer in self.layers if layer.digest not in self.blobs)
+        """The base image's layers (their bytes come from the base)."""
+        return self.layers[: self.base_layer_count]
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,15 @@ def _check_epoch(value: int | None, name: str) -> int | None:
     return value
 
 
+@dataclass(frozen=True)
+class NewLayer:
+    """A layer this build made: its blob's digest and size, and its diffID (sha256 of the tar)."""
+
+    digest: str
+    diff_id: str
+    size: int
+
+
 def build_image(
     base: BaseImage,
     *,
@@ -170,6 +186,53 @@ def build_image(
     kodata_dirs: Iterable[str] = (),
     source_date_epoch: int | None = None,
     kodata_date_epoch: int | None = None,
+    **config: Any,
+) -> BuiltImage:
+    """ko's `buildOne` on `base` for `platform`, with the two layers made in memory.
+
+    `binaries` are (name, bytes) pairs placed at `/ko-app/<name>`; the layers are made by
+    `layers.py` (whose gzip is zlib's, not Go's: the diffIDs are ko's, the blob digests not).
+    Builds from Pants write the layers with the Go layer writer instead (`assemble_image`);
+    this serves images made in memory (test fixtures, the pure core on its own). `config` takes
+    `assemble_image`'s keyword arguments.
+    """
+    binaries = [(name, bytes(data)) for name, data in binaries]
+    if not binaries:
+        raise ValueError(f"{import_path}: build_image needs at least one binary")
+    _check_epoch(source_date_epoch, "SOURCE_DATE_EPOCH")
+    kodata_date_epoch = _check_epoch(kodata_date_epoch, "KO_DATA_DATE_EPOCH")
+    blobs: dict[str, bytes] = {}
+    layers = []
+    for tar in (
+        kodata_layer_tar(kodata_files or {}, kodata_dirs, epoch=kodata_date_epoch or 0),
+        app_layer_tar_multi(binaries),
+    ):
+        compressed = gzip_layer(tar)
+        blobs[digest_of(compressed)] = compressed
+        layers.append(NewLayer(digest_of(compressed), digest_of(tar), len(compressed)))
+    return assemble_image(
+        base,
+        platform=platform,
+        import_path=import_path,
+        binary_names=[name for name, _ in binaries],
+        layers=layers,
+        layer_blobs=blobs,
+        source_date_epoch=source_date_epoch,
+        kodata_date_epoch=kodata_date_epoch,
+        **config,
+    )
+
+
+def assemble_image(
+    base: BaseImage,
+    *,
+    platform: Platform,
+    import_path: str,
+    binary_names: Sequence[str],
+    layers: Sequence[NewLayer],
+    layer_blobs: Mapping[str, bytes] | None = None,
+    source_date_epoch: int | None = None,
+    kodata_date_epoch: int | None = None,
     user: str | None = None,
     env: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
@@ -178,17 +241,19 @@ def build_image(
     args: Sequence[str] | None = None,
     workdir: str | None = None,
 ) -> BuiltImage:
-    """ko's `buildOne` on `base` for `platform` (see the module docstring for the exact edits).
+    """ko's `buildOne` on `base` for `platform` (see the module docstring for the exact edits),
+    given its two new layers, already written: the kodata layer, then the app layer.
 
-    `binaries` are (name, bytes) pairs placed at `/ko-app/<name>`; the first one is the
+    `binary_names` are the files of the app layer, at `/ko-app/<name>`; the first one is the
     entrypoint unless `entrypoint` is given. `import_path` appears in the history entries as
-    `ko build ko://<import_path>`.
+    `ko build ko://<import_path>`. `layer_blobs` are the layers' bytes when they are in memory.
     """
     if platform.os == "windows":
         raise ValueError(f"platform {platform}: Windows images (Hives/Files layout) are not supported")
-    binaries = [(name, bytes(data)) for name, data in binaries]
-    if not binaries:
-        raise ValueError(f"{import_path}: build_image needs at least one binary")
+    if not binary_names:
+        raise ValueError(f"{import_path}: an image needs at least one binary")
+    if len(layers) != 2:
+        raise ValueError(f"{import_path}: ko's images add two layers (kodata, app), got {len(layers)}")
     source_date_epoch = _check_epoch(source_date_epoch, "SOURCE_DATE_EPOCH")
     kodata_date_epoch = _check_epoch(kodata_date_epoch, "KO_DATA_DATE_EPOCH")
     user_env = _string_map(env, "env")
@@ -221,23 +286,19 @@ def build_image(
             f"diff_ids but its manifest {len(base.layers)} layers"
         )
 
-    # 1. Layers: kodata, then the app binaries (ko's order).
-    kodata_tar = kodata_layer_tar(kodata_files or {}, kodata_dirs, epoch=kodata_date_epoch or 0)
-    app_tar = app_layer_tar_multi(binaries)
-    layer_media_type = base.layer_media_type
-    new_layers = []
+    # 1. Layers: kodata, then the app binaries (ko's order), typed after the base.
+    new_layers = [
+        Descriptor(media_type=base.layer_media_type, size=layer.size, digest=layer.digest) for layer in layers
+    ]
+    diff_ids = [layer.diff_id for layer in layers]
     blobs: dict[str, bytes] = {}
-    diff_ids = []
-    for tar in (kodata_tar, app_tar):
-        compressed = gzip_layer(tar)
-        digest = digest_of(compressed)
-        blobs[digest] = compressed
-        new_layers.append(Descriptor(media_type=layer_media_type, size=len(compressed), digest=digest))
-        diff_ids.append(digest_of(tar))
+    for layer in layers:
+        if layer_blobs and layer.digest in layer_blobs:
+            blobs[layer.digest] = layer_blobs[layer.digest]
 
     # 2. Config edits (buildOne).
     ref = ko_reference(import_path)
-    app_paths = [f"{APP_DIR}/{name}" for name, _ in binaries]
+    app_paths = [f"{APP_DIR}/{name}" for name in binary_names]
     history = list(config_file.history or ())
     history.append(
         History(
@@ -329,7 +390,28 @@ def build_image(
         layers_diff_ids=tuple(config_file.rootfs.diff_ids or ()),
         blobs=FrozenDict(blobs),
         platform=platform,
+        base_layer_count=len(base.layers),
     )
+
+
+def base_index_digest(index_manifest: bytes, media_type: str, annotations: Mapping[str, str]) -> str:
+    """The `org.opencontainers.image.base.digest` ko writes on an index built on a base index.
+
+    ko's `Build` (`pkg/build/gobuild.go`) first annotates an OCI base index with the user's
+    annotations and the base's own name and digest (`mutate.Annotations`), and `buildAll` then
+    takes the digest of that annotated index: a digest of ggcr's re-encoding of the base index
+    with those annotations merged in (and no subject), which no registry holds. A Docker
+    manifest list is not annotated first, so its own digest is written. `annotations` are the
+    ones ko merges in (the user's, base name and base digest).
+    """
+    digest = digest_of(index_manifest)
+    if media_type != OCI_INDEX:
+        return digest
+    index = ImageIndex.parse(index_manifest, "base index")
+    merged = dict(index.annotations or {})
+    merged.update(_string_map(annotations, "base index annotations"))
+    annotated = dataclasses.replace(index, annotations=FrozenDict(merged), subject=None)
+    return digest_of(annotated.to_bytes())
 
 
 def build_index(

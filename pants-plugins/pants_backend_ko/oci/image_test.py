@@ -24,6 +24,7 @@ from pants_backend_ko.oci.image import (
     ANNOTATION_BASE_NAME,
     BuiltImage,
     app_filename,
+    base_index_digest,
     build_image,
     build_index,
 )
@@ -387,3 +388,24 @@ def test_index_descriptor_and_children() -> None:
     )
     assert isinstance(index.children[0], BuiltImage)
     assert ImageManifest.parse(a.manifest).layers == a.layers
+
+
+def test_base_index_digest_is_the_annotated_index_ko_builds_on() -> None:
+    # ko's Build annotates an OCI base index before buildAll takes its digest (ggcr's
+    # mutate.Annotations re-encodes it); a Docker manifest list is taken as it is.
+    a = build_image(BaseImage.scratch(AMD64), platform=AMD64, import_path="e.com/x", binaries=[("x", b"a")])
+    b = build_image(BaseImage.scratch(ARM64), platform=ARM64, import_path="e.com/x", binaries=[("x", b"b")])
+    cases = [
+        build_index([(a, AMD64), (b, ARM64)], annotations={"existing": "kept", "k": "old"}).manifest,
+        build_index([(a, AMD64)]).manifest,
+        build_index([(a, AMD64), (b, ARM64)], media_type=DOCKER_MANIFEST_LIST).manifest,
+    ]
+    annotations = {"k": "new", "org.opencontainers.image.base.name": "registry.example/base:v1"}
+    answers = ggcr({"annotated_indexes": [{"index": b64(m), "annotations": annotations} for m in cases]})
+    for manifest, answer in zip(cases, answers["annotated_indexes"]):
+        media_type = json.loads(manifest)["mediaType"]
+        ours = base_index_digest(manifest, media_type, annotations)
+        if media_type == DOCKER_MANIFEST_LIST:
+            assert ours == digest_of(manifest)
+        else:
+            assert ours == unb64(answer["ok"]).decode() != digest_of(manifest)

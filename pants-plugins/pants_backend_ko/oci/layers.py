@@ -29,6 +29,9 @@ __all__ = [
     "app_layer_tar",
     "app_layer_tar_multi",
     "kodata_layer_tar",
+    "kodata_tree",
+    "check_binary_names",
+    "KODATA_PARENTS",
     "gzip_layer",
     "gzip_layer_stream",
     "KODATA_ROOT",
@@ -192,9 +195,17 @@ def _end_of_archive() -> bytes:
     return b"\0" * (2 * BLOCK)
 
 
-def _check_binary_name(name: str) -> None:
-    if not name or "/" in name or name in (".", ".."):
-        raise ValueError(f"binary name {name!r} must be a single path element, like 'app'")
+def check_binary_names(names: Sequence[str]) -> None:
+    """At least one binary; each name a single path element, given once (they share /ko-app)."""
+    if not names:
+        raise ValueError("app layer: at least one binary is needed")
+    seen: set[str] = set()
+    for name in names:
+        if not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"binary name {name!r} must be a single path element, like 'app'")
+        if name in seen:
+            raise ValueError(f"app layer: binary name {name!r} is given twice")
+        seen.add(name)
 
 
 def app_layer_tar(binary: bytes, name: str) -> bytes:
@@ -207,16 +218,9 @@ def app_layer_tar_multi(binaries: Sequence[tuple[str, bytes]]) -> bytes:
 
     Entries are written in the order given, after the single `ko-app` directory entry.
     """
-    if not binaries:
-        raise ValueError("app layer: at least one binary is needed")
-    seen: set[str] = set()
+    check_binary_names([name for name, _ in binaries])
     parts = [_entry("ko-app", _TYPE_DIR)]  # no leading or trailing slash, as in ko
-    for name, binary in binaries:
-        _check_binary_name(name)
-        if name in seen:
-            raise ValueError(f"app layer: binary name {name!r} is given twice")
-        seen.add(name)
-        parts.append(_entry(f"{APP_DIR}/{name}", _TYPE_REG, bytes(binary)))
+    parts.extend(_entry(f"{APP_DIR}/{name}", _TYPE_REG, bytes(binary)) for name, binary in binaries)
     parts.append(_end_of_archive())
     return b"".join(parts)
 
@@ -238,39 +242,40 @@ def _split_relative(path: str, what: str) -> tuple[str, ...]:
     return parts
 
 
-def kodata_layer_tar(files: Mapping[str, bytes], dirs: Iterable[str] = (), epoch: int = 0) -> bytes:
-    """ko's `tarKoData` for Linux: `/var`, `/var/run`, `/var/run/ko`, then the kodata tree.
+def kodata_tree(files: Iterable[str], dirs: Iterable[str] = ()) -> list[tuple[str, bool]]:
+    """The entries below `/var/run/ko` of ko's kodata layer, in Go's `filepath.Walk` order.
 
-    `files` maps paths relative to `kodata/` (with `/` separators) to their contents; the
-    directories leading to them are implied, `dirs` adds (possibly empty) directories.
-    Entries follow Go's `filepath.Walk`: names sorted within each directory, a directory's entry
-    before its contents. Every entry has mode 0555 and mtime `epoch` (KO_DATA_DATE_EPOCH or 0).
+    `files` are paths relative to `kodata/` (with `/` separators); the directories leading to
+    them are implied, `dirs` adds (possibly empty) directories. Returns (relative path, is a
+    directory) pairs: names sorted within each directory, a directory before its contents.
     """
-    file_parts: dict[tuple[str, ...], bytes] = {}
-    for path, content in files.items():
-        file_parts[_split_relative(path, "file")] = bytes(content)
-    dir_parts: set[tuple[str, ...]] = set()
-    for path in dirs:
-        dir_parts.add(_split_relative(path, "directory"))
+    file_parts = {_split_relative(path, "file") for path in files}
+    dir_parts: set[tuple[str, ...]] = {_split_relative(path, "directory") for path in dirs}
     for parts in list(file_parts) + list(dir_parts):
         for i in range(1, len(parts)):
             dir_parts.add(parts[:i])
-    clash = sorted(dir_parts & set(file_parts))
+    clash = sorted(dir_parts & file_parts)
     if clash:
         raise ValueError(f"kodata: {'/'.join(clash[0])!r} is given both as a file and as a directory")
-
-    entries = [
-        _entry("/var", _TYPE_DIR, mtime=epoch),
-        _entry("/var/run", _TYPE_DIR, mtime=epoch),
-        _entry(KODATA_ROOT, _TYPE_DIR, mtime=epoch),
-    ]
     # Tuple order is Walk order: ("a",) < ("a", "x") < ("a.txt",), and str order is UTF-8 byte order.
-    for parts in sorted(set(file_parts) | dir_parts):
-        name = KODATA_ROOT + "/" + "/".join(parts)
-        if parts in file_parts:
-            entries.append(_entry(name, _TYPE_REG, file_parts[parts], mtime=epoch))
-        else:
-            entries.append(_entry(name, _TYPE_DIR, mtime=epoch))
+    return [("/".join(parts), parts in dir_parts) for parts in sorted(file_parts | dir_parts)]
+
+
+KODATA_PARENTS = ("/var", "/var/run", KODATA_ROOT)  # ko's tarKoData writes these first
+
+
+def kodata_layer_tar(files: Mapping[str, bytes], dirs: Iterable[str] = (), epoch: int = 0) -> bytes:
+    """ko's `tarKoData` for Linux: `/var`, `/var/run`, `/var/run/ko`, then the kodata tree.
+
+    `files` maps paths relative to `kodata/` (with `/` separators) to their contents; see
+    `kodata_tree` for the order. Every entry has mode 0555 and mtime `epoch` (KO_DATA_DATE_EPOCH or 0).
+    """
+    entries = [_entry(name, _TYPE_DIR, mtime=epoch) for name in KODATA_PARENTS]
+    for path, is_dir in kodata_tree(files, dirs):
+        name = KODATA_ROOT + "/" + path
+        entries.append(
+            _entry(name, _TYPE_DIR, mtime=epoch) if is_dir else _entry(name, _TYPE_REG, bytes(files[path]), mtime=epoch)
+        )
     entries.append(_end_of_archive())
     return b"".join(entries)
 

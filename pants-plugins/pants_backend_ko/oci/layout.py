@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import tarfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +37,12 @@ __all__ = [
     "ANNOTATION_REF_NAME",
     "ANNOTATION_CONTAINERD_IMAGE_NAME",
     "layout_files",
+    "layout_metadata",
+    "tar_order",
     "docker_archive_of_layout",
     "docker_archive",
     "docker_archive_metadata",
+    "docker_archive_index_metadata",
     "ArchivedImage",
     "tar_stream",
     "read_layout",
@@ -83,10 +86,16 @@ def _image_files(
     image: BuiltImage,
     base_blobs: Mapping[str, bytes],
     allow_missing_base_blobs: bool,
+    layers: bool = True,
 ) -> dict[str, bytes]:
     files = {blob_path(image.digest): image.manifest}
     for digest, data in image.blobs.items():
         files[blob_path(digest)] = data
+    if not layers:
+        return {blob_path(image.digest): image.manifest, blob_path(image.config_descriptor.digest): image.config}
+    for layer in image.layers[image.base_layer_count :]:
+        if layer.digest not in image.blobs:
+            raise ValueError(f"image {image.digest}: layer {layer.digest} was not made in memory; use layout_metadata")
     for layer in image.base_layers:
         data = base_blobs.get(layer.digest)
         if data is None:
@@ -132,12 +141,33 @@ def layout_files(
     *,
     allow_missing_base_blobs: bool = False,
 ) -> dict[str, bytes]:
-    """The files of an OCI image layout holding `top` (an image, or an index over `images`).
+    """The files of an OCI image layout holding `top` (an image, or an index over `images`),
+    every blob included (the images' layers must be in memory, as `build_image` makes them).
 
     `base_blobs` maps digests of base layers to their (compressed) bytes. A layout that skopeo
     or umoci can read needs them all; `allow_missing_base_blobs=True` leaves absent ones out
     (only for a pusher that mounts them from the base repository instead).
     """
+    return _layout(top, images, base_blobs, ref_name, allow_missing_base_blobs, layers=True)
+
+
+def layout_metadata(
+    top: BuiltImage | BuiltIndex, images: Sequence[BuiltImage], ref_name: str | None
+) -> dict[str, bytes]:
+    """The files of the layout `layout_files` writes except the layers: `oci-layout`,
+    `index.json`, manifests, configs and the index. The layer blobs (`blobs/sha256/<hex>` of
+    each layer digest) are added as files made elsewhere (the Go layer writer, the base fetch)."""
+    return _layout(top, images, {}, ref_name, True, layers=False)
+
+
+def _layout(
+    top: BuiltImage | BuiltIndex,
+    images: Sequence[BuiltImage],
+    base_blobs: Mapping[str, bytes],
+    ref_name: str | None,
+    allow_missing_base_blobs: bool,
+    layers: bool,
+) -> dict[str, bytes]:
     if ref_name is not None:
         _check_ref_name(ref_name)
     files: dict[str, bytes] = {"oci-layout": OCI_LAYOUT_FILE}
@@ -147,10 +177,10 @@ def layout_files(
         for entry in index.manifests or ():
             if entry.digest not in by_digest:
                 raise ValueError(f"index {top.digest} lists {entry.digest}, which is not among the images given")
-            files.update(_image_files(by_digest[entry.digest], base_blobs, allow_missing_base_blobs))
+            files.update(_image_files(by_digest[entry.digest], base_blobs, allow_missing_base_blobs, layers))
         files[blob_path(top.digest)] = top.manifest
     elif isinstance(top, BuiltImage):
-        files.update(_image_files(top, base_blobs, allow_missing_base_blobs))
+        files.update(_image_files(top, base_blobs, allow_missing_base_blobs, layers))
     else:
         raise TypeError(f"layout_files: top must be a BuiltImage or BuiltIndex, got {type(top).__name__}")
     annotations = {ANNOTATION_REF_NAME: ref_name} if ref_name else {}
@@ -166,25 +196,33 @@ def _split_repo_tag(repo_tag: str) -> tuple[str, str]:
     return repo_tag[:colon], repo_tag[colon + 1 :]
 
 
-def tar_stream(files: Mapping[str, bytes | Path]) -> Iterator[bytes]:
-    """A deterministic tar, in pieces: parent directories first, entries sorted, mtime 0, root-owned.
-
-    A `Path` value is streamed from that file (its size read when its header is written), so a
-    large layer is never held in memory. The bytes equal `tarfile`'s USTAR output for the same
-    entries, end-of-archive blocks and record padding included.
-    """
+def tar_order(paths: Iterable[str]) -> list[tuple[str, bool]]:
+    """The entries of `tar_stream` for these file paths: every parent directory too, all sorted.
+    (path, is a directory) pairs."""
+    files = set(paths)
     dirs = set()
     for path in files:
         parts = path.split("/")
         for i in range(1, len(parts)):
             dirs.add("/".join(parts[:i]))
+    return [(path, path in dirs) for path in sorted(files | dirs)]
+
+
+def tar_stream(files: Mapping[str, bytes | Path]) -> Iterator[bytes]:
+    """A deterministic tar, in pieces: parent directories first, entries sorted, mtime 0, root-owned.
+
+    A `Path` value is streamed from that file (its size read when its header is written), so a
+    large layer is never held in memory. The bytes equal `tarfile`'s USTAR output for the same
+    entries, end-of-archive blocks and record padding included (the Go layer writer's `archive`
+    writes the same bytes from files).
+    """
     written = 0
-    for path in sorted(set(files) | dirs):
+    for path, is_dir in tar_order(files):
         info = tarfile.TarInfo(path)
         info.mtime = 0
         info.uid = info.gid = 0
         info.uname = info.gname = ""
-        if path in dirs:
+        if is_dir:
             info.type = tarfile.DIRTYPE
             info.mode = 0o755
             header = info.tobuf(tarfile.USTAR_FORMAT, tarfile.ENCODING, "surrogateescape")
@@ -299,10 +337,58 @@ def docker_archive(image: BuiltImage, base_blobs: Mapping[str, bytes], repo_tags
     return _tar_bytes({**files, **metadata})
 
 
-def _platform_tag(tag: str, image: BuiltImage) -> str:
-    platform = image.platform
+def _platform_tag(tag: str, platform: Platform) -> str:
     parts = [tag, platform.os, platform.architecture] + ([platform.variant] if platform.variant else [])
     return "-".join(parts)
+
+
+def docker_archive_index_metadata(
+    index: Descriptor, images: Sequence[ArchivedImage], repo_tags: Sequence[str]
+) -> dict[str, bytes]:
+    """`oci-layout`, `index.json`, `manifest.json` and `repositories` of the archive of an index
+    (see `docker_archive_index`); `index` is the index's descriptor, `images` its children in order."""
+    if isinstance(repo_tags, str):
+        raise ValueError(f"repo_tags must be a list of 'name:tag' strings, got the string {repo_tags!r}")
+    tags = [_split_repo_tag(t) for t in repo_tags]
+    if not images:
+        raise ValueError("the index has no children to archive")
+    files: dict[str, bytes] = {"oci-layout": OCI_LAYOUT_FILE}
+    descriptors = [
+        Descriptor(
+            media_type=index.media_type,
+            size=index.size,
+            digest=index.digest,
+            annotations=FrozenDict({ANNOTATION_CONTAINERD_IMAGE_NAME: full, ANNOTATION_REF_NAME: tag}),
+        )
+        for full, (_, tag) in zip(repo_tags, tags)
+    ] or [Descriptor(media_type=index.media_type, size=index.size, digest=index.digest)]
+    files["index.json"] = _index_json(descriptors)
+    items = []
+    repositories: dict[str, dict[str, str]] = {}
+    for position, image in enumerate(images):
+        platform = image.manifest.platform
+        if platform is None:
+            raise ValueError(f"index child {image.manifest.digest} has no platform")
+        image_tags = [f"{name}:{_platform_tag(tag, platform)}" for name, tag in tags]
+        if position == 0:
+            image_tags = list(repo_tags) + image_tags
+        items.append(
+            {
+                "Config": blob_path(image.config_digest),
+                "RepoTags": image_tags or None,
+                "Layers": [blob_path(digest) for digest in image.layer_digests],
+            }
+        )
+        top_layer = digest_hex(image.top_diff_id)
+        for full in image_tags:
+            name, tag = _split_repo_tag(full)
+            repositories.setdefault(name, {})[tag] = top_layer
+    files["manifest.json"] = gojson.dumps(items) + b"\n"
+    if repositories:
+        files["repositories"] = (
+            gojson.dumps({name: gojson.sorted_map(t) for name, t in sorted(repositories.items())}) + b"\n"
+        )
+    return files
 
 
 def docker_archive_index(index: BuiltIndex, base_blobs: Mapping[str, bytes], repo_tags: Sequence[str]) -> bytes:
@@ -313,47 +399,14 @@ def docker_archive_index(index: BuiltIndex, base_blobs: Mapping[str, bytes], rep
     `manifest.json` with one entry per platform for older loaders: the first platform carries
     the plain tags, every platform also `<tag>-<os>-<arch>[-<variant>]`.
     """
-    if isinstance(repo_tags, str):
-        raise ValueError(f"repo_tags must be a list of 'name:tag' strings, got the string {repo_tags!r}")
-    tags = [_split_repo_tag(t) for t in repo_tags]
-    images = index.children
-    if not images:
+    if not index.children:
         raise ValueError("the index has no children to archive")
-    files: dict[str, bytes] = {blob_path(index.digest): index.manifest, "oci-layout": OCI_LAYOUT_FILE}
-    for image in images:
+    files: dict[str, bytes] = {blob_path(index.digest): index.manifest}
+    for image in index.children:
         files.update(_image_files(image, base_blobs, allow_missing_base_blobs=False))
-    descriptors = [
-        Descriptor(
-            media_type=index.media_type,
-            size=index.descriptor.size,
-            digest=index.digest,
-            annotations=FrozenDict({ANNOTATION_CONTAINERD_IMAGE_NAME: full, ANNOTATION_REF_NAME: tag}),
-        )
-        for full, (_, tag) in zip(repo_tags, tags)
-    ] or [Descriptor(media_type=index.media_type, size=index.descriptor.size, digest=index.digest)]
-    files["index.json"] = _index_json(descriptors)
-    items = []
-    repositories: dict[str, dict[str, str]] = {}
-    for position, image in enumerate(images):
-        image_tags = [f"{name}:{_platform_tag(tag, image)}" for name, tag in tags]
-        if position == 0:
-            image_tags = list(repo_tags) + image_tags
-        items.append(
-            {
-                "Config": blob_path(image.config_descriptor.digest),
-                "RepoTags": image_tags or None,
-                "Layers": [blob_path(layer.digest) for layer in image.layers],
-            }
-        )
-        top_layer = digest_hex(image.layers_diff_ids[-1])
-        for full in image_tags:
-            name, tag = _split_repo_tag(full)
-            repositories.setdefault(name, {})[tag] = top_layer
-    files["manifest.json"] = gojson.dumps(items) + b"\n"
-    if repositories:
-        files["repositories"] = (
-            gojson.dumps({name: gojson.sorted_map(t) for name, t in sorted(repositories.items())}) + b"\n"
-        )
+    files.update(
+        docker_archive_index_metadata(index.descriptor, [ArchivedImage.of(i) for i in index.children], repo_tags)
+    )
     return _tar_bytes(files)
 
 

@@ -17,9 +17,11 @@ from pants.engine.fs import (
     CreateDigest,
     Digest,
     DigestContents,
+    DigestSubset,
     FileContent,
     MergeDigests,
     PathGlobs,
+    RemovePrefix,
     Snapshot,
 )
 from pants.engine.process import FallibleProcessResult, ProcessCacheScope
@@ -30,6 +32,7 @@ from pants.util.logging import LogLevel
 from pants_backend_ko.codec import decode, encode
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci.base import BaseImage
+from pants_backend_ko.oci.image import ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, base_index_digest
 from pants_backend_ko.oci.layout import LAYOUT_PREFIX
 from pants_backend_ko.oci.mediatypes import OCI_INDEX
 from pants_backend_ko.oci.platform import Platform
@@ -63,16 +66,24 @@ class ResolvedBaseImage:
     is_index: bool  # ko: exactly one match gives an image, several give an index
     index_media_type: str
     index_digest: str | None  # the base index's digest, for the base.digest annotation
-    blobs: FrozenDict[str, bytes]  # base layers that the layout carries, by digest
+    # The base layers the layout carries (`blobs/sha256/<hex>` at its root), passed by digest:
+    # their bytes never enter Pants' Python.
+    layers: Digest
+    layer_digests: frozenset[str]
     # Where publish may mount or stream base blobs from: (digest, "registry/repository").
     blob_sources: tuple[tuple[str, str], ...] = ()
     shallow: bool = False  # base layers are referenced, not held (`[ko].shallow_base_images`)
+    index_manifest: bytes | None = None  # the base index's bytes (a registry base index only)
+    name: str | None = None  # the base's fully qualified name (a registry base only)
 
     def index_annotations(self, user_annotations: dict[str, str]) -> dict[str, str]:
+        """The annotations of an index built on this base index, as ko's `buildAll` writes them."""
         annotations = dict(user_annotations)
-        if self.index_digest:
-            annotations["org.opencontainers.image.base.digest"] = self.index_digest
-            annotations["org.opencontainers.image.base.name"] = self.reference
+        if self.index_digest and self.index_manifest is not None:
+            name = self.name or self.reference
+            own = {**annotations, ANNOTATION_BASE_DIGEST: self.index_digest, ANNOTATION_BASE_NAME: name}
+            annotations[ANNOTATION_BASE_NAME] = name
+            annotations[ANNOTATION_BASE_DIGEST] = base_index_digest(self.index_manifest, self.index_media_type, own)
         return annotations
 
 
@@ -95,7 +106,8 @@ def _scratch(request: BaseImageRequest) -> ResolvedBaseImage:
         is_index=len(request.platforms) > 1,
         index_media_type=OCI_INDEX,
         index_digest=None,
-        blobs=FrozenDict(),
+        layers=EMPTY_DIGEST,
+        layer_digests=frozenset(),
     )
 
 
@@ -158,12 +170,19 @@ async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem) -> Reso
     )
     if result.exit_code != 0:
         raise KoError(f"{base}: {error_from_stderr(result.stderr, result.exit_code)}", where=owner)
-    contents = await Get(DigestContents, Digest, result.output_digest)
-    files = {fc.path[len(BASE_DIR) + 1 :]: fc.content for fc in contents}
-    described = decode(BaseDescription, files[BASE_DESCRIPTION_FILE], f"{description}: {BASE_DESCRIPTION_FILE}")
+    # Only the small files are read: the description, manifests, configs and the index. The
+    # layers stay a digest (the image's layout takes them as they are).
+    output = await Get(Digest, RemovePrefix(result.output_digest, BASE_DIR))
+    (description_file,) = await Get(DigestContents, DigestSubset(output, PathGlobs([BASE_DESCRIPTION_FILE])))
+    described = decode(BaseDescription, description_file.content, f"{description}: {BASE_DESCRIPTION_FILE}")
+    small = [blob_path(d) for e in described.images for d in (e.manifest_digest, e.config_digest)]
+    if described.is_index:
+        small.append(blob_path(described.digest))
+    contents = await Get(DigestContents, DigestSubset(output, PathGlobs(small)))
+    files = {fc.path: fc.content for fc in contents}
 
     from_registry = layout_dir is None
-    platforms_out, images, blobs, sources = [], [], {}, []
+    platforms_out, images, layer_paths, sources = [], [], {}, []
     for entry in described.images:
         platform = Platform.parse(entry.platform)
         try:
@@ -178,13 +197,14 @@ async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem) -> Reso
             raise KoError(f"{base} ({platform}): {e}", where=owner) from None
         platforms_out.append(platform)
         images.append(image)
-        for digest in entry.layers:
-            if blob_path(digest) in files:
-                blobs[digest] = files[blob_path(digest)]
+        layer_paths.update((digest, blob_path(digest)) for digest in entry.layers)
         if from_registry:
             sources.extend((d, described.origin) for d in [entry.config_digest, *entry.layers])
     if not images:
         raise KoError(f"{base} has no image for the requested platforms.", where=owner)
+    # The layers the fetch wrote (all of them, unless `[ko].shallow_base_images`).
+    layers = await Get(Digest, DigestSubset(output, PathGlobs(sorted(set(layer_paths.values())))))
+    held = set((await Get(Snapshot, Digest, layers)).files)
     return ResolvedBaseImage(
         reference=request.reference,
         platforms=tuple(platforms_out),
@@ -192,9 +212,12 @@ async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem) -> Reso
         is_index=described.is_index and len(images) > 1,
         index_media_type=described.media_type if described.is_index else OCI_INDEX,
         index_digest=described.digest if (described.is_index and from_registry) else None,
-        blobs=FrozenDict(blobs),
+        layers=layers,
+        layer_digests=frozenset(d for d, path in layer_paths.items() if path in held),
         blob_sources=tuple(dict.fromkeys(sources)),
         shallow=from_registry and ko.shallow_base_images,
+        index_manifest=files.get(blob_path(described.digest)) if described.is_index else None,
+        name=described.name if from_registry else None,
     )
 
 

@@ -1,12 +1,15 @@
-"""The targets named on the command line, for rules that Pants gives only one of them.
+"""The targets and goals named on the command line, for rules that Pants gives only one target
+(or no view of the goal they run under).
 
 Pants 2.17 hands a publish rule one target (`PublishRequest` lets only `EnvironmentName` into
 its scope, `pants/core/goals/publish.py`), so a rule that wants to batch work over everything
 being published (one registry check, one parallel push) has no public way to see the other
 targets. The goal's specs are in Pants' private `_Options`
 (`pants/engine/internals/options_parsing.py`); `command_line_specs` is the one place that
-reads them. It asks nothing else of Pants' internals: the specs are parsed and resolved with
-public API (`SpecsParser`, `Get(FilteredTargets, Specs)`).
+reads them (and the goals: `package` writes its docker archive only when `package` is asked
+for, not inside `publish`, which runs the package rule too). It asks nothing else of Pants'
+internals: the specs are parsed and resolved with public API (`SpecsParser`,
+`Get(FilteredTargets, Specs)`).
 
 When Pants moves or changes `_Options` the answer is empty and callers fall back to working
 one target at a time: slower, same result. `command_line_test.py` fails loudly when that
@@ -55,6 +58,30 @@ else:
     @rule(desc="Read the command line's specs", level=LogLevel.DEBUG)
     async def command_line_specs() -> CommandLineSpecs:
         return CommandLineSpecs(())
+
+
+@dataclass(frozen=True)
+class CommandLineGoals:
+    """The goals on the command line (`package`, `publish`); None when unknown."""
+
+    goals: tuple[str, ...] | None
+
+
+if _Options is not None:
+
+    @rule(desc="Read the command line's goals", level=LogLevel.DEBUG)
+    async def command_line_goals(options: _Options) -> CommandLineGoals:
+        try:
+            return CommandLineGoals(tuple(options.options.goals))
+        except AttributeError as e:
+            logger.debug("cannot read the command line's goals from Pants' options: %s", e)
+            return CommandLineGoals(None)
+
+else:
+
+    @rule(desc="Read the command line's goals", level=LogLevel.DEBUG)
+    async def command_line_goals() -> CommandLineGoals:
+        return CommandLineGoals(None)
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,13 @@ batch (see `goals/publish.py`)."""
 
 from __future__ import annotations
 
+from pants.core.goals.package import PackageSubsystem
 from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 from pants.version import VERSION
 
 from pants_backend_ko.util_rules import command_line
-from pants_backend_ko.util_rules.command_line import CommandLineSpecs
+from pants_backend_ko.util_rules.command_line import CommandLineGoals, CommandLineSpecs
 
 UPGRADE = (
     f"Pants {VERSION} no longer keeps the command line's specs where util_rules/command_line.py reads "
@@ -24,3 +25,14 @@ def test_pants_private_options_are_where_the_batch_reads_them() -> None:
     rule_runner = RuleRunner(rules=[*command_line.rules(), QueryRule(CommandLineSpecs, ())])
     rule_runner.set_options(["src/go::", "app/cmd/api:img"])
     assert rule_runner.request(CommandLineSpecs, []) == CommandLineSpecs(("src/go::", "app/cmd/api:img")), UPGRADE
+
+
+def test_pants_private_options_hold_the_goals() -> None:
+    # `package` writes its docker archive only when `package` is on the command line.
+    rule_runner = RuleRunner(rules=[*command_line.rules(), *PackageSubsystem.rules(), QueryRule(CommandLineGoals, ())])
+    rule_runner.set_options(["package", "src/go::"])
+    goals = rule_runner.request(CommandLineGoals, [])
+    assert goals == CommandLineGoals(("package",)), (
+        f"Pants {VERSION} no longer keeps the goals in _Options.options.goals: package writes its docker "
+        "archive inside publish too"
+    )

@@ -8,7 +8,8 @@ an edit in one binary never re-runs another's build. A file the build needs that
 those dependencies is an error (an `!` exclusion, or an import inference missed), not a guess.
 
 `go list` runs once per (module, platform, tags) over the files of every target of the module's
-folders (and of the sibling modules its `replace`s and go.work bring in). Before the builds, one
+folders (and of the sibling modules its `replace`s and go.work bring in), cut to what it reads
+(`GoListInputs`): an edit inside a function body or to embedded data does not re-run it. Before the builds, one
 Process per (module, platform, flags) compiles every package from outside the module that the
 module's commands import (standard library, third-party modules) into GOCACHE: concurrent builds
 would otherwise each compile the same dependencies on a cold cache, since Go does not share work
@@ -38,15 +39,25 @@ from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
 from pants.engine.addresses import Address, Addresses
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.environment import EnvironmentName
-from pants.engine.fs import Digest, DigestContents, DigestSubset, GlobMatchErrorBehavior, PathGlobs, Snapshot
+from pants.engine.fs import (
+    CreateDigest,
+    Digest,
+    DigestContents,
+    DigestSubset,
+    FileContent,
+    GlobMatchErrorBehavior,
+    MergeDigests,
+    PathGlobs,
+    Snapshot,
+)
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import SourcesField, Targets, TransitiveTargets, TransitiveTargetsRequest
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from pants_backend_ko.errors import KoError
-from pants_backend_ko.gosrc.source import read_header
+from pants_backend_ko.gosrc.source import GO_SOURCE_EXTENSIONS, list_stub, read_header
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.util_rules.environments import KoEnvironments
@@ -379,10 +390,39 @@ def _first_lines(stderr: bytes, limit: int = 40) -> str:
     return "\n".join(lines[:limit]) + ("\n..." if len(lines) > limit else "")
 
 
+@dataclass(frozen=True)
+class GoListInputs:
+    """The module's files as `go list` needs them: `.go` files cut to what it reads
+    (`gosrc.source.list_stub`), other Go sources and module files whole, every other file
+    (embedded data, kodata) empty (`go list` only matches their names). Edits to function
+    bodies or data leave this digest, and so the listing, unchanged."""
+
+    digest: Digest
+
+
+_KEPT_WHOLE = {"go.mod", "go.sum", "go.work", "go.work.sum", "modules.txt"}
+
+
+@rule(desc="Prepare the files go list reads", level=LogLevel.DEBUG)
+async def go_list_inputs(sources: GoModuleSources) -> GoListInputs:
+    snapshot = sources.snapshot
+    go_files = [f for f in snapshot.files if f.endswith(".go")]
+    contents = await Get(DigestContents, DigestSubset(snapshot.digest, PathGlobs(go_files)))
+    files = [FileContent(fc.path, list_stub(fc.content)) for fc in contents]
+    others = [f for f in snapshot.files if not f.endswith(".go")]
+    whole = {f for f in others if posixpath.basename(f) in _KEPT_WHOLE or f.endswith(GO_SOURCE_EXTENSIONS)}
+    files.extend(FileContent(f, b"") for f in others if f not in whole)
+    stubs, kept = await MultiGet(
+        Get(Digest, CreateDigest(files)), Get(Digest, DigestSubset(snapshot.digest, PathGlobs(sorted(whole))))
+    )
+    return GoListInputs(await Get(Digest, MergeDigests([stubs, kept])))
+
+
 @rule(desc="List Go packages", level=LogLevel.DEBUG)
 async def go_list(request: GoListRequest, go: GoToolchain) -> GoListing:
     module = request.module
     sources = await Get(GoModuleSources, GoModule, module)
+    inputs = await Get(GoListInputs, GoModuleSources, sources)
     env = await Get(GoProcessEnv, GoEnvRequest(request.platform, request.cgo, request.build_env, module.vendored))
     result = await Get(
         FallibleProcessResult,
@@ -392,7 +432,7 @@ async def go_list(request: GoListRequest, go: GoToolchain) -> GoListing:
                 ("list", "-e", "-deps", f"-json={GO_LIST_FIELDS}", *request.selection_flags, "./..."),
                 module=module,
                 env=env,
-                input_digest=sources.snapshot.digest,
+                input_digest=inputs.digest,
                 description=f"go list {module.module_path} ({request.platform})",
             )
         ),

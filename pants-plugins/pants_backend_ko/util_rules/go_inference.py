@@ -40,6 +40,7 @@ from pants_backend_ko.target_types import (
     KoGoPackageSourcesField,
     KoGoWorkSourcesField,
     KoMainField,
+    kodata_folder,
 )
 from pants_backend_ko.util_rules.go_module import GoModule, GoModuleAt, GoModuleRequest
 from pants_backend_ko.util_rules.go_packages import (
@@ -268,8 +269,9 @@ async def infer_ko_image_dependencies(request: InferKoImageDependencies) -> Infe
     for target in (await module_target(module), await work_target(module)):
         if target is not None:
             include.add(target)
-    kodata_dir = _folder(main_dir, field_set.kodata.value or "kodata")
-    if not kodata_dir.startswith(".."):
+    # A folder outside the image's own folders is refused by the build, with the field to fix.
+    kodata_dir = kodata_folder(address.spec_path, main_dir, field_set.kodata.value)
+    if kodata_dir is not None:
         kodata = await Get(Paths, PathGlobs([f"{kodata_dir}/**" if kodata_dir else "**"]))
 
         def kodata_fix(path: str, count: int) -> str:

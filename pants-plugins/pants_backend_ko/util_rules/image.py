@@ -15,13 +15,11 @@ from pants.engine.addresses import Address
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import (
     EMPTY_DIGEST,
+    AddPrefix,
     CreateDigest,
     Digest,
-    DigestContents,
-    DigestSubset,
     FileContent,
-    PathGlobs,
-    RemovePrefix,
+    MergeDigests,
 )
 from pants.engine.platform import Platform as PantsPlatform
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
@@ -30,47 +28,49 @@ from pants.util.logging import LogLevel
 
 from pants_backend_ko import VERSION
 from pants_backend_ko.errors import KoError, located
-from pants_backend_ko.golang.elfbuildinfo import build_info_from_binary
+from pants_backend_ko.golang.gobuildinfo import GoBuildInfoError, parse_go_version_m
 from pants_backend_ko.koconfig.config import DEFAULT_BASE_IMAGE, build_settings_for, effective_value, epoch_from_env
 from pants_backend_ko.oci import image as oci_image
 from pants_backend_ko.oci import layout as oci_layout
 from pants_backend_ko.oci import spdx
+from pants_backend_ko.oci.layers import APP_DIR
+from pants_backend_ko.oci.layerwriter import BuildInfoRequest, LayersRequest, app_layer, kodata_layer
+from pants_backend_ko.oci.layout import ArchivedImage
+from pants_backend_ko.oci.manifest import Descriptor
 from pants_backend_ko.oci.platform import InvalidPlatformError, Platform
 from pants_backend_ko.subsystems import DEFAULT_PLATFORM, KoSubsystem
-from pants_backend_ko.target_types import KoImageFieldSet
+from pants_backend_ko.target_types import KoImageFieldSet, kodata_folder
 from pants_backend_ko.util_rules.base_image import BaseImageRequest, ResolvedBaseImage
 from pants_backend_ko.util_rules.go_build import (
     BuiltGoBinary,
-    DependencySources,
-    DependencySourcesRequest,
     GoBuildRequest,
 )
 from pants_backend_ko.util_rules.go_module import GoModule, GoModuleRequest
 from pants_backend_ko.util_rules.koconfig import LoadedKoConfig, RenderBuildFlagsRequest, RenderedBuildFlags
+from pants_backend_ko.util_rules.kodata import KodataContents, KodataRequest
+from pants_backend_ko.util_rules.layer_writer import (
+    BLOBS_DIR,
+    HOST_PLATFORMS,
+    WriteLayersRequest,
+    WrittenLayers,
+)
 from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest
 
 DEFAULT_PLATFORMS = (DEFAULT_PLATFORM,)  # ko's default, whatever the host
 
-# Pants' name for the machine it runs on -> the platform `host` means (ko issue 946).
-HOST_PLATFORMS = {
-    PantsPlatform.linux_x86_64: "linux/amd64",
-    PantsPlatform.linux_arm64: "linux/arm64",
-    PantsPlatform.macos_x86_64: "darwin/amd64",
-    PantsPlatform.macos_arm64: "darwin/arm64",
-}
-
 
 def image_sboms(
-    output_path: str, top, images, main_binaries: list, binary_name: str, owner: str
+    output_path: str, top, images, build_infos: list[str], binary_name: str, owner: str
 ) -> dict[str, tuple[str, bytes]]:
-    """SPDX 2.3 SBOMs from the main binary's embedded module information, as ko makes them:
-    one per image and, for an index, one for the index too. Path -> (subject digest, bytes)."""
-    binary_path = f"/ko-app/{binary_name}"
+    """SPDX 2.3 SBOMs from the main binary's embedded module information (`go version -m`
+    text, one per image), as ko makes them: one per image and, for an index, one for the index
+    too. Path -> (subject digest, bytes)."""
+    binary_path = f"{APP_DIR}/{binary_name}"
     out: dict[str, tuple[str, bytes]] = {}
-    for image, binary in zip(images, main_binaries):
+    for image, text in zip(images, build_infos):
         try:
-            info = build_info_from_binary(binary, binary_path)
-        except ValueError as e:
+            info = parse_go_version_m(text)
+        except GoBuildInfoError as e:
             raise KoError(
                 f"cannot read Go module information for the SBOM: {e}",
                 where=owner,
@@ -224,6 +224,24 @@ async def ko_image_settings(
             )
         names.add(name)
         extra_binaries.append((extra_import_path, name))
+    kodata_dir = kodata_folder(address.spec_path, package_dir, field_set.kodata.value)
+    if kodata_dir is None:
+        kodata = field_set.kodata.value
+        resolved = os.path.normpath(os.path.join(package_dir, kodata or "kodata"))
+        where = (
+            "the repository root"
+            if resolved == "."
+            else "outside the repository"
+            if resolved.startswith("..")
+            else resolved
+        )
+        raise KoError(
+            f"`kodata={kodata!r}` is {where}, not inside the main package's folder "
+            f"({package_dir or 'the repository root'}) or the BUILD file's folder "
+            f"({address.spec_path or 'the repository root'})",
+            where=str(address),
+            fix="set `kodata` to a folder inside one of them (ko always uses `kodata` beside the main package).",
+        )
     return KoImageSettings(
         address=address,
         package_dir=package_dir,
@@ -240,33 +258,11 @@ async def ko_image_settings(
         flags=tuple(effective_value(field_set.flags.value, from_ko_yaml.flags, tuple(ko.go_build_flags) or None, ())),
         ldflags=tuple(effective_value(field_set.ldflags.value, from_ko_yaml.ldflags, None, ())),
         build_env=tuple(from_ko_yaml.env or ()),
-        kodata_dir=os.path.normpath(os.path.join(package_dir, field_set.kodata.value or "kodata")),
+        kodata_dir=kodata_dir,
         all_platforms=all_platforms,
         extra_binaries=tuple(extra_binaries),
         cgo=bool(field_set.cgo.value),
     )
-
-
-@dataclass(frozen=True)
-class KodataContents:
-    files: FrozenDict[str, bytes]  # relative to the kodata folder
-    dirs: tuple[str, ...]
-    digest: Digest  # the same files (modes kept), relative to the kodata folder
-
-
-@rule(desc="Read kodata", level=LogLevel.DEBUG)
-async def read_kodata(settings: KoImageSettings) -> KodataContents:
-    """The files under the kodata folder among the image's dependencies' files (its
-    `ko_kodata` target, or whichever targets own them: inference makes them dependencies)."""
-    sources = await Get(DependencySources, DependencySourcesRequest((settings.address,)))
-    snapshot = sources.snapshot
-    prefix = settings.kodata_dir + "/"
-    subset = await Get(Digest, DigestSubset(snapshot.digest, PathGlobs([f"{prefix}**"])))
-    digest = await Get(Digest, RemovePrefix(subset, settings.kodata_dir))
-    contents = await Get(DigestContents, Digest, digest)
-    files = {fc.path: fc.content for fc in contents}
-    dirs = tuple(d[len(prefix) :] for d in snapshot.dirs if d.startswith(prefix))
-    return KodataContents(FrozenDict(files), dirs, digest)
 
 
 def go_build_request(
@@ -305,6 +301,31 @@ class BuiltKoImage:
     sbom_files: tuple[tuple[str, str], ...] = ()
     # Base layers the layout does not carry: (digest, "registry/repository") to mount or stream from.
     base_blob_sources: tuple[tuple[str, str], ...] = ()
+    # What a docker archive of the layout records (package writes one): the top descriptor
+    # (an index's, or the image's) and each image, in index order.
+    top_descriptor: Descriptor | None = None
+    archived_images: tuple[ArchivedImage, ...] = ()
+
+
+# Where a layer Process finds its inputs.
+_KODATA_IN_SANDBOX = "__ko_kodata"
+
+
+def layers_request(
+    kodata: KodataContents, binaries: list[tuple[str, BuiltGoBinary]], kodata_date_epoch: int | None, sbom: bool
+) -> LayersRequest:
+    """ko's two layers of one platform's image (kodata, then the binaries), and the main
+    binary's build information when SBOMs are made."""
+    kodata_sources = {path: f"{_KODATA_IN_SANDBOX}/{path}" for path in kodata.files}
+    main_name, main_binary = binaries[0]
+    return LayersRequest(
+        out=BLOBS_DIR,
+        layers=(
+            kodata_layer(kodata_sources, kodata.dirs, kodata_date_epoch),
+            app_layer([(name, binary.binary_path) for name, binary in binaries]),
+        ),
+        buildinfo=(BuildInfoRequest(f"{APP_DIR}/{main_name}", main_binary.binary_path),) if sbom else (),
+    )
 
 
 @rule(desc="Build a ko image", level=LogLevel.DEBUG)
@@ -326,7 +347,7 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
                 all_platforms=settings.all_platforms,
             ),
         ),
-        Get(KodataContents, KoImageSettings, settings),
+        Get(KodataContents, KodataRequest(settings.address, settings.kodata_dir)),
         Get(ImageName, ImageNameRequest(field_set, settings.import_path)),
     )
     # The main binary first (the entrypoint), then `binaries`, for every platform.
@@ -344,25 +365,45 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         for platform, flags in zip(base.platforms, flags_per_platform)
         for import_path, binary_name in programs
     )
-    binary_contents = await MultiGet(Get(DigestContents, Digest, b.digest) for b in binaries)
     per_platform = [
-        [(name, contents[0].content) for (_, name), contents in zip(programs, binary_contents[i : i + len(programs)])]
-        for i in range(0, len(binary_contents), len(programs))
+        [(name, binary) for (_, name), binary in zip(programs, binaries[i : i + len(programs)])]
+        for i in range(0, len(binaries), len(programs))
     ]
+    # The layers are written by the Go layer writer, one Process per platform: the binaries and
+    # kodata files go in by digest, the blobs come out as files, only descriptors come back.
+    kodata_inputs = await Get(Digest, AddPrefix(kodata.digest, _KODATA_IN_SANDBOX))
+    layer_inputs = await MultiGet(
+        Get(Digest, MergeDigests([kodata_inputs, *(binary.digest for _, binary in platform_binaries)]))
+        for platform_binaries in per_platform
+    )
+    try:  # a kodata name the layer cannot hold (see below)
+        requests = [layers_request(kodata, b, kodata_date_epoch, ko.sbom) for b in per_platform]
+    except ValueError as e:
+        raise located(e, owner) from None
+    written = await MultiGet(
+        Get(
+            WrittenLayers,
+            WriteLayersRequest(layers, inputs, f"Write the layers of {owner} ({platform})", owner),
+        )
+        for platform, layers, inputs in zip(base.platforms, requests, layer_inputs)
+    )
 
     # The image core refuses what cannot go into an image (an empty env name, a kodata file name
     # it cannot write) with a ValueError naming the field: say which target, in one line.
     try:
         images = []
-        for platform, base_for_platform, platform_binaries in zip(base.platforms, base.images, per_platform):
+        for platform, base_for_platform, platform_binaries, layers in zip(
+            base.platforms, base.images, per_platform, written
+        ):
             images.append(
-                oci_image.build_image(
+                oci_image.assemble_image(
                     base_for_platform,
                     platform=platform,
                     import_path=settings.import_path,
-                    binaries=platform_binaries,
-                    kodata_files=dict(kodata.files),
-                    kodata_dirs=kodata.dirs,
+                    binary_names=[name for name, _ in platform_binaries],
+                    layers=[
+                        oci_image.NewLayer(layer.digest, layer.diff_id, layer.size) for layer in layers.written.layers
+                    ],
                     source_date_epoch=source_date_epoch,
                     kodata_date_epoch=kodata_date_epoch,
                     user=field_set.user.value,
@@ -375,18 +416,24 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
                 )
             )
         ref_name = name.tags[0] if name.tags else None
+        top: oci_image.BuiltImage | oci_image.BuiltIndex
         if base.is_index:
             top = oci_image.build_index(
                 [(img, platform) for img, platform in zip(images, base.platforms)],
                 media_type=base.index_media_type,
                 annotations=base.index_annotations(dict(field_set.annotations.value or {})),
             )
+            top_descriptor = top.descriptor
         else:
             top = images[0]
-        files = oci_layout.layout_files(top, images, dict(base.blobs), ref_name, allow_missing_base_blobs=base.shallow)
+            top_descriptor = top.manifest_descriptor
+        # The layout: small JSON files made here, the layer blobs as the layer writer wrote them,
+        # base layers as the base fetch stored them. No blob is read into memory.
+        metadata = oci_layout.layout_metadata(top, images, ref_name)
     except ValueError as e:
         raise located(e, owner) from None
-    layout_digest = await Get(Digest, CreateDigest(FileContent(p, c) for p, c in sorted(files.items())))
+    small_files = await Get(Digest, CreateDigest(FileContent(p, c) for p, c in sorted(metadata.items())))
+    layout_digest = await Get(Digest, MergeDigests([small_files, base.layers, *(layers.blobs for layers in written)]))
     # Beside the layout folder, as package writes it: an explicit `output_path` is returned as
     # given by value_or_default (no ending added), which would put the SBOMs on the folder.
     output_path = field_set.output_path.value_or_default(file_ending=None)
@@ -396,7 +443,7 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
             output_path,
             top,
             images,
-            [b[0][1] for b in per_platform],
+            [layers.written.buildinfo[0] for layers in written],
             settings.binary_name,
             str(settings.address),
         )
@@ -404,6 +451,7 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         sbom_digest = await Get(
             Digest, CreateDigest(FileContent(path, data) for path, (_, data) in files_by_path.items())
         )
+    missing_base_layers = any(layer.digest not in base.layer_digests for image in images for layer in image.base_layers)
     return BuiltKoImage(
         settings=settings,
         sboms=sbom_digest,
@@ -412,9 +460,11 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         digest=top.digest,
         media_type=top.media_type,
         platform_digests=FrozenDict({str(p): img.manifest_descriptor.digest for p, img in zip(base.platforms, images)}),
-        loadable=not (base.shallow and any(img.base_layers for img in images)),
+        loadable=not missing_base_layers,
         name=name,
         base_blob_sources=base.blob_sources,
+        top_descriptor=top_descriptor,
+        archived_images=tuple(oci_layout.ArchivedImage.of(image) for image in images),
     )
 
 
