@@ -189,6 +189,23 @@ class KoCgoField(BoolField):
     )
 
 
+class KoLinuxCapabilitiesField(StringSequenceField):
+    alias = "linux_capabilities"
+    help = softwrap(
+        """
+        Linux file capabilities of the image's binary (ko's `builds[].linux_capabilities`),
+        written as ko writes them: the `security.capability` extended attribute of
+        `/ko-app/<name>` in the app layer, so the layer's digest is ko's. Each entry is a
+        capability as Docker's `--cap-add` names it (`net_bind_service`, `CAP_NET_BIND_SERVICE`,
+        `all`) or its number (0-63), added to the permitted set; or a `cap_from_text(3)` clause
+        such as `cap_net_bind_service+ep` (`+`, `-`, `=` on the `p`ermitted, `i`nheritable and
+        `e`ffective sets). Only the main binary gets them (not `binaries`), and only on Linux
+        platforms. Default: the matching `.ko.yaml` `builds[]` entry's `linux_capabilities`;
+        `linux_capabilities=[]` sets none.
+        """
+    )
+
+
 class KoImageDependenciesField(Dependencies):
     supports_transitive_excludes = True
     help = softwrap(
@@ -234,6 +251,7 @@ class KoImageTarget(Target):
         KoFlagsField,
         KoBinariesField,
         KoCgoField,
+        KoLinuxCapabilitiesField,
         KoImageOutputPathField,
     )
     help = softwrap(
@@ -269,6 +287,7 @@ class KoImageFieldSet(FieldSet):
     flags: KoFlagsField
     binaries: KoBinariesField
     cgo: KoCgoField
+    linux_capabilities: KoLinuxCapabilitiesField
     output_path: KoImageOutputPathField
 
 

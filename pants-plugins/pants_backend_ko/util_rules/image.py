@@ -29,10 +29,17 @@ from pants.util.logging import LogLevel
 from pants_backend_ko import VERSION
 from pants_backend_ko.errors import KoError, located
 from pants_backend_ko.golang.gobuildinfo import GoBuildInfoError, parse_go_version_m
-from pants_backend_ko.koconfig.config import DEFAULT_BASE_IMAGE, build_settings_for, effective_value, epoch_from_env
+from pants_backend_ko.koconfig.config import (
+    DEFAULT_BASE_IMAGE,
+    BuildSettings,
+    build_settings_for,
+    effective_value,
+    epoch_from_env,
+)
 from pants_backend_ko.oci import image as oci_image
 from pants_backend_ko.oci import layout as oci_layout
 from pants_backend_ko.oci import spdx
+from pants_backend_ko.oci.capabilities import CapabilityError, FileCapabilities, file_capabilities
 from pants_backend_ko.oci.layers import APP_DIR
 from pants_backend_ko.oci.layerwriter import BuildInfoRequest, LayersRequest, app_layer, kodata_layer
 from pants_backend_ko.oci.layout import ArchivedImage
@@ -126,6 +133,8 @@ class KoImageSettings:
     flags: tuple[str, ...] = ()  # templates, rendered per platform
     ldflags: tuple[str, ...] = ()
     build_env: tuple[str, ...] = ()  # `NAME=VALUE` for `go`, from .ko.yaml
+    # The main binary's Linux file capabilities (ko's linux_capabilities), parsed; None: none.
+    capabilities: FileCapabilities | None = None
 
 
 @dataclass(frozen=True)
@@ -243,6 +252,7 @@ async def ko_image_settings(
             fix="set `kodata` to a folder inside one of them (ko always uses `kodata` beside the main package).",
         )
     return KoImageSettings(
+        capabilities=image_capabilities(field_set.linux_capabilities.value, from_ko_yaml, ko_yaml.config.path, address),
         address=address,
         package_dir=package_dir,
         module=module,
@@ -263,6 +273,30 @@ async def ko_image_settings(
         extra_binaries=tuple(extra_binaries),
         cgo=bool(field_set.cgo.value),
     )
+
+
+def image_capabilities(
+    field_value: tuple[str, ...] | None, from_ko_yaml: BuildSettings, ko_yaml_path: str, address: Address
+) -> FileCapabilities | None:
+    """The `linux_capabilities` field, else the matching `.ko.yaml` entry's, parsed as ko parses
+    them; a term ko would refuse is one line naming where it is written."""
+    terms = effective_value(field_value, from_ko_yaml.linux_capabilities or None, None, ())
+    try:
+        return file_capabilities(terms)
+    except CapabilityError as e:
+        source = (
+            "the `linux_capabilities` field"
+            if field_value is not None
+            else f"{ko_yaml_path} builds[] entry {from_ko_yaml.build_id!r} linux_capabilities"
+            if from_ko_yaml.build_id
+            else f"{ko_yaml_path} builds[] linux_capabilities"
+        )
+        raise KoError(
+            f"{e} in {source}",
+            where=str(address),
+            fix="use a capability as Docker's --cap-add names it (net_bind_service, CAP_NET_BIND_SERVICE, all), "
+            "its number (0-63), or a cap_from_text clause such as cap_net_bind_service+ep.",
+        ) from None
 
 
 def go_build_request(
@@ -312,17 +346,21 @@ _KODATA_IN_SANDBOX = "__ko_kodata"
 
 
 def layers_request(
-    kodata: KodataContents, binaries: list[tuple[str, BuiltGoBinary]], kodata_date_epoch: int | None, sbom: bool
+    kodata: KodataContents,
+    binaries: list[tuple[str, BuiltGoBinary]],
+    kodata_date_epoch: int | None,
+    sbom: bool,
+    capabilities: FileCapabilities | None = None,
 ) -> LayersRequest:
-    """ko's two layers of one platform's image (kodata, then the binaries), and the main
-    binary's build information when SBOMs are made."""
+    """ko's two layers of one platform's image (kodata, then the binaries, the main one with
+    its Linux `capabilities`), and the main binary's build information when SBOMs are made."""
     kodata_sources = {path: f"{_KODATA_IN_SANDBOX}/{path}" for path in kodata.files}
     main_name, main_binary = binaries[0]
     return LayersRequest(
         out=BLOBS_DIR,
         layers=(
             kodata_layer(kodata_sources, kodata.dirs, kodata_date_epoch),
-            app_layer([(name, binary.binary_path) for name, binary in binaries]),
+            app_layer([(name, binary.binary_path) for name, binary in binaries], capabilities),
         ),
         buildinfo=(BuildInfoRequest(f"{APP_DIR}/{main_name}", main_binary.binary_path),) if sbom else (),
     )
@@ -377,7 +415,13 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         for platform_binaries in per_platform
     )
     try:  # a kodata name the layer cannot hold (see below)
-        requests = [layers_request(kodata, b, kodata_date_epoch, ko.sbom) for b in per_platform]
+        requests = [
+            # ko writes the xattr for Linux images only (tarBinary).
+            layers_request(
+                kodata, b, kodata_date_epoch, ko.sbom, settings.capabilities if platform.os == "linux" else None
+            )
+            for platform, b in zip(base.platforms, per_platform)
+        ]
     except ValueError as e:
         raise located(e, owner) from None
     written = await MultiGet(
