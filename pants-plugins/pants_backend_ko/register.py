@@ -6,6 +6,7 @@ from pants_backend_ko.goals import deploy, package, publish, run, tailor
 from pants_backend_ko.util_rules import (
     base_image,
     command_line,
+    delve,
     deploy_plan,
     go_build,
     go_inference,
@@ -35,6 +36,7 @@ def rules():
         *go_packages.rules(),
         *go_inference.rules(),
         *go_build.rules(),
+        *delve.rules(),
         *base_image.rules(),
         *naming.rules(),
         *koconfig.rules(),

@@ -25,6 +25,7 @@ from pants.engine.target import (
     StringField,
     StringSequenceField,
     Target,
+    TriBoolField,
 )
 from pants.util.strutil import softwrap
 
@@ -206,6 +207,18 @@ class KoLinuxCapabilitiesField(StringSequenceField):
     )
 
 
+class KoDebugField(TriBoolField):
+    alias = "debug"
+    help = softwrap(
+        """
+        Build a debug image (ko's `--debug`): the binary built with `-gcflags=all=-N -l`, Delve
+        at `/ko-app/dlv` (linux/amd64 and linux/arm64), the entrypoint `dlv exec
+        --listen=:40000 --headless --log --accept-multiclient --api-version=2 -- /ko-app/<name>`;
+        tags get a `-debug` suffix. Default: `[ko].debug` (`pants --ko-debug publish ...`).
+        """
+    )
+
+
 class KoImageDependenciesField(Dependencies):
     supports_transitive_excludes = True
     help = softwrap(
@@ -252,6 +265,7 @@ class KoImageTarget(Target):
         KoBinariesField,
         KoCgoField,
         KoLinuxCapabilitiesField,
+        KoDebugField,
         KoImageOutputPathField,
     )
     help = softwrap(
@@ -288,6 +302,7 @@ class KoImageFieldSet(FieldSet):
     binaries: KoBinariesField
     cgo: KoCgoField
     linux_capabilities: KoLinuxCapabilitiesField
+    debug: KoDebugField
     output_path: KoImageOutputPathField
 
 
