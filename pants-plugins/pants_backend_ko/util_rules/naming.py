@@ -50,7 +50,7 @@ async def name_ko_image(request: ImageNameRequest, ko: KoSubsystem) -> ImageName
     tags = tuple(dict.fromkeys(request.field_set.tags.value or ko.tags_option()))
     if is_debug_image(request.field_set, ko):
         # ko pushes a debug image under the normal tags, replacing the normal image; here its
-        # tags say what it is, and the normal image's tags stay.
+        # tags say what it is, and the normal image's tags stay. (Checked below: still a tag.)
         tags = tuple(tag + DEBUG_TAG_SUFFIX for tag in tags)
     for tag in tags:
         if not naming.is_valid_tag(tag):
