@@ -6,6 +6,7 @@ from pants_backend_ko.goals import deploy, package, publish, run, tailor
 from pants_backend_ko.util_rules import (
     base_image,
     command_line,
+    delve,
     deploy_plan,
     environments,
     go_build,
@@ -39,6 +40,7 @@ def rules():
         *environments.rules(),
         *go_toolchain.rules(),
         *go_build.rules(),
+        *delve.rules(),
         *base_image.rules(),
         *naming.rules(),
         *koconfig.rules(),

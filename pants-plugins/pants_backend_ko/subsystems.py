@@ -211,6 +211,21 @@ class KoSubsystem(Subsystem):
         help="How many blobs are uploaded to a registry at once.",
         advanced=True,
     )
+    debug = BoolOption(
+        default=False,
+        help=softwrap(
+            """
+            Build debug images, as `ko build --debug`: each binary is built with
+            `-gcflags=all=-N -l`, Delve (`github.com/go-delve/delve`, pinned; built with your Go
+            for the image's platform) is added at `/ko-app/dlv`, and the entrypoint becomes
+            `dlv exec --listen=:40000 --headless --log --accept-multiclient --api-version=2 --
+            /ko-app/<name>`. linux/amd64 and linux/arm64 only (as ko); other platforms of an
+            index are built as usual. Debug images are pushed to the same repository with every
+            tag suffixed `-debug` (`latest-debug`), so they never replace the normal image's
+            tags. A `ko_image`'s `debug` field overrides this.
+            """
+        ),
+    )
     strip_vcs_info = BoolOption(
         default=True,
         help=softwrap(

@@ -25,6 +25,7 @@ from pants.engine.target import (
     StringField,
     StringSequenceField,
     Target,
+    TriBoolField,
 )
 from pants.util.strutil import softwrap
 
@@ -189,6 +190,35 @@ class KoCgoField(BoolField):
     )
 
 
+class KoLinuxCapabilitiesField(StringSequenceField):
+    alias = "linux_capabilities"
+    help = softwrap(
+        """
+        Linux file capabilities of the image's binary (ko's `builds[].linux_capabilities`),
+        written as ko writes them: the `security.capability` extended attribute of
+        `/ko-app/<name>` in the app layer, so the layer's digest is ko's. Each entry is a
+        capability as Docker's `--cap-add` names it (`net_bind_service`, `CAP_NET_BIND_SERVICE`,
+        `all`) or its number (0-63), added to the permitted set; or a `cap_from_text(3)` clause
+        such as `cap_net_bind_service+ep` (`+`, `-`, `=` on the `p`ermitted, `i`nheritable and
+        `e`ffective sets). Only the main binary gets them (not `binaries`), and only on Linux
+        platforms. Default: the matching `.ko.yaml` `builds[]` entry's `linux_capabilities`;
+        `linux_capabilities=[]` sets none.
+        """
+    )
+
+
+class KoDebugField(TriBoolField):
+    alias = "debug"
+    help = softwrap(
+        """
+        Build a debug image (ko's `--debug`): the binary built with `-gcflags=all=-N -l`, Delve
+        at `/ko-app/dlv` (linux/amd64 and linux/arm64), the entrypoint `dlv exec
+        --listen=:40000 --headless --log --accept-multiclient --api-version=2 -- /ko-app/<name>`;
+        tags get a `-debug` suffix. Default: `[ko].debug` (`pants --ko-debug publish ...`).
+        """
+    )
+
+
 class KoImageDependenciesField(Dependencies):
     supports_transitive_excludes = True
     help = softwrap(
@@ -234,6 +264,8 @@ class KoImageTarget(Target):
         KoFlagsField,
         KoBinariesField,
         KoCgoField,
+        KoLinuxCapabilitiesField,
+        KoDebugField,
         KoImageOutputPathField,
     )
     help = softwrap(
@@ -269,6 +301,8 @@ class KoImageFieldSet(FieldSet):
     flags: KoFlagsField
     binaries: KoBinariesField
     cgo: KoCgoField
+    linux_capabilities: KoLinuxCapabilitiesField
+    debug: KoDebugField
     output_path: KoImageOutputPathField
 
 

@@ -896,6 +896,73 @@ def unb64(text: str | None) -> bytes:
     return base64.b64decode(text or "")
 
 
+# --------------------------------------------------------------------------- ko's pkg/caps
+
+_KO_CAPS_GO_MOD = """module example.com/kocapsref
+
+go 1.25
+
+require github.com/google/ko v0.19.1
+"""
+_KO_CAPS_GO_SUM = """github.com/google/ko v0.19.1 h1:FggFTOgqz3sCdac8DvF2uU7FjphG3zNvZ9QMLOuVhZ8=
+github.com/google/ko v0.19.1/go.mod h1:QPXOKWfYyhm1AJFo318SKif5fMPjXRdwj1YudZ5YXQA=
+"""
+_KO_CAPS_MAIN = r"""
+// For each list of terms read from stdin (JSON), ko's caps.NewFileCaps and ToXattrBytes:
+// the xattr bytes (none when ko writes none) or ko's error.
+package main
+
+import (
+	"encoding/json"
+	"os"
+
+	"github.com/google/ko/pkg/caps"
+)
+
+type result struct {
+	Xattr []byte `json:"xattr"`
+	Error string `json:"error"`
+}
+
+func main() {
+	var cases [][]string
+	if err := json.NewDecoder(os.Stdin).Decode(&cases); err != nil {
+		panic(err)
+	}
+	out := []result{}
+	for _, terms := range cases {
+		fc, err := caps.NewFileCaps(terms...)
+		switch {
+		case err != nil:
+			out = append(out, result{Error: err.Error()})
+		case fc == nil:
+			out = append(out, result{})
+		default:
+			b, err := fc.ToXattrBytes()
+			if err != nil {
+				panic(err)
+			}
+			out = append(out, result{Xattr: b})
+		}
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
+		panic(err)
+	}
+}
+"""
+
+
+def ko_caps(cases: Sequence[Sequence[str]]) -> list[bytes | None | Exception]:
+    """ko v0.19.1's `caps.NewFileCaps(terms...).ToXattrBytes()` for each list of terms: the
+    `security.capability` bytes, None when ko writes no xattr, or ko's error (as a ValueError).
+    The ko module comes from the proxy the first time (pkg/caps imports only the standard library)."""
+    binary = _build(
+        "kocapsref", {"go.mod": _KO_CAPS_GO_MOD, "go.sum": _KO_CAPS_GO_SUM, "main.go": _KO_CAPS_MAIN}, offline=False
+    )
+    results = json.loads(_run(binary, json.dumps([list(terms) for terms in cases]).encode()))
+    return [ValueError(r["error"]) if r["error"] else None if r["xattr"] is None else unb64(r["xattr"]) for r in results]
+
+
 # --------------------------------------------------------------------------- ko itself
 
 KO_VERSION = "v0.19.1"  # the latest ko release; its go.mod pins the ggcr line HEAD pins (v0.21.x)

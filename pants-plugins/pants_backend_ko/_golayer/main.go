@@ -10,7 +10,8 @@
 //
 // Layers follow ko's `tarBinary` and `tarKoData` (ko's pkg/build/gobuild.go): Go's archive/tar
 // with only Name, Typeflag, Mode, Size and ModTime set (plus any PAX records the request adds,
-// as ko's `linux_capabilities` adds `SCHILY.xattr.security.capability`), compressed the way
+// and the entry's Linux capabilities as ko's `linux_capabilities` writes them: the PAX record
+// `SCHILY.xattr.security.capability`, ko's pkg/caps XattrBytes), compressed the way
 // go-containerregistry's tarball.LayerFromOpener does (internal/gzip: compress/gzip at
 // gzip.BestSpeed, no name, zero mtime). Built with the same Go version, the blobs are
 // byte-identical to ko's, so are their digests.
@@ -27,6 +28,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"debug/buildinfo"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -48,6 +50,32 @@ type Entry struct {
 	Mode   int64             `json:"mode"`
 	MTime  *int64            `json:"mtime"` // seconds since 1970; null is Go's zero time (ko's default)
 	PAX    map[string]string `json:"pax"`   // extra PAX records, e.g. SCHILY.xattr.*
+	// The file's Linux capabilities (ko's linux_capabilities), written as ko's tarBinary does.
+	Capabilities *FileCapabilities `json:"capabilities"`
+}
+
+// FileCapabilities is ko's caps.FileCaps (pkg/caps/caps.go): the sets, already parsed.
+type FileCapabilities struct {
+	Permitted   uint64 `json:"permitted"`
+	Inheritable uint64 `json:"inheritable"`
+	Effective   bool   `json:"effective"`
+}
+
+// xattr is ko's caps.XattrBytes: the kernel's vfs_cap_data, revision 2 (magic with the
+// effective flag, then the permitted and inheritable sets' low and high 32 bits), little-endian.
+func (c *FileCapabilities) xattr() string {
+	const vfsCapRevision2, vfsCapFlagsEffective = 0x02000000, 1
+	magic := uint32(vfsCapRevision2)
+	if c.Effective {
+		magic |= vfsCapFlagsEffective
+	}
+	var b [20]byte
+	for i, word := range []uint32{
+		magic, uint32(c.Permitted), uint32(c.Inheritable), uint32(c.Permitted >> 32), uint32(c.Inheritable >> 32),
+	} {
+		binary.LittleEndian.PutUint32(b[4*i:], word)
+	}
+	return string(b[:])
 }
 
 // Layer is one layer: its entries, in the order they are written.
@@ -218,8 +246,14 @@ func writeEntry(tw *tar.Writer, e *Entry) error {
 		mtime = time.Unix(*e.MTime, 0)
 	}
 	hdr := &tar.Header{Name: e.Name, Mode: e.Mode, ModTime: mtime}
-	if len(e.PAX) > 0 {
-		hdr.PAXRecords = e.PAX
+	if len(e.PAX) > 0 || e.Capabilities != nil {
+		hdr.PAXRecords = map[string]string{}
+		for k, v := range e.PAX {
+			hdr.PAXRecords[k] = v
+		}
+		if e.Capabilities != nil {
+			hdr.PAXRecords["SCHILY.xattr.security.capability"] = e.Capabilities.xattr()
+		}
 	}
 	switch e.Type {
 	case "dir":

@@ -223,6 +223,11 @@ def build_image(
     )
 
 
+DELVE_PATH = f"{APP_DIR}/dlv"
+# ko's `delveArgs` (pkg/build/gobuild.go); the program's path follows.
+DELVE_ARGS = ("exec", "--listen=:40000", "--headless", "--log", "--accept-multiclient", "--api-version=2", "--")
+
+
 def assemble_image(
     base: BaseImage,
     *,
@@ -240,9 +245,13 @@ def assemble_image(
     entrypoint: Sequence[str] | None = None,
     args: Sequence[str] | None = None,
     workdir: str | None = None,
+    debug: bool = False,
 ) -> BuiltImage:
     """ko's `buildOne` on `base` for `platform` (see the module docstring for the exact edits),
     given its two new layers, already written: the kodata layer, then the app layer.
+
+    `debug` (ko's `--debug`): a third layer holds Delve at `/ko-app/dlv`, and the entrypoint
+    runs the program under it (`DELVE_ARGS`, as ko writes them).
 
     `binary_names` are the files of the app layer, at `/ko-app/<name>`; the first one is the
     entrypoint unless `entrypoint` is given. `import_path` appears in the history entries as
@@ -252,8 +261,10 @@ def assemble_image(
         raise ValueError(f"platform {platform}: Windows images (Hives/Files layout) are not supported")
     if not binary_names:
         raise ValueError(f"{import_path}: an image needs at least one binary")
-    if len(layers) != 2:
-        raise ValueError(f"{import_path}: ko's images add two layers (kodata, app), got {len(layers)}")
+    if len(layers) != (3 if debug else 2):
+        raise ValueError(
+            f"{import_path}: ko's images add two layers (kodata, app) and a debug image Delve's, got {len(layers)}"
+        )
     source_date_epoch = _check_epoch(source_date_epoch, "SOURCE_DATE_EPOCH")
     kodata_date_epoch = _check_epoch(kodata_date_epoch, "KO_DATA_DATE_EPOCH")
     user_env = _string_map(env, "env")
@@ -320,7 +331,10 @@ def assemble_image(
             comment="go build output, at " + ", ".join(app_paths),
         )
     )
+    if debug:
+        history.append(dataclasses.replace(history[-1], comment="Delve debugger, at " + DELVE_PATH))
     container = config_file.config
+    program = entrypoint_override if entrypoint_override is not None else (app_paths[0],)
     env_list = list(container.env or ())
     _update_path(env_list, APP_DIR)
     env_list.append(f"KO_DATA_PATH={KODATA_ROOT}")
@@ -331,7 +345,7 @@ def assemble_image(
     merged_labels.update(user_labels)
     container = dataclasses.replace(
         container,
-        entrypoint=entrypoint_override if entrypoint_override is not None else (app_paths[0],),
+        entrypoint=(DELVE_PATH, *DELVE_ARGS, *program) if debug else program,
         cmd=cmd if cmd else None,  # ko always clears Cmd; `args` is our extension
         env=tuple(env_list),
         labels=FrozenDict(merged_labels),

@@ -6,15 +6,16 @@ when the same Go version builds both; it also writes the docker archive of `pant
 The rules only exchange these small messages with it:
 
 - `LayersRequest` (the entries of each layer, in order: a name, `dir` or `file`, the file
-  whose bytes it holds, mode, mtime, extra PAX records) -> `LayersWritten` (digest, diffID and
+  whose bytes it holds, mode, mtime, extra PAX records, Linux capabilities) -> `LayersWritten` (digest, diffID and
   size of each blob, written to `<out>/<hex>`; `go version -m` text of the binaries asked for);
 - `ArchiveRequest` (the entries of a docker archive, in order) -> a tar file.
 
 `kodata_layer` and `app_layer` give ko's two layers as entry lists (ko's `tarKoData` and
 `tarBinary`, `pkg/build/gobuild.go`), with the same order and checks as the in-memory writer
 of `layers.py`. A layer is a list of entries, and an entry may carry PAX records: an extra
-layer (a debugger) or an xattr (`SCHILY.xattr.security.capability`, ko's `linux_capabilities`)
-is one more entry or record, not a new code path.
+layer (a debugger) is one more entry; ko's `linux_capabilities` are a field of the binary's
+entry that the writer turns into the `SCHILY.xattr.security.capability` record (its value is
+binary, so the bytes are made in Go, as ko's `caps.XattrBytes`).
 
 Each message is a `codec.Message` (a frozen dataclass with its JSON codec, `encode`/`decode`);
 the Go side has the same fields and refuses unknown ones. No Pants imports.
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 
 from pants_backend_ko.codec import Message, check_kind
 from pants_backend_ko.golang.frozendict import FrozenDict
+from pants_backend_ko.oci.capabilities import FileCapabilities
 from pants_backend_ko.oci.digest import check_digest
 from pants_backend_ko.oci.layers import APP_DIR, KODATA_PARENTS, KODATA_ROOT, check_binary_names, kodata_tree
 
@@ -54,7 +56,10 @@ class LayerEntry(Message):
     source: str = ""  # the sandbox file holding a "file" entry's bytes
     mode: int = LAYER_MODE
     mtime: int | None = None  # seconds since 1970; None is Go's zero time (ko's default)
-    pax: Mapping[str, str] = field(default_factory=FrozenDict)  # e.g. SCHILY.xattr.security.capability
+    pax: Mapping[str, str] = field(default_factory=FrozenDict)  # extra PAX records (text values)
+    # The file's Linux capabilities: the writer encodes them (binary bytes JSON cannot carry
+    # as a string) as the PAX record SCHILY.xattr.security.capability, as ko does.
+    capabilities: FileCapabilities | None = None
 
     def __post_init__(self) -> None:
         check_kind(self.type, ENTRY_TYPES, "entry type")
@@ -131,10 +136,16 @@ def kodata_layer(files: Mapping[str, str], dirs: Iterable[str] = (), epoch: int 
     return Layer(tuple(entries))
 
 
-def app_layer(binaries: Sequence[tuple[str, str]]) -> Layer:
+def app_layer(binaries: Sequence[tuple[str, str]], capabilities: FileCapabilities | None = None) -> Layer:
     """ko's app layer (`tarBinary`): the `ko-app` directory, then `/ko-app/<name>` for each
-    (name, sandbox file) pair, in the order given (several binaries: beyond ko)."""
+    (name, sandbox file) pair, in the order given (several binaries: beyond ko).
+
+    `capabilities` (ko's `linux_capabilities`) go on the first binary, the entrypoint: ko's
+    one binary; the others of `binaries` (beyond ko) get none."""
     check_binary_names([name for name, _ in binaries])
     entries = [LayerEntry("ko-app", "dir")]  # no leading or trailing slash, as in ko
-    entries.extend(LayerEntry(f"{APP_DIR}/{name}", "file", source) for name, source in binaries)
+    entries.extend(
+        LayerEntry(f"{APP_DIR}/{name}", "file", source, capabilities=capabilities if i == 0 else None)
+        for i, (name, source) in enumerate(binaries)
+    )
     return Layer(tuple(entries))

@@ -232,13 +232,14 @@ _GOMODCACHE_IN_SANDBOX = ".cache/go-mod/"
 # own wrapper script and leaves it out of the REAPI Command, whose output paths the worker then
 # reads from the input root instead of that folder (`make_execute_request` in
 # `src/rust/engine/process_execution/src/lib.rs`): the outputs would silently be missing.
-GO_WRAPPER = (
-    'root=$(pwd) && cd "$1" || exit 1; go=$2; shift 2; '
+# `$root` is the sandbox root and `$go` the toolchain's `go`, absolute, when this has run.
+GO_SANDBOX_SETUP = (
     "case $go in /*) ;; *) go=$root/$go ;; esac; "
     'export GOCACHE="$root/.cache/go-build" GOMODCACHE="$root/.cache/go-mod" '
     'GOPATH="$root/.cache/gopath" HOME="$root/.cache/home"; '
-    'exec "$go" "$@"'
 )
+GO_WRAPPER = 'root=$(pwd) && cd "$1" || exit 1; go=$2; shift 2; ' + GO_SANDBOX_SETUP + 'exec "$go" "$@"'
+
 SHELL = "/bin/sh"
 
 

@@ -8,6 +8,7 @@ digests. Every digest is known here, without any network: `ko://` resolution ren
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from dataclasses import dataclass
 
@@ -29,10 +30,17 @@ from pants.util.logging import LogLevel
 from pants_backend_ko import VERSION
 from pants_backend_ko.errors import KoError, located
 from pants_backend_ko.golang.gobuildinfo import GoBuildInfoError, parse_go_version_m
-from pants_backend_ko.koconfig.config import DEFAULT_BASE_IMAGE, build_settings_for, effective_value, epoch_from_env
+from pants_backend_ko.koconfig.config import (
+    DEFAULT_BASE_IMAGE,
+    BuildSettings,
+    build_settings_for,
+    effective_value,
+    epoch_from_env,
+)
 from pants_backend_ko.oci import image as oci_image
 from pants_backend_ko.oci import layout as oci_layout
 from pants_backend_ko.oci import spdx
+from pants_backend_ko.oci.capabilities import CapabilityError, FileCapabilities, file_capabilities
 from pants_backend_ko.oci.layers import APP_DIR
 from pants_backend_ko.oci.layerwriter import BuildInfoRequest, LayersRequest, app_layer, kodata_layer
 from pants_backend_ko.oci.layout import ArchivedImage
@@ -41,6 +49,7 @@ from pants_backend_ko.oci.platform import InvalidPlatformError, Platform
 from pants_backend_ko.subsystems import DEFAULT_PLATFORM, KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet, kodata_folder
 from pants_backend_ko.util_rules.base_image import BaseImageRequest, ResolvedBaseImage
+from pants_backend_ko.util_rules.delve import DELVE_NAME, DelveRequest
 from pants_backend_ko.util_rules.go_build import (
     BuiltGoBinary,
     GoBuildRequest,
@@ -54,7 +63,9 @@ from pants_backend_ko.util_rules.layer_writer import (
     WriteLayersRequest,
     WrittenLayers,
 )
-from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest
+from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest, is_debug_image
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PLATFORMS = (DEFAULT_PLATFORM,)  # ko's default, whatever the host
 
@@ -126,6 +137,9 @@ class KoImageSettings:
     flags: tuple[str, ...] = ()  # templates, rendered per platform
     ldflags: tuple[str, ...] = ()
     build_env: tuple[str, ...] = ()  # `NAME=VALUE` for `go`, from .ko.yaml
+    # The main binary's Linux file capabilities (ko's linux_capabilities), parsed; None: none.
+    capabilities: FileCapabilities | None = None
+    debug: bool = False  # ko's --debug: -gcflags=all=-N -l, and Delve where it runs (debugs_on)
 
 
 @dataclass(frozen=True)
@@ -243,6 +257,7 @@ async def ko_image_settings(
             fix="set `kodata` to a folder inside one of them (ko always uses `kodata` beside the main package).",
         )
     return KoImageSettings(
+        capabilities=image_capabilities(field_set.linux_capabilities.value, from_ko_yaml, ko_yaml.config.path, address),
         address=address,
         package_dir=package_dir,
         module=module,
@@ -262,7 +277,41 @@ async def ko_image_settings(
         all_platforms=all_platforms,
         extra_binaries=tuple(extra_binaries),
         cgo=bool(field_set.cgo.value),
+        debug=is_debug_image(field_set, ko),
     )
+
+
+def image_capabilities(
+    field_value: tuple[str, ...] | None, from_ko_yaml: BuildSettings, ko_yaml_path: str, address: Address
+) -> FileCapabilities | None:
+    """The `linux_capabilities` field, else the matching `.ko.yaml` entry's, parsed as ko parses
+    them; a term ko would refuse is one line naming where it is written."""
+    terms = effective_value(field_value, from_ko_yaml.linux_capabilities or None, None, ())
+    try:
+        return file_capabilities(terms)
+    except CapabilityError as e:
+        source = (
+            "the `linux_capabilities` field"
+            if field_value is not None
+            else f"{ko_yaml_path} builds[] entry {from_ko_yaml.build_id!r} linux_capabilities"
+            if from_ko_yaml.build_id
+            else f"{ko_yaml_path} builds[] linux_capabilities"
+        )
+        raise KoError(
+            f"{e} in {source}",
+            where=str(address),
+            fix="use a capability as Docker's --cap-add names it (net_bind_service, CAP_NET_BIND_SERVICE, all), "
+            "its number (0-63), or a cap_from_text clause such as cap_net_bind_service+ep.",
+        ) from None
+
+
+# ko's disabled optimizations for debug images (`-N`: no optimizations, `-l`: no inlining).
+DEBUG_GCFLAGS = ("-gcflags", "all=-N -l")
+
+
+def debugs_on(platform: Platform) -> bool:
+    """ko's `doesPlatformSupportDebugging`: Delve is added for linux/amd64 and linux/arm64 only."""
+    return platform.os == "linux" and platform.architecture in ("amd64", "arm64")
 
 
 def go_build_request(
@@ -274,7 +323,8 @@ def go_build_request(
         import_path=import_path,
         binary_name=binary_name,
         platform=platform,
-        flags=rendered.flags,
+        # ko adds them after the configured flags (and -trimpath), on every platform.
+        flags=rendered.flags + DEBUG_GCFLAGS * settings.debug,
         ldflags=rendered.ldflags,
         owner=str(settings.address),
         roots=(settings.address,),
@@ -312,17 +362,26 @@ _KODATA_IN_SANDBOX = "__ko_kodata"
 
 
 def layers_request(
-    kodata: KodataContents, binaries: list[tuple[str, BuiltGoBinary]], kodata_date_epoch: int | None, sbom: bool
+    kodata: KodataContents,
+    binaries: list[tuple[str, BuiltGoBinary]],
+    kodata_date_epoch: int | None,
+    sbom: bool,
+    capabilities: FileCapabilities | None = None,
+    delve: BuiltGoBinary | None = None,
 ) -> LayersRequest:
-    """ko's two layers of one platform's image (kodata, then the binaries), and the main
-    binary's build information when SBOMs are made."""
+    """ko's two layers of one platform's image (kodata, then the binaries, the main one with
+    its Linux `capabilities`), Delve's for a debug image (ko's `buildLayer` of it: a `ko-app`
+    directory and `/ko-app/dlv`, with the same capabilities), and the main binary's build
+    information when SBOMs are made."""
     kodata_sources = {path: f"{_KODATA_IN_SANDBOX}/{path}" for path in kodata.files}
     main_name, main_binary = binaries[0]
+    delve_layer = () if delve is None else (app_layer([(DELVE_NAME, delve.binary_path)], capabilities),)
     return LayersRequest(
         out=BLOBS_DIR,
         layers=(
             kodata_layer(kodata_sources, kodata.dirs, kodata_date_epoch),
-            app_layer([(name, binary.binary_path) for name, binary in binaries]),
+            app_layer([(name, binary.binary_path) for name, binary in binaries], capabilities),
+            *delve_layer,
         ),
         buildinfo=(BuildInfoRequest(f"{APP_DIR}/{main_name}", main_binary.binary_path),) if sbom else (),
     )
@@ -365,6 +424,18 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
         for platform, flags in zip(base.platforms, flags_per_platform)
         for import_path, binary_name in programs
     )
+    # A debug image's Delve, per platform where ko adds it (None elsewhere: built as usual).
+    debugged = [settings.debug and debugs_on(platform) for platform in base.platforms]
+    if settings.debug and not all(debugged):
+        logger.warning(
+            f"{owner}: debug image without Delve for "
+            f"{', '.join(str(p) for p, d in zip(base.platforms, debugged) if not d)} "
+            "(Delve runs on linux/amd64 and linux/arm64 only, as in ko)"
+        )
+    delves = await MultiGet(
+        Get(BuiltGoBinary, DelveRequest(platform)) for platform, d in zip(base.platforms, debugged) if d
+    )
+    delve_per_platform = [delves[sum(debugged[:i])] if d else None for i, d in enumerate(debugged)]
     per_platform = [
         [(name, binary) for (_, name), binary in zip(programs, binaries[i : i + len(programs)])]
         for i in range(0, len(binaries), len(programs))
@@ -373,11 +444,31 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
     # kodata files go in by digest, the blobs come out as files, only descriptors come back.
     kodata_inputs = await Get(Digest, AddPrefix(kodata.digest, _KODATA_IN_SANDBOX))
     layer_inputs = await MultiGet(
-        Get(Digest, MergeDigests([kodata_inputs, *(binary.digest for _, binary in platform_binaries)]))
-        for platform_binaries in per_platform
+        Get(
+            Digest,
+            MergeDigests(
+                [
+                    kodata_inputs,
+                    *(binary.digest for _, binary in platform_binaries),
+                    *((delve.digest,) if delve else ()),
+                ]
+            ),
+        )
+        for platform_binaries, delve in zip(per_platform, delve_per_platform)
     )
     try:  # a kodata name the layer cannot hold (see below)
-        requests = [layers_request(kodata, b, kodata_date_epoch, ko.sbom) for b in per_platform]
+        requests = [
+            # ko writes the xattr for Linux images only (tarBinary).
+            layers_request(
+                kodata,
+                b,
+                kodata_date_epoch,
+                ko.sbom,
+                settings.capabilities if platform.os == "linux" else None,
+                delve,
+            )
+            for platform, b, delve in zip(base.platforms, per_platform, delve_per_platform)
+        ]
     except ValueError as e:
         raise located(e, owner) from None
     written = await MultiGet(
@@ -392,8 +483,8 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
     # it cannot write) with a ValueError naming the field: say which target, in one line.
     try:
         images = []
-        for platform, base_for_platform, platform_binaries, layers in zip(
-            base.platforms, base.images, per_platform, written
+        for platform, base_for_platform, platform_binaries, layers, delve in zip(
+            base.platforms, base.images, per_platform, written, delve_per_platform
         ):
             images.append(
                 oci_image.assemble_image(
@@ -413,6 +504,7 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
                     entrypoint=field_set.entrypoint.value,
                     args=field_set.args.value,
                     workdir=field_set.workdir.value,
+                    debug=delve is not None,
                 )
             )
         ref_name = name.tags[0] if name.tags else None

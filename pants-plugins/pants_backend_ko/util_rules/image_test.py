@@ -11,6 +11,7 @@ from pants.engine.fs import DigestContents
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner
 
+from pants_backend_ko.oci.capabilities import FileCapabilities
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.testutil import (
@@ -299,4 +300,30 @@ def test_default_platforms_in_one_string_says_to_write_a_list(rule_runner: RuleR
     assert settings_error(rule_runner, image_target(rule_runner, "app/cmd/web", "")) == (
         "[ko].default_platforms: 'linux/amd64,linux/arm64' is one string naming several platforms; write a "
         'list, e.g. default_platforms = ["linux/amd64", "linux/arm64"].'
+    )
+
+
+def test_linux_capabilities_field_wins_over_ko_yaml() -> None:
+    rule_runner = ko_rule_runner()
+    rule_runner.write_files(
+        {
+            **go_module_files("app", "example.com/app", {"cmd/web": hello_main("web")}),
+            ".ko.yaml": "builds:\n- id: web\n  dir: app\n  main: ./cmd/web\n  linux_capabilities: net_bind_service\n",
+        }
+    )
+    set_ko_options(rule_runner)
+    from_ko_yaml = settings_of(rule_runner, image_target(rule_runner, "app/cmd/web", ""))
+    assert from_ko_yaml.capabilities == FileCapabilities(1 << 10, 0, False)
+    field = settings_of(rule_runner, image_target(rule_runner, "app/cmd/web", "linux_capabilities=['bpf+ep']", "f"))
+    assert field.capabilities == FileCapabilities(1 << 39, 0, True)
+    none = settings_of(rule_runner, image_target(rule_runner, "app/cmd/web", "linux_capabilities=[]", "none"))
+    assert none.capabilities is None
+
+    rule_runner.write_files(
+        {".ko.yaml": "builds:\n- id: web\n  dir: app\n  main: ./cmd/web\n  linux_capabilities: [nope]\n"}
+    )
+    assert settings_error(rule_runner, image_target(rule_runner, "app/cmd/web", "", "bad")) == (
+        "app/cmd/web:bad: unknown capability 'nope' in .ko.yaml builds[] entry 'web' linux_capabilities; use a "
+        "capability as Docker's --cap-add names it (net_bind_service, CAP_NET_BIND_SERVICE, all), its number "
+        "(0-63), or a cap_from_text clause such as cap_net_bind_service+ep."
     )

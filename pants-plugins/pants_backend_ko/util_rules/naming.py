@@ -35,11 +35,23 @@ class ImageName:
         return digest_reference(self.repository, digest) if self.repository else None
 
 
+DEBUG_TAG_SUFFIX = "-debug"
+
+
+def is_debug_image(field_set: KoImageFieldSet, ko: KoSubsystem) -> bool:
+    """The `debug` field, else `[ko].debug` (ko's `--debug`)."""
+    return field_set.debug.value if field_set.debug.value is not None else ko.debug
+
+
 @rule(desc="Name a ko image", level=LogLevel.DEBUG)
 async def name_ko_image(request: ImageNameRequest, ko: KoSubsystem) -> ImageName:
     env = await Get(EnvironmentVars, EnvironmentVarsRequest(["KO_DOCKER_REPO"]))
     owner = request.field_set.address
     tags = tuple(dict.fromkeys(request.field_set.tags.value or ko.tags_option()))
+    if is_debug_image(request.field_set, ko):
+        # ko pushes a debug image under the normal tags, replacing the normal image; here its
+        # tags say what it is, and the normal image's tags stay. (Checked below: still a tag.)
+        tags = tuple(tag + DEBUG_TAG_SUFFIX for tag in tags)
     for tag in tags:
         if not naming.is_valid_tag(tag):
             raise KoError(

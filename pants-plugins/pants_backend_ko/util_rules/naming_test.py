@@ -28,6 +28,11 @@ def rule_runner() -> RuleRunner:
             "svc/badrepo/BUILD": "ko_image(name='img', repository='ghcr.io/Acme/App')\n",
             "svc/tagrepo/BUILD": "ko_image(name='img', repository='ghcr.io/acme/app:v1')\n",
             "svc/badtag/BUILD": "ko_image(name='img', tags=['ok', '-bad'])\n",
+            "svc/debug/BUILD": (
+                "ko_image(name='img', debug=True, tags=['v1', 'stable'])\n"
+                f"ko_image(name='long', debug=True, tags=['{'x' * 125}'])\n"
+                "ko_image(name='off', debug=False)\n"
+            ),
         }
     )
     return rule_runner
@@ -155,3 +160,11 @@ def test_invalid_default_tag(rule_runner: RuleRunner) -> None:
 def test_default_tags_as_a_string_means_that_tag(rule_runner: RuleRunner, option: str, tags: tuple) -> None:
     set_ko_options(rule_runner, [option])
     assert name_of(rule_runner, "svc", "plain").tags == tags
+
+
+def test_debug_images_get_debug_tags(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner, ["--ko-debug"], env={"KO_DOCKER_REPO": KO_BASE})
+    assert name_of(rule_runner, "svc/debug", "img").tags == ("v1-debug", "stable-debug")
+    assert name_of(rule_runner, "svc", "plain").tags == ("latest-debug",)  # from [ko].debug
+    assert name_of(rule_runner, "svc/debug", "off").tags == ("latest",)  # the field wins
+    assert naming_error(rule_runner, "svc/debug", "long").startswith(f"svc/debug:long: invalid tag '{'x' * 125}-debug'")
