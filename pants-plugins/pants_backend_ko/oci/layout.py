@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 import json
 import re
 import tarfile
@@ -565,7 +566,7 @@ class OciLayout:
         return PushOrder(tuple(blobs.values()), tuple(manifests.values()), tuple(missing.values()))
 
 
-def read_layout(root: Path | str) -> OciLayout:
+def read_layout(root: str | os.PathLike[str]) -> OciLayout:
     """Open an OCI image layout directory, checking `oci-layout` and `index.json` now (LayoutError)."""
     layout = OciLayout(Path(root))
     where = layout.where

@@ -163,7 +163,8 @@ async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem) -> Reso
     described = decode(BaseDescription, files[BASE_DESCRIPTION_FILE], f"{description}: {BASE_DESCRIPTION_FILE}")
 
     from_registry = layout_dir is None
-    platforms_out, images, blobs, sources = [], [], {}, []
+    platforms_out, images, blobs = [], [], {}
+    sources: list[tuple[str, str]] = []
     for entry in described.images:
         platform = Platform.parse(entry.platform)
         try:

@@ -186,9 +186,9 @@ def merge_goflags(user: str | None, mod_flag: str) -> str:
 async def go_process_env(request: GoEnvRequest, go: GoToolchain, ko: KoSubsystem) -> GoProcessEnv:
     """The one place the build environment is merged: `go list`, the dependency compile and
     `go build` all run with it."""
-    user_env = await Get(EnvironmentVars, EnvironmentVarsRequest(GO_NETWORK_ENV + ("PATH",)))
-    path = user_env.get("PATH", "") if request.cgo else None
-    user_env = {k: v for k, v in user_env.items() if k != "PATH"}
+    host_env = await Get(EnvironmentVars, EnvironmentVarsRequest(GO_NETWORK_ENV + ("PATH",)))
+    path = host_env.get("PATH", "") if request.cgo else None
+    user_env = {k: v for k, v in host_env.items() if k != "PATH"}
     configured = {**dict(ko.go_env), **dict(entry.split("=", 1) for entry in request.build_env)}
     env = {
         "CGO_ENABLED": "0",
@@ -297,7 +297,8 @@ class GoListing:
 def _json_stream(stdout: bytes) -> list[dict]:
     decoder = json.JSONDecoder()
     text = stdout.decode("utf-8")
-    objects, pos = [], 0
+    objects: list[dict] = []
+    pos = 0
     while True:
         while pos < len(text) and text[pos].isspace():
             pos += 1

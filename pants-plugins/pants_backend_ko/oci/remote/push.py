@@ -196,10 +196,10 @@ def _collect(
     def add_blob(desc: Descriptor, where: str) -> None:
         if desc.digest in blobs:
             return
-        path: Path | None = layout.blob_path(desc.digest)
-        if not path.is_file():
-            path = None
-        else:
+        blob_file = layout.blob_path(desc.digest)
+        path: Path | None = None
+        if blob_file.is_file():
+            path = blob_file
             size = path.stat().st_size
             if size != desc.size:
                 raise LayoutError(
