@@ -15,8 +15,8 @@
 
 from __future__ import annotations
 
-import os
 import json
+import os
 import re
 import tarfile
 from collections.abc import Iterator, Mapping, Sequence
