@@ -1,7 +1,7 @@
 """A real token server for distribution's token auth, run in a thread on 127.0.0.1.
 
 It implements the distribution token spec the way Docker Hub's auth server
-behaves (real-peers.md §2.3):
+behaves (distribution/distribution `docs/spec/auth/token.md`):
 
 * ``GET /token?service=..&scope=..&scope=..`` with optional Basic credentials;
 * ``POST /token`` with ``grant_type=refresh_token`` (identity tokens) or

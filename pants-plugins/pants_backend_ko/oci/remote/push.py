@@ -1,6 +1,8 @@
 """Pushing an OCI image layout to a registry, byte for byte.
 
-Order (registry-protocol.md §2.7), enforced by the structure of
+Order (a registry may refuse a manifest whose blobs, or an index whose manifests, it does not have
+yet: `MANIFEST_BLOB_UNKNOWN` in opencontainers/distribution-spec `spec.md`; go-containerregistry's
+`pkg/v1/remote/write.go` pushes in the same order), enforced by the structure of
 :func:`push_layout` rather than by callers:
 
 1. ``HEAD`` the root manifest/index by digest: if the registry has it, it has
