@@ -23,9 +23,10 @@ import sys
 import tarfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable
 
 import pytest
 
@@ -64,16 +65,16 @@ SHARED_NAMED_CACHES = Path(
 # ------------------------------------------------------------------ helpers
 
 
-def run_cli(*args: str, env: Optional[dict] = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """``python -m pants_backend_ko.tool ...`` as a real process with a clean environment."""
     full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO_ROOT / "pants-plugins"), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "pants_backend_ko.tool", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, timeout=timeout, text=True,
+        capture_output=True, env=full_env, timeout=timeout, text=True,
     )
 
 
-def start_cli(*args: str, env: Optional[dict] = None) -> subprocess.Popen:
+def start_cli(*args: str, env: dict | None = None) -> subprocess.Popen:
     full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO_ROOT / "pants-plugins"), **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "pants_backend_ko.tool", *args],
@@ -100,7 +101,7 @@ def one_error_line(stderr: str) -> str:
 class BigLayout:
     path: str
     root_digest: str
-    blobs: Tuple[Tuple[str, int], ...]  # (digest, size) of the config and layers
+    blobs: tuple[tuple[str, int], ...]  # (digest, size) of the config and layers
 
 
 def write_big_layout(path: Path, layer_sizes: Sequence[int]) -> BigLayout:
@@ -141,7 +142,7 @@ def write_big_layout(path: Path, layer_sizes: Sequence[int]) -> BigLayout:
     return BigLayout(str(path), root, ((config_digest, len(config)), *layers))
 
 
-def manifest_blobs(peer: RegistryPeer, repository: str, digest: str) -> List[Tuple[str, int]]:
+def manifest_blobs(peer: RegistryPeer, repository: str, digest: str) -> list[tuple[str, int]]:
     """(digest, size) of the config and layers of an image manifest, read from the registry."""
     status, _, data = peer.raw_request("GET", f"/v2/{repository}/manifests/{digest}",
                                        {"Accept": "application/vnd.oci.image.manifest.v1+json"})
@@ -150,7 +151,7 @@ def manifest_blobs(peer: RegistryPeer, repository: str, digest: str) -> List[Tup
     return [(d["digest"], d["size"]) for d in [doc["config"], *doc["layers"]]]
 
 
-def assert_tag_complete_or_absent(peer: RegistryPeer, repository: str, tag: str) -> Optional[str]:
+def assert_tag_complete_or_absent(peer: RegistryPeer, repository: str, tag: str) -> str | None:
     """The tag is absent, or it names a manifest all of whose blobs the registry has (HEAD each)."""
     status, headers, _ = peer.raw_request("HEAD", f"/v2/{repository}/manifests/{tag}",
                                           {"Accept": "application/vnd.oci.image.manifest.v1+json"})
@@ -236,22 +237,22 @@ class ThrottleProxy:
 
 # A fault decision: ("drop", 0, {}) closes the connection without an answer;
 # ("status", code, headers) answers with that status instead of forwarding.
-Fault = Tuple[str, int, Dict[str, str]]
+Fault = tuple[str, int, dict[str, str]]
 
 
 class PatternProxy(FaultProxy):
     """:class:`FaultProxy` plus a deterministic fault pattern over *all* requests (by count),
     dropped connections, and a timestamp per request (to measure back-off)."""
 
-    def __init__(self, upstream: RegistryPeer, pattern: Optional[Callable[[int, str, str], Optional[Fault]]] = None) -> None:
+    def __init__(self, upstream: RegistryPeer, pattern: Callable[[int, str, str], Fault | None] | None = None) -> None:
         self.pattern = pattern
         self.count = 0
-        self.injected: List[Tuple[int, str, str, str, int]] = []  # (n, method, path, kind, status)
-        self.timeline: List[Tuple[float, str, str, int]] = []  # (monotonic, method, path, status or 0 for drop)
+        self.injected: list[tuple[int, str, str, str, int]] = []  # (n, method, path, kind, status)
+        self.timeline: list[tuple[float, str, str, int]] = []  # (monotonic, method, path, status or 0 for drop)
         self._pattern_lock = threading.Lock()
         super().__init__(upstream)
 
-    def _decide(self, method: str, path: str) -> Optional[Fault]:
+    def _decide(self, method: str, path: str) -> Fault | None:
         with self._pattern_lock:
             self.count += 1
             n = self.count
@@ -390,11 +391,11 @@ def test_registry_restarted_while_the_client_retries_push_completes_with_a_new_u
 # ------------------------------------------------------- fault-injecting proxy
 
 
-def every_third(n: int, method: str, path: str) -> Optional[Fault]:
+def every_third(n: int, method: str, path: str) -> Fault | None:
     """Every 3rd request fails, cycling through 503, a dropped connection, 429 + Retry-After, 500."""
     if n % 3:
         return None
-    kinds: List[Fault] = [
+    kinds: list[Fault] = [
         ("status", 503, {}),
         ("drop", 0, {}),
         ("status", 429, {"Retry-After": "1"}),
@@ -549,7 +550,7 @@ def flip_bytes(path: str) -> bytes:
     return original
 
 
-def files_named(root: Path, name: str) -> List[Path]:
+def files_named(root: Path, name: str) -> list[Path]:
     return [p for p in root.rglob("*") if p.name == name or name in p.name] if root.exists() else []
 
 
@@ -602,10 +603,10 @@ def test_corrupted_base_blob_is_refused_by_digest_and_never_cached(registry_plai
 # ------------------------------------------------------ interrupted ./pants run
 
 
-def descendants(pid: int) -> List[Tuple[int, str]]:
+def descendants(pid: int) -> list[tuple[int, str]]:
     """(pid, command name) of every live descendant of ``pid``, from /proc."""
-    children: Dict[int, List[int]] = {}
-    names: Dict[int, str] = {}
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue

@@ -10,11 +10,18 @@ import datetime
 import os
 import subprocess
 from pathlib import Path
-from typing import Dict
 
 import pytest
 
-from pants_backend_ko.koconfig.gitinfo import DEFAULT_TAG, GIT_COMMANDS, GitInfo, GitInfoError, git_argv, git_info, git_info_from_results
+from pants_backend_ko.koconfig.gitinfo import (
+    DEFAULT_TAG,
+    GIT_COMMANDS,
+    GitInfo,
+    GitInfoError,
+    git_argv,
+    git_info,
+    git_info_from_results,
+)
 from pants_backend_ko.koconfig.templates import render_template, template_data
 
 TIMEOUT = 60
@@ -22,14 +29,14 @@ FIRST_DATE = 1600000000  # 2020-09-13T12:26:40Z
 SECOND_DATE = 1650000000  # 2022-04-15T05:20:00Z
 
 
-def git_environ(home: Path) -> Dict[str, str]:
+def git_environ(home: Path) -> dict[str, str]:
     # An isolated HOME: the user's git config (signing, hooks, default branch) must not matter.
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), GIT_CONFIG_NOSYSTEM="1", LC_ALL="C")
     return env
 
 
-def git(repo: Path, *args: str, env: Dict[str, str], date: int = 0) -> str:
+def git(repo: Path, *args: str, env: dict[str, str], date: int = 0) -> str:
     run_env = dict(env)
     if date:
         run_env.update(GIT_AUTHOR_DATE=f"@{date} +0200", GIT_COMMITTER_DATE=f"@{date} +0200")
@@ -54,7 +61,7 @@ def repo(tmp_path: Path):
     return root, env
 
 
-def info_in(root: Path, env: Dict[str, str]) -> GitInfo:
+def info_in(root: Path, env: dict[str, str]) -> GitInfo:
     # git_info runs `git` with the process environment; give it the isolated one.
     def run(*args, **kwargs):
         return subprocess.run(*args, env=env, **kwargs)

@@ -13,7 +13,7 @@ import os
 import ssl
 import urllib.error
 import urllib.request
-from typing import Iterator, Optional, Tuple
+from collections.abc import Iterator
 
 import pytest
 
@@ -64,7 +64,7 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
         yield cluster
 
 
-def _get(url: str, token: Optional[str], ca_file: str) -> Tuple[int, str]:
+def _get(url: str, token: str | None, ca_file: str) -> tuple[int, str]:
     request = urllib.request.Request(url)
     if token is not None:
         request.add_header("Authorization", f"Bearer {token}")

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 import pytest
 
@@ -66,9 +65,9 @@ print(json.dumps({
 """
 
 
-def skopeo_digests(references: List[str]) -> Dict[str, str]:
+def skopeo_digests(references: list[str]) -> dict[str, str]:
     """sha256 of the manifest bytes skopeo reads for each reference (4 at a time)."""
-    def inspect(ref: str) -> Tuple[str, str]:
+    def inspect(ref: str) -> tuple[str, str]:
         raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{ref}")
         return ref, "sha256:" + hashlib.sha256(raw).hexdigest()
 
@@ -87,7 +86,7 @@ def test_fifty_images_pushed_concurrently_all_verified_by_skopeo(registry_plain,
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO_ROOT / "pants-plugins")}
     proc = subprocess.run(
         [sys.executable, "-c", PUSHER, registry_plain.host, unique_repo, str(layouts_file)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=240, text=True,
+        capture_output=True, env=env, timeout=240, text=True,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout)
@@ -103,7 +102,7 @@ def test_fifty_images_pushed_concurrently_all_verified_by_skopeo(registry_plain,
     assert last["VmHWM"] - first["VmHWM"] < 32 * 1024, report["samples"]
 
 
-def load_sources(count: int) -> Dict[str, str]:
+def load_sources(count: int) -> dict[str, str]:
     files = {}
     for i in range(count):
         files[f"src/go/cmd/load{i:02d}/main.go"] = (
@@ -114,7 +113,7 @@ def load_sources(count: int) -> Dict[str, str]:
     return files
 
 
-def memory_of(pid: int) -> Dict[str, int]:
+def memory_of(pid: int) -> dict[str, int]:
     try:
         with open(f"/proc/{pid}/status") as f:
             fields = dict(line.split(":", 1) for line in f)
@@ -131,7 +130,7 @@ def test_pants_publish_of_many_ko_images_all_verified_by_skopeo(registry_plain, 
         [str(repo.root / "pants"), "--no-pantsd", "--no-dynamic-ui", "publish", "src/go/cmd::"],
         cwd=repo.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    samples: List[Dict[str, int]] = []
+    samples: list[dict[str, int]] = []
     try:
         deadline = time.monotonic() + 400
         while proc.poll() is None and time.monotonic() < deadline:

@@ -14,8 +14,8 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Dict, Iterable, List, Tuple
 
 import pytest
 
@@ -168,7 +168,7 @@ class RecordingTokenServer(TokenServer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.issued: List[str] = []
+        self.issued: list[str] = []
         self._issued_lock = threading.Lock()
 
     def _issue(self, method, grant, user, ok, scopes):
@@ -179,7 +179,7 @@ class RecordingTokenServer(TokenServer):
         return status, body, record
 
 
-def docker_config(directory: Path, entries: Dict[str, Tuple[str, str]]) -> Dict[str, str]:
+def docker_config(directory: Path, entries: dict[str, tuple[str, str]]) -> dict[str, str]:
     directory.mkdir(parents=True, exist_ok=True)
     auths = {host: {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()} for host, (user, password) in entries.items()}
     (directory / "config.json").write_text(json.dumps({"auths": auths}))
@@ -205,7 +205,7 @@ def read_all(path: Path) -> bytes:
     return bytes(out)
 
 
-def scan(roots: Iterable[Path], secrets: Dict[str, bytes]) -> Tuple[int, List[str]]:
+def scan(roots: Iterable[Path], secrets: dict[str, bytes]) -> tuple[int, list[str]]:
     """(files scanned, "<secret name> in <file>" for every hit)."""
     hits, count = [], 0
     for root in roots:
@@ -263,7 +263,7 @@ def test_no_secret_reaches_dist_logs_output_or_caches(registry_tls, tmp_path, un
         token_registry.stop()
         tokens.stop()
 
-    secrets: Dict[str, bytes] = {
+    secrets: dict[str, bytes] = {
         "basic password": BASIC_PASSWORD.encode(),
         "token password": TOKEN_PASSWORD.encode(),
         "wrong password": wrong_password.encode(),

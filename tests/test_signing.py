@@ -16,22 +16,21 @@ import secrets
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from pants_backend_ko.oci.mediatypes import OCI_CONFIG, OCI_MANIFEST
-from pants_backend_ko.oci.manifest import ImageManifest
+from pants_backend_ko.golang.gobuildinfo import parse_go_version_m
 from pants_backend_ko.oci.digest import digest_of
+from pants_backend_ko.oci.manifest import ImageManifest
+from pants_backend_ko.oci.mediatypes import OCI_CONFIG, OCI_MANIFEST
 from pants_backend_ko.oci.reference import parse_reference
 from pants_backend_ko.oci.remote.attach import SPDX_ARTIFACT_TYPE, attach_sbom, cosign_sbom_tag, list_referrers
 from pants_backend_ko.oci.remote.pull import manifest_digest_at
 from pants_backend_ko.oci.remote.push import push_layout
-from pants_backend_ko.golang.gobuildinfo import parse_go_version_m
 from pants_backend_ko.sign.artifacts import ArtifactStore
 from pants_backend_ko.sign.attestations import attestation_tag
-from pants_backend_ko.sign.images import TagImage, append_layer
+from pants_backend_ko.sign.images import append_layer
 from pants_backend_ko.sign.keys import SigningKey, SigningKeyError, load_signing_key, load_verifying_key
 from pants_backend_ko.sign.payloads import (
     DSSE_MEDIA_TYPE,
@@ -116,7 +115,7 @@ class Published:
     peer: RegistryPeer
     repository: str  # registry/path
     digest: str  # the index
-    children: List[str]
+    children: list[str]
     workdir: Path
 
     def ref(self, digest: str = "") -> str:
@@ -513,7 +512,7 @@ def test_key_material_never_reaches_the_registry_or_the_logs(
     )
     scalar = private.private_numbers().private_value.to_bytes(32, "big")
     pem_body = "".join(cosign_keys.private.read_text().splitlines()[1:-1]).encode()
-    key_secrets: Dict[str, bytes] = {
+    key_secrets: dict[str, bytes] = {
         "password": cosign_keys.password.encode(),
         "encrypted key PEM": pem_body[:64],
         "PKCS8 DER": der,

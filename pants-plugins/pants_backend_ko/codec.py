@@ -80,7 +80,8 @@ class Message:
         if not isinstance(value, Mapping):
             raise MessageError(f"expected a JSON object, got {_json_type(value)}", where=where)
         kwargs = {}
-        for field, read in _field_decoders(cls):
+        # mypy 1.1 does not see that a class object (type[M]) is Hashable, as every class is.
+        for field, read in _field_decoders(cls):  # type: ignore[arg-type]
             if field.name in value:
                 kwargs[field.name] = read(value[field.name], f"{where}: {field.name}")
             elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:

@@ -50,8 +50,9 @@ def test_core_validation_errors_stay_value_errors() -> None:
     # Callers of the core catch ValueError for bad input; that keeps working.
     with pytest.raises(ValueError) as reference:
         parse_reference("Bad/Name")
-    with pytest.raises(ValueError) as platform:
+    with pytest.raises(InvalidPlatformError) as platform:
         Platform.parse("linux/sparc")
+    assert isinstance(platform.value, ValueError)
     for excinfo in (reference, platform):
         assert isinstance(excinfo.value, KoError)
     assert platform.value.problem.startswith("unknown architecture 'sparc'; use one of ")

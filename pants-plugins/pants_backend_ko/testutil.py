@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tarfile
 from collections.abc import Iterable, Mapping
 
 from pants.core.goals.package import BuiltPackage
@@ -194,6 +195,13 @@ def run_go(args: Iterable[str], cwd, timeout: float = 300) -> bytes:
     result = subprocess.run(["go", *args], cwd=cwd, env=env, capture_output=True, timeout=timeout, check=False)
     assert result.returncode == 0, f"go {' '.join(args)} failed:\n{result.stderr.decode()}"
     return result.stdout
+
+
+def tar_member(tar: tarfile.TarFile, member: str | tarfile.TarInfo) -> bytes:
+    """The bytes of a regular file in `tar` (fails the test if it is anything else)."""
+    file = tar.extractfile(member)
+    assert file is not None, f"{member} is not a regular file of the archive"
+    return file.read()
 
 
 def ko_error_message(excinfo) -> str:

@@ -4,7 +4,7 @@
 #
 # Why: nothing on Debian/PyPI/npm ships kube-apiserver and the only network we
 # have is the package registries, so the Go module proxy is the only route to a
-# real API server (see docs: real-peers.md section 7).
+# real API server.
 #
 # Output (the only line on stdout): the directory holding both binaries,
 #   ${PANTS_KO_PEERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pants-backend-ko/peers}/kube-<version>

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional, Sequence
 
 BUILD_SCRIPT = Path(__file__).resolve().with_name("build_cosign.sh")
 BUILD_TIMEOUT_S = 1800  # a cold build (downloads + compile) takes ~4 min on 2 cores
@@ -39,11 +39,11 @@ class Cosign:
     def run(
         self,
         *args: str,
-        env: Optional[Dict[str, str]] = None,
-        password: Optional[str] = None,
+        env: dict[str, str] | None = None,
+        password: str | None = None,
         check: bool = True,
-        cwd: Optional[Path] = None,
-    ) -> "subprocess.CompletedProcess[str]":
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.home), **(env or {})}
         if password is not None:
             full_env["COSIGN_PASSWORD"] = password

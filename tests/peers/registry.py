@@ -36,9 +36,9 @@ import tarfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Dict, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 from tests.peers.token_server import TokenServer
@@ -63,8 +63,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run(cmd: Sequence[str], *, timeout: float = COMMAND_TIMEOUT, input: Optional[bytes] = None, check: bool = True, env=None) -> subprocess.CompletedProcess:
-    proc = subprocess.run(list(cmd), input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, env=env)
+def run(cmd: Sequence[str], *, timeout: float = COMMAND_TIMEOUT, input: bytes | None = None, check: bool = True, env=None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(list(cmd), input=input, capture_output=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} failed with {proc.returncode}: {proc.stderr.decode('utf-8', 'replace')[-2000:]}"
@@ -123,7 +123,7 @@ _MARKER_PREFIX = "/v2/zz-log-marker/"
 class RegistryPeer:
     """A ``docker-registry`` process on 127.0.0.1; ``kind`` is ``plain``, ``tls-basic`` or ``token``."""
 
-    def __init__(self, workdir: str, kind: str = "plain", *, token_server: Optional[TokenServer] = None) -> None:
+    def __init__(self, workdir: str, kind: str = "plain", *, token_server: TokenServer | None = None) -> None:
         assert kind in ("plain", "tls-basic", "token"), kind
         self.kind = kind
         self.workdir = workdir
@@ -131,11 +131,11 @@ class RegistryPeer:
         self.storage_dir = os.path.join(workdir, "data")
         self.log_path = os.path.join(workdir, "registry.log")
         self.port = free_port()
-        self.tls: Optional[TlsFiles] = make_tls_files(os.path.join(workdir, "tls")) if kind == "tls-basic" else None
+        self.tls: TlsFiles | None = make_tls_files(os.path.join(workdir, "tls")) if kind == "tls-basic" else None
         self.token_server = token_server
-        self.username: Optional[str] = None
-        self.password: Optional[str] = None
-        self.process: Optional[subprocess.Popen] = None
+        self.username: str | None = None
+        self.password: str | None = None
+        self.process: subprocess.Popen | None = None
         self._log_lock = threading.Lock()
 
     # ---------------------------------------------------------- addresses
@@ -193,7 +193,7 @@ class RegistryPeer:
             f.write("\n".join(lines) + "\n")
         return path
 
-    def start(self) -> "RegistryPeer":
+    def start(self) -> RegistryPeer:
         config = self._config()
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
@@ -235,7 +235,7 @@ class RegistryPeer:
 
     # ------------------------------------------------------------ raw HTTP
 
-    def raw_request(self, method: str, path: str, headers: Optional[Dict[str, str]] = None, body: Optional[bytes] = None) -> Tuple[int, Dict[str, str], bytes]:
+    def raw_request(self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
         """One request with http.client (no client code under test involved)."""
         if self.tls:
             ctx = ssl.create_default_context(cafile=self.tls.ca_cert)
@@ -252,7 +252,7 @@ class RegistryPeer:
 
     # --------------------------------------------------------- request log
 
-    def _read_log_requests(self) -> List[LoggedRequest]:
+    def _read_log_requests(self) -> list[LoggedRequest]:
         out = []
         with open(self.log_path, "rb") as f:
             for raw in f:
@@ -281,7 +281,7 @@ class RegistryPeer:
         with self._log_lock:
             return self._marker()
 
-    def requests_since(self, mark: int) -> List[LoggedRequest]:
+    def requests_since(self, mark: int) -> list[LoggedRequest]:
         """Requests the registry answered after ``mark`` (markers excluded), in log order."""
         with self._log_lock:
             end = self._marker()
@@ -297,10 +297,10 @@ class RegistryPeer:
     # ------------------------------------------------------- client set-up
 
     @property
-    def ca_bundle(self) -> Optional[str]:
+    def ca_bundle(self) -> str | None:
         return self.tls.ca_cert if self.tls else None
 
-    def docker_config_env(self, directory: str, *, form: str = "auth") -> Dict[str, str]:
+    def docker_config_env(self, directory: str, *, form: str = "auth") -> dict[str, str]:
         """An environment whose Docker config holds this peer's credentials (empty config if none)."""
         os.makedirs(directory, exist_ok=True)
         if self.username:
@@ -312,7 +312,7 @@ class RegistryPeer:
 
     # -------------------------------------------------------------- skopeo
 
-    def skopeo_flags(self, direction: str = "") -> List[str]:
+    def skopeo_flags(self, direction: str = "") -> list[str]:
         """TLS and credential flags for skopeo; ``direction`` is '', 'src' or 'dest'."""
         prefix = f"--{direction}-" if direction else "--"
         flags = []
@@ -343,7 +343,7 @@ class Rule:
     path: str
     action: str  # "respond", "add_header", "redirect_blob", "rewrite_location", "relative_location"
     status: int = 0
-    headers: Dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     times: int = 1_000_000
     after: int = 0  # let this many matching requests through untouched first
@@ -357,9 +357,9 @@ class ProxiedRequest:
     path: str
     query: str
     status: int
-    headers: Tuple[Tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...]
 
-    def header(self, name: str) -> Optional[str]:
+    def header(self, name: str) -> str | None:
         for k, v in self.headers:
             if k.lower() == name.lower():
                 return v
@@ -395,9 +395,9 @@ class FaultProxy:
     def __init__(self, upstream: RegistryPeer) -> None:
         assert upstream.kind == "plain", "the proxy fronts the plain-HTTP registry"
         self.upstream = upstream
-        self.rules: List[Rule] = []
-        self.log: List[ProxiedRequest] = []
-        self.storage_log: List[ProxiedRequest] = []
+        self.rules: list[Rule] = []
+        self.log: list[ProxiedRequest] = []
+        self.storage_log: list[ProxiedRequest] = []
         self._lock = threading.Lock()
         self._server = _Recorder(("127.0.0.1", 0), self._handler(storage=False))
         self._storage = _Recorder(("127.0.0.1", 0), self._handler(storage=True))
@@ -428,7 +428,7 @@ class FaultProxy:
             srv.shutdown()
             srv.server_close()
 
-    def _match(self, method: str, path: str) -> Optional[Rule]:
+    def _match(self, method: str, path: str) -> Rule | None:
         with self._lock:
             for rule in self.rules:
                 if rule.method == method and re.search(rule.path, path) and rule.used < rule.times:
@@ -451,7 +451,7 @@ class FaultProxy:
             def _body(self) -> bytes:
                 return read_request_body(self)
 
-            def _reply(self, status: int, headers: Dict[str, str], body: bytes) -> None:
+            def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
                 self.send_response(status)
                 for k, v in headers.items():
                     if k.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
@@ -538,7 +538,7 @@ class SampleImage:
     manifest_digest: str
     manifest_bytes: bytes
     config_digest: str
-    layer_digests: Tuple[str, ...]
+    layer_digests: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -547,12 +547,12 @@ class SampleLayout:
     root_digest: str
     root_media_type: str
     root_bytes: bytes
-    images: Tuple[SampleImage, ...]
+    images: tuple[SampleImage, ...]
     ref_name: str
 
     @property
-    def blob_digests(self) -> Tuple[str, ...]:
-        out: List[str] = []
+    def blob_digests(self) -> tuple[str, ...]:
+        out: list[str] = []
         for image in self.images:
             for d in (image.config_digest, *image.layer_digests):
                 if d not in out:
@@ -560,7 +560,7 @@ class SampleLayout:
         return tuple(out)
 
 
-def make_layer(files: Dict[str, bytes]) -> Tuple[bytes, bytes]:
+def make_layer(files: dict[str, bytes]) -> tuple[bytes, bytes]:
     """A real gzip-compressed tar layer: (compressed bytes, uncompressed tar bytes)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
@@ -583,9 +583,9 @@ def write_test_layout(
     platforms: Sequence[str] = ("linux/amd64", "linux/arm64"),
     single: bool = False,
     docker_types: bool = False,
-    shared_layer: Optional[Tuple[bytes, bytes]] = None,
+    shared_layer: tuple[bytes, bytes] | None = None,
     layer_size: int = 2048,
-    seed: Optional[int] = None,
+    seed: int | None = None,
     ref_name: str = "latest",
     omit_blobs: Sequence[str] = (),
 ) -> SampleLayout:

@@ -1,7 +1,7 @@
 """A real token server for distribution's token auth, run in a thread on 127.0.0.1.
 
 It implements the distribution token spec the way Docker Hub's auth server
-behaves (real-peers.md §2.3):
+behaves (distribution/distribution `docs/spec/auth/token.md`):
 
 * ``GET /token?service=..&scope=..&scope=..`` with optional Basic credentials;
 * ``POST /token`` with ``grant_type=refresh_token`` (identity tokens) or
@@ -25,9 +25,9 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import List, Mapping, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
@@ -45,12 +45,12 @@ class TokenRequest:
     method: str
     grant_type: str  # "" for GET
     user: str  # "" for anonymous
-    scopes: Tuple[str, ...]  # as received, one entry per scope parameter
-    granted: Tuple[Tuple[str, Tuple[str, ...]], ...]  # (repository, actions)
+    scopes: tuple[str, ...]  # as received, one entry per scope parameter
+    granted: tuple[tuple[str, tuple[str, ...]], ...]  # (repository, actions)
     status: int
 
 
-def _parse_scope(scope: str) -> Optional[Tuple[str, str, List[str]]]:
+def _parse_scope(scope: str) -> tuple[str, str, list[str]] | None:
     if scope.count(":") < 2:
         return None
     kind, rest = scope.split(":", 1)
@@ -64,7 +64,7 @@ class TokenServer:
 
     workdir: str
     users: Mapping[str, str] = field(default_factory=dict)  # user -> password
-    readonly_users: Tuple[str, ...] = ()
+    readonly_users: tuple[str, ...] = ()
     refresh_tokens: Mapping[str, str] = field(default_factory=dict)  # refresh token -> user
     issuer: str = "test-issuer"
     service: str = "test-registry"
@@ -91,14 +91,14 @@ class TokenServer:
             f.write(self._cert.public_bytes(serialization.Encoding.PEM))
         self._x5c = base64.b64encode(self._cert.public_bytes(serialization.Encoding.DER)).decode("ascii")
         self._lock = threading.Lock()
-        self._requests: List[TokenRequest] = []
-        self._server: Optional[ThreadingHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._requests: list[TokenRequest] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
         self.port = 0
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self) -> "TokenServer":
+    def start(self) -> TokenServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -177,7 +177,7 @@ class TokenServer:
             self._requests.append(request)
 
     @property
-    def requests(self) -> List[TokenRequest]:
+    def requests(self) -> list[TokenRequest]:
         with self._lock:
             return list(self._requests)
 
@@ -185,13 +185,13 @@ class TokenServer:
         with self._lock:
             return len(self._requests)
 
-    def requests_since(self, mark: int) -> List[TokenRequest]:
+    def requests_since(self, mark: int) -> list[TokenRequest]:
         with self._lock:
             return list(self._requests[mark:])
 
     # --------------------------------------------------------------- policy
 
-    def _basic_user(self, header: Optional[str]) -> Tuple[str, bool]:
+    def _basic_user(self, header: str | None) -> tuple[str, bool]:
         if not header or not header.lower().startswith("basic "):
             return "", True
         try:
@@ -200,7 +200,7 @@ class TokenServer:
             return "", False
         return user, self.users.get(user) == password and bool(user)
 
-    def _issue(self, method: str, grant: str, user: str, ok: bool, scopes: List[str]):
+    def _issue(self, method: str, grant: str, user: str, ok: bool, scopes: list[str]):
         if not ok:
             return 401, {"errors": [{"code": "UNAUTHORIZED", "message": "bad credentials"}]}, TokenRequest(
                 method, grant, user, tuple(scopes), (), 401

@@ -16,7 +16,14 @@ from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
 from pants_backend_ko.goals.package import KoImagePackageFieldSet, KoManifestsPackageFieldSet
-from pants_backend_ko.testutil import go_module_files, hello_main, ko_rule_runner, set_ko_options, with_go_targets
+from pants_backend_ko.testutil import (
+    go_module_files,
+    hello_main,
+    ko_rule_runner,
+    set_ko_options,
+    tar_member,
+    with_go_targets,
+)
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -78,7 +85,8 @@ def test_package_single_platform_image(rule_runner: RuleRunner) -> None:
     layers = [blob(files, out, layer["digest"]) for layer in manifest["layers"]]
     assert len(layers) == 2  # kodata, then the binary: nothing from a scratch base
     with tarfile.open(fileobj=io.BytesIO(layers[0]), mode="r:gz") as kodata:
-        assert kodata.extractfile("/var/run/ko/hello.txt")  # absolute, as ko writes it.read() == b"hello from kodata\n"
+        # absolute, as ko writes it
+        assert tar_member(kodata, "/var/run/ko/hello.txt") == b"hello from kodata\n"
     with tarfile.open(fileobj=io.BytesIO(layers[1]), mode="r:gz") as app:
         # ko's tarBinary: the directory `ko-app`, then the binary at `/ko-app/web`, both 0555.
         assert [(m.name, m.mode) for m in app.getmembers()] == [("ko-app", 0o555), ("/ko-app/web", 0o555)]
@@ -103,9 +111,9 @@ def test_package_single_platform_image(rule_runner: RuleRunner) -> None:
 
     # The docker archive carries the same config and layers, tagged for every tag.
     with tarfile.open(fileobj=io.BytesIO(files[f"{out}.tar"])) as archive:
-        (entry,) = json.load(archive.extractfile("manifest.json"))
+        (entry,) = json.loads(tar_member(archive, "manifest.json"))
         assert entry["RepoTags"] == [f"{REPOSITORY}:v1", f"{REPOSITORY}:latest"]
-        assert archive.extractfile(entry["Config"]).read() == blob(files, out, manifest["config"]["digest"])
+        assert tar_member(archive, entry["Config"]) == blob(files, out, manifest["config"]["digest"])
 
 
 def test_package_without_a_repository(rule_runner: RuleRunner) -> None:
@@ -115,7 +123,7 @@ def test_package_without_a_repository(rule_runner: RuleRunner) -> None:
     assert (metadata["repository"], metadata["references"]) == (None, [])
     # The archive still gets a name: ko.local/<ko's name for the import path>.
     with tarfile.open(fileobj=io.BytesIO(files["pkg.cmd.web/img.tar"])) as archive:
-        (entry,) = json.load(archive.extractfile("manifest.json"))
+        (entry,) = json.loads(tar_member(archive, "manifest.json"))
     local = "ko.local/web-" + hashlib.md5(IMPORT_PATH.encode()).hexdigest()
     assert entry["RepoTags"] == [f"{local}:v1", f"{local}:latest"]
 

@@ -32,6 +32,7 @@ from pants.util.logging import LogLevel
 
 from pants_backend_ko.codec import encode
 from pants_backend_ko.errors import KoError
+from pants_backend_ko.oci.reference import digest_reference
 from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
@@ -132,13 +133,13 @@ async def publish_ko_image(request: PublishKoImageRequest, ko: KoSubsystem, tool
         single = RepositoryQuery(repository, image.name.tags, (image.digest,))
         status = await Get(RegistryState, RegistryStatusRequest((single,), str(field_set.address)))
     if status.is_published(repository, image.digest, image.name.tags):
-        tags = f" with tags: {', '.join(image.name.tags)}" if image.name.tags else ""
+        with_tags = f" with tags: {', '.join(image.name.tags)}" if image.name.tags else ""
         return PublishProcesses(
             [
                 PublishPackages(
-                    names=(image.name.reference(image.digest),),
+                    names=(digest_reference(repository, image.digest),),
                     process=None,
-                    description=f"(already in the registry{tags})",
+                    description=f"(already in the registry{with_tags})",
                     data=PublishOutputData({"publisher": "ko", "images": (image_output(image),)}),
                 )
             ]
@@ -175,7 +176,8 @@ async def publish_ko_image(request: PublishKoImageRequest, ko: KoSubsystem, tool
     return PublishProcesses(
         [
             PublishPackages(
-                names=tuple(i.name.reference(i.digest) for i in pending),
+                # Every pending image has a repository (the batch's checks are by repository).
+                names=tuple(filter(None, (i.name.reference(i.digest) for i in pending))),
                 process=process,
                 description=f"tags: {', '.join(tags)}" if tags else None,
                 data=PublishOutputData({"publisher": "ko", "images": tuple(image_output(i) for i in pending)}),

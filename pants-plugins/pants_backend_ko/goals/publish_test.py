@@ -74,6 +74,7 @@ def test_publish_pushes_the_packaged_layout(rule_runner: RuleRunner) -> None:
     repository = image["repository"]
     assert repository.startswith("127.0.0.1:5000/pub/api-")
     assert published.names == (f"{repository}@{image['digest']}",) == (image["reference"],)
+    assert published.process is not None
     argv = published.process.process.argv
     assert argv == (sys.executable, "-m", "pants_backend_ko.tool", "push-plan", "--plan", "ko-publish/plan.json")
     # The process pushes the very files `pants package` wrote: the layout is in its input.
@@ -101,6 +102,7 @@ def test_the_command_line_targets_are_pushed_by_one_process(rule_runner: RuleRun
     api, web = first.data["images"]
     assert (api["target"], web["target"]) == (IMG, WEB)
     assert first.names == (api["reference"], web["reference"])
+    assert first.process is not None
     files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [first.process.process.input_digest])}
     plan = decode(PushPlan, files["ko-publish/plan.json"], "plan.json")
     assert [(image.layout, image.repository, image.tags) for image in plan.images] == [
@@ -149,6 +151,7 @@ def test_deploy_plan_pushes_then_applies(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, ["--ko-docker-repo=127.0.0.1:5000/pub", "--no-ko-sbom"])
     plan, files, deploy = deploy_plan(rule_runner, "apply")
     (image,) = deploy.rendered.images
+    assert image.name.repository is not None
     assert plan == DeployPlan(
         target="pub/deploy:apply",
         verb="apply",

@@ -36,7 +36,7 @@ PATHS = [
     "/var/run/ko/",
 ]
 
-JOINS = [
+JOINS: list[list[str]] = [
     [],
     [""],
     ["", ""],

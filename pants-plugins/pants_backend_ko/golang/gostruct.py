@@ -315,7 +315,7 @@ def match_field(key: str, names: Mapping[str, Any]) -> str | None:
     return None
 
 
-def decode_struct(cls: type, value: Any, current: Any, where: str) -> Any:
+def decode_struct(cls: type[GoStruct], value: Any, current: Any, where: str) -> Any:
     if not is_object(value):
         raise type_error(where, "an object", value)
     fields = {f.json: f for f in cls._GO_FIELDS}

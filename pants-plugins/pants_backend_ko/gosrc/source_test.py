@@ -105,7 +105,8 @@ def go_list(root: Path, env: dict[str, str], *args: str) -> dict[str, dict]:
         ["go", "list", "-e", "-json", *args, "./..."], cwd=root, env=full_env, capture_output=True, check=False
     )
     assert result.returncode == 0, result.stderr.decode()
-    decoder, text, out, pos = json.JSONDecoder(), result.stdout.decode(), {}, 0
+    decoder, text, pos = json.JSONDecoder(), result.stdout.decode(), 0
+    out: dict = {}
     while True:
         while pos < len(text) and text[pos].isspace():
             pos += 1

@@ -22,6 +22,7 @@ with the document before it, and comments after the last document with the last 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 from pants_backend_ko.k8s.resolve import render_ranges
 from pants_backend_ko.k8s.scan import (
@@ -56,15 +57,21 @@ def _after_line(text: str, offset: int) -> int:
     return len(text)
 
 
-def _location(stream: ParsedStream, node: Node) -> str:
-    return f"{stream.path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+def _location(stream: ParsedStream, node: Node | None) -> str:
+    mark = node.start_mark if node is not None else None
+    if mark is None:  # only roots and sequence items keep their marks (scan.py)
+        return stream.path
+    return f"{stream.path}:{mark.line + 1}:{mark.column + 1}"
+
+
+N = TypeVar("N", bound=Node)
 
 
 def _is_null(node: Node) -> bool:
     return isinstance(node, ScalarNode) and node.tag == NULL_TAG
 
 
-def _first_value(node: MappingNode, key: str, kind: type) -> Node | None:
+def _first_value(node: MappingNode, key: str, kind: type[N]) -> N | None:
     """The value of the first `key:` whose value is a `kind` node (ko's ValuesForMap)."""
     for k, v in node.value:
         if isinstance(k, ScalarNode) and k.value == key and isinstance(v, kind):
@@ -93,7 +100,7 @@ def object_labels(node: MappingNode) -> dict[str, str]:
     metadata = _first_value(node, "metadata", MappingNode)
     if metadata is None:
         return labels
-    label_map = _first_value(metadata, "labels", MappingNode)  # type: ignore[arg-type]
+    label_map = _first_value(metadata, "labels", MappingNode)
     if label_map is None:
         return labels
     for k, v in label_map.value:
@@ -116,6 +123,7 @@ def _block_item_removals(
         dash = stream.block_entry_before(start)
         line_start = _line_start(text, dash)
         starts.append(line_start if not text[line_start:dash].strip(" \t") else dash)
+    assert items.end_mark is not None, "sequences keep both ends (scan.py)"
     seq_end = items.end_mark.index
     line_start = _line_start(text, seq_end)
     ends = starts[1:] + [line_start if not text[line_start:seq_end].strip(" \t") else seq_end]
@@ -164,13 +172,13 @@ def _select_document(stream: ParsedStream, document: ParsedDocument, selector: S
         if _is_null(item):
             keep.append(False)
             continue
-        if object_kind(item) is None:
+        if not isinstance(item, MappingNode) or object_kind(item) is None:
             raise ManifestError(
                 f"{_location(stream, item)}: item {index} of this kind: List is not a Kubernetes"
                 " object (it needs string apiVersion and kind), so the label selector cannot be"
                 " applied to it; fix the item or render without a selector"
             )
-        keep.append(selector.matches(object_labels(item)))  # type: ignore[arg-type]
+        keep.append(selector.matches(object_labels(item)))
     if not any(keep):
         return None
     if all(keep):

@@ -13,7 +13,8 @@ Which scalars are references (ko's rule, copied deliberately):
 - an alias is not a second reference: the anchored node is replaced once, where it is
   defined, and every alias then loads the new value.
 
-What is inserted, by scalar style (see registry-protocol.md §10.2/§10.3): plain -> the bare
+What is inserted, by scalar style (PyYAML's `ScalarNode.style`; chomping as the YAML 1.2 spec,
+8.1.1.2 "Block Chomping Indicator", defines it): plain -> the bare
 reference; quoted -> the same quotes around it; block (`|`, `>`) -> the header with `-`
 chomping and the body replaced by one line holding the reference, so the loaded value is
 exactly the reference (as ko assigns it), with no trailing newline.
@@ -172,7 +173,8 @@ def _block_replacement(original: str, new_value: str) -> str:
     """Rewrite a block scalar (`|…` or `>…`) so that it loads as exactly `new_value`.
 
     `original` runs from the indicator through the body's last line break and may end with
-    the following line's indentation (registry-protocol.md §10.3). Keep the header (its
+    the following line's indentation (where PyYAML's `end_mark` puts it; `resolve_test.py`'s
+    `test_block_scalar_span_covers_header_and_body`). Keep the header (its
     indentation indicator and comment) but force `-` chomping, write the body as one line
     with the first body line's indentation, and keep whatever follows the last line break.
     """

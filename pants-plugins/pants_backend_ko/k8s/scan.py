@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 from yaml.events import (
@@ -103,6 +104,10 @@ class Mark:
 
 class Node:
     __slots__ = ("tag", "value", "start_mark", "end_mark")
+    tag: str
+    value: Any
+    start_mark: Mark | None  # None where no message or cut needs it (see above)
+    end_mark: Mark | None
 
 
 class ScalarNode(Node):
@@ -235,7 +240,7 @@ def _block_entry_starts(text: str) -> list[int]:
     shift = 1 if LIBYAML and text.startswith("\ufeff") else 0
     loader = _EventSource(text)
     try:
-        starts = []
+        starts: list[int] = []
         while True:
             token = loader.get_token()
             if token is None:
@@ -413,7 +418,7 @@ def _scan(loader, text: str, path: str, shift: int, structure: bool, watch: froz
                     anchors[anchor] = key
                 continue
             build, parent, _ = place(anchor is not None)
-            node = None
+            node: Node | None = None
             if build:
                 start_index, end_index = event.start_mark.index + shift, event.end_mark.index + shift
                 if parent is not None and parent.is_map and anchor is None:
@@ -450,9 +455,9 @@ def _scan(loader, text: str, path: str, shift: int, structure: bool, watch: froz
             is_map = cls is MappingStartEvent
             # Roots, items and sequences appear in messages or cuts; a mapping's mappings do not.
             placed = not is_map or parent is None or not parent.is_map or anchor is not None
-            start = _mark(event.start_mark, shift) if placed else None
+            mark = _mark(event.start_mark, shift) if placed else None
             tag = event.tag if event.tag not in (None, "!") else (MAP_TAG if is_map else SEQ_TAG)
-            node = MappingNode(tag, start, event.flow_style) if is_map else SequenceNode(tag, start, event.flow_style)
+            node = MappingNode(tag, mark, event.flow_style) if is_map else SequenceNode(tag, mark, event.flow_style)
             if anchor is not None:
                 anchors[anchor] = node
             items = bool(stack) or anchor is not None  # a document that is a sequence is no object

@@ -34,7 +34,7 @@ def test_a_document_keeps_only_what_a_selector_reads():
     assert isinstance(root, MappingNode)
     assert [key.value for key, _ in root.value] == ["apiVersion", "kind", "metadata"]
     assert object_kind(root) == "ConfigMap" and object_labels(root) == {"app": "web", "tier": "1"}
-    assert (root.start_mark.line, root.start_mark.column) == (0, 0)
+    assert root.start_mark is not None and (root.start_mark.line, root.start_mark.column) == (0, 0)
 
 
 def test_anchors_defined_anywhere_can_be_aliased_where_a_selector_reads():
@@ -51,9 +51,17 @@ def test_anchors_defined_anywhere_can_be_aliased_where_a_selector_reads():
         "- &item {apiVersion: v1, kind: Pod}\n- *item\n"
     )
     stream = parse_stream(text, "m.yaml", structure=True)
-    items = next(v for k, v in stream.documents[0].root.value if k.value == "items")
+    root = stream.documents[0].root
+    assert isinstance(root, MappingNode)
+    items = next(v for k, v in root.value if k.value == "items")
     assert isinstance(items, SequenceNode) and len(items.value) == 4
-    assert [object_labels(item) for item in items.value] == [{"app": "web"}, {"app": "api"}, {}, {}]
+    assert all(isinstance(item, MappingNode) for item in items.value)
+    assert [object_labels(item) for item in items.value if isinstance(item, MappingNode)] == [
+        {"app": "web"},
+        {"app": "api"},
+        {},
+        {},
+    ]
     spans = stream.item_spans(items)
     assert [text[a:b] for a, b in spans][-1] == "*item"  # an alias's span is the alias as written
     assert select_documents(text, "m.yaml", "app=api").count("kind: Pod") == 1
@@ -62,12 +70,13 @@ def test_anchors_defined_anywhere_can_be_aliased_where_a_selector_reads():
 def test_an_alias_can_be_a_key():
     text = "x: &k kind\napiVersion: v1\n*k : Pod\nmetadata: {labels: {a: b}}\n"
     (document,) = parse_stream(text, "m.yaml", structure=True).documents
-    assert object_kind(document.root) == "Pod"
+    assert isinstance(document.root, MappingNode) and object_kind(document.root) == "Pod"
 
 
 def test_collections_as_keys_are_walked_through():
     text = "? [kind]\n: List\napiVersion: v1\nkind: Pod\n? {a: 1}\n: {labels: {x: y}}\n"
     (document,) = parse_stream(text, "m.yaml", structure=True).documents
+    assert isinstance(document.root, MappingNode)
     assert object_kind(document.root) == "Pod" and object_labels(document.root) == {}
 
 
@@ -133,4 +142,5 @@ def test_memory_follows_what_is_kept_not_the_file():
     # about as dense as Kubernetes YAML gets. PyYAML's composer kept ~100 bytes per byte.
     assert plain_peak < 4 * len(text), plain_peak
     assert structure_peak < 10 * len(text), structure_peak
-    assert isinstance(with_structure.documents[0].root.value[0][0], ScalarNode)
+    root = with_structure.documents[0].root
+    assert root is not None and isinstance(root.value[0][0], ScalarNode)

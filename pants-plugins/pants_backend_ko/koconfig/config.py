@@ -31,7 +31,7 @@ import posixpath
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NoReturn, TypeVar
 
 import yaml
 
@@ -383,7 +383,7 @@ class _Reader:
     def __init__(self, path: str) -> None:
         self.path = path
 
-    def fail(self, node: yaml.Node, problem: str, fix: str) -> None:
+    def fail(self, node: yaml.Node, problem: str, fix: str) -> NoReturn:
         raise KoError(f"{self.path}:{node.start_mark.line + 1}: {problem}; {fix}")
 
     def mapping_items(
@@ -550,10 +550,10 @@ class _Reader:
         # file system here, a `.go` suffix is the test (a package folder named `x.go` is absurd).
         main_dir = (posixpath.dirname(main) or ".") if main.endswith(".go") else main
         package_dir = posixpath.normpath(posixpath.join(dir_, main_dir.lstrip("/")))
-        for label, value in (("dir", dir_), ("main", package_dir)):
-            if value == ".." or value.startswith("../"):
+        for label, folder in (("dir", dir_), ("main", package_dir)):
+            if folder == ".." or folder.startswith("../"):
                 raise KoError(
-                    f"{self.path}:{line}: {where}.{label} leads outside the repository ({value!r}); "
+                    f"{self.path}:{line}: {where}.{label} leads outside the repository ({folder!r}); "
                     f"dir and main are relative to the repository root, so use a path inside it"
                 )
         return BuildConfig(

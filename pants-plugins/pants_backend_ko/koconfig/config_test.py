@@ -431,17 +431,22 @@ def test_no_matching_entry_gets_the_defaults_only() -> None:
     assert empty == BuildSettings(None, None, None, None, None, None, (), None)
 
 
+def _matching_id(config: KoConfig, package_dir: str) -> str | None:
+    build = matching_build(config, package_dir)
+    return build.id if build is not None else None
+
+
 def test_later_entry_for_the_same_package_wins() -> None:
     config = load("builds:\n- id: first\n  main: ./cmd/a\n- id: second\n  dir: cmd\n  main: a/main.go\n")
-    assert matching_build(config, "cmd/a").id == "second"
+    assert _matching_id(config, "cmd/a") == "second"
 
 
 def test_root_package_and_absolute_dir() -> None:
     config = load("builds:\n- id: root\n- id: abs\n  dir: /tools\n  main: .\n")
-    assert matching_build(config, "").id == "root"
-    assert matching_build(config, ".").id == "root"
+    assert _matching_id(config, "") == "root"
+    assert _matching_id(config, ".") == "root"
     # Go's filepath.Join(wd, "/tools") stays inside the working directory
-    assert matching_build(config, "tools").id == "abs"
+    assert _matching_id(config, "tools") == "abs"
 
 
 def test_env_overrides_reach_build_settings() -> None:

@@ -135,9 +135,9 @@ def test_config_field_access_and_messages() -> None:
     assert config.config.cmd == ("/bin/sh", "-c", "echo <hi> && exit")
     assert config.config.labels == {"z": "last", "a": "first & <b>", "m": ""}
     assert config.config.exposed_ports == ("443/tcp", "8080/tcp")
-    assert config.config.healthcheck.interval == 30_000_000_000
+    assert config.config.healthcheck is not None and config.config.healthcheck.interval == 30_000_000_000
     assert config.created == "2023-06-07T08:09:10.123456789Z"
-    assert config.history[2].created == ZERO_TIME
+    assert config.history is not None and config.history[2].created == ZERO_TIME
     assert config.platform == Platform("linux", "arm64", "v8")
     with pytest.raises(ValueError, match=r"image config\.config\.Env: expected an array of strings, got a string"):
         ConfigFile.parse(b'{"config": {"Env": "PATH=/bin"}}')

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import gzip
 import json
+from typing import Any
 
 import pytest
 from tests.peers.go_reference import b64, ggcr, unb64
 
 from pants_backend_ko.golang import gojson
+from pants_backend_ko.golang.frozendict import FrozenDict
 from pants_backend_ko.oci.base import BaseImage
 from pants_backend_ko.oci.configfile import ConfigFile
 from pants_backend_ko.oci.digest import digest_of
@@ -230,7 +232,9 @@ def test_indexes_match_ko_on_ggcr(built_cases) -> None:
     cases, built = built_cases
     amd, arm = built[0], built[1]
     base_descs = [
-        Descriptor(media_type=OCI_MANIFEST, size=1, digest=D1, urls=("https://mirror/x",), annotations={"k": "v"}),
+        Descriptor(
+            media_type=OCI_MANIFEST, size=1, digest=D1, urls=("https://mirror/x",), annotations=FrozenDict({"k": "v"})
+        ),
         None,
     ]
     ours = [
@@ -345,11 +349,11 @@ def test_app_filename_follows_ko() -> None:
 
 
 def test_build_errors_are_clear() -> None:
-    kwargs = dict(platform=AMD64, import_path="example.com/x", binaries=[("x", b"1")])
+    kwargs: dict[str, Any] = dict(platform=AMD64, import_path="example.com/x", binaries=[("x", b"1")])
     with pytest.raises(ValueError, match="is linux/amd64, not linux/arm64; pick a base for that platform"):
-        build_image(BaseImage.scratch(AMD64), **{**kwargs, "platform": ARM64})
+        build_image(BaseImage.scratch(AMD64), **dict(kwargs, platform=ARM64))
     with pytest.raises(ValueError, match="at least one binary"):
-        build_image(BaseImage.scratch(AMD64), **{**kwargs, "binaries": []})
+        build_image(BaseImage.scratch(AMD64), **dict(kwargs, binaries=[]))
     with pytest.raises(ValueError, match="SOURCE_DATE_EPOCH must be a non-negative"):
         build_image(BaseImage.scratch(AMD64), **kwargs, source_date_epoch=-5)
     with pytest.raises(ValueError, match="env: variable name 'A=B'"):
@@ -360,7 +364,7 @@ def test_build_errors_are_clear() -> None:
         build_image(BaseImage.scratch(AMD64), **kwargs, args="--x")
     with pytest.raises(ValueError, match="Windows images"):
         build_image(
-            BaseImage.scratch(Platform("windows", "amd64")), **{**kwargs, "platform": Platform("windows", "amd64")}
+            BaseImage.scratch(Platform("windows", "amd64")), **dict(kwargs, platform=Platform("windows", "amd64"))
         )
     inconsistent = BaseImage.from_manifest(DOCKER_BASE_MANIFEST, DOCKER_BASE_CONFIG)
     object.__setattr__(inconsistent, "layers", inconsistent.layers * 2)
@@ -378,6 +382,7 @@ def test_index_descriptor_and_children() -> None:
     b = build_image(BaseImage.scratch(ARM64), platform=ARM64, import_path="e.com/x", binaries=[("x", b"b")])
     index = build_index([(a, AMD64), (b, ARM64)], annotations={"k": "v"})
     parsed = ImageIndex.parse(index.manifest)
+    assert parsed.manifests is not None
     assert [m.digest for m in parsed.manifests] == [a.digest, b.digest]
     assert [m.platform for m in parsed.manifests] == [AMD64, ARM64]
     assert [m.artifact_type for m in parsed.manifests] == [OCI_CONFIG, OCI_CONFIG]

@@ -71,7 +71,7 @@ def test_long_and_non_ascii_names_match_go(name: str) -> None:
     if "/" not in name:
         assert app_layer_tar(b"data", name) == go_tar(_ko_app_entries([(name, b"data")]))
     files = {name: b"kodata"}
-    walk = []
+    walk: list[tuple[str, bytes | None]] = []
     parts = name.split("/")
     for i in range(1, len(parts)):
         walk.append(("/".join(parts[:i]), None))
@@ -171,7 +171,8 @@ def test_python_tarfile_reads_our_layers() -> None:
     layer = kodata_layer_tar({"x/y.txt": b"hello", "ü.txt": b"u"}, epoch=5)
     with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
         members = {m.name: m for m in tar.getmembers()}
-        assert tar.extractfile(members["/var/run/ko/x/y.txt"]).read() == b"hello"
+        file = tar.extractfile(members["/var/run/ko/x/y.txt"])
+        assert file is not None and file.read() == b"hello"
         assert members["/var/run/ko/ü.txt"].mode == 0o555
         assert members["/var/run/ko/x"].isdir() and members["/var/run/ko/x"].mtime == 5
 

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import tarfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -618,7 +619,7 @@ class OciLayout:
         return PushOrder(tuple(blobs.values()), tuple(manifests.values()), tuple(missing.values()))
 
 
-def read_layout(root: Path | str) -> OciLayout:
+def read_layout(root: str | os.PathLike[str]) -> OciLayout:
     """Open an OCI image layout directory, checking `oci-layout` and `index.json` now (LayoutError)."""
     layout = OciLayout(Path(root))
     where = layout.where

@@ -24,6 +24,7 @@ from pants_backend_ko.oci.layout import (
     read_layout,
     tar_stream,
 )
+from pants_backend_ko.oci.manifest import Descriptor
 from pants_backend_ko.oci.mediatypes import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST
 from pants_backend_ko.oci.platform import Platform
 
@@ -132,12 +133,13 @@ def test_read_layout_and_push_order(images, tmp_path: Path) -> None:
     layout = read_layout(root)
     top = layout.top("latest")
     assert top.digest == index.digest and top == layout.top()
-    assert layout.image_index(top.digest).manifests[1].digest == arm.digest
+    manifests = layout.image_index(top.digest).manifests
+    assert manifests is not None and manifests[1].digest == arm.digest
     assert layout.image_manifest(amd.digest).config.digest == amd.config_descriptor.digest
     assert layout.blob_path(amd.digest) == root / blob_path(amd.digest)
     order = layout.push_order(top)
     assert [d.digest for d in order.manifests] == [amd.digest, arm.digest, index.digest]
-    expected_blobs = []
+    expected_blobs: list[Descriptor] = []
     for image in (amd, arm):
         for desc in (image.config_descriptor, *image.layers):
             if desc.digest not in [d.digest for d in expected_blobs]:
@@ -189,7 +191,12 @@ def test_docker_archive_shape(images) -> None:
         names = [m.name for m in members]
         assert names == sorted(names) and names[:2] == ["blobs", "blobs/sha256"]
         assert all(m.mtime == 0 and m.uid == 0 and m.gid == 0 for m in members)
-        read = lambda name: tar.extractfile(name).read()  # noqa: E731
+
+        def read(name: str) -> bytes:
+            file = tar.extractfile(name)
+            assert file is not None, name
+            return file.read()
+
         manifest = json.loads(read("manifest.json"))
         assert manifest == [
             {
@@ -214,7 +221,8 @@ def test_docker_archive_shape(images) -> None:
     untagged = docker_archive(amd, {}, [])
     with tarfile.open(fileobj=io.BytesIO(untagged)) as tar:
         assert "repositories" not in tar.getnames()
-        assert json.loads(tar.extractfile("manifest.json").read())[0]["RepoTags"] is None
+        file = tar.extractfile("manifest.json")
+        assert file is not None and json.loads(file.read())[0]["RepoTags"] is None
 
 
 def test_docker_archive_errors(images) -> None:
@@ -223,7 +231,7 @@ def test_docker_archive_errors(images) -> None:
         with pytest.raises(ValueError, match="must look like 'name:tag'"):
             docker_archive(amd, {}, [bad])
     with pytest.raises(ValueError, match="the string"):
-        docker_archive(amd, {}, "ko.local/app:latest")  # type: ignore[arg-type]
+        docker_archive(amd, {}, "ko.local/app:latest")
 
 
 def test_docker_archive_of_layout_equals_the_in_memory_archive(images) -> None:
@@ -231,7 +239,8 @@ def test_docker_archive_of_layout_equals_the_in_memory_archive(images) -> None:
     # in-memory image, for an image, an image on a base with layers, and an index.
     amd, arm, index = images
     tags = ["ko.local/app:latest", "registry.local:5000/team/app:v1"]
-    for repo_tags in (tags, []):
+    no_tags: list[str] = []
+    for repo_tags in (tags, no_tags):
         assert docker_archive_of_layout(layout_files(amd, [amd], {}, "v1"), repo_tags) == docker_archive(
             amd, {}, repo_tags
         )
@@ -251,7 +260,7 @@ def test_tar_stream_from_files_on_disk_equals_tarfile_output(images, tmp_path: P
     # which are tarfile's own USTAR bytes (end blocks and record padding included).
     amd, _, _ = images
     files = layout_files(amd, [amd], {}, "v1")
-    on_disk = {}
+    on_disk: dict[str, bytes | Path] = {}
     for path, data in files.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_bytes(data)
@@ -262,6 +271,6 @@ def test_tar_stream_from_files_on_disk_equals_tarfile_output(images, tmp_path: P
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for member in tarfile.open(fileobj=io.BytesIO(streamed)).getmembers():
-            data = files.get(member.name)
-            tar.addfile(member, io.BytesIO(data) if data is not None else None)
+            content = files.get(member.name)
+            tar.addfile(member, io.BytesIO(content) if content is not None else None)
     assert buffer.getvalue() == streamed

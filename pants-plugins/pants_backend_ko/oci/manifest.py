@@ -164,7 +164,7 @@ _SCHEMA2_TAIL = (
 )
 
 
-def _parse_schema2(cls: type, data: bytes, what: str, media_types: tuple[str, ...], kind: str) -> Any:
+def _parse_schema2(cls: type[GoStruct], data: bytes, what: str, media_types: tuple[str, ...], kind: str) -> Any:
     """Decode a schema-2 manifest or index as ggcr does, then check `schemaVersion` and `mediaType`.
 
     Shared by `ImageManifest` and `ImageIndex`, which differ only in the media types they allow.

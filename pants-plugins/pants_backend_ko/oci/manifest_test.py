@@ -70,7 +70,7 @@ def test_descriptor_shape_and_validation() -> None:
         media_type=OCI_MANIFEST,
         size=3,
         digest=D1,
-        annotations={"b": "2", "a": "1"},
+        annotations={"b": "2", "a": "1"},  # type: ignore[arg-type]  # a plain dict on purpose: frozen on the way in
         platform=Platform.parse("linux/arm64/v8"),
         artifact_type=OCI_CONFIG,
     )

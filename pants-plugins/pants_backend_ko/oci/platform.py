@@ -35,7 +35,7 @@ _KNOWN_OS = frozenset(pair.split("/")[0] for pair in GO_DIST_LIST)
 _KNOWN_ARCH = frozenset(pair.split("/")[1] for pair in GO_DIST_LIST)
 
 # Variants that mean something to the Go toolchain or to registries, per architecture.
-_VARIANT_RULES = {
+_VARIANT_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     # GOARM; ko passes N >= 5 through (clamped to 7) and ignores lower values.
     "arm": (re.compile(r"v[1-9][0-9]*"), "v5, v6, v7 or v8"),
     # GOAMD64 levels.
@@ -92,8 +92,8 @@ class Platform:
         if f"{os_name}/{arch}" not in GO_DIST_LIST:
             raise InvalidPlatformError(text, f"Go cannot build {os_name}/{arch} (see `go tool dist list`)")
         if variant is not None:
-            pattern, allowed = _VARIANT_RULES.get(arch, (_GENERIC_VARIANT, "letters, digits, '.', '_' or '-'"))
-            if not pattern.fullmatch(variant):
+            variant_pattern, allowed = _VARIANT_RULES.get(arch, (_GENERIC_VARIANT, "letters, digits, '.', '_' or '-'"))
+            if not variant_pattern.fullmatch(variant):
                 raise InvalidPlatformError(text, f"variant {variant!r} for {arch} must be {allowed}")
             if arch == "arm" and int(variant[1:]) < 5:
                 raise InvalidPlatformError(text, "Go supports GOARM 5, 6 and 7 only; use v5, v6, v7 or v8")

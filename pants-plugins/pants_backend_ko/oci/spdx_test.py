@@ -6,6 +6,7 @@ import base64
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,7 +89,7 @@ def test_h1_to_sha256() -> None:
 
 
 def _image_sbom(info: GoBuildInfo, **overrides) -> bytes:
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         image_digest=IMAGE_DIGEST,
         image_media_type=OCI_MANIFEST,
         binary_path_in_image="/ko-app/sbomapp",

@@ -61,7 +61,9 @@ def _names_subject(statement: bytes, digest: str, predicate_type: str) -> bool:
         return False
     if not isinstance(doc, dict) or doc.get("predicateType") != predicate_type:
         return False
-    subjects = doc.get("subject") if isinstance(doc.get("subject"), list) else []
+    subjects = doc.get("subject")
+    if not isinstance(subjects, list):
+        subjects = []
     return any(
         isinstance(s, dict) and isinstance(s.get("digest"), dict) and s["digest"].get("sha256") == digest_hex(digest)
         for s in subjects

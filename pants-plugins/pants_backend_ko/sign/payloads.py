@@ -112,7 +112,9 @@ def parse_dsse_envelope(data: bytes) -> DsseEnvelope | None:
     payload = _b64(doc.get("payload"))
     if payload is None:
         return None
-    sigs = doc.get("signatures") if isinstance(doc.get("signatures"), list) else []
+    sigs = doc.get("signatures")
+    if not isinstance(sigs, list):
+        sigs = []
     decoded = (_b64(s.get("sig")) if isinstance(s, dict) else None for s in sigs)
     return DsseEnvelope(doc["payloadType"], payload, tuple(s for s in decoded if s))
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,7 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 def _inputs(**changes) -> ProvenanceInputs:
     info = parse_go_version_m(GO_VERSION_M)
-    fields = dict(
+    fields: dict[str, Any] = dict(
         target="src/go/cmd/server:server",
         go_version="go1.26.8",
         binaries=(BinaryInput.from_build_info(info, "linux/arm64", flags=("-trimpath",), ldflags=("-s", "-w")),),

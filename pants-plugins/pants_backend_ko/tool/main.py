@@ -44,7 +44,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from pants_backend_ko.codec import Message, decode, encode
 from pants_backend_ko.errors import KoError, one_line
@@ -80,7 +80,7 @@ class UsageError(KoError):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         # One line like every other error, not argparse's usage block and exit status 2.
         raise UsageError(f"{self.prog}: {message}", fix=f"see `{PROG} --help`")
 

@@ -49,6 +49,12 @@ def attach(
         attach_sbom(client, repository, attachment.subject, media_type, (base / attachment.path).read_bytes())
 
 
+def _registry_and_repository(source: str) -> tuple[str, str]:
+    """`registry/repository` (a blob source of the plan) as push_layout takes it."""
+    registry, _, repository = source.partition("/")
+    return registry, repository
+
+
 def _push_to_registry(image: ImagePush, plan: PushPlan, base: Path, pool: ClientPool) -> PushOutcome:
     client = pool.get(parse_repository(image.repository).registry)
     result = push_layout(
@@ -56,7 +62,7 @@ def _push_to_registry(image: ImagePush, plan: PushPlan, base: Path, pool: Client
         image.repository,
         image.tags,
         client=client,
-        blob_sources={digest: tuple(source.split("/", 1)) for digest, source in image.blob_sources},
+        blob_sources={digest: _registry_and_repository(source) for digest, source in image.blob_sources},
         jobs=plan.jobs,
     )
     attach(client, image.repository, base / image.layout, image.attachments, base)

@@ -80,6 +80,7 @@ def test_every_shipped_module_imports_from_the_shipped_tree_alone(shipped: Path)
 
 def test_every_verb_answers_help_from_the_shipped_tree(shipped: Path) -> None:
     (verbs,) = (a.choices for a in _parser()._subparsers._group_actions)  # type: ignore[union-attr]
+    assert verbs is not None
     assert set(verbs) == {"push-plan", "deploy", "status", "base", "inspect", "push"}
     for args in ([], *([verb] for verb in verbs)):
         result = _run(shipped, "-m", TOOL_MODULE, *args, "--help")

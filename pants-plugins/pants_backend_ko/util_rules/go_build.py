@@ -336,7 +336,8 @@ class GoListing:
 def _json_stream(stdout: bytes) -> list[dict]:
     decoder = json.JSONDecoder()
     text = stdout.decode("utf-8")
-    objects, pos = [], 0
+    objects: list[dict] = []
+    pos = 0
     while True:
         while pos < len(text) and text[pos].isspace():
             pos += 1

@@ -73,7 +73,7 @@ class GoModule:
     def module_files(self) -> tuple[str, ...]:
         """Files every build of this module reads besides packages: each context module's go.mod
         and go.sum, vendor/modules.txt, go.work and go.work.sum (those that exist are used)."""
-        files = []
+        files: list[str] = []
         for folder in self.context_dirs:
             files.extend(_join(folder, name) for name in ("go.mod", "go.sum"))
         if self.vendored:

@@ -529,7 +529,8 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
     # Beside the layout folder, as package writes it: an explicit `output_path` is returned as
     # given by value_or_default (no ending added), which would put the SBOMs on the folder.
     output_path = field_set.output_path.value_or_default(file_ending=None)
-    sbom_digest, sbom_files = EMPTY_DIGEST, ()
+    sbom_digest = EMPTY_DIGEST
+    sbom_files: tuple[tuple[str, str], ...] = ()
     if ko.sbom:
         files_by_path = image_sboms(
             output_path,

@@ -166,7 +166,7 @@ def test_image_on_scratch_has_kos_config(rule_runner: RuleRunner) -> None:
     )
     image = rule_runner.request(BuiltKoImage, [KoImageRequest(field_set)])
     assert image.media_type == "application/vnd.oci.image.manifest.v1+json"
-    assert image.name.repository.startswith("registry.example/team/web-")
+    assert image.name.repository is not None and image.name.repository.startswith("registry.example/team/web-")
     assert image.loadable
     files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [image.layout])}
     index = json.loads(files["index.json"])

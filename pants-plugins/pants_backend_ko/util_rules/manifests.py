@@ -203,7 +203,9 @@ def image_reference(image: BuiltKoImage) -> str:
     """ko's returned reference: `repo@sha256:…`, or `repo:tag@sha256:…` for one non-latest tag."""
     tags = image.name.tags
     shown = tags[0] if len(tags) == 1 and tags[0] != "latest" else None
-    return digest_reference(image.name.repository, image.digest, shown)
+    repository = image.name.repository
+    assert repository is not None, "resolve_images refuses an image without a repository first"
+    return digest_reference(repository, image.digest, shown)
 
 
 @rule(desc="Render ko_manifests", level=LogLevel.DEBUG)

@@ -8,7 +8,7 @@ import hashlib
 import pytest
 from pants.engine.addresses import Address
 from pants.engine.internals.scheduler import ExecutionError
-from pants.engine.target import DependenciesRequest, InferredDependencies, Targets
+from pants.engine.target import Dependencies, DependenciesRequest, InferredDependencies, Targets
 from pants.testutil.rule_runner import RuleRunner
 
 from pants_backend_ko.target_types import KoManifestsFieldSet
@@ -171,9 +171,7 @@ def test_dependencies_are_inferred_from_ko_references(rule_runner: RuleRunner) -
     )
     # The api is referenced twice, once as a mapping key: inferred once.
     assert sorted(inferred.include) == sorted([WEB_ADDRESS, API_ADDRESS])
-    dependencies = rule_runner.request(
-        Targets, [DependenciesRequest(target[KoManifestsFieldSet.fields["dependencies"]])]
-    )
+    dependencies = rule_runner.request(Targets, [DependenciesRequest(target[Dependencies])])
     assert {t.address for t in dependencies} == {WEB_ADDRESS, API_ADDRESS}
 
 

@@ -158,7 +158,7 @@ def _receive(tar: tarfile.TarFile, incoming: Path, where: str) -> tuple[dict[str
 
 
 def _resolve(name: str, members: dict[str, _Member], links: dict[str, str], where: str) -> _Member:
-    seen = []
+    seen: list[str] = []
     current = posixpath.normpath(name.lstrip("/"))
     while current in links and len(seen) < 16:
         seen.append(current)

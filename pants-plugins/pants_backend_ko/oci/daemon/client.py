@@ -109,7 +109,9 @@ class ImageInspect:
 
     @classmethod
     def from_json(cls, value: dict) -> ImageInspect:
-        rootfs = value.get("RootFS") if isinstance(value.get("RootFS"), dict) else {}
+        rootfs = value.get("RootFS")
+        if not isinstance(rootfs, dict):
+            rootfs = {}
         return cls(
             id=str(value.get("Id", "")),
             repo_tags=tuple(str(t) for t in value.get("RepoTags") or ()),
@@ -395,7 +397,7 @@ class DaemonClient:
         with self._call("GET", f"/images/{quote(ref, safe='/:@')}/get", timeout=self.stream_timeout, what=what) as r:
             if r.status != 200:
                 raise self._error(r, what)
-            yield r  # type: ignore[misc]
+            yield r
 
 
 def _chunks(response: http.client.HTTPResponse) -> Iterator[bytes]:

@@ -83,7 +83,9 @@ def _image_config(config: Any) -> ContainerConfig:
 def ggcr_config_file(inspect: Mapping[str, Any], history: Sequence[Mapping[str, Any]], where: str) -> ConfigFile:
     """The config go-containerregistry's daemon image gives ko (`computeConfigFile`)."""
     author = str(inspect.get("Author") or "")
-    rootfs = inspect.get("RootFS") if isinstance(inspect.get("RootFS"), Mapping) else {}
+    rootfs = inspect.get("RootFS")
+    if not isinstance(rootfs, Mapping):
+        rootfs = {}
     try:
         created = gotime.reformat_json_time(inspect.get("Created"), "Created")
         entries = tuple(

@@ -7,13 +7,14 @@ the real ko that an image built on such a base gets ko's config, byte for byte (
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from pants_backend_ko.oci.daemon.client import DaemonError
 from pants_backend_ko.oci.daemon.image import ggcr_config_file
 
-INSPECT = {
+INSPECT: dict[str, Any] = {
     "Id": "sha256:" + "1" * 64,
     "RepoTags": ["ko.local/base:v1"],
     "Created": "2024-05-06T07:08:09.123456780Z",

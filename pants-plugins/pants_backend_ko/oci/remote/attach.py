@@ -6,7 +6,8 @@
    repository. It is exactly what ko pushes through cosign's ``static.NewFile``: an OCI
    manifest, config media type ``application/vnd.oci.image.config.v1+json``, the config of
    go-containerregistry's empty image after appending one layer, no annotations.
-2. **OCI 1.1 referrer** (registry-protocol.md §2.8): an image manifest with
+2. **OCI 1.1 referrer** (opencontainers/distribution-spec `spec.md`, "Listing Referrers" and
+   "Referrers Tag Schema"; image-spec `manifest.md`, `subject`): an image manifest with
    ``artifactType: application/spdx+json``, the empty config
    (``application/vnd.oci.empty.v1+json``, content ``{}``), the SBOM as its layer and a
    ``subject`` naming the image. OCI 1.1 dropped the separate artifact manifest type, so

@@ -1,6 +1,8 @@
 """Registry authentication: challenges, scopes and Bearer tokens.
 
-Implements the distribution token flow (registry-protocol.md §6):
+Implements the distribution token flow (distribution/distribution `docs/spec/auth/token.md`, with
+refresh tokens as in `docs/spec/auth/oauth.md`; go-containerregistry's
+`pkg/v1/remote/transport/bearer.go` is the client ko uses):
 
 * ``WWW-Authenticate`` is parsed into a :class:`Challenge` (Basic or Bearer).
 * Scopes are ``type:name:actions``; each goes out as its own ``scope=`` query

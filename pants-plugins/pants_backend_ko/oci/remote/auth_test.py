@@ -25,12 +25,13 @@ def test_parse_bearer_challenge_with_space_separated_scopes():
 
 def test_parse_basic_and_unknown_challenges():
     assert parse_www_authenticate('Basic realm="basic-realm"') == Challenge("basic", "basic-realm")
-    assert parse_www_authenticate('BEARER realm="r"').scheme == "bearer"
+    bearer = parse_www_authenticate('BEARER realm="r"')
+    assert bearer is not None and bearer.scheme == "bearer"
     assert parse_www_authenticate("Negotiate abc") is None
     assert parse_www_authenticate("") is None
     assert parse_www_authenticate(None) is None
     err = parse_www_authenticate('Bearer realm="r",service="s",error="insufficient_scope"')
-    assert err.error == "insufficient_scope"
+    assert err is not None and err.error == "insufficient_scope"
 
 
 def test_merge_scopes_unions_actions_and_sorts():

@@ -1,15 +1,16 @@
 """A keychain that finds registry credentials the way Docker tools do.
 
-Sources, in order (registry-protocol.md §5.1; the first file that has an
-answer for the registry wins, as in rules_oci):
+Sources, in order (go-containerregistry's `pkg/authn/keychain.go` reads the Docker file, then
+the podman ones; the first file that has an answer for the registry wins, as in rules_oci's
+`oci/private/authn.bzl`):
 
 1. ``$DOCKER_CONFIG/config.json`` if ``DOCKER_CONFIG`` is set, else ``$HOME/.docker/config.json``
 2. ``$REGISTRY_AUTH_FILE`` (podman/skopeo)
 3. ``$XDG_RUNTIME_DIR/containers/auth.json`` (podman/skopeo default)
 
-Within one file (§5.4): ``credHelpers[host]``, then ``auths[host]`` (an empty
-``{}`` entry means "ask ``credsStore``"), then ``credsStore``. A helper that
-answers "credentials not found" means anonymous, not an error.
+Within one file (as docker/cli's `cli/config/configfile/file.go` resolves it):
+``credHelpers[host]``, then ``auths[host]`` (an empty ``{}`` entry means "ask ``credsStore``"),
+then ``credsStore``. A helper that answers "credentials not found" means anonymous, not an error.
 
 The environment is always passed in explicitly (Pants hands processes an
 explicit env), so nothing here reads ``os.environ``. Secrets are wrapped in

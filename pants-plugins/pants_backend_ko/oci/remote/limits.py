@@ -36,7 +36,7 @@ import threading
 import time
 import weakref
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -315,6 +315,7 @@ class _WatchedConnectionMixin:
     request has been sent (from then on the exchange waits for the answer)."""
 
     sock: Any
+    timeout: float | None  # as urllib3's HTTPConnection declares it
 
     def request(self, method: str, url: str, body: Any = None, headers: Any = None, **kwargs: Any) -> None:
         transfer: Transfer | None = getattr(_CURRENT, "transfer", None)
@@ -449,7 +450,7 @@ def transfer_of(resp: requests.Response) -> Transfer | None:
     return getattr(resp, "ko_transfer", None)
 
 
-def _raw_chunks(resp: requests.Response, where: str) -> Iterator[bytes]:
+def _raw_chunks(resp: requests.Response, where: str) -> Generator[bytes, None, None]:
     """The body as it arrives, each read returning as soon as any data is there."""
     transfer = transfer_of(resp)
     raw = resp.raw

@@ -113,7 +113,8 @@ def test_refused_connections_are_not_timeouts():
     import requests
     import urllib3
 
-    refused = requests.ConnectionError(urllib3.exceptions.NewConnectionError(None, "refused"))
+    # No connection object is needed to classify the error.
+    refused = requests.ConnectionError(urllib3.exceptions.NewConnectionError(None, "refused"))  # type: ignore[arg-type]
     assert not is_timeout(refused)
     assert is_timeout(requests.ConnectionError(urllib3.exceptions.ProtocolError("aborted", TimeoutError())))
     assert is_timeout(requests.ReadTimeout())

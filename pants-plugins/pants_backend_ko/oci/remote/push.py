@@ -1,6 +1,8 @@
 """Pushing an OCI image layout to a registry, byte for byte.
 
-Order (registry-protocol.md §2.7), enforced by the structure of
+Order (a registry may refuse a manifest whose blobs, or an index whose manifests, it does not have
+yet: `MANIFEST_BLOB_UNKNOWN` in opencontainers/distribution-spec `spec.md`; go-containerregistry's
+`pkg/v1/remote/write.go` pushes in the same order), enforced by the structure of
 :func:`push_layout` rather than by callers:
 
 1. ``HEAD`` the root manifest/index by digest: if the registry has it, it has
@@ -196,10 +198,10 @@ def _collect(
     def add_blob(desc: Descriptor, where: str) -> None:
         if desc.digest in blobs:
             return
-        path: Path | None = layout.blob_path(desc.digest)
-        if not path.is_file():
-            path = None
-        else:
+        blob_file = layout.blob_path(desc.digest)
+        path: Path | None = None
+        if blob_file.is_file():
+            path = blob_file
             size = path.stat().st_size
             if size != desc.size:
                 raise LayoutError(

@@ -13,6 +13,7 @@ requests go through one client per registry on a bounded thread pool. No Pants i
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Callable, TypeVar
 
@@ -106,13 +107,13 @@ def registry_state(
 
     try:
         tag_keys = [(q.repository, tag) for q in queries for tag in q.tags]
-        found = _in_parallel([lambda r=r, t=t: tag_digest(r, t) for r, t in tag_keys], jobs)
+        found = _in_parallel([functools.partial(tag_digest, r, t) for r, t in tag_keys], jobs)
         tags = {f"{r}:{t}": d for (r, t), d in zip(tag_keys, found)}
         digest_keys = sorted(
             {(q.repository, d) for q in queries for d in q.digests}
             | {(r, d) for (r, _), d in zip(tag_keys, found) if d}
         )
-        answers = _in_parallel([lambda r=r, d=d: complete(r, d) for r, d in digest_keys], jobs)
+        answers = _in_parallel([functools.partial(complete, r, d) for r, d in digest_keys], jobs)
         return RegistryState(tags, {digest_reference(r, d): a for (r, d), a in zip(digest_keys, answers)})
     finally:
         for client in clients.values():
