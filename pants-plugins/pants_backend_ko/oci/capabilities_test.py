@@ -21,7 +21,7 @@ from pants_backend_ko.oci.layerwriter_test import golayer, run  # noqa: F401 (th
 
 XATTR = "SCHILY.xattr.security.capability"
 
-CASES = [
+CASES: list[list[str]] = [
     ["net_bind_service"],
     ["CAP_NET_BIND_SERVICE", "chown"],
     ["Cap_Sys_Admin"],
@@ -95,7 +95,7 @@ def xattr_written(golayer: Path, tmp_path: Path, capabilities: FileCapabilities 
 def test_capabilities_are_kos(golayer: Path, tmp_path: Path) -> None:  # noqa: F811
     cases = CASES + random_cases(300)
     expected = ko_caps(cases)
-    ours = []
+    ours: list[FileCapabilities | None | CapabilityError] = []
     for terms in cases:
         try:
             ours.append(file_capabilities(terms))
@@ -107,9 +107,9 @@ def test_capabilities_are_kos(golayer: Path, tmp_path: Path) -> None:  # noqa: F
     # The bytes: one layer per distinct result keeps the Go runs few.
     distinct = {o for o in ours if not isinstance(o, Exception)}
     written = {caps: xattr_written(golayer, tmp_path / str(i), caps) for i, caps in enumerate(distinct)}
-    for terms, o, e in zip(cases, ours, expected):
+    for terms, o, theirs in zip(cases, ours, expected):
         if not isinstance(o, Exception):
-            assert written[o] == e, terms
+            assert written[o] == theirs, terms
 
 
 def test_known_encodings() -> None:

@@ -382,12 +382,12 @@ def assemble_image(
         if base.digest:
             manifest_annotations[ANNOTATION_BASE_DIGEST] = base.digest
         manifest_annotations[ANNOTATION_BASE_NAME] = base.name
-    layers = tuple(base.layers) + tuple(new_layers)
+    manifest_layers = tuple(base.layers) + tuple(new_layers)
     manifest = ImageManifest(
         schema_version=2,
         media_type="" if base.omit_media_type_field else base.media_type,
         config=config_descriptor,
-        layers=layers,
+        layers=manifest_layers,
         annotations=FrozenDict(manifest_annotations) if manifest_annotations else None,
         artifact_type=base.manifest_artifact_type or "",
     )
@@ -400,7 +400,7 @@ def assemble_image(
         manifest_descriptor=manifest_descriptor,
         config=config_bytes,
         config_descriptor=config_descriptor,
-        layers=layers,
+        layers=manifest_layers,
         layers_diff_ids=tuple(config_file.rootfs.diff_ids or ()),
         blobs=FrozenDict(blobs),
         platform=platform,

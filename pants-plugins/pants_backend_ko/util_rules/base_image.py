@@ -182,7 +182,8 @@ async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem) -> Reso
     files = {fc.path: fc.content for fc in contents}
 
     from_registry = layout_dir is None
-    platforms_out, images, layer_paths = [], [], {}
+    platforms_out, images = [], []
+    layer_paths: dict[str, str] = {}
     sources: list[tuple[str, str]] = []
     for entry in described.images:
         platform = Platform.parse(entry.platform)

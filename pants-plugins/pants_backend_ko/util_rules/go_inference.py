@@ -274,9 +274,11 @@ async def infer_ko_image_dependencies(request: InferKoImageDependencies) -> Infe
     if kodata_dir is not None:
         kodata = await Get(Paths, PathGlobs([f"{kodata_dir}/**" if kodata_dir else "**"]))
 
+        folder: str = kodata_dir
+
         def kodata_fix(path: str, count: int) -> str:
             more = f" (and {count - 1} more)" if count > 1 else ""
-            rel = posixpath.relpath(kodata_dir, main_dir or ".")
+            rel = posixpath.relpath(folder, main_dir or ".")
             sources = "" if rel == "kodata" else f", sources=[{rel + '/**'!r}]"
             return (
                 f"{address}: the kodata file {path}{more} is not owned by any target: add "

@@ -44,7 +44,9 @@ def test_names_that_are_not_utf8_are_named(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     with open(os.fsencode(tmp_path / "sub") + b"/bad-\xffname", "w") as f:
         f.write("x")
-    path, problem, _ = unseen_entry(tmp_path, set(), {"sub"})
+    found = unseen_entry(tmp_path, set(), {"sub"})
+    assert found is not None
+    path, problem, _ = found
     assert path == "sub/bad-\\xffname" and "not UTF-8" in problem
 
 
@@ -52,11 +54,17 @@ def test_ignored_entries_and_broken_links_are_named(tmp_path: Path) -> None:
     (tmp_path / ".well-known").mkdir()
     (tmp_path / ".well-known/security.txt").write_text("x")
     (tmp_path / "kept.txt").write_text("x")
-    path, problem, _ = unseen_entry(tmp_path, {"kept.txt"}, set())
+    found = unseen_entry(tmp_path, {"kept.txt"}, set())
+    assert found is not None
+    path, problem, _ = found
     assert path == ".well-known" and "ignored by Pants" in problem
     (tmp_path / "generated.js").write_text("x")
-    path, _, fix = unseen_entry(tmp_path, {"kept.txt", ".well-known/security.txt"}, {".well-known"})
+    found = unseen_entry(tmp_path, {"kept.txt", ".well-known/security.txt"}, {".well-known"})
+    assert found is not None
+    path, _, fix = found
     assert path == "generated.js" and "pants_ignore_use_gitignore" in fix
     os.symlink("nowhere", tmp_path / "dangling")
-    path, problem, _ = unseen_entry(tmp_path, *tree(tmp_path))
+    found = unseen_entry(tmp_path, *tree(tmp_path))
+    assert found is not None
+    path, problem, _ = found
     assert path == "dangling" and "broken symlink" in problem
