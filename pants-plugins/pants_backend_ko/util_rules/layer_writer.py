@@ -100,6 +100,35 @@ def _failure(result: FallibleProcessResult) -> str:
 
 
 @dataclass(frozen=True)
+class WriterRun:
+    """One run of the writer: `golayer <verb> <request file>`, where it was compiled."""
+
+    verb: str
+    request: bytes  # the request Message, encoded
+    input_digest: Digest  # the files the request names
+    description: str
+    output_files: tuple[str, ...] = ()
+    output_directories: tuple[str, ...] = ()
+
+
+@rule(level=LogLevel.DEBUG)
+async def run_layer_writer(run: WriterRun, writer: LayerWriter) -> FallibleProcessResult:
+    request_file = await Get(Digest, CreateDigest([FileContent(REQUEST_FILE, run.request)]))
+    input_digest = await Get(Digest, MergeDigests([request_file, run.input_digest]))
+    process = Process(
+        argv=(f"./{TOOL_BINARY}", run.verb, REQUEST_FILE),
+        description=run.description,
+        input_digest=input_digest,
+        immutable_input_digests=writer.immutable_inputs,
+        output_files=run.output_files,
+        output_directories=run.output_directories,
+        cache_scope=ProcessCacheScope.SUCCESSFUL,
+        level=LogLevel.DEBUG,
+    )
+    return await Get(FallibleProcessResult, {process: Process, writer.environment: EnvironmentName})
+
+
+@dataclass(frozen=True)
 class WriteLayersRequest:
     request: LayersRequest
     input_digest: Digest  # the files the request's entries and binaries name
@@ -114,25 +143,18 @@ class WrittenLayers:
 
 
 @rule(desc="Write image layers", level=LogLevel.DEBUG)
-async def write_layers(request: WriteLayersRequest, writer: LayerWriter) -> WrittenLayers:
+async def write_layers(request: WriteLayersRequest) -> WrittenLayers:
     if request.request.out != BLOBS_DIR:
         raise ValueError(f"layer requests write to {BLOBS_DIR}, not {request.request.out}")
-    request_file = await Get(Digest, CreateDigest([FileContent(REQUEST_FILE, encode(request.request))]))
-    input_digest = await Get(Digest, MergeDigests([request_file, request.input_digest]))
     result = await Get(
         FallibleProcessResult,
-        {
-            Process(
-                argv=(f"./{TOOL_BINARY}", "layers", REQUEST_FILE),
-                description=request.description,
-                input_digest=input_digest,
-                immutable_input_digests=writer.immutable_inputs,
-                output_directories=(BLOBS_DIR,),
-                cache_scope=ProcessCacheScope.SUCCESSFUL,
-                level=LogLevel.DEBUG,
-            ): Process,
-            writer.environment: EnvironmentName,
-        },
+        WriterRun(
+            "layers",
+            encode(request.request),
+            request.input_digest,
+            request.description,
+            output_directories=(BLOBS_DIR,),
+        ),
     )
     if result.exit_code != 0:
         raise KoError(f"cannot write the image's layers: {_failure(result)}", where=request.owner)
@@ -157,23 +179,16 @@ class WrittenArchive:
 
 
 @rule(desc="Write a docker archive", level=LogLevel.DEBUG)
-async def write_archive(request: WriteArchiveRequest, writer: LayerWriter) -> WrittenArchive:
-    request_file = await Get(Digest, CreateDigest([FileContent(REQUEST_FILE, encode(request.request))]))
-    input_digest = await Get(Digest, MergeDigests([request_file, request.input_digest]))
+async def write_archive(request: WriteArchiveRequest) -> WrittenArchive:
     result = await Get(
         FallibleProcessResult,
-        {
-            Process(
-                argv=(f"./{TOOL_BINARY}", "archive", REQUEST_FILE),
-                description=request.description,
-                input_digest=input_digest,
-                immutable_input_digests=writer.immutable_inputs,
-                output_files=(request.request.out,),
-                cache_scope=ProcessCacheScope.SUCCESSFUL,
-                level=LogLevel.DEBUG,
-            ): Process,
-            writer.environment: EnvironmentName,
-        },
+        WriterRun(
+            "archive",
+            encode(request.request),
+            request.input_digest,
+            request.description,
+            output_files=(request.request.out,),
+        ),
     )
     if result.exit_code != 0:
         raise KoError(f"cannot write the docker archive: {_failure(result)}", where=request.owner)
