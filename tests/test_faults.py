@@ -35,6 +35,7 @@ from pants_backend_ko.oci.remote.push import push_layout
 from pants_backend_ko.oci.remote.transport import RegistryClient
 from pants_backend_ko.tool.messages import BaseFetch
 from tests.peers.pants_repo import make_scratch_repo
+from tests.peers.rss import descendants
 from tests.peers.registry import (
     TOKEN_PASSWORD,
     TOKEN_USER,
@@ -601,30 +602,6 @@ def test_corrupted_base_blob_is_refused_by_digest_and_never_cached(registry_plai
 
 
 # ------------------------------------------------------ interrupted ./pants run
-
-
-def descendants(pid: int) -> list[tuple[int, str]]:
-    """(pid, command name) of every live descendant of ``pid``, from /proc."""
-    children: dict[int, list[int]] = {}
-    names: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-        names[int(entry)] = name
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append((child, names.get(child, "")))
-            todo.append(child)
-    return out
 
 
 def start_pants(repo_root: Path, *args: str) -> subprocess.Popen:

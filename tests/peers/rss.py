@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 MB = 1024 * 1024
 
 
-def _children() -> dict[int, list[int]]:
+def _process_table() -> tuple[dict[int, list[int]], dict[int, str]]:
+    """(children of each pid, command name of each pid), from /proc."""
     children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -30,7 +32,23 @@ def _children() -> dict[int, list[int]]:
         # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'.
         ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
         children.setdefault(ppid, []).append(int(entry))
-    return children
+        names[int(entry)] = stat[stat.index("(") + 1 : stat.rindex(")")]
+    return children, names
+
+
+def _children() -> dict[int, list[int]]:
+    return _process_table()[0]
+
+
+def descendants(pid: int) -> list[tuple[int, str]]:
+    """(pid, command name) of every live descendant of `pid`."""
+    children, names = _process_table()
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append((child, names.get(child, "")))
+            todo.append(child)
+    return out
 
 
 def _rss(pid: int) -> int:
