@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from pants.base.glob_match_error_behavior import GlobMatchErrorBehavior
 from pants.base.specs import Specs
@@ -37,27 +38,44 @@ except ImportError:  # a Pants without it: see the module docstring
 
 
 @dataclass(frozen=True)
+class _CommandLine:
+    """What Pants parsed from the command line; None for each part Pants did not let us read."""
+
+    specs: tuple[str, ...] | None
+    goals: tuple[str, ...] | None
+
+
+def _read(options: Any, part: str) -> tuple[str, ...] | None:
+    try:
+        return tuple(getattr(options.options, part))
+    except AttributeError as e:
+        logger.debug("cannot read the command line's %s from Pants' options: %s", part, e)
+        return None
+
+
+if _Options is not None:
+
+    @rule(desc="Read the command line", level=LogLevel.DEBUG)
+    async def command_line(options: _Options) -> _CommandLine:
+        return _CommandLine(_read(options, "specs"), _read(options, "goals"))
+
+else:
+
+    @rule(desc="Read the command line", level=LogLevel.DEBUG)
+    async def command_line() -> _CommandLine:
+        return _CommandLine(None, None)
+
+
+@dataclass(frozen=True)
 class CommandLineSpecs:
     """The command line's target specs as typed (`src/go::`, `src/go/cmd/api:img`); empty when unknown."""
 
     specs: tuple[str, ...]
 
 
-if _Options is not None:
-
-    @rule(desc="Read the command line's specs", level=LogLevel.DEBUG)
-    async def command_line_specs(options: _Options) -> CommandLineSpecs:
-        try:
-            return CommandLineSpecs(tuple(options.options.specs))
-        except AttributeError as e:
-            logger.debug("cannot read the command line's specs from Pants' options: %s", e)
-            return CommandLineSpecs(())
-
-else:
-
-    @rule(desc="Read the command line's specs", level=LogLevel.DEBUG)
-    async def command_line_specs() -> CommandLineSpecs:
-        return CommandLineSpecs(())
+@rule(level=LogLevel.DEBUG)
+async def command_line_specs(line: _CommandLine) -> CommandLineSpecs:
+    return CommandLineSpecs(line.specs or ())
 
 
 @dataclass(frozen=True)
@@ -67,21 +85,9 @@ class CommandLineGoals:
     goals: tuple[str, ...] | None
 
 
-if _Options is not None:
-
-    @rule(desc="Read the command line's goals", level=LogLevel.DEBUG)
-    async def command_line_goals(options: _Options) -> CommandLineGoals:
-        try:
-            return CommandLineGoals(tuple(options.options.goals))
-        except AttributeError as e:
-            logger.debug("cannot read the command line's goals from Pants' options: %s", e)
-            return CommandLineGoals(None)
-
-else:
-
-    @rule(desc="Read the command line's goals", level=LogLevel.DEBUG)
-    async def command_line_goals() -> CommandLineGoals:
-        return CommandLineGoals(None)
+@rule(level=LogLevel.DEBUG)
+async def command_line_goals(line: _CommandLine) -> CommandLineGoals:
+    return CommandLineGoals(line.goals)
 
 
 @dataclass(frozen=True)
