@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
+from pants_backend_ko.errors import KoError, one_line
 from pants_backend_ko.oci.daemon.host import DaemonAddress
-from pants_backend_ko.oci.daemon.jsonmessage import MessageStreamError, one_line, read_messages
+from pants_backend_ko.oci.daemon.jsonmessage import MessageStreamError, read_messages
 
 __all__ = [
     "MAX_API_VERSION",
@@ -52,9 +53,10 @@ __all__ = [
 MAX_API_VERSION = "1.51"  # Docker 28.3; the calls here are the same in every version from 1.24
 FALLBACK_API_VERSION = "1.24"  # what moby's client assumes when a daemon names no version
 _READ_CHUNK = 1 << 16
+_MESSAGE_LIMIT = 600  # characters of a daemon's own message quoted in ours
 
 
-class DaemonError(Exception):
+class DaemonError(KoError):
     """A daemon call failed; `str()` is one line saying which daemon, what went wrong and what to do."""
 
 
@@ -258,7 +260,7 @@ class DaemonClient:
             message = data.decode("utf-8", "replace")
         return DaemonError(
             f"the Docker daemon at {self.address.shown} refused {what} "
-            f"(HTTP {response.status}): {one_line(message) or response.reason}"
+            f"(HTTP {response.status}): {one_line(message, _MESSAGE_LIMIT) or response.reason}"
         )
 
     def _json(self, method: str, path: str, *, what: str, versioned: bool = True, ok: int = 200) -> object:
@@ -372,7 +374,7 @@ class DaemonClient:
                 for message in read_messages(_chunks(response)):
                     if message.error:
                         raise DaemonError(
-                            f"the Docker daemon at {self.address.shown} refused {what}: {one_line(message.error)}"
+                            f"the Docker daemon at {self.address.shown} refused {what}: {one_line(message.error, _MESSAGE_LIMIT)}"
                         )
                     for line in message.stream.splitlines():
                         name = (
