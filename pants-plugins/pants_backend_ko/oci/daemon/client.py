@@ -1,13 +1,15 @@
 """A small Docker Engine API client: the calls ko makes through go-containerregistry's daemon package.
 
 go-containerregistry's `pkg/v1/daemon` (`write.go`, `image.go`, `options.go`) calls six methods
-of moby's client (its `Client` interface); this module makes the same requests, and `/version`,
-over HTTP/1.1 with the standard library (`http.client` over the unix socket or TCP, `ssl` for TLS):
+of moby's client (its `Client` interface); this module makes the same requests, `/version`, and
+`/images/json` (for the read-only publish check), over HTTP/1.1 with the standard library
+(`http.client` over the unix socket or TCP, `ssl` for TLS):
 
 | call | Engine API |
 |---|---|
 | `ping` (API version negotiation) | `GET /_ping`, header `Api-Version` |
 | `version` | `GET /version` |
+| `list_images` | `GET /v{api}/images/json?filters={"reference":[repo]}` |
 | `inspect_image` | `GET /v{api}/images/{name or id}/json` (404: no such image) |
 | `image_history` | `GET /v{api}/images/{name}/history` |
 | `tag_image` | `POST /v{api}/images/{name or id}/tag?repo=&tag=` |
@@ -48,6 +50,7 @@ __all__ = [
     "DaemonUnavailableError",
     "EngineVersion",
     "ImageInspect",
+    "ImageSummary",
 ]
 
 MAX_API_VERSION = "1.51"  # Docker 28.3; the calls here are the same in every version from 1.24
@@ -120,6 +123,18 @@ class ImageInspect:
             variant=str(value.get("Variant", "")),
             diff_ids=tuple(str(d) for d in rootfs.get("Layers") or ()),
         )
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    """One entry of `GET /images/json`."""
+
+    id: str
+    repo_tags: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, value: dict) -> ImageSummary:
+        return cls(id=str(value.get("Id", "")), repo_tags=tuple(str(t) for t in value.get("RepoTags") or ()))
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -314,6 +329,21 @@ class DaemonClient:
         return EngineVersion.from_json(value)
 
     # ------------------------------------------------------------------ images
+
+    def list_images(self, repository: str) -> tuple[ImageSummary, ...]:
+        """`GET /images/json` filtered by `reference=repository`: the images with a tag in it."""
+        what = f"listing the images of {repository}"
+        filters = json.dumps({"reference": [repository]})
+        with self._call("GET", "/images/json", query={"filters": filters}, what=what) as response:
+            if response.status != 200:
+                raise self._error(response, what)
+            try:
+                value = json.loads(response.read())
+            except ValueError:
+                value = None
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise DaemonError(f"the Docker daemon at {self.address.shown} answered {what} with {value!r}")
+        return tuple(ImageSummary.from_json(item) for item in value)
 
     def inspect_image_json(self, ref: str) -> dict | None:
         """`GET /images/{ref}/json` as the daemon answers it, or None when it has no such image."""
