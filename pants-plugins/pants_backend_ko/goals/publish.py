@@ -190,12 +190,15 @@ async def publish_ko_image(request: PublishKoImageRequest, ko: KoSubsystem, tool
     )
     tag_sets = {i.name.tags for i in pending}
     tags = next(iter(tag_sets)) if len(tag_sets) == 1 else ()
+    description = f"tags: {', '.join(tags)}" if tags else None
+    if all(i.name.is_local for i in pending):  # Pants says "published to <description>"
+        description = "the Docker daemon" + (f" with {description}" if description else "")
     return PublishProcesses(
         [
             PublishPackages(
                 names=tuple(published_reference(i) for i in pending),
                 process=process,
-                description=f"tags: {', '.join(tags)}" if tags else None,
+                description=description,
                 data=PublishOutputData({"publisher": "ko", "images": tuple(image_output(i) for i in pending)}),
             )
         ]

@@ -94,6 +94,7 @@ def test_ko_local_loads_the_goos_goarch_image_of_an_index(rule_runner: RuleRunne
     (image,) = published.data["images"]
     assert published.names == (f"{repository}:{digest_hex(arm64)}",) == (image["reference"],)
     assert (image["destination"], image["digest"]) == ("daemon", metadata["digest"])
+    assert published.description == "the Docker daemon with tags: latest"  # Pants: "published to ..."
     # One entry of the one push plan: the daemon gets the arm64 image, with no SBOMs (ko attaches none there).
     assert plan_of(rule_runner, published).images == (
         ImagePush(layout="images/0", repository=repository, tags=("latest",), kind=DAEMON, image=arm64),
