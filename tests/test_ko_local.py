@@ -16,9 +16,11 @@ One scratch repository, five Pants runs (and `package` in the first two), all ag
    daemon has them: tagged, not loaded again), then the same references are applied.
 
 Then `ko build --local` (same `DOCKER_HOST`) of the same programs: the same repository name, tag
-form, diffIDs and config, i.e. the same image ID (so ko, loading second, only tags). The loaded
-image runs with `docker run --network none` and reads kodata. podman's API is checked in
-test_daemon.py.
+form, diffIDs and config, i.e. the same image ID (so ko, loading second, only tags); with
+`KO_DOCKER_REPO=ko.local/other` ko's name is ours too. The loaded image runs with `docker run
+--network none` and reads kodata. Last, `pants publish` with `DOCKER_HOST` at podman's
+Docker-compatible socket loads the same image there, and podman runs it (the tool's calls
+against podman are checked in detail in test_daemon.py).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from pants_backend_ko.oci.base import BaseImage
 from pants_backend_ko.oci.digest import digest_hex
 from pants_backend_ko.oci.image import build_image, build_index
 from pants_backend_ko.oci.layout import layout_files
+from pants_backend_ko.oci.naming import repository_for
 from pants_backend_ko.oci.platform import Platform
 from tests.peers.container_engine import ContainerEngine, load_with_tool
 from tests.peers.go_reference import ko_binary
@@ -76,9 +79,11 @@ class Published:
 
 
 def _ko_build(engine: ContainerEngine, module: Path, *args: str, **env: str) -> str:
+    """`ko build --local` (or, with KO_DOCKER_REPO in `env`, ko's choice for that value)."""
     clean = {k: v for k, v in engine.env().items() if not k.startswith(("KO_", "GOFLAGS"))}
+    local = () if "KO_DOCKER_REPO" in env else ("--local",)
     result = subprocess.run(
-        [str(ko_binary()), "build", "--local", "--sbom=none", *args, "./cmd/server"],
+        [str(ko_binary()), "build", *local, "--sbom=none", *args, "./cmd/server"],
         cwd=module, env={**clean, **env}, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -97,8 +102,23 @@ def _names(dockerd: ContainerEngine, repository: str) -> frozenset[str]:
     return frozenset(listed.split())
 
 
-def _env(dockerd: ContainerEngine, **extra: str) -> dict:
-    return {"KO_DOCKER_REPO": "ko.local", "DOCKER_HOST": dockerd.docker_host, **extra}
+def _env(engine: ContainerEngine, **extra: str) -> dict:
+    return {"KO_DOCKER_REPO": "ko.local", "DOCKER_HOST": engine.docker_host, **extra}
+
+
+def _loaded_references(repo: ScratchRepo) -> dict[tuple[str, str], str]:
+    """(kind, name) of each object of the example YAML -> the ko.local reference it must run."""
+    server, worker = repo.image_metadata(SERVER), repo.image_metadata(WORKER)
+    return {
+        ("deployment", "example-server"): f"{NAME}:{digest_hex(server['platforms']['linux/amd64'])}",
+        ("job", "example-worker"): f"{worker['repository']}:{digest_hex(worker['digest'])}",
+    }
+
+
+def _applied(kube, namespace: str, kind: str, name: str) -> str:
+    return kube.kubectl(
+        "-n", namespace, "get", kind, name, "-o", "jsonpath={.spec.template.spec.containers[0].image}", check=True
+    ).stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -168,11 +188,8 @@ def test_package_names_the_loaded_image_without_a_daemon_and_publish_says_there_
     assert metadata["references"] == [reference, f"{NAME}:latest"]
     rendered = list(yaml.safe_load_all((repo.root / "dist/src.config/apply.yaml").read_text()))
     images = {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["image"] for d in rendered if d["kind"] != "Service"}
-    worker = repo.image_metadata(WORKER)
-    assert images == {
-        "example-server": reference,
-        "example-worker": f"{worker['repository']}:{digest_hex(worker['digest'])}",
-    }
+    assert images == {name: image for (_, name), image in _loaded_references(repo).items()}
+    assert images["example-server"] == reference
     # Publish: one line saying there is no daemon, nothing reported as published.
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
@@ -240,6 +257,11 @@ def test_ko_build_local_loads_the_same_image(dockerd: ContainerEngine, published
     # Both name the linux/amd64 image of an index by its manifest digest; with go's deflate
     # and ours the compressed layers (hence manifest digests) differ, the image does not.
     assert "load" not in [e["Action"] for e in dockerd.events(start, end)]  # ko found ours: same image ID
+    # KO_DOCKER_REPO=ko.local/other: ko's WithLocalDomain, the name our rules give (naming_test).
+    other = _ko_build(dockerd, published.ko_module, KO_DOCKER_REPO="ko.local/other")
+    # (ko's tag is its own manifest digest's hex: see above.)
+    assert other.rpartition(":")[0] == repository_for("ko.local/other", "example.com/app/cmd/server")
+    assert other.startswith("ko.local/other/server-") and dockerd.inspect(other)["Id"] == dockerd.inspect(ours)["Id"]
 
 
 def test_a_ko_local_base_is_read_from_the_daemon_as_ko_does(dockerd: ContainerEngine, published: Published) -> None:
@@ -258,16 +280,9 @@ def test_run_apply_loads_and_applies_yaml_naming_the_loaded_tags(dockerd: Contai
     start = time.time()
     repo.pants("run", "src/config:apply", "--", "-n", namespace, env=_env(dockerd, KUBECONFIG=str(kube.kubeconfig)))
     end = time.time() + 1
-    server, worker = repo.image_metadata(SERVER), repo.image_metadata(WORKER)
-    expected = {
-        ("deployment", "example-server"): f"{NAME}:{digest_hex(server['platforms']['linux/amd64'])}",
-        ("job", "example-worker"): f"{worker['repository']}:{digest_hex(worker['digest'])}",
-    }
+    expected = _loaded_references(repo)
     for (kind, name), image in expected.items():
-        deployed = kube.kubectl(
-            "-n", namespace, "get", kind, name, "-o", "jsonpath={.spec.template.spec.containers[0].image}", check=True
-        ).stdout.strip()
-        assert deployed == image
+        assert _applied(kube, namespace, kind, name) == image
         assert dockerd.inspect(image) is not None  # the name the cluster runs is in the daemon
     assert [e["Action"] for e in dockerd.events(start, end)].count("load") == 1  # the worker; the server was there
     # ports and volumes, as the engine reads them.
@@ -294,17 +309,23 @@ def test_experimental_deploy_tags_what_the_daemon_has_then_applies(dockerd: Cont
         env=_env(dockerd, KUBECONFIG=str(kube.kubeconfig)),
     )
     end = time.time() + 1
-    server, worker = repo.image_metadata(SERVER), repo.image_metadata(WORKER)
-    loaded = {
-        ("deployment", "example-server"): f"{NAME}:{digest_hex(server['platforms']['linux/amd64'])}",
-        ("job", "example-worker"): f"{worker['repository']}:{digest_hex(worker['digest'])}",
-    }
-    for (kind, name), image in loaded.items():
-        deployed = kube.kubectl(
-            "-n", namespace, "get", kind, name, "-o", "jsonpath={.spec.template.spec.containers[0].image}", check=True
-        ).stdout.strip()
-        assert deployed == image, result.stderr[-3000:]
+    for (kind, name), image in _loaded_references(repo).items():
+        assert _applied(kube, namespace, kind, name) == image, result.stderr[-3000:]
         repository = image.rpartition(":")[0]
         assert dockerd.inspect(f"{repository}:deployed")["Id"] == dockerd.inspect(image)["Id"]
     actions = [e["Action"] for e in dockerd.events(start, end)]
     assert actions.count("tag") == 2 and "load" not in actions
+
+
+def test_publish_into_podmans_docker_api(podman_service: ContainerEngine, dockerd: ContainerEngine, published: Published) -> None:
+    # The same publish with DOCKER_HOST at podman's Docker-compatible socket: the same image
+    # (podman's image ID is the config digest too), tagged, and it runs there.
+    repo = published.repo
+    result = repo.pants("publish", "src/go/cmd/server:server", env=_env(podman_service))
+    reference = _loaded_references(repo)[("deployment", "example-server")]
+    assert PUBLISHED.findall(result.stderr) == [(reference, "published")], result.stderr[-3000:]
+    inspect = podman_service.inspect(reference)
+    assert inspect["Id"].removeprefix("sha256:") == dockerd.inspect(reference)["Id"].removeprefix("sha256:")
+    assert f"{NAME}:latest" in inspect["RepoTags"]
+    ran = podman_service.docker("run", "--rm", "--network", "none", f"{NAME}:latest", "-once")
+    assert "kodata: message from kodata" in ran.stdout
