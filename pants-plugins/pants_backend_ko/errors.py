@@ -2,7 +2,8 @@
 
 Whatever the backend raises for bad input or a failed step is a `KoError`: the registry
 client's `RegistryError`, `CredentialError` and `InvalidLimitsError`, the image core's
-`InvalidReferenceError`, `InvalidPlatformError`, `LayoutError` and `GoBuildInfoError`, the YAML
+`InvalidReferenceError`, `InvalidPlatformError`, `LayoutError` and `GoBuildInfoError`, the Docker
+daemon client's `DaemonError`, `DaemonAddressError` and `ArchiveError`, the YAML
 scanner's `ManifestError` (`k8s/scan.py`), `.ko.yaml`'s `TemplateError` and `GitInfoError`, the
 tool's usage errors and `MessageError`. Its parts are *where* (a target address, `file:line[:col]`; empty when the message does not say),
 *what* is wrong, and *what to do* (`fix`, when it is not already part of `what`);

@@ -6,6 +6,10 @@ from pants_backend_ko.errors import KoError, format_error, located, one_line
 from pants_backend_ko.golang.gobuildinfo import GoBuildInfoError
 from pants_backend_ko.k8s.scan import ManifestError, parse_stream
 from pants_backend_ko.koconfig.templates import TemplateError
+from pants_backend_ko.oci.daemon.archive import ArchiveError
+from pants_backend_ko.oci.daemon.client import DaemonError, DaemonUnavailableError
+from pants_backend_ko.oci.daemon.host import DaemonAddressError
+from pants_backend_ko.oci.daemon.jsonmessage import MessageStreamError
 from pants_backend_ko.oci.layout import LayoutError
 from pants_backend_ko.oci.platform import InvalidPlatformError, Platform
 from pants_backend_ko.oci.reference import InvalidReferenceError, parse_reference
@@ -40,6 +44,11 @@ def test_one_line() -> None:
         GoBuildInfoError,
         ManifestError,
         TemplateError,
+        DaemonError,
+        DaemonUnavailableError,
+        DaemonAddressError,
+        ArchiveError,
+        MessageStreamError,
     ],
 )
 def test_every_family_is_a_ko_error(family: type) -> None:

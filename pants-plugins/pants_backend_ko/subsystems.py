@@ -85,7 +85,10 @@ class KoSubsystem(Subsystem):
             """
             The repository prefix that images are named under, as ko's `KO_DOCKER_REPO`
             (for example `ghcr.io/acme`). The environment variable `KO_DOCKER_REPO`, when set,
-            wins over this option; a target's `repository` field wins over both.
+            wins over this option; a target's `repository` field wins over both. `ko.local`
+            (or `ko.local/<prefix>`) loads images into the Docker daemon at `DOCKER_HOST`
+            instead of pushing them, as ko's `--local`: named `ko.local/<name>:<digest hex>`,
+            the `GOOS`/`GOARCH` platform (default linux/amd64) of a multi-platform image.
             """
         ),
     )

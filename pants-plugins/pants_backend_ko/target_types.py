@@ -136,12 +136,39 @@ class KoWorkdirField(StringField):
     help = "The config `WorkingDir`. Default: the base image's."
 
 
+class KoPortsField(StringSequenceField):
+    alias = "ports"
+    help = softwrap(
+        """
+        Ports the image exposes: the config's `ExposedPorts` (ko issue 472), added to the base
+        image's, as a Dockerfile's `EXPOSE`: `<port>[/<protocol>]` with protocol `tcp` (the
+        default), `udp` or `sctp`, or a range `<first>-<last>[/<protocol>]`, e.g.
+        `["8080", "8443/tcp", "53/udp"]`. `docker run -P` publishes them; Kubernetes ignores
+        them (list `containerPort`s in the pod spec).
+        """
+    )
+
+
+class KoVolumesField(StringSequenceField):
+    alias = "volumes"
+    help = softwrap(
+        """
+        Volumes the image declares: the config's `Volumes` (ko issue 472), added to the base
+        image's, as a Dockerfile's `VOLUME`: absolute paths in the image, e.g. `["/data"]`.
+        `docker run` mounts an anonymous volume there unless one is given.
+        """
+    )
+
+
 class KoRepositoryField(StringField):
     alias = "repository"
     help = softwrap(
         """
         The full repository to push this image to (e.g. `ghcr.io/acme/api`), instead of the
-        name derived from `KO_DOCKER_REPO`/`[ko].docker_repo` and `[ko].naming`.
+        name derived from `KO_DOCKER_REPO`/`[ko].docker_repo` and `[ko].naming`. A repository
+        under `ko.local` (ko's local domain) loads the image into the Docker daemon at
+        `DOCKER_HOST` instead of pushing it; `ko.local` alone names it by `[ko].naming`, as
+        `KO_DOCKER_REPO=ko.local` does.
         """
     )
 
@@ -258,6 +285,8 @@ class KoImageTarget(Target):
         KoEntrypointField,
         KoArgsField,
         KoWorkdirField,
+        KoPortsField,
+        KoVolumesField,
         KoRepositoryField,
         KoTagsField,
         KoLdflagsField,
@@ -273,7 +302,8 @@ class KoImageTarget(Target):
         A Go `package main` built into an OCI image as ko builds it: the binary at
         `/ko-app/<name>` and the `kodata/` folder at `/var/run/ko`, on a base image, for one or
         more platforms, without a Docker daemon. `pants package` writes it to `dist/`,
-        `pants publish` pushes it; `ko://<import path>` in a `ko_manifests` target refers to it.
+        `pants publish` pushes it (or, with `KO_DOCKER_REPO=ko.local`, loads it into the Docker
+        daemon, as ko's `--local`); `ko://<import path>` in a `ko_manifests` target refers to it.
         """
     )
 
@@ -295,6 +325,8 @@ class KoImageFieldSet(FieldSet):
     entrypoint: KoEntrypointField
     args: KoArgsField
     workdir: KoWorkdirField
+    ports: KoPortsField
+    volumes: KoVolumesField
     repository: KoRepositoryField
     tags: KoTagsField
     ldflags: KoLdflagsField

@@ -20,6 +20,10 @@ ask runc for RLIMIT_NOFILE 1048576, which a process without CAP_SYS_RESOURCE can
 to ("error setting rlimit type 7: operation not permitted"); lower limits work, and then
 `docker run --network none` through podman's socket runs containers.
 
+`load_with_tool(engine, ...)` loads an OCI layout into an engine as `pants publish` does with
+`KO_DOCKER_REPO=ko.local`: a `PushPlan` entry of kind `daemon` run by
+`python -m pants_backend_ko.tool push-plan`, with the engine's `DOCKER_HOST`.
+
 Both are driven with Debian's docker CLI (`/usr/bin/docker`, from `docker.io`; a different
 `docker` may come first on PATH) and a private `DOCKER_CONFIG`. `stop()` ends the engine by its
 process id (SIGTERM, then SIGKILL of its own process group) and unmounts anything left under
@@ -35,10 +39,16 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
+from pants_backend_ko.codec import encode
+from pants_backend_ko.tool.messages import DAEMON, ImagePush, PushPlan
+from tests.peers.pants_repo import REPO_ROOT
 from tests.peers.registry import make_tls_files
 
 DOCKERD = "/usr/sbin/dockerd"
@@ -268,3 +278,27 @@ def _sandbox_ulimits() -> list[str]:
         value = 1024 if soft == resource.RLIM_INFINITY else min(1024, soft)
         out.append(f"{name}={value}:{value}")
     return out
+
+
+def load_with_tool(
+    engine: ContainerEngine,
+    workdir: Path,
+    layout: Path,
+    repository: str,
+    image: str,
+    tags: Sequence[str] = ("latest",),
+    **env: str,
+) -> subprocess.CompletedProcess:
+    """Load the image manifest `image` of the OCI layout `layout` as `repository` (and `tags`)
+    with the tool's `push-plan` verb, as publish runs it; `env` overrides the engine's."""
+    plan_dir = workdir / f"plan-{uuid.uuid4().hex[:8]}"
+    plan_dir.mkdir(parents=True)
+    entry = ImagePush(layout=str(layout), repository=repository, tags=tuple(tags), kind=DAEMON, image=image)
+    (plan_dir / "plan.json").write_bytes(encode(PushPlan((entry,))))
+    return subprocess.run(
+        [sys.executable, "-m", "pants_backend_ko.tool", "push-plan", "--plan", str(plan_dir / "plan.json")],
+        env=engine.env(PYTHONPATH=str(REPO_ROOT / "pants-plugins"), **env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

@@ -602,6 +602,8 @@ type build struct {
 	Entrypoint      []string          `json:"entrypoint"`
 	Args            []string          `json:"args"`
 	Workdir         string            `json:"workdir"`
+	ExposedPorts    []string          `json:"exposed_ports"`
+	Volumes         []string          `json:"volumes"`
 }
 
 type indexChild struct {
@@ -757,6 +759,18 @@ func buildOne(b build) (v1.Image, error) {
 	}
 	if b.Workdir != "" {
 		cfg.Config.WorkingDir = b.Workdir
+	}
+	for _, port := range b.ExposedPorts {
+		if cfg.Config.ExposedPorts == nil {
+			cfg.Config.ExposedPorts = map[string]struct{}{}
+		}
+		cfg.Config.ExposedPorts[port] = struct{}{}
+	}
+	for _, volume := range b.Volumes {
+		if cfg.Config.Volumes == nil {
+			cfg.Config.Volumes = map[string]struct{}{}
+		}
+		cfg.Config.Volumes[volume] = struct{}{}
 	}
 	if b.SourceDateEpoch != nil {
 		cfg.Created = timeOf(b.SourceDateEpoch)

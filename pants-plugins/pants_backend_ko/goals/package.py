@@ -21,6 +21,7 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci.layerwriter import ArchiveEntry, ArchiveRequest
 from pants_backend_ko.oci.layout import (
     blob_path,
@@ -29,7 +30,6 @@ from pants_backend_ko.oci.layout import (
     tar_order,
 )
 from pants_backend_ko.oci.mediatypes import INDEX_TYPES
-from pants_backend_ko.oci.reference import digest_reference
 from pants_backend_ko.target_types import KoImageFieldSet, KoManifestsFieldSet
 from pants_backend_ko.util_rules.command_line import CommandLineGoals
 from pants_backend_ko.util_rules.image import BuiltKoImage, KoImageRequest
@@ -39,6 +39,7 @@ from pants_backend_ko.util_rules.manifests import (
     RenderManifestsRequest,
     image_reference,
 )
+from pants_backend_ko.util_rules.naming import published_reference
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,15 @@ class KoImagePackageFieldSet(KoImageFieldSet, PackageFieldSet):
 
 
 def image_metadata(image: BuiltKoImage) -> dict:
-    """The `<name>.ko-image.json` document: what an image is and where it will live."""
+    """The `<name>.ko-image.json` document: what an image is and where it will live (for
+    ko.local, `ko.local/<name>:<hex>` of the image the daemon gets, known without a daemon)."""
     name = image.name
     references = []
     if name.repository:
-        references.append(digest_reference(name.repository, image.digest))
+        try:
+            references.append(published_reference(image))
+        except KoError:  # ko.local and no GOOS/GOARCH image: publish says so; the package is fine
+            pass
         references.extend(f"{name.repository}:{tag}" for tag in name.tags)
     return {
         "address": str(image.settings.address),

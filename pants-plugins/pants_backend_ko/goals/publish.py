@@ -7,6 +7,11 @@ only names and tags, so it runs while the binaries build); those images are skip
 image that needs a push gets one process that pushes every such image in parallel, as `ko build`
 does; the others have nothing left to run (their names are listed under that process).
 
+With `KO_DOCKER_REPO=ko.local` (ko's local publisher) the same happens with the Docker daemon at
+`DOCKER_HOST` instead of a registry: the check asks the daemon which tags it holds, an image it
+has under `ko.local/<name>:<hex>` and every tag is `skipped (already in the Docker daemon …)`,
+and the others are loaded by the same process (entries of kind `daemon` in the push plan).
+
 A rule sees only its own target, so the batch is the command line's targets
 (`util_rules/command_line.py`, the one place that reads Pants' private options). An image
 outside the batch (published by `experimental-deploy`, or when the command line cannot be
@@ -32,7 +37,6 @@ from pants.util.logging import LogLevel
 
 from pants_backend_ko.codec import encode
 from pants_backend_ko.errors import KoError
-from pants_backend_ko.oci.reference import digest_reference
 from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
@@ -43,7 +47,7 @@ from pants_backend_ko.util_rules.image import (
     KoImageSettings,
     KoImageSettingsRequest,
 )
-from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest
+from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest, published_reference
 from pants_backend_ko.util_rules.registry import PlanFolderRequest, RegistryStatusRequest, push_plan
 from pants_backend_ko.util_rules.tool import KoTool
 
@@ -100,17 +104,29 @@ async def publish_batch(_: PublishBatchRequest, command_line: CommandLineTargets
 
 
 def image_output(image: BuiltKoImage) -> FrozenDict:
-    """One image in `--publish-output`."""
+    """One image in `--publish-output` (`destination`: `registry`, or `daemon` for ko.local)."""
     return FrozenDict(
         {
             "target": image.settings.address,
             "import_path": image.settings.import_path,
             "repository": image.name.repository,
             "digest": image.digest,
-            "reference": image.name.reference(image.digest),
+            "reference": published_reference(image),
             "tags": image.name.tags,
+            "destination": "daemon" if image.name.is_local else "registry",
         }
     )
+
+
+def is_published(status: RegistryState, image: BuiltKoImage) -> bool:
+    """Whether the registry (or, for ko.local, the Docker daemon) already has `image` with its tags."""
+    repository = image.name.repository
+    assert repository is not None
+    if image.name.is_local:
+        reference = published_reference(image)
+        assert reference is not None
+        return status.is_loaded(repository, reference, image.name.tags)
+    return status.is_published(repository, image.digest, image.name.tags)
 
 
 PLAN_DIR = "ko-publish"
@@ -132,14 +148,15 @@ async def publish_ko_image(request: PublishKoImageRequest, ko: KoSubsystem, tool
         # Not among the command line's targets (a deploy publishes it), or no tags: on its own.
         single = RepositoryQuery(repository, image.name.tags, (image.digest,))
         status = await Get(RegistryState, RegistryStatusRequest((single,), str(field_set.address)))
-    if status.is_published(repository, image.digest, image.name.tags):
-        with_tags = f" with tags: {', '.join(image.name.tags)}" if image.name.tags else ""
+    if is_published(status, image):
+        tags = f" with tags: {', '.join(image.name.tags)}" if image.name.tags else ""
+        where = "the Docker daemon" if image.name.is_local else "the registry"
         return PublishProcesses(
             [
                 PublishPackages(
-                    names=(digest_reference(repository, image.digest),),
+                    names=tuple(filter(None, (published_reference(image),))),
                     process=None,
-                    description=f"(already in the registry{with_tags})",
+                    description=f"(already in {where}{tags})",
                     data=PublishOutputData({"publisher": "ko", "images": (image_output(image),)}),
                 )
             ]
@@ -157,7 +174,7 @@ async def publish_ko_image(request: PublishKoImageRequest, ko: KoSubsystem, tool
                     for i in images
                     if i.name.repository
                     and RepositoryQuery(i.name.repository, i.name.tags) in batch.checks
-                    and not status.is_published(i.name.repository, i.digest, i.name.tags)
+                    and not is_published(status, i)
                 ),
                 key=lambda i: str(i.settings.address),
             )
@@ -172,14 +189,17 @@ async def publish_ko_image(request: PublishKoImageRequest, ko: KoSubsystem, tool
         input_digest=digest,
     )
     tag_sets = {i.name.tags for i in pending}
-    tags = next(iter(tag_sets)) if len(tag_sets) == 1 else ()
+    shared_tags = next(iter(tag_sets)) if len(tag_sets) == 1 else ()
+    description = f"tags: {', '.join(shared_tags)}" if shared_tags else None
+    if all(i.name.is_local for i in pending):  # Pants says "published to <description>"
+        description = "the Docker daemon" + (f" with {description}" if description else "")
     return PublishProcesses(
         [
             PublishPackages(
                 # Every pending image has a repository (the batch's checks are by repository).
-                names=tuple(filter(None, (i.name.reference(i.digest) for i in pending))),
+                names=tuple(filter(None, (published_reference(i) for i in pending))),
                 process=process,
-                description=f"tags: {', '.join(tags)}" if tags else None,
+                description=description,
                 data=PublishOutputData({"publisher": "ko", "images": tuple(image_output(i) for i in pending)}),
             )
         ]

@@ -4,6 +4,7 @@ themselves run against real registries in tests/test_publish.py and tests/test_d
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -18,16 +19,22 @@ from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
 from pants_backend_ko.codec import decode
+from pants_backend_ko.errors import KoError
 from pants_backend_ko.goals.package import KoImagePackageFieldSet
 from pants_backend_ko.goals.publish import KoImagePublishFieldSet, PublishKoImageRequest
 from pants_backend_ko.goals.run import KoManifestsRunFieldSet
+from pants_backend_ko.oci.digest import digest_hex
 from pants_backend_ko.oci.remote.limits import TransportLimits
+from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.testutil import go_module_files, hello_main, ko_error_message, ko_rule_runner, set_ko_options
-from pants_backend_ko.tool.messages import DeployPlan, ImagePush, PushPlan
+from pants_backend_ko.tool.messages import DAEMON, DeployPlan, ImagePush, PushPlan
 from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlanRequest, PreparedDeploy
+from pants_backend_ko.util_rules.image import BuiltKoImage, KoImageRequest
+from pants_backend_ko.util_rules.registry import daemon_load
 
 IMG = Address("pub/cmd/api", target_name="img")
 WEB = Address("pub/cmd/web", target_name="img")
+MULTI = Address("pub/multi", target_name="img")
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +50,7 @@ def rule_runner() -> RuleRunner:
         {
             **go_module_files("pub", "example.com/pub", {"cmd/api": hello_main("api"), "cmd/web": hello_main("web")}),
             "pub/cmd/api/BUILD": "ko_image(name='img', platforms=['linux/amd64'], tags=['v2', 'latest'])\n",
+            "pub/multi/BUILD": "ko_image(name='img', main='../cmd/web', platforms=['linux/amd64', 'linux/arm64'])\n",
             "pub/cmd/web/BUILD": "ko_image(name='img', platforms=['linux/amd64'])\n",
             "pub/deploy/api.yaml": "kind: Pod\nmetadata: {name: api}\nspec:\n  containers:\n    - image: ko://example.com/pub/cmd/api\n",
             "pub/deploy/BUILD": (
@@ -54,12 +62,65 @@ def rule_runner() -> RuleRunner:
     return rule_runner
 
 
+def package(rule_runner: RuleRunner, address: Address) -> tuple[BuiltPackage, dict[str, bytes]]:
+    built = rule_runner.request(BuiltPackage, [KoImagePackageFieldSet.create(rule_runner.get_target(address))])
+    return built, {fc.path: fc.content for fc in rule_runner.request(DigestContents, [built.digest])}
+
+
 def publish(rule_runner: RuleRunner, address: Address = IMG) -> PublishProcesses:
     target = rule_runner.get_target(address)
-    package = rule_runner.request(BuiltPackage, [KoImagePackageFieldSet.create(target)])
-    request = PublishKoImageRequest(KoImagePublishFieldSet.create(target), (package,))
-    # No registry answers here: the batch check says "unknown" and the push is planned.
+    built, _ = package(rule_runner, address)
+    request = PublishKoImageRequest(KoImagePublishFieldSet.create(target), (built,))
+    # No registry (or daemon) answers here: the batch check says "unknown" and the push is planned.
     return rule_runner.request(PublishProcesses, [request])
+
+
+def plan_of(rule_runner: RuleRunner, published) -> PushPlan:
+    digest = published.process.process.input_digest
+    files = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [digest])}
+    return decode(PushPlan, files["ko-publish/plan.json"], "plan.json")
+
+
+def test_ko_local_loads_the_goos_goarch_image_of_an_index(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner, ["--ko-sbom"], env={"KO_DOCKER_REPO": "ko.local", "GOARCH": "arm64"})
+    _, files = package(rule_runner, MULTI)
+    metadata = json.loads(files["pub.multi/img.ko-image.json"])
+    arm64 = metadata["platforms"]["linux/arm64"]
+    repository = metadata["repository"]
+    assert repository.startswith("ko.local/web-")
+    # The name ko loads it under is known to package, without a daemon; so do rendered YAML and publish.
+    assert metadata["references"] == [f"{repository}:{digest_hex(arm64)}", f"{repository}:latest"]
+    (published,) = publish(rule_runner, MULTI)
+    (image,) = published.data["images"]
+    assert published.names == (f"{repository}:{digest_hex(arm64)}",) == (image["reference"],)
+    assert (image["destination"], image["digest"]) == ("daemon", metadata["digest"])
+    assert published.description == "the Docker daemon with tags: latest"  # Pants: "published to ..."
+    # One entry of the one push plan: the daemon gets the arm64 image, with no SBOMs (ko attaches none there).
+    assert plan_of(rule_runner, published).images == (
+        ImagePush(layout="images/0", repository=repository, tags=("latest",), kind=DAEMON, image=arm64),
+    )
+    # Bad input is one line: a platform the index lacks (publish; package still works) ...
+    set_ko_options(rule_runner, env={"KO_DOCKER_REPO": "ko.local", "GOARCH": "s390x"})
+    _, files = package(rule_runner, MULTI)
+    assert json.loads(files["pub.multi/img.ko-image.json"])["references"] == [f"{repository}:latest"]
+    with pytest.raises(ExecutionError) as excinfo:
+        publish(rule_runner, MULTI)
+    assert ko_error_message(excinfo) == (
+        "pub/multi:img: the image has no linux/s390x platform to load into the Docker daemon (it has "
+        "linux/amd64, linux/arm64); ko.local loads the platform of GOOS/GOARCH (default linux/amd64): set them to "
+        "one it has, or add linux/s390x to the target's platforms"
+    )
+    # ... and an image without its base layers (`[ko].shallow_base_images`): the daemon needs them all.
+    set_ko_options(rule_runner, env={"KO_DOCKER_REPO": "ko.local"})
+    target = rule_runner.get_target(MULTI)
+    built = rule_runner.request(BuiltKoImage, [KoImageRequest(KoImageFieldSet.create(target))])
+    with pytest.raises(KoError) as error:
+        daemon_load(dataclasses.replace(built, loadable=False), "images/0")
+    assert str(error.value) == (
+        "pub/multi:img: ko.local loads whole images into the Docker daemon, but `[ko].shallow_base_images = "
+        "true` leaves the base image's layers out of this one; publish to ko.local without `shallow_base_images` "
+        "(e.g. `--no-ko-shallow-base-images`)"
+    )
 
 
 def test_publish_pushes_the_packaged_layout(rule_runner: RuleRunner) -> None:
@@ -177,6 +238,20 @@ def test_deploy_plan_pushes_then_applies(rule_runner: RuleRunner) -> None:
         "--plan",
         f"{{chroot}}/{PLAN_FILE}",
         "--",
+    )
+
+
+def test_ko_local_deploy_loads_then_applies_yaml_naming_the_loaded_image(rule_runner: RuleRunner) -> None:
+    set_ko_options(rule_runner, ["--no-ko-sbom"], env={"KO_DOCKER_REPO": "ko.local"})
+    plan, files, deploy = deploy_plan(rule_runner, "apply")
+    (image,) = deploy.rendered.images
+    assert image.name.repository is not None
+    reference = f"{image.name.repository}:{digest_hex(image.digest)}"
+    assert files["ko-deploy/rendered.yaml"].decode().endswith(f"- image: {reference}\n")
+    assert plan.push.images == (
+        ImagePush(
+            layout="images/0", repository=image.name.repository, tags=("v2", "latest"), kind=DAEMON, image=image.digest
+        ),
     )
 
 

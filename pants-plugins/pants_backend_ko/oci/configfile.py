@@ -9,11 +9,19 @@ edited, and encoded with `json.Marshal`. So, with `golang.gostruct` doing Go's p
 - times are re-written by Go's `time.Time` (`golang.gotime`); the zero time is
   `0001-01-01T00:00:00Z` and is never omitted.
 
+`exposed_ports` and `volume_paths` check the keys of `ExposedPorts` and `Volumes` that
+`ko_image`'s `ports` and `volumes` add (ko issue 472), as a Dockerfile's `EXPOSE` and `VOLUME`
+write them (moby `builder/dockerfile/dispatchers.go`, `nat.ParsePortSpecs` of
+docker/go-connections): `<port>/<protocol>`, tcp when no protocol is given, a range
+`8000-8002/udp` giving one key per port; volumes are absolute paths.
+
 No Pants imports.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -37,7 +45,11 @@ from pants_backend_ko.golang.gotime import ZERO_TIME
 from pants_backend_ko.oci.digest import check_digest
 from pants_backend_ko.oci.platform import Platform
 
-__all__ = ["History", "RootFS", "HealthConfig", "ContainerConfig", "ConfigFile"]
+__all__ = ["History", "RootFS", "HealthConfig", "ContainerConfig", "ConfigFile", "exposed_ports", "volume_paths"]
+
+PORT_PROTOCOLS = ("tcp", "udp", "sctp")
+_PORT_SPEC = re.compile(r"([0-9]+)(?:-([0-9]+))?(?:/([A-Za-z]+))?")
+_MAX_PORT = 65535
 
 
 # []v1.Hash (diff_ids): each element must parse as a digest.
@@ -210,3 +222,36 @@ class ConfigFile(GoStruct):
             os_version=self.os_version or None,
             os_features=tuple(self.os_features or ()),
         )
+
+
+def exposed_ports(specs: Iterable[str], where: str = "ports") -> tuple[str, ...]:
+    """The `ExposedPorts` keys of `specs` (`"8080"`, `"8443/tcp"`, `"53/udp"`, `"8000-8002"`), sorted;
+    a `ValueError` naming the bad entry otherwise."""
+    keys: set[str] = set()
+    for spec in specs:
+        match = _PORT_SPEC.fullmatch(spec.strip()) if isinstance(spec, str) else None
+        if match is None:
+            raise ValueError(
+                f"{where}: {spec!r} is not a port; write <port>[/<protocol>] or <first>-<last>[/<protocol>], "
+                "e.g. 8080, 8443/tcp, 53/udp"
+            )
+        first, last, protocol = match.group(1), match.group(2) or match.group(1), (match.group(3) or "tcp").lower()
+        if protocol not in PORT_PROTOCOLS:
+            raise ValueError(f"{where}: {spec!r}: unknown protocol {protocol!r}; use {', '.join(PORT_PROTOCOLS)}")
+        low, high = int(first), int(last)
+        if not 1 <= low <= _MAX_PORT or not 1 <= high <= _MAX_PORT:
+            raise ValueError(f"{where}: {spec!r}: a port is a number from 1 to {_MAX_PORT}")
+        if high < low:
+            raise ValueError(f"{where}: {spec!r}: the range ends before it starts")
+        keys.update(f"{port}/{protocol}" for port in range(low, high + 1))
+    return tuple(sorted(keys))
+
+
+def volume_paths(paths: Iterable[str], where: str = "volumes") -> tuple[str, ...]:
+    """The `Volumes` keys of `paths`, sorted; each must be an absolute path (a `ValueError` otherwise)."""
+    keys = set()
+    for path in paths:
+        if not isinstance(path, str) or not path.startswith("/") or any(c in path for c in "\0\n"):
+            raise ValueError(f"{where}: {path!r} is not an absolute path in the image, e.g. /data")
+        keys.add(path)
+    return tuple(sorted(keys))

@@ -8,7 +8,7 @@ import pytest
 from tests.peers.go_reference import b64, ggcr, unb64
 
 from pants_backend_ko.golang.gotime import ZERO_TIME
-from pants_backend_ko.oci.configfile import ConfigFile
+from pants_backend_ko.oci.configfile import ConfigFile, exposed_ports, volume_paths
 from pants_backend_ko.oci.platform import Platform
 
 D1 = "sha256:" + "1" * 64
@@ -151,3 +151,39 @@ def test_scratch_config_for_platform() -> None:
         b'{"architecture":"arm","created":"0001-01-01T00:00:00Z","os":"linux",'
         b'"rootfs":{"type":"layers","diff_ids":null},"config":{},"variant":"v7"}'
     )
+
+
+def test_ports_as_a_dockerfile_exposes_them() -> None:
+    assert exposed_ports(["8080", "8443/TCP", "53/udp", "9000-9002/sctp", "8080/tcp"]) == (
+        "53/udp",
+        "8080/tcp",
+        "8443/tcp",
+        "9000/sctp",
+        "9001/sctp",
+        "9002/sctp",
+    )
+    assert exposed_ports([]) == ()
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("http", "ports: 'http' is not a port; write <port>[/<protocol>] or <first>-<last>[/<protocol>], e.g. 8080"),
+        ("80/", "ports: '80/' is not a port; write"),
+        ("80/quic", "ports: '80/quic': unknown protocol 'quic'; use tcp, udp, sctp"),
+        ("0", "ports: '0': a port is a number from 1 to 65535"),
+        ("65536/udp", "ports: '65536/udp': a port is a number from 1 to 65535"),
+        ("90-80", "ports: '90-80': the range ends before it starts"),
+    ],
+)
+def test_a_bad_port_is_one_line(spec: str, message: str) -> None:
+    with pytest.raises(ValueError) as excinfo:
+        exposed_ports(["8080", spec])
+    assert str(excinfo.value).startswith(message)
+
+
+def test_volumes_are_absolute_paths() -> None:
+    assert volume_paths(["/var/lib/app", "/data", "/data"]) == ("/data", "/var/lib/app")
+    for bad in ("data", "", "./x"):
+        with pytest.raises(ValueError, match=r"^volumes: .* is not an absolute path in the image, e\.g\. /data$"):
+            volume_paths([bad])

@@ -12,7 +12,9 @@
 
 Extensions beyond ko (all optional): `args` become Cmd, `entrypoint` replaces ko's, `workdir`
 sets WorkingDir, `env` is appended after KO_DATA_PATH (an entry for the same variable is
-removed first, so the user's value is the only one), several binaries may share `/ko-app`.
+removed first, so the user's value is the only one), several binaries may share `/ko-app`,
+`ports` and `volumes` are added to the base's `ExposedPorts` and `Volumes` (ko issue 472; keys
+as `configfile.exposed_ports`/`volume_paths` check them, written as ggcr's `v1.Config` does).
 
 Deliberate difference: times from SOURCE_DATE_EPOCH/KO_DATA_DATE_EPOCH are written in UTC
 (`1970-01-01T00:00:00Z`); ko writes them in the build machine's local time zone (`time.Unix`), which
@@ -32,7 +34,7 @@ from pants_backend_ko.golang import gopath
 from pants_backend_ko.golang.frozendict import FrozenDict
 from pants_backend_ko.golang.gotime import ZERO_TIME, unix_utc_json
 from pants_backend_ko.oci.base import BaseImage
-from pants_backend_ko.oci.configfile import History
+from pants_backend_ko.oci.configfile import History, exposed_ports, volume_paths
 from pants_backend_ko.oci.digest import digest_of
 from pants_backend_ko.oci.layers import (
     APP_DIR,
@@ -246,6 +248,8 @@ def assemble_image(
     args: Sequence[str] | None = None,
     workdir: str | None = None,
     debug: bool = False,
+    ports: Sequence[str] | None = None,
+    volumes: Sequence[str] | None = None,
 ) -> BuiltImage:
     """ko's `buildOne` on `base` for `platform` (see the module docstring for the exact edits),
     given its two new layers, already written: the kodata layer, then the app layer.
@@ -279,6 +283,8 @@ def assemble_image(
         raise ValueError(f"user must be a string like '65532' or 'nonroot:nonroot', got {user!r}")
     if workdir is not None and (not isinstance(workdir, str) or not workdir.startswith("/")):
         raise ValueError(f"workdir must be an absolute path like '/data', got {workdir!r}")
+    port_keys = exposed_ports(ports or ())
+    volume_keys = volume_paths(volumes or ())
 
     config_file = base.config_file()
     # ko refuses a single-image base whose platform differs from the one asked for (buildAll).
@@ -351,6 +357,8 @@ def assemble_image(
         labels=FrozenDict(merged_labels),
         user=user if user else container.user,
         working_dir=workdir if workdir else container.working_dir,
+        exposed_ports=tuple(sorted({*(container.exposed_ports or ()), *port_keys})) or container.exposed_ports,
+        volumes=tuple(sorted({*(container.volumes or ()), *volume_keys})) or container.volumes,
     )
     config_file = dataclasses.replace(
         config_file,

@@ -19,7 +19,7 @@ from tests.peers.go_reference import b64, ggcr, unb64
 from pants_backend_ko.golang import gojson
 from pants_backend_ko.golang.frozendict import FrozenDict
 from pants_backend_ko.oci.base import BaseImage
-from pants_backend_ko.oci.configfile import ConfigFile
+from pants_backend_ko.oci.configfile import ConfigFile, exposed_ports
 from pants_backend_ko.oci.digest import digest_of
 from pants_backend_ko.oci.image import (
     ANNOTATION_BASE_DIGEST,
@@ -57,6 +57,8 @@ DOCKER_BASE_CONFIG = json.dumps(
             "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
             "Cmd": ["sh"],
             "Labels": {"maintainer": "someone <x@example.com>"},
+            "ExposedPorts": {"80/tcp": {}},  # `ports` and `volumes` add to these
+            "Volumes": {"/base": {}},
         },
         "container_config": {"Cmd": ["/bin/sh", "-c", '#(nop) CMD ["sh"]']},
         "created": "2023-05-19T20:19:19.123456789Z",
@@ -165,6 +167,8 @@ def _cases():
             env={"GODEBUG": "x=1", "PATH": "/custom"},
             args=["--flag", "value"],
             workdir="/srv",
+            ports=["8080", "8443/TCP", "53/udp", "9000-9001/sctp"],
+            volumes=["/var/lib/app", "/data"],
         ),
         _case(
             "oci base with manifest annotations, entrypoint and two binaries",
@@ -205,6 +209,8 @@ def _reference_request(cases, built):
                 "entrypoint": kwargs.get("entrypoint"),
                 "args": kwargs.get("args"),
                 "workdir": kwargs.get("workdir") or "",
+                "exposed_ports": list(exposed_ports(kwargs.get("ports") or ())),
+                "volumes": kwargs.get("volumes") or [],
             }
         )
     return builds
@@ -316,6 +322,18 @@ def test_image_contents_follow_ko(built_cases) -> None:
     assert config["config"]["Cmd"] == ["--flag", "value"]
     assert config["config"]["Env"] == ["KO_DATA_PATH=/var/run/ko", "GODEBUG=x=1", "PATH=/custom"]
     assert config["config"]["User"] == "1000:1000" and config["config"]["WorkingDir"] == "/srv"
+    # `ports`/`volumes` join the base's: maps to empty objects, keys sorted, as ggcr's v1.Config writes them.
+    assert config["config"]["ExposedPorts"] == {
+        "53/udp": {},
+        "80/tcp": {},
+        "8080/tcp": {},
+        "8443/tcp": {},
+        "9000/sctp": {},
+        "9001/sctp": {},
+    }
+    assert b'"Volumes":{"/base":{},"/data":{},"/var/lib/app":{}},"WorkingDir":"/srv","ExposedPorts":{"53/udp"' in (
+        docker.config
+    )
     assert "container_config" not in config
     assert config["created"] == "1970-01-01T00:00:00Z"
     assert docker.base_layers == (Descriptor(media_type=DOCKER_LAYER_GZIP, size=2807, digest=D3),)
@@ -360,6 +378,10 @@ def test_build_errors_are_clear() -> None:
         build_image(BaseImage.scratch(AMD64), **kwargs, env={"A=B": "1"})
     with pytest.raises(ValueError, match="workdir must be an absolute path"):
         build_image(BaseImage.scratch(AMD64), **kwargs, workdir="rel")
+    with pytest.raises(ValueError, match=r"^ports: '80/xyz': unknown protocol 'xyz'; use tcp, udp, sctp$"):
+        build_image(BaseImage.scratch(AMD64), **kwargs, ports=["80", "80/xyz"])
+    with pytest.raises(ValueError, match=r"^volumes: 'data' is not an absolute path in the image, e\.g\. /data$"):
+        build_image(BaseImage.scratch(AMD64), **kwargs, volumes=["data"])
     with pytest.raises(ValueError, match="args: expected a list of strings"):
         build_image(BaseImage.scratch(AMD64), **kwargs, args="--x")
     with pytest.raises(ValueError, match="Windows images"):

@@ -6,16 +6,26 @@ platforms, each verified against its digest by the registry client. The Pants ru
 a Process: cached forever for a digest reference, once per run for a tag, so a digest-pinned
 base never touches the network again. `BaseFetch.cache_dir` is a content-addressed cache
 shared between runs (children and layers by digest).
+
+A `ko.local/...` base is read from the Docker daemon at `DOCKER_HOST`, as ko reads it
+(`oci/daemon/image.py`): saved as an OCI layout in a temporary folder, then resolved like a
+layout base, named by its reference (ko writes it as `org.opencontainers.image.base.name`).
+The rules run that once per run: the daemon's image behind a name can change at any time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+import tempfile
 from pathlib import Path
 
 from pants_backend_ko.codec import encode
 from pants_backend_ko.errors import KoError
+from pants_backend_ko.oci.daemon.client import DaemonClient
+from pants_backend_ko.oci.daemon.image import save_image
 from pants_backend_ko.oci.mediatypes import DOCKER_CONFIG, OCI_CONFIG
+from pants_backend_ko.oci.reference import parse_reference
 from pants_backend_ko.oci.remote.pull import ResolvedBase, fetch_blob, resolve_base, resolve_base_from_layout
 from pants_backend_ko.oci.remote.transport import ClientPool
 from pants_backend_ko.tool.messages import (
@@ -94,7 +104,17 @@ def write_base(base: ResolvedBase, out: Path, pool: ClientPool | None, cache_dir
     (out / BASE_DESCRIPTION_FILE).write_bytes(encode(describe(base)))
 
 
-def fetch_base(request: BaseFetch, out: Path, pool: ClientPool) -> None:
+def fetch_base(request: BaseFetch, out: Path, pool: ClientPool, daemon: DaemonClient | None = None) -> None:
+    if request.daemon is not None:
+        assert daemon is not None, "tool/main.py reaches the daemon for a daemon base"
+        name = parse_reference(request.daemon).name
+        with tempfile.TemporaryDirectory(prefix="ko-daemon-base-", dir=out.parent) as folder:
+            layout = Path(folder) / "layout"
+            save_image(daemon, request.daemon, layout)
+            base = resolve_base_from_layout(layout, request.platforms)
+            base = dataclasses.replace(base, reference=request.daemon, name=name)
+            write_base(base, out, None, None, layers=True)  # copies the layers while the folder exists
+        return
     if request.layout is not None:
         base = resolve_base_from_layout(request.layout, request.platforms)
     else:

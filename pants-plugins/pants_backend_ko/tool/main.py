@@ -4,17 +4,22 @@ own code, behind one error wrapper. Requests and answers are the messages of `to
 ``push-plan --plan FILE`` pushes every image of a `PushPlan` in parallel, each skipping what
 the registry already has, then attaches its SBOMs; one ``REPO@sha256:<hex>`` line per pushed
 image on stdout, one ``error: REPO: ...`` line per failed image on stderr, exit 1 if any failed.
+Entries of kind ``daemon`` (ko.local) are loaded into the Docker daemon at ``DOCKER_HOST``
+instead: ``ko.local/<name>:<hex>`` on stdout, what was done on stderr (loaded, or already
+there); when no daemon answers, one line and exit 1 before anything is pushed or loaded.
 `pants publish` runs it.
 
 ``deploy --plan FILE [-- KUBECTL ARGS]`` pushes the images of a `DeployPlan`, then runs
 ``kubectl <verb> -f -`` with the rendered YAML on stdin (nothing is applied unless every push
 succeeded); the exit code is kubectl's. `pants run`/`experimental-deploy` of ko_manifests run it.
 
-``status --query FILE`` answers a `StatusQuery` with a `RegistryState` (JSON) on stdout. It only
-reads, and exits 0 when a registry cannot answer (those tags are then absent).
+``status --query FILE`` answers a `StatusQuery` with a `RegistryState` (JSON) on stdout: what
+the registries hold and, for ko.local repositories, which tags the Docker daemon holds. It only
+reads, and exits 0 when a registry or the daemon cannot answer (those tags are then absent).
 
-``base --request FILE --out DIR`` fetches the base image a `BaseFetch` names into DIR: the
-`BaseDescription` as ``base.json`` and every blob as ``blobs/sha256/<hex>``, verified.
+``base --request FILE --out DIR`` fetches the base image a `BaseFetch` names (from a registry,
+a layout folder or the Docker daemon) into DIR: the `BaseDescription` as ``base.json`` and every
+blob as ``blobs/sha256/<hex>``, verified.
 
 For people (checking a registry, scripts): ``inspect REF [--raw]`` prints the digest a tag or
 digest reference names (or, with ``--raw``, the manifest bytes); ``push --layout DIR
@@ -31,23 +36,28 @@ Every verb takes ``--insecure-registry HOST`` (plain HTTP / unverified TLS, adde
 message lists) and ``--ca-bundle PEM`` (default: ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``);
 ``-v`` logs each registry operation on stderr. Any error is one ``error: ...`` line on stderr
 and exit status 1 (a usage error too), never a traceback; messages never hold a secret. This
-module is the only place where the process environment feeds the keychain.
+module is the only place where the process environment feeds the keychain and names the Docker
+daemon (``DOCKER_HOST``, ``DOCKER_CERT_PATH``, ``DOCKER_TLS_VERIFY``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
 from pants_backend_ko.codec import Message, decode, encode
 from pants_backend_ko.errors import KoError, one_line
+from pants_backend_ko.oci.daemon.client import DaemonClient
+from pants_backend_ko.oci.daemon.host import daemon_address
+from pants_backend_ko.oci.daemon.local import loaded_tags
 from pants_backend_ko.oci.digest import check_digest
 from pants_backend_ko.oci.reference import parse_reference, parse_repository
 from pants_backend_ko.oci.remote.credentials import Keychain
@@ -59,6 +69,7 @@ from pants_backend_ko.oci.remote.transport import ClientPool
 from pants_backend_ko.tool.base_fetch import fetch_base
 from pants_backend_ko.tool.kubectl import deploy
 from pants_backend_ko.tool.messages import (
+    DAEMON,
     SBOM,
     Attachment,
     BaseFetch,
@@ -67,7 +78,7 @@ from pants_backend_ko.tool.messages import (
     StatusQuery,
     error_line,
 )
-from pants_backend_ko.tool.publish_plan import attach, push_images
+from pants_backend_ko.tool.publish_plan import Destinations, attach, push_images
 
 logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=Message)
@@ -102,6 +113,18 @@ class _Environment:
             limits=limits,
         )
 
+    def daemon(self) -> DaemonClient:
+        """The Docker daemon at DOCKER_HOST, reached now: without one, one line before anything is done."""
+        client = DaemonClient(daemon_address(self.environ))
+        client.api_version()
+        return client
+
+    @contextmanager
+    def destinations(self, plan: PushPlan) -> Iterator[Destinations]:
+        daemon = self.daemon() if any(image.kind == DAEMON for image in plan.images) else None
+        with closing(self.pool(plan.transport, plan.insecure_registries)) as pool:
+            yield Destinations(pool, daemon)
+
 
 def _message(cls: type[M], path: str) -> M:
     return decode(cls, Path(path).read_bytes(), path)
@@ -123,11 +146,13 @@ def _digest_pairs(values: Sequence[str], flag: str) -> list[tuple[str, str]]:
 
 def run_push_plan(args: argparse.Namespace, env: _Environment) -> int:
     plan = _message(PushPlan, args.plan)
-    with closing(env.pool(plan.transport, plan.insecure_registries)) as pool:
-        outcomes = push_images(plan, Path(args.plan).parent, pool)
+    with env.destinations(plan) as to:
+        outcomes = push_images(plan, Path(args.plan).parent, to)
     for outcome in outcomes:
         if outcome.reference:
             print(outcome.reference)
+            if outcome.kind == DAEMON:  # a registry push says nothing more unless -v
+                print(f"{outcome.reference} {outcome.summary}", file=sys.stderr)
     for outcome in outcomes:
         if outcome.error:
             print(error_line(outcome.error), file=sys.stderr)
@@ -136,8 +161,8 @@ def run_push_plan(args: argparse.Namespace, env: _Environment) -> int:
 
 def run_deploy(args: argparse.Namespace, env: _Environment) -> int:
     plan = _message(DeployPlan, args.plan)
-    with closing(env.pool(plan.push.transport, plan.push.insecure_registries)) as pool:
-        return deploy(plan, Path(args.plan).parent, pool, args.kubectl_args, env.environ)
+    with env.destinations(plan.push) as to:
+        return deploy(plan, Path(args.plan).parent, to, args.kubectl_args, env.environ)
 
 
 def run_status(args: argparse.Namespace, env: _Environment) -> int:
@@ -151,14 +176,22 @@ def run_status(args: argparse.Namespace, env: _Environment) -> int:
         jobs=query.jobs,
         limits=query.transport,
     )
+    if query.daemon_repositories:
+        try:
+            state = dataclasses.replace(
+                state, daemon=loaded_tags(DaemonClient(daemon_address(env.environ)), query.daemon_repositories)
+            )
+        except KoError as e:  # the load that follows reports it in its own one line
+            logger.info("the Docker daemon cannot say which images it has: %s", e)
     sys.stdout.buffer.write(encode(state))
     return 0
 
 
 def run_base(args: argparse.Namespace, env: _Environment) -> int:
     request = _message(BaseFetch, args.request)
+    daemon = env.daemon() if request.daemon is not None else None
     with closing(env.pool(request.transport, request.insecure_registries)) as pool:
-        fetch_base(request, Path(args.out), pool)
+        fetch_base(request, Path(args.out), pool, daemon)
     return 0
 
 

@@ -17,9 +17,9 @@ A failed verb prints one `error: <message>` line (`error_line`); the rules read 
 them, so a message and its files can be placed anywhere (a sandbox, a remote worker).
 
 The messages are written to grow: a `PushPlan` entry names what kind of destination it
-publishes to (`ImagePush.kind`, only `registry` today) and lists typed attachments
-(`Attachment.kind`, only `sbom` today); the tool rejects a kind it does not know with one line
-instead of ignoring it.
+publishes to (`ImagePush.kind`: `registry`, or `daemon` for ko's `ko.local`, a load into the
+Docker daemon at `DOCKER_HOST`) and lists typed attachments (`Attachment.kind`, only `sbom`
+today); the tool rejects a kind it does not know with one line instead of ignoring it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from pants_backend_ko.codec import Message, MessageError, check_kind
 from pants_backend_ko.errors import one_line
-from pants_backend_ko.oci.digest import digest_hex
+from pants_backend_ko.oci.digest import check_digest, digest_hex
 from pants_backend_ko.oci.remote.limits import TransportLimits
 from pants_backend_ko.oci.remote.state import RepositoryQuery
 
@@ -36,7 +36,8 @@ ERROR_PREFIX = "error: "
 
 # Destinations a PushPlan entry can publish to, and what can be attached to a pushed manifest.
 REGISTRY = "registry"
-PUSH_KINDS = (REGISTRY,)
+DAEMON = "daemon"  # ko.local: loaded into the Docker daemon at DOCKER_HOST (`oci/daemon/`)
+PUSH_KINDS = (REGISTRY, DAEMON)
 SBOM = "sbom"  # ko's sha256-<hex>.sbom tag and an OCI 1.1 referrer (oci/remote/attach.py)
 ATTACHMENT_KINDS = (SBOM,)
 
@@ -82,9 +83,22 @@ class ImagePush(Message):
     blob_sources: tuple[tuple[str, str], ...] = ()
     attachments: tuple[Attachment, ...] = ()
     kind: str = REGISTRY  # one of PUSH_KINDS
+    # For `daemon`: the digest of the image manifest to load (an index's GOOS/GOARCH image,
+    # chosen by the rules, which name it `<repository>:<hex>` in rendered YAML, as ko does).
+    image: str = ""
 
     def __post_init__(self) -> None:
         check_kind(self.kind, PUSH_KINDS)
+        if self.kind == DAEMON:
+            try:
+                check_digest(self.image, "image")
+            except ValueError as e:
+                raise MessageError(str(e)) from None
+            if self.blob_sources or self.attachments:
+                # A daemon holds every layer of what it loads, and ko attaches nothing there.
+                raise MessageError("a daemon load has no blob sources and no attachments")
+        elif self.image:
+            raise MessageError("only a daemon load names one `image` of the layout")
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,8 @@ class StatusQuery(Message):
 
     repositories: tuple[RepositoryQuery, ...]
     sbom: bool  # an image counts as published only with its SBOM attachments
+    # ko.local repositories: the tags the Docker daemon at DOCKER_HOST holds in them (`RegistryState.daemon`).
+    daemon_repositories: tuple[str, ...] = ()
     insecure_registries: tuple[str, ...] = ()
     jobs: int = 8  # registry requests in parallel
     transport: TransportLimits = TransportLimits()
@@ -138,6 +154,7 @@ class BaseFetch(Message):
 
     reference: str | None = None  # a registry reference (tag or digest)
     layout: str | None = None  # or an OCI image layout folder (relative to the working directory)
+    daemon: str | None = None  # or an image of the Docker daemon at DOCKER_HOST (a `ko.local/...` base)
     platforms: tuple[str, ...] = ()  # `os/arch[/variant]`, or `all`
     layers: bool = True  # False: manifests and configs only (`[ko].shallow_base_images`)
     cache_dir: str | None = None  # a content-addressed cache shared between runs
@@ -145,8 +162,10 @@ class BaseFetch(Message):
     transport: TransportLimits = TransportLimits()
 
     def __post_init__(self) -> None:
-        if (self.reference is None) == (self.layout is None):
-            raise MessageError("a base fetch names either a registry reference or a layout folder, not both")
+        if [self.reference, self.layout, self.daemon].count(None) != 2:
+            raise MessageError(
+                "a base fetch names one of a registry reference, a layout folder or a Docker daemon image"
+            )
 
 
 @dataclass(frozen=True)

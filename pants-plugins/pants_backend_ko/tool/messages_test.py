@@ -8,6 +8,7 @@ from pants_backend_ko.codec import MessageError, decode, encode
 from pants_backend_ko.oci.remote.limits import TransportLimits
 from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
 from pants_backend_ko.tool.messages import (
+    DAEMON,
     SBOM,
     Attachment,
     BaseDescription,
@@ -35,6 +36,7 @@ PUSH = PushPlan(
             attachments=(Attachment(SBOM, D2, "sboms/0/app.spdx.json"),),
         ),
         ImagePush(layout="images/1", repository="reg.example/other"),
+        ImagePush(layout="images/2", repository="ko.local/app-x", tags=("latest",), kind=DAEMON, image=D2),
     ),
     jobs=3,
     insecure_registries=("reg.example",),
@@ -50,6 +52,8 @@ MESSAGES = [
     BaseFetch(reference="reg.example/base:v1", transport=TransportLimits(timeout=3, min_speed=1)),
     StatusQuery((), sbom=False, transport=TransportLimits(timeout=120.0, min_speed=0)),
     BaseFetch(layout="layouts/base", platforms=("linux/arm64",)),
+    BaseFetch(daemon="ko.local/base:v1", platforms=("linux/amd64",)),
+    StatusQuery((), sbom=False, daemon_repositories=("ko.local/app-x",)),
     BaseDescription(
         reference="reg.example/base:v1",
         name="reg.example/base:v1",
@@ -61,6 +65,7 @@ MESSAGES = [
         images=(BasePlatformImage("linux/amd64", D2, "application/vnd.oci.image.manifest.v1+json", D1, (D1, D2)),),
     ),
     RegistryState({"reg.example/app:v1": D1, "reg.example/app:v2": None}, {f"reg.example/app@{D1}": ""}),
+    RegistryState({}, {}, daemon={"ko.local/app-x:latest": D1}),
 ]
 
 
@@ -119,11 +124,11 @@ def test_transport_limits_travel_in_every_registry_request() -> None:
 
 def test_a_kind_this_tool_does_not_know_is_refused_not_ignored() -> None:
     doc = PUSH.to_json()
-    doc["images"][1]["kind"] = "daemon"
+    doc["images"][1]["kind"] = "podman"
     with pytest.raises(MessageError) as excinfo:
         decode(PushPlan, json.dumps(doc).encode(), "plan.json")
     assert str(excinfo.value) == (
-        "plan.json: images[1]: kind 'daemon' is not one this tool knows (registry); "
+        "plan.json: images[1]: kind 'podman' is not one this tool knows (registry, daemon); "
         "run the tool that came with the Pants rules that wrote the file"
     )
     doc = PUSH.to_json()
@@ -132,11 +137,27 @@ def test_a_kind_this_tool_does_not_know_is_refused_not_ignored() -> None:
         decode(PushPlan, json.dumps(doc).encode(), "plan.json")
 
 
+def test_a_daemon_load_names_the_image_it_loads_and_nothing_else() -> None:
+    doc = PUSH.to_json()
+    doc["images"][2]["image"] = ""
+    with pytest.raises(MessageError, match=r"^plan.json: images\[2\]: image: '' is not a sha256 digest"):
+        decode(PushPlan, json.dumps(doc).encode(), "plan.json")
+    doc["images"][2]["image"] = D2
+    doc["images"][2]["attachments"] = doc["images"][0]["attachments"]
+    with pytest.raises(MessageError, match=r"^plan.json: images\[2\]: a daemon load has no blob sources and no"):
+        decode(PushPlan, json.dumps(doc).encode(), "plan.json")
+    doc["images"][1]["image"] = D2
+    with pytest.raises(MessageError, match=r"^plan.json: images\[1\]: only a daemon load names one `image`"):
+        decode(PushPlan, json.dumps(doc).encode(), "plan.json")
+
+
 def test_a_base_fetch_names_one_source() -> None:
-    with pytest.raises(MessageError, match="either a registry reference or a layout folder"):
-        BaseFetch(reference="a:b", layout="c")
-    with pytest.raises(MessageError, match="either a registry reference or a layout folder"):
-        BaseFetch()
+    def fetch(reference: str | None = None, layout: str | None = None, daemon: str | None = None) -> BaseFetch:
+        return BaseFetch(reference=reference, layout=layout, daemon=daemon)
+
+    for reference, layout, daemon in (("a:b", "c", None), (None, "c", "ko.local/b"), (None, None, None)):
+        with pytest.raises(MessageError, match="one of a registry reference, a layout folder or a Docker daemon"):
+            fetch(reference, layout, daemon)
 
 
 def test_error_lines() -> None:

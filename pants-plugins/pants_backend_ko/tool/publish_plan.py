@@ -1,9 +1,11 @@
-"""Carrying out a `PushPlan`: every image pushed in parallel, then its attachments.
+"""Carrying out a `PushPlan`: every image pushed (or loaded) in parallel, then its attachments.
 
-Each image goes to its destination (`ImagePush.kind`; a registry today, through
-`oci/remote/push.py`, which skips whatever the registry has), then its attachments are added
-(`Attachment.kind`; SBOMs today, through `oci/remote/attach.py`). Every image is attempted even
-when another fails, as `ko build` does, and each outcome says what happened in one line.
+Each image goes to its destination (`ImagePush.kind`): a registry, through
+`oci/remote/push.py`, which skips whatever the registry has, then its attachments are added
+(`Attachment.kind`; SBOMs today, through `oci/remote/attach.py`); or, for ko.local, the Docker
+daemon at `DOCKER_HOST`, through `oci/daemon/local.py`, which loads the image unless the daemon
+has it and adds its tags. Every image is attempted even when another fails, as `ko build`
+does, and each outcome says what happened in one line.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pants_backend_ko.errors import KoError, format_error, one_line
+from pants_backend_ko.oci.daemon.client import DaemonClient
+from pants_backend_ko.oci.daemon.local import publish_local
+from pants_backend_ko.oci.layout import read_layout
 from pants_backend_ko.oci.reference import parse_repository
 from pants_backend_ko.oci.remote.attach import attach_sbom
 from pants_backend_ko.oci.remote.descriptors import manifest_media_type
 from pants_backend_ko.oci.remote.push import push_layout
 from pants_backend_ko.oci.remote.transport import ClientPool, RegistryClient
-from pants_backend_ko.tool.messages import REGISTRY, SBOM, Attachment, ImagePush, PushPlan, blob_path
+from pants_backend_ko.tool.messages import DAEMON, REGISTRY, SBOM, Attachment, ImagePush, PushPlan, blob_path
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +34,20 @@ MAX_PARALLEL_IMAGES = 4
 
 
 @dataclass(frozen=True)
+class Destinations:
+    """Where a plan's images go: registries, and the Docker daemon when the plan loads any."""
+
+    registries: ClientPool
+    daemon: DaemonClient | None = None  # reached before anything is pushed (`tool/main.py`)
+
+
+@dataclass(frozen=True)
 class PushOutcome:
     repository: str
-    reference: str | None = None  # REPO@sha256:<hex> once pushed
+    reference: str | None = None  # REPO@sha256:<hex> once pushed, ko.local/<name>:<hex> once loaded
     error: str | None = None  # one line, when it failed
-    summary: str = ""  # "(N uploaded, N mounted, N present)"
+    summary: str = ""  # "(N uploaded, N mounted, N present)", "(loaded into the Docker daemon, linux/amd64)"
+    kind: str = REGISTRY
 
 
 def attach(
@@ -55,8 +69,8 @@ def _registry_and_repository(source: str) -> tuple[str, str]:
     return registry, repository
 
 
-def _push_to_registry(image: ImagePush, plan: PushPlan, base: Path, pool: ClientPool) -> PushOutcome:
-    client = pool.get(parse_repository(image.repository).registry)
+def _push_to_registry(image: ImagePush, plan: PushPlan, base: Path, to: Destinations) -> PushOutcome:
+    client = to.registries.get(parse_repository(image.repository).registry)
     result = push_layout(
         base / image.layout,
         image.repository,
@@ -71,19 +85,36 @@ def _push_to_registry(image: ImagePush, plan: PushPlan, base: Path, pool: Client
     return PushOutcome(image.repository, reference=result.reference, summary=summary)
 
 
+def _load_into_daemon(image: ImagePush, plan: PushPlan, base: Path, to: Destinations) -> PushOutcome:
+    assert to.daemon is not None, "tool/main.py reaches the daemon before a plan that loads runs"
+    result = publish_local(
+        to.daemon, read_layout(base / image.layout), image.image, image.repository, image.tags, image.repository
+    )
+    where = to.daemon.address.shown
+    if result.loaded:
+        summary = f"(loaded into the Docker daemon at {where}, {result.platform})"
+    else:
+        summary = f"(already in the Docker daemon at {where}" + (
+            f"; tagged {', '.join(result.tags_added)})" if result.tags_added else ")"
+        )
+    logger.info("%s %s", result.reference, summary)
+    return PushOutcome(image.repository, reference=result.reference, summary=summary, kind=DAEMON)
+
+
 # How each kind of destination is published to (`ImagePush.kind`).
-_PUBLISHERS: dict[str, Callable[[ImagePush, PushPlan, Path, ClientPool], PushOutcome]] = {
+_PUBLISHERS: dict[str, Callable[[ImagePush, PushPlan, Path, Destinations], PushOutcome]] = {
     REGISTRY: _push_to_registry,
+    DAEMON: _load_into_daemon,
 }
 
 
-def push_images(plan: PushPlan, base: Path, pool: ClientPool) -> list[PushOutcome]:
+def push_images(plan: PushPlan, base: Path, to: Destinations) -> list[PushOutcome]:
     """Push the images of `plan` (paths relative to `base`) in parallel; the outcomes come back
     in plan order, a failure as one line naming the repository."""
 
     def push(image: ImagePush) -> PushOutcome:
         try:
-            return _PUBLISHERS[image.kind](image, plan, base, pool)
+            return _PUBLISHERS[image.kind](image, plan, base, to)
         except (KoError, ValueError, OSError) as e:
             return PushOutcome(
                 image.repository, error=format_error(one_line(e) or type(e).__name__, where=image.repository)

@@ -5,6 +5,10 @@ a `BaseFetch` answered by a `BaseDescription`): its result is cached forever for
 and fetched once per run for a tag (a tag can move). Children, configs and layers are verified
 against their digests and kept in a content-addressed named cache, so a tag costs one manifest
 request once its content has been seen.
+
+A base named `ko.local/...` is read from the Docker daemon at `DOCKER_HOST`, as ko does
+(`tool/base_fetch.py`): once per run (the daemon's image behind a name can change at any
+time), as the single image the daemon holds; the built image names it as its base, as ko's.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pants.util.logging import LogLevel
 from pants_backend_ko.codec import decode, encode
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci.base import BaseImage
+from pants_backend_ko.oci.daemon.local import is_local_docker_repo
 from pants_backend_ko.oci.image import ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, base_index_digest
 from pants_backend_ko.oci.layout import LAYOUT_PREFIX
 from pants_backend_ko.oci.mediatypes import OCI_INDEX
@@ -140,6 +145,10 @@ async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem) -> Reso
         fetch = BaseFetch(layout=layout_dir, platforms=platforms)
         inputs, scope = snapshot.digest, ProcessCacheScope.SUCCESSFUL
         description = f"Read base image layout {layout_dir} for {owner}"
+    elif is_local_docker_repo(request.reference):
+        fetch = BaseFetch(daemon=request.reference, platforms=platforms)
+        inputs, scope = EMPTY_DIGEST, ProcessCacheScope.PER_SESSION
+        description = f"Read base image {request.reference} from the Docker daemon for {owner}"
     else:
         fetch = BaseFetch(
             reference=request.reference,
@@ -166,6 +175,8 @@ async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem) -> Reso
             output_directories=(BASE_DIR,),
             append_only_caches=FrozenDict({"ko_base_blobs": ".cache/ko-base"}),
             cache_scope=scope,
+            # The daemon is on this machine: a run that reads it uses DOCKER_HOST, ships nothing.
+            ship_sources=fetch.daemon is None,
         ),
     )
     if result.exit_code != 0:
@@ -181,7 +192,8 @@ async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem) -> Reso
     contents = await Get(DigestContents, DigestSubset(output, PathGlobs(small)))
     files = {fc.path: fc.content for fc in contents}
 
-    from_registry = layout_dir is None
+    from_registry = layout_dir is None and fetch.daemon is None
+    named = layout_dir is None  # registry and daemon bases are named in the image, as ko names them
     platforms_out, images = [], []
     layer_paths: dict[str, str] = {}
     sources: list[tuple[str, str]] = []
@@ -191,7 +203,7 @@ async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem) -> Reso
             image = BaseImage.from_manifest(
                 files[blob_path(entry.manifest_digest)],
                 files[blob_path(entry.config_digest)],
-                name=described.name if from_registry else None,
+                name=described.name if named else None,
                 digest=entry.manifest_digest,
                 media_type=entry.manifest_media_type,
             )

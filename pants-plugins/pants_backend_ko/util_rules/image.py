@@ -41,6 +41,7 @@ from pants_backend_ko.oci import image as oci_image
 from pants_backend_ko.oci import layout as oci_layout
 from pants_backend_ko.oci import spdx
 from pants_backend_ko.oci.capabilities import CapabilityError, FileCapabilities, file_capabilities
+from pants_backend_ko.oci.configfile import exposed_ports, volume_paths
 from pants_backend_ko.oci.layers import APP_DIR
 from pants_backend_ko.oci.layerwriter import BuildInfoRequest, LayersRequest, app_layer, kodata_layer
 from pants_backend_ko.oci.layout import ArchivedImage
@@ -392,6 +393,11 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
     field_set = request.field_set
     settings = await Get(KoImageSettings, KoImageSettingsRequest(field_set))
     owner = str(settings.address)
+    try:  # before any binary is built
+        exposed_ports(field_set.ports.value or ())
+        volume_paths(field_set.volumes.value or ())
+    except ValueError as e:
+        raise located(e, owner) from None
     epochs = await Get(EnvironmentVars, EnvironmentVarsRequest(["SOURCE_DATE_EPOCH", "KO_DATA_DATE_EPOCH"]))
     source_date_epoch = epoch_from_env(epochs, "SOURCE_DATE_EPOCH")
     kodata_date_epoch = epoch_from_env(epochs, "KO_DATA_DATE_EPOCH")
@@ -505,6 +511,8 @@ async def build_ko_image(request: KoImageRequest, ko: KoSubsystem) -> BuiltKoIma
                     args=field_set.args.value,
                     workdir=field_set.workdir.value,
                     debug=delve is not None,
+                    ports=field_set.ports.value,
+                    volumes=field_set.volumes.value,
                 )
             )
         ref_name = name.tags[0] if name.tags else None

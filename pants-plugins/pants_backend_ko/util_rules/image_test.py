@@ -256,6 +256,18 @@ def test_image_on_a_layout_base_keeps_the_base_layers(rule_runner: RuleRunner) -
             "app/cmd/badenv:img: env: variable name '' must be non-empty and contain no '='",
         ),
         (
+            "app/cmd/badport",
+            "ports=['8080', '80/quic']",
+            {},
+            "app/cmd/badport:img: ports: '80/quic': unknown protocol 'quic'; use tcp, udp, sctp",
+        ),
+        (
+            "app/cmd/badvolume",
+            "volumes=['data']",
+            {},
+            "app/cmd/badvolume:img: volumes: 'data' is not an absolute path in the image, e.g. /data",
+        ),
+        (
             "app/cmd/badkodata",
             "",
             {"back\\slash.txt": "x"},

@@ -45,6 +45,7 @@ from pants_backend_ko.util_rules.image import (
     KoImageSettings,
     KoImageSettingsRequest,
 )
+from pants_backend_ko.util_rules.naming import published_reference
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,12 @@ class RenderedManifests:
 
 
 def image_reference(image: BuiltKoImage) -> str:
-    """ko's returned reference: `repo@sha256:…`, or `repo:tag@sha256:…` for one non-latest tag."""
+    """ko's returned reference: `repo@sha256:…`, or `repo:tag@sha256:…` for one non-latest tag;
+    for ko.local `ko.local/<name>:<hex>`, the name the daemon gets (no daemon asked)."""
+    if image.name.is_local:
+        reference = published_reference(image)
+        assert reference is not None, "a ko.local image has a repository"
+        return reference
     tags = image.name.tags
     shown = tags[0] if len(tags) == 1 and tags[0] != "latest" else None
     repository = image.name.repository
@@ -281,7 +287,12 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
                 "set KO_DOCKER_REPO, [ko].docker_repo or its `repository` field.",
                 where=f"{path}:{line}",
             )
-        resolved[import_path] = image_reference(image)
+        try:
+            resolved[import_path] = image_reference(image)
+        except KoError as e:  # ko.local: the index lacks the GOOS/GOARCH platform
+            path, line = wanted[import_path]
+            what = f"{ko_reference(import_path)} ({image.settings.address}): {e.what}"
+            raise KoError(what, where=f"{path}:{line}", fix=e.fix) from None
     known = sorted(index.by_import_path)
     rendered = []
     for stream in parsed.streams(owner):

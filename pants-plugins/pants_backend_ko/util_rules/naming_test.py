@@ -33,6 +33,10 @@ def rule_runner() -> RuleRunner:
                 f"ko_image(name='long', debug=True, tags=['{'x' * 125}'])\n"
                 "ko_image(name='off', debug=False)\n"
             ),
+            "svc/local/BUILD": (
+                "ko_image(name='named', repository='ko.local')\n"
+                "ko_image(name='exact', repository='ko.local/my/app')\n"
+            ),
         }
     )
     return rule_runner
@@ -168,3 +172,25 @@ def test_debug_images_get_debug_tags(rule_runner: RuleRunner) -> None:
     assert name_of(rule_runner, "svc", "plain").tags == ("latest-debug",)  # from [ko].debug
     assert name_of(rule_runner, "svc/debug", "off").tags == ("latest",)  # the field wins
     assert naming_error(rule_runner, "svc/debug", "long").startswith(f"svc/debug:long: invalid tag '{'x' * 125}-debug'")
+
+
+def test_ko_local_names_images_for_the_docker_daemon(rule_runner: RuleRunner) -> None:
+    # ko's local publisher: KO_DOCKER_REPO=ko.local, names by the naming mode, GOOS/GOARCH
+    # pick the image of an index (default linux/amd64); ko.local/other is ko's WithLocalDomain.
+    set_ko_options(rule_runner, env={"KO_DOCKER_REPO": "ko.local"})
+    name = name_of(rule_runner, "svc", "plain")
+    assert name.repository == "ko.local/example-51d74b7127c5f7495a338df33ecdeb19"
+    assert (name.is_local, name.daemon_platform) == (True, ("linux", "amd64"))
+    set_ko_options(
+        rule_runner, ["--ko-naming=base-import-paths"], env={"KO_DOCKER_REPO": "ko.local/other", "GOARCH": "arm64"}
+    )
+    name = name_of(rule_runner, "svc", "plain")
+    assert (name.repository, name.daemon_platform) == ("ko.local/other/example", ("linux", "arm64"))
+    # A target's `repository`: `ko.local` alone means the daemon with ko's names; a full name is used as it is.
+    set_ko_options(rule_runner, env={"KO_DOCKER_REPO": "ghcr.io/acme"})
+    named, exact = name_of(rule_runner, "svc/local", "named"), name_of(rule_runner, "svc/local", "exact")
+    assert (named.repository, named.is_local) == ("ko.local/example-51d74b7127c5f7495a338df33ecdeb19", True)
+    assert (exact.repository, exact.is_local) == ("ko.local/my/app", True)
+    # A registry whose name merely starts with ko.local is a registry.
+    set_ko_options(rule_runner, env={"KO_DOCKER_REPO": "ko.localhost:5000/acme"})
+    assert name_of(rule_runner, "svc", "plain").is_local is False

@@ -6,6 +6,11 @@ Pushes run only in publish, run and deploy (`InteractiveProcess`es, never cached
 so the exact bytes `pants package` computed are what is pushed. The check (the `status` verb,
 a `StatusQuery` answered by a `RegistryState`) only reads, so it is a `Process`, cached for one
 run only: a registry changes between runs.
+
+ko.local images are entries of the same plan, of kind `daemon`: loaded into the Docker daemon
+at `DOCKER_HOST` (the image ko loads: an index's GOOS/GOARCH image, named by the plan), and the
+same check asks the daemon which tags it holds, so a publish that has nothing to load runs no
+process at all.
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from pants_backend_ko.codec import MessageError, decode, encode
+from pants_backend_ko.errors import KoError
+from pants_backend_ko.oci.daemon.local import is_local_docker_repo
 from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
 from pants_backend_ko.subsystems import KoSubsystem
-from pants_backend_ko.tool.messages import SBOM, Attachment, ImagePush, PushPlan, StatusQuery
+from pants_backend_ko.tool.messages import DAEMON, SBOM, Attachment, ImagePush, PushPlan, StatusQuery
+from pants_backend_ko.util_rules.naming import loaded_image_digest
 from pants_backend_ko.util_rules.tool import KoToolRequest
 
 if TYPE_CHECKING:
@@ -40,6 +48,10 @@ def push_plan(images: Sequence[BuiltKoImage], ko: KoSubsystem) -> tuple[PushPlan
     placements: list[tuple[Digest, str]] = []
     for i, image in enumerate(images):
         assert image.name.repository is not None, "callers report an image without a repository"
+        if image.name.is_local:
+            entries.append(daemon_load(image, f"images/{i}"))
+            placements.append((image.layout, f"images/{i}"))
+            continue
         entries.append(
             ImagePush(
                 layout=f"images/{i}",
@@ -57,6 +69,25 @@ def push_plan(images: Sequence[BuiltKoImage], ko: KoSubsystem) -> tuple[PushPlan
         transport=ko.transport_limits,
     )
     return plan, tuple(placements)
+
+
+def daemon_load(image: BuiltKoImage, layout: str) -> ImagePush:
+    """ko.local: the plan entry that loads the image ko would load into the Docker daemon."""
+    if not image.loadable:
+        raise KoError(
+            "ko.local loads whole images into the Docker daemon, but `[ko].shallow_base_images = true` leaves "
+            "the base image's layers out of this one",
+            where=str(image.settings.address),
+            fix="publish to ko.local without `shallow_base_images` (e.g. `--no-ko-shallow-base-images`)",
+        )
+    assert image.name.repository is not None
+    return ImagePush(
+        layout=layout,
+        repository=image.name.repository,
+        tags=image.name.tags,
+        kind=DAEMON,
+        image=loaded_image_digest(image),
+    )
 
 
 @dataclass(frozen=True)
@@ -88,12 +119,21 @@ class RegistryStatusRequest:
 STATUS_FILE = "ko-status.json"
 
 
+def _destinations(query: StatusQuery) -> str:
+    asked = (["the registry"] if query.repositories else []) + (
+        ["the Docker daemon"] if query.daemon_repositories else []
+    )
+    return " and ".join(asked)
+
+
 @rule(desc="Check what the registry has", level=LogLevel.DEBUG)
 async def registry_status(request: RegistryStatusRequest, ko: KoSubsystem) -> RegistryState:
     if not request.checks:
         return RegistryState({}, {})
+    local = [check for check in request.checks if is_local_docker_repo(check.repository)]
     query = StatusQuery(
-        request.checks,
+        tuple(check for check in request.checks if check not in local),
+        daemon_repositories=tuple(sorted({check.repository for check in local})),
         sbom=ko.sbom,
         insecure_registries=tuple(ko.insecure_registries),
         transport=ko.transport_limits,
@@ -104,7 +144,7 @@ async def registry_status(request: RegistryStatusRequest, ko: KoSubsystem) -> Re
         KoToolRequest(
             "status",
             ("--query", STATUS_FILE),
-            description=f"Check the registry for {request.description}",
+            description=f"Check {_destinations(query)} for {request.description}",
             input_digest=input_digest,
             # Read-only, but the registry changes between runs: never trust an older answer.
             cache_scope=ProcessCacheScope.PER_SESSION,

@@ -12,9 +12,11 @@ Its sources and its command are made here and nowhere else:
   clone elsewhere gets remote-cache hits, an upgrade re-runs them. A run that is never cached
   beyond the session (the registry check) uses the plugin where Pants loaded it instead, with
   nothing to materialize.
-* Pushes and deploys have side effects, so they are never cached or sandboxed: they run on this
-  machine, as `InteractiveProcess`es or `pants run` requests, with `KoTool.local_argv` and
-  `KoTool.local_env` (the plugin where Pants loaded it).
+* Pushes, loads into the Docker daemon (ko.local) and deploys have side effects, so they are
+  never cached or sandboxed: they run on this machine, as `InteractiveProcess`es or `pants run`
+  requests, with `KoTool.local_argv` and `KoTool.local_env` (the plugin where Pants loaded it,
+  and `DOCKER_HOST` & co.). So do the runs that read the daemon (the publish check, a
+  `ko.local/...` base): once per run, never cached beyond it.
 
 The tool always runs on this machine, whatever environment the rule asking for it runs in and
 whatever `--remote-execution` says: `Get(FallibleProcessResult, KoToolRequest(...))` is answered
@@ -61,6 +63,9 @@ REGISTRY_ENV_VARS = (
     "HTTPS_PROXY",
     "HTTP_PROXY",
 )
+# Where the Docker daemon is (ko.local), as the docker CLI reads it (`oci/daemon/host.py`). Only
+# runs that reach the daemon get them, so they are in no cached Process's key.
+DAEMON_ENV_VARS = ("DOCKER_HOST", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY")
 
 _PACKAGE = Path(pants_backend_ko.__file__).resolve().parent
 # The folder that holds `pants_backend_ko` where Pants loaded it (local runs import it from there).
@@ -99,6 +104,7 @@ class KoTool:
 
     env: FrozenDict[str, str]  # REGISTRY_ENV_VARS that are set, no PYTHONPATH
     sources: Digest
+    daemon_env: FrozenDict[str, str] = FrozenDict()  # DAEMON_ENV_VARS that are set
 
     @property
     def python(self) -> str:
@@ -110,19 +116,24 @@ class KoTool:
 
     @property
     def local_env(self) -> dict[str, str]:
-        return {**self.env, "PYTHONPATH": PLUGIN_PYTHONPATH}
+        """For runs on this machine, never cached: they may load into the Docker daemon too."""
+        return {**self.env, **self.daemon_env, "PYTHONPATH": PLUGIN_PYTHONPATH}
 
 
 @rule(desc="Read the registry credential environment", level=LogLevel.DEBUG)
 async def ko_tool(sources: KoToolSources, envs: KoEnvironments) -> KoTool:
-    # Your credential set-up, from this machine's environment (where the tool runs).
+    # Your credential and daemon set-up, from this machine's environment (where the tool runs).
     user_env = await Get(
         EnvironmentVars,
-        {EnvironmentVarsRequest(REGISTRY_ENV_VARS): EnvironmentVarsRequest, envs.local: EnvironmentName},
+        {
+            EnvironmentVarsRequest((*REGISTRY_ENV_VARS, *DAEMON_ENV_VARS)): EnvironmentVarsRequest,
+            envs.local: EnvironmentName,
+        },
     )
-    env = {k: v for k, v in user_env.items() if v}
+    env = {k: v for k, v in user_env.items() if v and k in REGISTRY_ENV_VARS}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return KoTool(FrozenDict(env), sources.digest)
+    daemon_env = {k: v for k, v in user_env.items() if v and k in DAEMON_ENV_VARS}
+    return KoTool(FrozenDict(env), sources.digest, FrozenDict(daemon_env))
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,12 @@ One concern a module, as go-containerregistry's `pkg/v1/daemon` and ko's `pkg/pu
 - `archive`: docker archives streamed from an OCI layout, and read back into one;
 - `write`: load an image unless the daemon has it, tag it (ggcr `daemon.Write`, `daemon.Tag`);
 - `image`: read an image from the daemon (ggcr `daemon.Image`), for `ko.local/...` base images;
-- `local`: ko's local publisher (names, tags, the GOOS/GOARCH image of an index);
-- `plan` and `cli` (`python -m pants_backend_ko.oci.daemon`): the typed request and result
-  of a load run in its own process.
+- `local`: ko's local publisher (names, tags, the GOOS/GOARCH image of an index), and the
+  tags a daemon holds (the read-only publish check).
+
+The tool (`python -m pants_backend_ko.tool`) runs them: a `PushPlan` entry of kind `daemon`
+loads an image (`push-plan`, `deploy`), a `StatusQuery` asks which tags the daemon holds
+(`status`), a `BaseFetch` of a daemon image reads a `ko.local/...` base (`base`).
 
 No Pants imports here.
 """

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from pants_backend_ko.errors import KoError
 from pants_backend_ko.golang import gojson
 from pants_backend_ko.golang.frozendict import FrozenDict
 from pants_backend_ko.oci.configfile import ConfigFile
@@ -59,7 +60,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
-class ArchiveError(ValueError):
+class ArchiveError(KoError, ValueError):
     """A docker archive cannot be read (or a layout cannot be archived); one line."""
 
 

@@ -1,13 +1,15 @@
 """A small Docker Engine API client: the calls ko makes through go-containerregistry's daemon package.
 
 go-containerregistry's `pkg/v1/daemon` (`write.go`, `image.go`, `options.go`) calls six methods
-of moby's client (its `Client` interface); this module makes the same requests, and `/version`,
-over HTTP/1.1 with the standard library (`http.client` over the unix socket or TCP, `ssl` for TLS):
+of moby's client (its `Client` interface); this module makes the same requests, `/version`, and
+`/images/json` (for the read-only publish check), over HTTP/1.1 with the standard library
+(`http.client` over the unix socket or TCP, `ssl` for TLS):
 
 | call | Engine API |
 |---|---|
 | `ping` (API version negotiation) | `GET /_ping`, header `Api-Version` |
 | `version` | `GET /version` |
+| `list_images` | `GET /v{api}/images/json?filters={"reference":[repo]}` |
 | `inspect_image` | `GET /v{api}/images/{name or id}/json` (404: no such image) |
 | `image_history` | `GET /v{api}/images/{name}/history` |
 | `tag_image` | `POST /v{api}/images/{name or id}/tag?repo=&tag=` |
@@ -36,8 +38,9 @@ from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
+from pants_backend_ko.errors import KoError, one_line
 from pants_backend_ko.oci.daemon.host import DaemonAddress
-from pants_backend_ko.oci.daemon.jsonmessage import MessageStreamError, one_line, read_messages
+from pants_backend_ko.oci.daemon.jsonmessage import MessageStreamError, read_messages
 
 __all__ = [
     "MAX_API_VERSION",
@@ -47,14 +50,16 @@ __all__ = [
     "DaemonUnavailableError",
     "EngineVersion",
     "ImageInspect",
+    "ImageSummary",
 ]
 
 MAX_API_VERSION = "1.51"  # Docker 28.3; the calls here are the same in every version from 1.24
 FALLBACK_API_VERSION = "1.24"  # what moby's client assumes when a daemon names no version
 _READ_CHUNK = 1 << 16
+_MESSAGE_LIMIT = 600  # characters of a daemon's own message quoted in ours
 
 
-class DaemonError(Exception):
+class DaemonError(KoError):
     """A daemon call failed; `str()` is one line saying which daemon, what went wrong and what to do."""
 
 
@@ -120,6 +125,18 @@ class ImageInspect:
             variant=str(value.get("Variant", "")),
             diff_ids=tuple(str(d) for d in rootfs.get("Layers") or ()),
         )
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    """One entry of `GET /images/json`."""
+
+    id: str
+    repo_tags: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, value: dict) -> ImageSummary:
+        return cls(id=str(value.get("Id", "")), repo_tags=tuple(str(t) for t in value.get("RepoTags") or ()))
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -260,7 +277,7 @@ class DaemonClient:
             message = data.decode("utf-8", "replace")
         return DaemonError(
             f"the Docker daemon at {self.address.shown} refused {what} "
-            f"(HTTP {response.status}): {one_line(message) or response.reason}"
+            f"(HTTP {response.status}): {one_line(message, _MESSAGE_LIMIT) or response.reason}"
         )
 
     def _json(self, method: str, path: str, *, what: str, versioned: bool = True, ok: int = 200) -> object:
@@ -314,6 +331,21 @@ class DaemonClient:
         return EngineVersion.from_json(value)
 
     # ------------------------------------------------------------------ images
+
+    def list_images(self, repository: str) -> tuple[ImageSummary, ...]:
+        """`GET /images/json` filtered by `reference=repository`: the images with a tag in it."""
+        what = f"listing the images of {repository}"
+        filters = json.dumps({"reference": [repository]})
+        with self._call("GET", "/images/json", query={"filters": filters}, what=what) as response:
+            if response.status != 200:
+                raise self._error(response, what)
+            try:
+                value = json.loads(response.read())
+            except ValueError:
+                value = None
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise DaemonError(f"the Docker daemon at {self.address.shown} answered {what} with {value!r}")
+        return tuple(ImageSummary.from_json(item) for item in value)
 
     def inspect_image_json(self, ref: str) -> dict | None:
         """`GET /images/{ref}/json` as the daemon answers it, or None when it has no such image."""
@@ -374,7 +406,7 @@ class DaemonClient:
                 for message in read_messages(_chunks(response)):
                     if message.error:
                         raise DaemonError(
-                            f"the Docker daemon at {self.address.shown} refused {what}: {one_line(message.error)}"
+                            f"the Docker daemon at {self.address.shown} refused {what}: {one_line(message.error, _MESSAGE_LIMIT)}"
                         )
                     for line in message.stream.splitlines():
                         name = (

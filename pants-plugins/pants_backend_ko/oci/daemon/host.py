@@ -23,13 +23,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from pants_backend_ko.errors import KoError
+
 __all__ = ["DEFAULT_DOCKER_HOST", "DaemonAddress", "DaemonAddressError", "TlsFiles", "daemon_address"]
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 _DEFAULT_TCP_PORT, _DEFAULT_TLS_PORT = 2375, 2376
 
 
-class DaemonAddressError(ValueError):
+class DaemonAddressError(KoError, ValueError):
     """`DOCKER_HOST` (or the TLS variables) cannot be used; the message is one line."""
 
 

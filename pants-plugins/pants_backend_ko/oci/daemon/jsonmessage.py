@@ -15,14 +15,16 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["JsonMessage", "MessageStreamError", "read_messages", "one_line"]
+from pants_backend_ko.errors import KoError, one_line
+
+__all__ = ["JsonMessage", "MessageStreamError", "read_messages"]
 
 _DECODER = json.JSONDecoder()
 _WHITESPACE = " \t\r\n"
 _MAX_PENDING = 1 << 20  # one message larger than this is not a progress message: refuse it
 
 
-class MessageStreamError(ValueError):
+class MessageStreamError(KoError, ValueError):
     """The stream is not a sequence of JSON objects."""
 
 
@@ -47,12 +49,6 @@ class JsonMessage:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
-
-
-def one_line(text: str, limit: int = 600) -> str:
-    """A daemon's (possibly multi-line) message as one line, shortened to `limit` characters."""
-    line = " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def read_messages(chunks: Iterable[bytes]) -> Iterator[JsonMessage]:

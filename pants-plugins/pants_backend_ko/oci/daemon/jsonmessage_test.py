@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pants_backend_ko.oci.daemon.jsonmessage import JsonMessage, MessageStreamError, one_line, read_messages
+from pants_backend_ko.oci.daemon.jsonmessage import JsonMessage, MessageStreamError, read_messages
 
 # What dockerd 20.10 answered to a load, then to a truncated archive (one message a line).
 DOCKER = (
@@ -39,8 +39,3 @@ def test_podman_single_object_and_concatenated_values() -> None:
 def test_a_body_that_is_not_json_messages_fails(body: bytes) -> None:
     with pytest.raises(MessageStreamError):
         list(read_messages([body]))
-
-
-def test_one_line() -> None:
-    assert one_line("failed:\n * oci: no\n * docker-archive: no\n") == "failed: * oci: no * docker-archive: no"
-    assert one_line("x" * 1000, limit=10) == "xxxxxxx..."

@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci.base import BaseImage
 from pants_backend_ko.oci.daemon.local import (
-    choose_from_index,
+    choose_platform,
     daemon_platform,
     is_local_docker_repo,
     local_reference,
-    platform_image,
+    manifest_in_layout,
 )
 from pants_backend_ko.oci.image import build_image, build_index
 from pants_backend_ko.oci.layout import layout_files, read_layout
-from pants_backend_ko.oci.manifest import Descriptor, ImageIndex
 from pants_backend_ko.oci.naming import repository_for
 from pants_backend_ko.oci.platform import Platform
 
@@ -48,24 +48,12 @@ def test_goos_goarch_default_to_linux_amd64() -> None:
     assert daemon_platform({"GOOS": "", "GOARCH": ""}) == ("linux", "amd64")
 
 
-def _entry(platform: str, n: int) -> Descriptor:
-    return Descriptor(
-        media_type="application/vnd.oci.image.manifest.v1+json",
-        size=1,
-        digest="sha256:" + f"{n:064x}",
-        platform=Platform.parse(platform),
-    )
-
-
 def test_choice_from_an_index_is_kos_first_os_arch_match() -> None:
-    index = ImageIndex(
-        schema_version=2,
-        manifests=(_entry("linux/arm/v6", 1), _entry("linux/arm/v7", 2), _entry("linux/amd64", 3)),
-    )
-    assert choose_from_index(index, "linux", "amd64", "t").digest.endswith("3")
-    assert choose_from_index(index, "linux", "arm", "t").digest.endswith("1")  # the variant is not compared
-    with pytest.raises(ValueError) as e:
-        choose_from_index(index, "linux", "s390x", "src/go/cmd/server:server")
+    entries = [(Platform.parse(p), n) for n, p in enumerate(("linux/arm/v6", "linux/arm/v7", "linux/amd64"))]
+    assert choose_platform(entries, "linux", "amd64", "t") == 2
+    assert choose_platform(entries, "linux", "arm", "t") == 0  # the variant is not compared
+    with pytest.raises(KoError) as e:
+        choose_platform(entries, "linux", "s390x", "src/go/cmd/server:server")
     assert str(e.value) == (
         "src/go/cmd/server:server: the image has no linux/s390x platform to load into the Docker daemon "
         "(it has linux/arm/v6, linux/arm/v7, linux/amd64); ko.local loads the platform of GOOS/GOARCH "
@@ -80,7 +68,7 @@ def _write(root: Path, files: dict[str, bytes]) -> Path:
     return root
 
 
-def test_platform_image_of_a_layout(tmp_path: Path) -> None:
+def test_the_image_to_load_is_found_in_a_layout(tmp_path: Path) -> None:
     images = {
         p: build_image(
             BaseImage.scratch(p), platform=p, import_path=IMPORT_PATH, binaries=[("server", str(p).encode())]
@@ -89,9 +77,13 @@ def test_platform_image_of_a_layout(tmp_path: Path) -> None:
     }
     index = build_index([(image, p) for p, image in images.items()])
     layout = read_layout(_write(tmp_path / "index", layout_files(index, list(images.values()), {}, "latest")))
-    for (goos, goarch), platform in ((("linux", "arm64"), "linux/arm64"), (("linux", "amd64"), "linux/amd64")):
-        assert platform_image(layout, goos, goarch, "t").digest == images[Platform.parse(platform)].digest
+    for image in images.values():
+        assert manifest_in_layout(layout, image.digest).digest == image.digest
+    with pytest.raises(KoError, match=r"is not an image manifest; only an image can be loaded$"):
+        manifest_in_layout(layout, index.digest)
     single = images[Platform.parse("linux/arm64")]
     layout = read_layout(_write(tmp_path / "single", layout_files(single, [single], {}, "latest")))
-    # A single image is loaded whatever GOOS/GOARCH say (ko loads a v1.Image as it is).
-    assert platform_image(layout, "linux", "amd64", "t").digest == single.digest
+    assert manifest_in_layout(layout, single.digest).digest == single.digest
+    other = images[Platform.parse("linux/amd64")].digest
+    with pytest.raises(KoError, match=rf"^OCI layout {tmp_path}/single has no image manifest {other}; package"):
+        manifest_in_layout(layout, other)
