@@ -42,9 +42,10 @@ def image_metadata(image: BuiltKoImage) -> dict:
     """The `<name>.ko-image.json` document: what an image is and where it will live."""
     name = image.name
     references = []
-    if name.repository:
-        references.append(digest_reference(name.repository, image.digest))
-        references.extend(f"{name.repository}:{tag}" for tag in name.tags)
+    # Every registry the image is published to, the one references point at first.
+    for destination in sorted(name.destinations, key=lambda d: d != name.primary):
+        references.append(digest_reference(destination.repository, image.digest))
+        references.extend(f"{destination.repository}:{tag}" for tag in destination.tags)
     return {
         "address": str(image.settings.address),
         "import_path": image.settings.import_path,

@@ -81,7 +81,15 @@ def test_publish_pushes_the_packaged_layout(rule_runner: RuleRunner) -> None:
         fc.path: fc.content for fc in rule_runner.request(DigestContents, [published.process.process.input_digest])
     }
     assert decode(PushPlan, files["ko-publish/plan.json"], "plan.json") == PushPlan(
-        images=(ImagePush(layout="images/0", repository=repository, tags=("v2", "latest")),),
+        images=(
+            ImagePush(
+                layout="images/0",
+                repository=repository,
+                tags=("v2", "latest"),
+                target="pub/cmd/api:img",  # for messages, and the tag-collision check
+                digest=image["digest"],  # the tool refuses a layout that does not hold it
+            ),
+        ),
         jobs=4,
         insecure_registries=("reg.internal:5000",),
         transport=TransportLimits(timeout=7.5, min_speed=10240),  # [ko].registry_* reach the push
@@ -155,7 +163,15 @@ def test_deploy_plan_pushes_then_applies(rule_runner: RuleRunner) -> None:
         manifest="rendered.yaml",
         kubectl_args=("-n", "demo"),
         push=PushPlan(
-            images=(ImagePush(layout="images/0", repository=image.name.repository, tags=("v2", "latest")),),
+            images=(
+                ImagePush(
+                    layout="images/0",
+                    repository=image.name.repository,
+                    tags=("v2", "latest"),
+                    target="pub/cmd/api:img",
+                    digest=image.digest,
+                ),
+            ),
             transport=TransportLimits(timeout=60.0, min_speed=10240),  # the defaults reach the deploy's push
         ),
     )

@@ -7,9 +7,19 @@ from pants_backend_ko.koconfig.nametemplates import NameData, Template, Template
 from pants_backend_ko.koconfig.templates import TemplateError
 
 GIT = GitInfo(
-    branch="main", tag="v1.2.0", short_commit="abc1234", full_commit="abc1234" + "0" * 33, commit_timestamp=0, dirty=False
+    branch="main",
+    tag="v1.2.0",
+    short_commit="abc1234",
+    full_commit="abc1234" + "0" * 33,
+    commit_timestamp=0,
+    dirty=False,
 )
-TARGET = {"name": "server", "directory": "server", "parent_directory": "cmd", "import_path": "example.com/app/cmd/server"}
+TARGET = {
+    "name": "server",
+    "directory": "server",
+    "parent_directory": "cmd",
+    "import_path": "example.com/app/cmd/server",
+}
 DATA = NameData(target=TARGET, env={"STAGE": "prod"}, git=GIT, pants_hash="f" * 64, date_epoch=0)
 
 

@@ -33,7 +33,9 @@ def test_select_by_alias_address_and_all_defaults() -> None:
 def test_unknown_alias_is_one_line_listing_the_known_ones() -> None:
     with pytest.raises(RegistryOptionError) as e:
         Registries.from_option(OPTION).select(["@prd"], "src/x:img: `registries`")
-    assert str(e.value).startswith("src/x:img: `registries`: no registry has the alias '@prd' (known: @default, @prod, @staging")
+    assert str(e.value).startswith(
+        "src/x:img: `registries`: no registry has the alias '@prd' (known: @default, @prod, @staging"
+    )
     assert "[ko.registries.prd]" in str(e.value) and "\n" not in str(e.value)
 
 
@@ -45,7 +47,10 @@ def test_unknown_alias_is_one_line_listing_the_known_ones() -> None:
         ({"address": "https://x.io"}, "[ko].registries.r.address"),
         ({"address": "x.io", "default": "yes"}, "[ko].registries.r.default must be true or false"),
         ({"address": "x.io", "extra_tags": [1]}, "[ko].registries.r.extra_image_tags must be a list of strings"),
-        ({"address": "x.io", "extra_tags": ["a"], "extra_image_tags": ["b"]}, "sets both extra_image_tags and extra_tags"),
+        (
+            {"address": "x.io", "extra_tags": ["a"], "extra_image_tags": ["b"]},
+            "sets both extra_image_tags and extra_tags",
+        ),
     ],
 )
 def test_bad_entries_name_the_entry_and_key(entry: dict, message: str) -> None:

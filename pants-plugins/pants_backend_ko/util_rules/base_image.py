@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pants.engine.fs import (
     EMPTY_DIGEST,
@@ -43,6 +44,9 @@ from pants_backend_ko.tool.messages import (
 )
 from pants_backend_ko.util_rules.tool import KoToolRequest
 
+if TYPE_CHECKING:
+    from pants_backend_ko.util_rules.image import KoImageSettings
+
 
 @dataclass(frozen=True)
 class BaseImageRequest:
@@ -51,6 +55,17 @@ class BaseImageRequest:
     owner: str  # the target address, for messages
     spec_path: str  # the BUILD file's folder: layout paths starting with ./ are relative to it
     all_platforms: bool = False  # every platform of the base index (ko's `all`)
+
+    @classmethod
+    def of(cls, settings: KoImageSettings) -> BaseImageRequest:
+        """The base of a `ko_image`, as its build asks for it (the same request: resolved once)."""
+        return cls(
+            settings.base_image,
+            settings.platforms,
+            str(settings.address),
+            settings.address.spec_path,
+            all_platforms=settings.all_platforms,
+        )
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,7 @@ class ResolvedBaseImage:
     # Where publish may mount or stream base blobs from: (digest, "registry/repository").
     blob_sources: tuple[tuple[str, str], ...] = ()
     shallow: bool = False  # base layers are referenced, not held (`[ko].shallow_base_images`)
+    digest: str | None = None  # what the reference resolved to (manifest or index); None for scratch
 
     def index_annotations(self, user_annotations: dict[str, str]) -> dict[str, str]:
         annotations = dict(user_annotations)
@@ -195,6 +211,7 @@ async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem) -> Reso
         blobs=FrozenDict(blobs),
         blob_sources=tuple(dict.fromkeys(sources)),
         shallow=from_registry and ko.shallow_base_images,
+        digest=described.digest,
     )
 
 

@@ -97,7 +97,7 @@ def test_no_repository_anywhere_gives_a_local_name(rule_runner: RuleRunner) -> N
 def test_ko_docker_repo_with_upper_case(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, env={"KO_DOCKER_REPO": "ghcr.io/Acme"})
     assert naming_error(rule_runner, "svc", "plain") == (
-        "invalid KO_DOCKER_REPO 'ghcr.io/Acme': it contains upper-case letters; registry and "
+        "svc:plain: invalid KO_DOCKER_REPO 'ghcr.io/Acme': it contains upper-case letters; registry and "
         "repository names must be lower-case"
     )
 
@@ -105,7 +105,7 @@ def test_ko_docker_repo_with_upper_case(rule_runner: RuleRunner) -> None:
 def test_ko_docker_repo_with_a_tag(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, env={"KO_DOCKER_REPO": "ghcr.io/acme:v1"})
     assert naming_error(rule_runner, "svc", "plain") == (
-        "invalid KO_DOCKER_REPO 'ghcr.io/acme:v1': it contains a tag; name only the registry and "
+        "svc:plain: invalid KO_DOCKER_REPO 'ghcr.io/acme:v1': it contains a tag; name only the registry and "
         "repository; tags are set separately"
     )
 
@@ -113,35 +113,37 @@ def test_ko_docker_repo_with_a_tag(rule_runner: RuleRunner) -> None:
 def test_docker_repo_option_invalid_names_the_option(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, ["--ko-docker-repo=https://ghcr.io/acme"])
     assert naming_error(rule_runner, "svc", "plain") == (
-        "invalid [ko].docker_repo 'https://ghcr.io/acme': it contains a URL scheme; drop 'http://' " "or 'https://'"
+        "svc:plain: invalid [ko].docker_repo 'https://ghcr.io/acme': it contains a URL scheme; drop 'http://' "
+        "or 'https://'"
     )
 
 
-def test_repository_field_with_upper_case(rule_runner: RuleRunner) -> None:
+def test_repository_field_is_lower_cased_as_pants_docker_does(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner)
-    message = naming_error(rule_runner, "svc/badrepo", "img")
-    assert message.startswith("svc/badrepo:img: invalid `repository` 'ghcr.io/Acme/App': "), message
-    assert "lower" in message and "\n" not in message
+    assert name_of(rule_runner, "svc/badrepo", "img").repository == "ghcr.io/acme/app"
 
 
 def test_repository_field_with_a_tag(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner)
     message = naming_error(rule_runner, "svc/tagrepo", "img")
-    assert message.startswith("svc/tagrepo:img: invalid `repository` 'ghcr.io/acme/app:v1': "), message
+    assert message.startswith(
+        "svc/tagrepo:img: `repository` gives the repository 'ghcr.io/acme/app:v1', which is not valid: "
+    ), message
     assert "\n" not in message
 
 
 def test_invalid_tag(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner)
     assert naming_error(rule_runner, "svc/badtag", "img") == (
-        "svc/badtag:img: invalid tag '-bad': tags are up to 128 of [A-Za-z0-9_.-], not starting " "with . or -."
+        "svc/badtag:img: `tags`: '-bad' is not a valid tag: tags are up to 128 of [A-Za-z0-9_.-], not starting "
+        "with . or -."
     )
 
 
 def test_invalid_default_tag(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, ["--ko-default-tags=['a b']"])
     message = naming_error(rule_runner, "svc", "plain")
-    assert message.startswith("svc:plain: invalid tag 'a b': "), message
+    assert message.startswith("svc:plain: [ko].default_tags: 'a b' is not a valid tag: "), message
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,11 @@
 """Pushing: the push plan for built images, and the read-only check of which images a registry
 already has.
 
+A plan has one entry per (image, destination): an image published to several registries shares
+one layout folder. Every plan goes through `refuse_shared_tags` (two targets, one
+`repository:tag`: an error before anything is pushed) and, with `[ko].signing_key`, carries the
+signing options and each image's provenance inputs.
+
 Pushes run only in publish, run and deploy (`InteractiveProcess`es, never cached): the tool's
 `push-plan` or `deploy` verb (`tool/main.py`) with a `PushPlan`, with Pants' own interpreter,
 so the exact bytes `pants package` computed are what is pushed. The check (the `status` verb,
@@ -11,9 +16,7 @@ run only: a registry changes between runs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.process import FallibleProcessResult, ProcessCacheScope
@@ -23,40 +26,75 @@ from pants.util.logging import LogLevel
 
 from pants_backend_ko.codec import MessageError, decode, encode
 from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
+from pants_backend_ko.sign.provenance import ProvenanceInputs
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.tool.messages import SBOM, Attachment, ImagePush, PushPlan, StatusQuery
+from pants_backend_ko.util_rules.image import BuiltKoImage
+from pants_backend_ko.util_rules.naming import Destination, TagClaim, refuse_shared_tags
+from pants_backend_ko.util_rules.provenance import ProvenanceRequest
+from pants_backend_ko.util_rules.signing import SigningSetup, SigningSetupRequest
 from pants_backend_ko.util_rules.tool import KoToolRequest
-
-if TYPE_CHECKING:
-    from pants_backend_ko.util_rules.image import BuiltKoImage
 
 logger = logging.getLogger(__name__)
 
 
-def push_plan(images: Sequence[BuiltKoImage], ko: KoSubsystem) -> tuple[PushPlan, tuple[tuple[Digest, str], ...]]:
-    """A plan that pushes `images` in parallel, and where each image's layout and SBOMs go,
-    relative to the plan's folder."""
+@dataclass(frozen=True)
+class PushPlanRequest:
+    """Push `images`: each to the destinations `publish` pushes it to (`ImageName.pushed`), or to
+    those of `destinations` (one tuple per image: what a registry check found missing)."""
+
+    images: tuple[BuiltKoImage, ...]
+    destinations: tuple[tuple[Destination, ...], ...] | None = None
+
+
+@dataclass(frozen=True)
+class PreparedPush:
+    """A `PushPlan` and where its files go, relative to the plan's folder."""
+
+    plan: PushPlan
+    placements: tuple[tuple[Digest, str], ...]
+    # Environment variables the pushing process needs (COSIGN_PASSWORD and an env:// key): the
+    # caller passes them to the process, never into a file.
+    env_names: tuple[str, ...] = ()
+
+
+@rule(desc="Plan a push", level=LogLevel.DEBUG)
+async def prepare_push(request: PushPlanRequest, ko: KoSubsystem) -> PreparedPush:
+    images = request.images
+    destinations = request.destinations or tuple(image.name.pushed for image in images)
+    signing = await Get(SigningSetup, SigningSetupRequest()) if images else SigningSetup(None)
+    attest = signing.options is not None and signing.options.provenance
+    provenance = await MultiGet(
+        Get(ProvenanceInputs, ProvenanceRequest(image.settings)) for image in (images if attest else ())
+    )
     entries = []
     placements: list[tuple[Digest, str]] = []
-    for i, image in enumerate(images):
-        assert image.name.repository is not None, "callers report an image without a repository"
-        entries.append(
-            ImagePush(
-                layout=f"images/{i}",
-                repository=image.name.repository,
-                tags=image.name.tags,
-                blob_sources=image.base_blob_sources,
-                attachments=tuple(Attachment(SBOM, digest, f"sboms/{i}/{path}") for digest, path in image.sbom_files),
+    for i, (image, targets) in enumerate(zip(images, destinations)):
+        attachments = tuple(Attachment(SBOM, digest, f"sboms/{i}/{path}") for digest, path in image.sbom_files)
+        for destination in targets:
+            entries.append(
+                ImagePush(
+                    layout=f"images/{i}",
+                    repository=destination.repository,
+                    tags=destination.tags,
+                    blob_sources=image.base_blob_sources,
+                    attachments=attachments,
+                    target=str(image.settings.address),
+                    digest=image.digest,
+                    provenance=provenance[i] if attest else None,
+                )
             )
-        )
         placements.extend(((image.layout, f"images/{i}"), (image.sboms, f"sboms/{i}")))
+    refuse_shared_tags(TagClaim(e.kind, e.repository, tag, e.target) for e in entries for tag in e.tags)
     plan = PushPlan(
         tuple(entries),
         jobs=ko.publish_jobs,
         insecure_registries=tuple(ko.insecure_registries),
         transport=ko.transport_limits,
+        signing=signing.options,
+        tag_only=ko.tag_only,
     )
-    return plan, tuple(placements)
+    return PreparedPush(plan, tuple(placements), signing.env_names)
 
 
 @dataclass(frozen=True)
@@ -92,9 +130,11 @@ STATUS_FILE = "ko-status.json"
 async def registry_status(request: RegistryStatusRequest, ko: KoSubsystem) -> RegistryState:
     if not request.checks:
         return RegistryState({}, {})
+    signing = await Get(SigningSetup, SigningSetupRequest())
     query = StatusQuery(
         request.checks,
         sbom=ko.sbom,
+        signing=signing.options,
         insecure_registries=tuple(ko.insecure_registries),
         transport=ko.transport_limits,
     )
