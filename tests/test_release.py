@@ -37,7 +37,7 @@ ko_image(
     platforms=["linux/amd64", "linux/arm64"],
     registries=["@plain", "@tok"],
     repository="{parent_directory}/{name}",
-    tags=["{git.short_commit}", "{{.Git.Tag}}", "{env.RELEASE_STAGE}"],
+    tags=["{git.short_commit}", "{{.Git.Tag}}", "{env.RELEASE_STAGE}", "h-{pants.hash}"],
 )
 ko_image(name="clash-b", repository="clash", tags=["same"])
 ko_kodata(name="kodata")
@@ -132,6 +132,12 @@ def test_two_registries_get_the_same_digest_under_every_expanded_tag(published, 
         ["skopeo", "inspect", "--raw", *registry_token.skopeo_flags(), f"docker://{tok}:stable"], capture_output=True
     )
     assert missing.returncode != 0
+    # {pants.hash}: 64 hex digits, the same tag in both registries (and stable: the republish
+    # test finds every tag in place).
+    [hashed] = [t for t in release_repo.image_metadata("src.go.cmd.server/server")["tags"] if t.startswith("h-")]
+    assert re.fullmatch(r"h-[0-9a-f]{64}", hashed)
+    for peer, repository in ((registry_plain, plain), (registry_token, tok)):
+        assert digest_at(peer, f"{repository}:{hashed}") == refs[repository]
     images = [image for entry in data for image in entry["images"]]
     assert sorted(i["reference"] for i in images if i["target"].endswith(":server")) == sorted(
         f"{r}@{d}" for r, d in refs.items()
