@@ -8,6 +8,9 @@ using fresh repository names from ``unique_repo``):
 * ``token_server`` + ``registry_token``: docker-registry with token auth.
 * ``fault_proxy``: a recording, fault-injecting proxy in front of ``registry_plain``.
 
+The real cosign (``cosign``, built once by tests/peers/build_cosign.sh) and one key pair it made
+(``cosign_keys``), session-scoped: the signing core's tests and the signed publishes share them.
+
 Container engines (session-scoped, shared by every test that loads or runs images):
 
 * ``dockerd``: Debian's Docker Engine, private to the session (unix socket and loopback TCP).
@@ -33,6 +36,7 @@ from tests.peers.registry import (
     RegistryPeer,
 )
 from tests.peers.container_engine import ContainerEngine
+from tests.peers.cosign import Cosign, CosignKeys, cosign_binary
 from tests.peers.kube import KubeCluster, kube_cluster
 from tests.peers.token_server import TokenServer
 
@@ -118,3 +122,13 @@ def podman_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Contain
 def container_engine(request) -> ContainerEngine:
     """Each Docker-API engine in turn."""
     return request.getfixturevalue({"docker": "dockerd", "podman": "podman_service"}[request.param])
+
+
+@pytest.fixture(scope="session")
+def cosign(tmp_path_factory) -> Cosign:
+    return Cosign(cosign_binary(), tmp_path_factory.mktemp("cosign-home"))
+
+
+@pytest.fixture(scope="session")
+def cosign_keys(cosign, tmp_path_factory) -> CosignKeys:
+    return cosign.generate_key_pair(tmp_path_factory.mktemp("cosign-keys"))

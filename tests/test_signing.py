@@ -28,7 +28,8 @@ from pants_backend_ko.oci.reference import parse_reference
 from pants_backend_ko.oci.remote.attach import SPDX_ARTIFACT_TYPE, attach_sbom, cosign_sbom_tag, list_referrers
 from pants_backend_ko.oci.remote.pull import manifest_digest_at
 from pants_backend_ko.oci.remote.push import push_layout
-from pants_backend_ko.sign.artifacts import ArtifactStore
+from pants_backend_ko.golang.gobuildinfo import parse_go_version_m
+from pants_backend_ko.oci.remote.artifacts import ArtifactStore
 from pants_backend_ko.sign.attestations import attestation_tag
 from pants_backend_ko.sign.images import append_layer
 from pants_backend_ko.sign.keys import SigningKey, SigningKeyError, load_signing_key, load_verifying_key
@@ -55,7 +56,7 @@ from pants_backend_ko.sign.signatures import (
     signature_referrer,
     signature_tag,
 )
-from tests.peers.cosign import Cosign, cosign_binary
+from tests.peers.cosign import Cosign, CosignKeys
 from tests.peers.registry import RegistryPeer, client_for, write_test_layout
 from tests.test_security import scan
 
@@ -63,27 +64,6 @@ pytestmark = pytest.mark.peers
 
 
 # ------------------------------------------------------------------ fixtures
-
-
-@dataclass(frozen=True)
-class CosignKeys:
-    directory: Path
-    private: Path  # cosign.key, encrypted
-    public: Path  # cosign.pub
-    password: str
-
-
-@pytest.fixture(scope="session")
-def cosign(tmp_path_factory) -> Cosign:
-    return Cosign(cosign_binary(), tmp_path_factory.mktemp("cosign-home"))
-
-
-@pytest.fixture(scope="session")
-def cosign_keys(cosign, tmp_path_factory) -> CosignKeys:
-    directory = tmp_path_factory.mktemp("cosign-keys")
-    password = "pw-" + secrets.token_urlsafe(12)
-    cosign.run("generate-key-pair", password=password, cwd=directory)
-    return CosignKeys(directory, directory / "cosign.key", directory / "cosign.pub", password)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from pants.core.util_rules.search_paths import ExecutableSearchPathsOptionMixin
 from pants.engine.environment import LOCAL_ENVIRONMENT_MATCHER
@@ -21,6 +22,7 @@ from pants.util.strutil import softwrap
 
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.koconfig.config import DEFAULT_BASE_IMAGE
+from pants_backend_ko.oci.registries import Registries
 from pants_backend_ko.oci.remote.limits import InvalidLimitsError, TransportLimits
 
 DEFAULT_PLATFORM = "linux/amd64"  # ko's, whatever the host
@@ -85,10 +87,35 @@ class KoSubsystem(Subsystem):
             """
             The repository prefix that images are named under, as ko's `KO_DOCKER_REPO`
             (for example `ghcr.io/acme`). The environment variable `KO_DOCKER_REPO`, when set,
-            wins over this option; a target's `repository` field wins over both. `ko.local`
-            (or `ko.local/<prefix>`) loads images into the Docker daemon at `DOCKER_HOST`
-            instead of pushing them, as ko's `--local`: named `ko.local/<name>:<digest hex>`,
-            the `GOOS`/`GOARCH` platform (default linux/amd64) of a multi-platform image.
+            wins over this option and over `[ko].registries`; a target's `registries`, or a
+            `repository` that names a registry, wins over all of them. `ko.local` (or
+            `ko.local/<prefix>`) loads images into the Docker daemon at `DOCKER_HOST` instead of
+            pushing them, as ko's `--local`: named `ko.local/<name>:<digest hex>`, the
+            `GOOS`/`GOARCH` platform (default linux/amd64) of a multi-platform image; a registry
+            `address` under `ko.local` does the same.
+            """
+        ),
+    )
+    registries = DictOption[Any](
+        default={},
+        help=softwrap(
+            """
+            Registries images are published to, by alias, as Pants' `[docker].registries`:
+
+                [ko.registries.prod]
+                address = "ghcr.io/acme"   # host[:port], optionally with a path prefix
+                default = true             # used by every ko_image without `registries`
+                extra_image_tags = ["stable"]  # more tags there (`extra_tags` works too)
+                skip_push = false          # true: `publish` skips this registry, saying so
+                repository = "{name}"        # the repository under `address` (a template)
+
+            A `ko_image` picks them with `registries=["@prod", "@staging"]`; without that field
+            it goes to every registry with `default = true` (the alias `default` is one by
+            default), unless `KO_DOCKER_REPO` is set. In each registry the repository is the
+            registry's `repository`, else the target's `repository`, else ko's name for the
+            import path (`[ko].naming`) under `address`. An image published to several registries
+            has the same digest in each; each blob is uploaded once per registry (mounted within
+            one). See the README, "Registries, tags and signing".
             """
         ),
     )
@@ -109,6 +136,19 @@ class KoSubsystem(Subsystem):
             f"""
             Tags pushed for every `ko_image` that sets no `tags` (ko's `--tags`). Empty (the default)
             means `{DEFAULT_TAG}`; a single string (`default_tags = "stable"`) is that one tag.
+            Templates work as in the `tags` field (`{{git.short_commit}}`, `{{{{.Git.Tag}}}}`, ...).
+            """
+        ),
+    )
+    tag_only = BoolOption(
+        default=False,
+        help=softwrap(
+            """
+            ko's `--tag-only`: references name the tag alone (`repo:v1.2.0`, no digest) in
+            rendered `ko_manifests` and in what `publish` and `run` print. Each image then needs
+            exactly one tag, not `latest`, as in ko; and since nothing pins the digest, a push that
+            would move an existing tag to another digest is refused (nothing of that run is pushed):
+            publish a changed image under a new tag.
             """
         ),
     )
@@ -264,6 +304,38 @@ class KoSubsystem(Subsystem):
             """
         ),
     )
+    signing_key = StrOption(
+        default=None,
+        help=softwrap(
+            """
+            A cosign private key (`cosign generate-key-pair`'s `cosign.key`, ECDSA P-256): a file
+            path (relative to the build root, or absolute) or `env://NAME` for a key held in the
+            environment variable `NAME`, as cosign takes it. Its password comes from
+            `COSIGN_PASSWORD`. When set, `publish` (and `run`/`experimental-deploy` of
+            `ko_manifests`, which push the same way) signs every pushed image and index as
+            `cosign sign` does (the `sha256-<hex>.sig` tag and an OCI 1.1 referrer), signs the
+            SBOMs (`[ko].sign_sboms`) and attaches a SLSA v1 provenance attestation
+            (`[ko].provenance`); what is signed already is not signed again. The key is checked
+            before anything is pushed. No transparency log: verify with `cosign verify --key
+            cosign.pub --insecure-ignore-tlog`.
+            """
+        ),
+    )
+    sign_sboms = BoolOption(
+        default=True,
+        help="With `[ko].signing_key`: sign the SBOMs `publish` attaches too (`cosign verify --attachment sbom`).",
+    )
+    provenance = BoolOption(
+        default=True,
+        help=softwrap(
+            """
+            With `[ko].signing_key`: attach a SLSA v1 provenance attestation to every published
+            image (`cosign verify-attestation --type slsaprovenance1`): the target, the Go version,
+            each binary's flags, ldflags, environment and modules, the base image's digest, the git
+            commit and the versions of Pants and this backend.
+            """
+        ),
+    )
     tailor = BoolOption(
         default=True,
         help=softwrap(
@@ -290,6 +362,10 @@ class KoSubsystem(Subsystem):
                     'e.g. default_platforms = ["linux/amd64", "linux/arm64"].'
                 )
         return values or None
+
+    def registries_option(self) -> Registries:
+        """`[ko].registries`, checked (one line naming the entry and key that is wrong)."""
+        return Registries.from_option(self.registries)
 
     def tags_option(self) -> tuple[str, ...]:
         """`[ko].default_tags`, or ko's `latest` when it is not set (see `platforms_option`)."""

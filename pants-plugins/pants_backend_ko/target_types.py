@@ -160,22 +160,65 @@ class KoVolumesField(StringSequenceField):
     )
 
 
+_TEMPLATES_HELP = """
+        Placeholders: `{name}` (the target's name), `{directory}` (the BUILD file's folder),
+        `{parent_directory}` (the folder above it), `{import_path}` (the main package's import
+        path), `{git.short_commit}`, `{git.full_commit}`, `{git.tag}` (`v0.0.0` without a tag, as
+        ko), `{git.branch}`, `{git.commit_timestamp}`, `{git.tree_state}`, `{pants.hash}` (a
+        SHA-256 of the image's inputs: its files, settings, base image digest and Go version)
+        and `{env.NAME}`; ko's Go templates work too (`{{.Git.ShortCommit}}`, `{{.Env.NAME}}`,
+        `{{.Date}}`). An unknown placeholder is an error.
+"""
+
+
 class KoRepositoryField(StringField):
     alias = "repository"
     help = softwrap(
-        """
-        The full repository to push this image to (e.g. `ghcr.io/acme/api`), instead of the
-        name derived from `KO_DOCKER_REPO`/`[ko].docker_repo` and `[ko].naming`. A repository
-        under `ko.local` (ko's local domain) loads the image into the Docker daemon at
-        `DOCKER_HOST` instead of pushing it; `ko.local` alone names it by `[ko].naming`, as
-        `KO_DOCKER_REPO=ko.local` does.
+        f"""
+        Where to push this image. With a registry in it (`ghcr.io/acme/api`, `localhost:5000/app`)
+        it is the whole name, instead of the one derived from `KO_DOCKER_REPO`/`[ko].docker_repo`
+        and `[ko].naming`. Without one (`acme/{{name}}`) it is the repository under each
+        registry the image goes to (`registries`, `KO_DOCKER_REPO`, `[ko].registries`,
+        `[ko].docker_repo`); a registry's own `repository` option wins over it there. Lower-cased,
+        as Pants' `docker_image` does.
+
+        A repository under `ko.local` (ko's local domain, e.g. `ko.local/api`) loads the image
+        into the Docker daemon at `DOCKER_HOST` instead of pushing it; `ko.local` alone names it
+        by `[ko].naming`, as `KO_DOCKER_REPO=ko.local` does.
+
+        {_TEMPLATES_HELP}
         """
     )
 
 
 class KoTagsField(StringSequenceField):
     alias = "tags"
-    help = "Tags to push. Default: `[ko].default_tags` (`latest`)."
+    help = softwrap(
+        f"""
+        Tags to push (Pants' `docker_image` calls them `image_tags`). Default:
+        `[ko].default_tags` (`latest`). A registry's `extra_image_tags` are added there.
+
+        {_TEMPLATES_HELP}
+        """
+    )
+
+
+class KoRegistriesField(StringSequenceField):
+    alias = "registries"
+    help = softwrap(
+        """
+        The registries to publish this image to, as Pants' `docker_image`: `@alias`es of
+        `[ko].registries`, addresses written out (`ghcr.io/acme`), or `<all default registries>`.
+        Default: every registry of `[ko].registries` with `default = true`, unless `KO_DOCKER_REPO`
+        is set (then that). The image has the same digest in each. An unknown alias is an error.
+        """
+    )
+
+
+class KoSkipPushField(BoolField):
+    alias = "skip_push"
+    default = False
+    help = "If true, `pants publish` does not push this image (it says so), as Pants' `docker_image`."
 
 
 class KoLdflagsField(StringSequenceField):
@@ -288,7 +331,9 @@ class KoImageTarget(Target):
         KoPortsField,
         KoVolumesField,
         KoRepositoryField,
+        KoRegistriesField,
         KoTagsField,
+        KoSkipPushField,
         KoLdflagsField,
         KoFlagsField,
         KoBinariesField,
@@ -328,7 +373,9 @@ class KoImageFieldSet(FieldSet):
     ports: KoPortsField
     volumes: KoVolumesField
     repository: KoRepositoryField
+    registries: KoRegistriesField
     tags: KoTagsField
+    skip_push: KoSkipPushField
     ldflags: KoLdflagsField
     flags: KoFlagsField
     binaries: KoBinariesField

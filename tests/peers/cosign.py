@@ -8,6 +8,7 @@ given) and never a terminal: cosign then reads passwords from ``COSIGN_PASSWORD`
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,16 @@ from pathlib import Path
 BUILD_SCRIPT = Path(__file__).resolve().with_name("build_cosign.sh")
 BUILD_TIMEOUT_S = 1800  # a cold build (downloads + compile) takes ~4 min on 2 cores
 RUN_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class CosignKeys:
+    """A key pair made by ``cosign generate-key-pair`` with a password."""
+
+    directory: Path
+    private: Path  # cosign.key, encrypted
+    public: Path  # cosign.pub
+    password: str
 
 
 def cosign_binary() -> Path:
@@ -63,3 +74,8 @@ class Cosign:
     def verify_args(self, public_key: Path, *extra: str) -> Sequence[str]:
         """The flags every offline verification needs: our key, no transparency log, plain HTTP allowed."""
         return ("--key", str(public_key), "--insecure-ignore-tlog", "--allow-insecure-registry", *extra)
+
+    def generate_key_pair(self, directory: Path) -> CosignKeys:
+        password = "pw-" + secrets.token_urlsafe(12)
+        self.run("generate-key-pair", password=password, cwd=directory)
+        return CosignKeys(directory, directory / "cosign.key", directory / "cosign.pub", password)

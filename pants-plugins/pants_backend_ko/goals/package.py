@@ -39,7 +39,7 @@ from pants_backend_ko.util_rules.manifests import (
     RenderManifestsRequest,
     image_reference,
 )
-from pants_backend_ko.util_rules.naming import published_reference
+from pants_backend_ko.util_rules.naming import destination_reference
 
 
 @dataclass(frozen=True)
@@ -52,12 +52,13 @@ def image_metadata(image: BuiltKoImage) -> dict:
     ko.local, `ko.local/<name>:<hex>` of the image the daemon gets, known without a daemon)."""
     name = image.name
     references = []
-    if name.repository:
+    # Every destination the image is published to, the one references point at first.
+    for destination in sorted(name.destinations, key=lambda d: d != name.primary):
         try:
-            references.append(published_reference(image))
+            references.append(destination_reference(image, destination))
         except KoError:  # ko.local and no GOOS/GOARCH image: publish says so; the package is fine
             pass
-        references.extend(f"{name.repository}:{tag}" for tag in name.tags)
+        references.extend(f"{destination.repository}:{tag}" for tag in destination.tags)
     return {
         "address": str(image.settings.address),
         "import_path": image.settings.import_path,

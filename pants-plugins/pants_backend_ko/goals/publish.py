@@ -1,9 +1,13 @@
-"""`pants publish` for `ko_image`: push the packaged layout's exact bytes, then the tags.
+"""`pants publish` for `ko_image`: push the packaged layout's exact bytes, then the tags (to every
+registry the image goes to, `util_rules/naming.py`), the SBOMs and, with `[ko].signing_key`, the
+signatures and provenance.
 
 Pants asks every publish rule for its processes at once, then runs the processes one after
 another. So before any push, one read-only check asks the registry, for every `ko_image` the
-command line publishes, which images it already has with all their tags and SBOMs (it needs
-only names and tags, so it runs while the binaries build); those images are skipped. The first
+command line publishes, which images it already has with all their tags and SBOMs (and, when
+signing, signatures by our key; it needs only names and tags, so it runs while the binaries
+build); those images are skipped. Before that, the names of all of them are checked for two
+targets claiming one `repository:tag`: an error naming both, and nothing is pushed. The first
 image that needs a push gets one process that pushes every such image in parallel, as `ko build`
 does; the others have nothing left to run (their names are listed under that process).
 
@@ -20,6 +24,7 @@ read) is checked and pushed on its own: slower, same result.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pants.core.goals.publish import (
@@ -29,6 +34,7 @@ from pants.core.goals.publish import (
     PublishProcesses,
     PublishRequest,
 )
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import Digest
 from pants.engine.process import InteractiveProcess
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
@@ -38,7 +44,6 @@ from pants.util.logging import LogLevel
 from pants_backend_ko.codec import encode
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
-from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.util_rules.command_line import CommandLineTargets
 from pants_backend_ko.util_rules.image import (
@@ -47,8 +52,20 @@ from pants_backend_ko.util_rules.image import (
     KoImageSettings,
     KoImageSettingsRequest,
 )
-from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest, published_reference
-from pants_backend_ko.util_rules.registry import PlanFolderRequest, RegistryStatusRequest, push_plan
+from pants_backend_ko.util_rules.naming import (
+    Destination,
+    ImageName,
+    ImageNameRequest,
+    claims_of,
+    destination_reference,
+    refuse_shared_tags,
+)
+from pants_backend_ko.util_rules.registry import (
+    PlanFolderRequest,
+    PreparedPush,
+    PushPlanRequest,
+    RegistryStatusRequest,
+)
 from pants_backend_ko.util_rules.tool import KoTool
 
 
@@ -99,109 +116,148 @@ async def publish_batch(_: PublishBatchRequest, command_line: CommandLineTargets
     names = await MultiGet(
         Get(ImageName, ImageNameRequest(r.field_set, s.import_path)) for r, s in zip(requests, settings)
     )
-    checks = tuple(sorted({RepositoryQuery(n.repository, n.tags) for n in names if n.repository and n.tags}, key=str))
+    # Before anything is pushed: no two targets may claim one repository:tag (issue 17).
+    refuse_shared_tags(claim for r, n in zip(requests, names) for claim in claims_of(str(r.field_set.address), n))
+    checks = tuple(sorted({RepositoryQuery(d.repository, d.tags) for n in names for d in n.pushed if d.tags}, key=str))
     return PublishBatch(checks, f"{len(requests)} ko_image{'s' if len(requests) != 1 else ''}", tuple(requests))
 
 
-def image_output(image: BuiltKoImage) -> FrozenDict:
-    """One image in `--publish-output` (`destination`: `registry`, or `daemon` for ko.local)."""
+def image_output(image: BuiltKoImage, destination: Destination) -> FrozenDict:
+    """One image in one destination, in `--publish-output` (`destination`: `registry`, or
+    `daemon` for ko.local)."""
     return FrozenDict(
         {
             "target": image.settings.address,
             "import_path": image.settings.import_path,
-            "repository": image.name.repository,
+            "repository": destination.repository,
             "digest": image.digest,
-            "reference": published_reference(image),
-            "tags": image.name.tags,
+            "reference": destination_reference(image, destination),
+            "tags": destination.tags,
             "destination": "daemon" if image.name.is_local else "registry",
         }
     )
 
 
-def is_published(status: RegistryState, image: BuiltKoImage) -> bool:
-    """Whether the registry (or, for ko.local, the Docker daemon) already has `image` with its tags."""
-    repository = image.name.repository
-    assert repository is not None
+def is_in_place(status: RegistryState, image: BuiltKoImage, destination: Destination) -> bool:
+    """Whether the registry (or, for ko.local, the Docker daemon) already has `image` with the
+    destination's tags."""
     if image.name.is_local:
-        reference = published_reference(image)
-        assert reference is not None
-        return status.is_loaded(repository, reference, image.name.tags)
-    return status.is_published(repository, image.digest, image.name.tags)
+        return status.is_loaded(destination.repository, destination_reference(image, destination), destination.tags)
+    return status.is_published(destination.repository, image.digest, destination.tags)
+
+
+def _output(image: BuiltKoImage, destinations: Iterable[Destination]) -> PublishOutputData:
+    return PublishOutputData({"publisher": "ko", "images": tuple(image_output(image, d) for d in destinations)})
+
+
+def _skipped(image: BuiltKoImage) -> list[PublishPackages]:
+    """What `skip_push` leaves out, said as Pants' docker backend says it."""
+    name = image.name
+    if name.skip_push:
+        refs = tuple(destination_reference(image, d) for d in name.destinations) or (name.local_name,)
+        return [
+            PublishPackages(
+                names=refs,
+                description=f"(by `skip_push` on {image.settings.address})",
+                data=_output(image, name.destinations),
+            )
+        ]
+    return [
+        PublishPackages(
+            names=(destination_reference(image, d),),
+            description=f"(by `skip_push` on registry {d.source})",
+            data=_output(image, (d,)),
+        )
+        for d in name.destinations
+        if d.skip_push
+    ]
 
 
 PLAN_DIR = "ko-publish"
 
 
 @rule(desc="Publish a ko_image", level=LogLevel.DEBUG)
-async def publish_ko_image(request: PublishKoImageRequest, ko: KoSubsystem, tool: KoTool) -> PublishProcesses:
+async def publish_ko_image(request: PublishKoImageRequest, tool: KoTool) -> PublishProcesses:
     field_set = request.field_set
     image = await Get(BuiltKoImage, KoImageRequest(field_set))
-    repository = image.name.repository
-    if repository is None:
-        raise nowhere_to_publish(field_set.address)
     batch = await Get(PublishBatch, PublishBatchRequest())
-    check = RepositoryQuery(repository, image.name.tags)
-    in_batch = check in batch.checks
+    name = image.name
+    skipped = _skipped(image)
+    if name.skip_push:
+        return PublishProcesses(skipped)
+    if not name.destinations:
+        raise nowhere_to_publish(field_set.address)
+    pushed = name.pushed
+    checks = [RepositoryQuery(d.repository, d.tags) for d in pushed]
+    in_batch = all(check in batch.checks for check in checks)
     if in_batch:
         status = await Get(RegistryState, RegistryStatusRequest(batch.checks, batch.description))
     else:
         # Not among the command line's targets (a deploy publishes it), or no tags: on its own.
-        single = RepositoryQuery(repository, image.name.tags, (image.digest,))
-        status = await Get(RegistryState, RegistryStatusRequest((single,), str(field_set.address)))
-    if is_published(status, image):
-        tags = f" with tags: {', '.join(image.name.tags)}" if image.name.tags else ""
-        where = "the Docker daemon" if image.name.is_local else "the registry"
+        singles = tuple(RepositoryQuery(d.repository, d.tags, (image.digest,)) for d in pushed)
+        status = await Get(RegistryState, RegistryStatusRequest(singles, str(field_set.address)))
+
+    def missing(i: BuiltKoImage) -> tuple[Destination, ...]:
+        return tuple(d for d in i.name.pushed if not is_in_place(status, i, d))
+
+    if pushed and not missing(image):
+        tag_sets = {d.tags for d in pushed}
+        tags = next(iter(tag_sets)) if len(tag_sets) == 1 else ()
+        where = "the Docker daemon" if name.is_local else "the registry"
         return PublishProcesses(
             [
                 PublishPackages(
-                    names=tuple(filter(None, (published_reference(image),))),
+                    names=tuple(destination_reference(image, d) for d in pushed),
                     process=None,
-                    description=f"(already in {where}{tags})",
-                    data=PublishOutputData({"publisher": "ko", "images": (image_output(image),)}),
-                )
+                    description=f"(already in {where}{' with tags: ' + ', '.join(tags) if tags else ''})",
+                    data=_output(image, pushed),
+                ),
+                *skipped,
             ]
         )
-    pending: tuple[BuiltKoImage, ...] = (image,)
+    pending: list[tuple[BuiltKoImage, tuple[Destination, ...]]] = [(image, missing(image))]
     if in_batch:
         # Pants runs publish processes one after another: the first image that needs a push
         # pushes every such image of the batch, in parallel, as `ko build` does; the others
         # add nothing (their names are listed under that one process).
         images = await MultiGet(Get(BuiltKoImage, KoImageRequest, r) for r in batch.requests)
-        pending = tuple(
-            sorted(
-                (
-                    i
-                    for i in images
-                    if i.name.repository
-                    and RepositoryQuery(i.name.repository, i.name.tags) in batch.checks
-                    and not is_published(status, i)
-                ),
-                key=lambda i: str(i.settings.address),
-            )
+        pending = sorted(
+            (
+                (i, missing(i))
+                for i in images
+                if all(RepositoryQuery(d.repository, d.tags) in batch.checks for d in i.name.pushed) and missing(i)
+            ),
+            key=lambda pair: str(pair[0].settings.address),
         )
-        if not pending or pending[0].settings.address != image.settings.address:
-            return PublishProcesses([])
-    plan, placements = push_plan(pending, ko)
-    digest = await Get(Digest, PlanFolderRequest(PLAN_DIR, FrozenDict({"plan.json": encode(plan)}), placements))
+        if not pending or pending[0][0].settings.address != image.settings.address:
+            return PublishProcesses(skipped)
+    prepared = await Get(PreparedPush, PushPlanRequest(tuple(i for i, _ in pending), tuple(d for _, d in pending)))
+    digest = await Get(
+        Digest, PlanFolderRequest(PLAN_DIR, FrozenDict({"plan.json": encode(prepared.plan)}), prepared.placements)
+    )
+    # The key's password (and an env:// key) reach the process through its environment only.
+    secrets = await Get(EnvironmentVars, EnvironmentVarsRequest(prepared.env_names))
     process = InteractiveProcess(
         argv=tool.local_argv("push-plan", "--plan", f"{PLAN_DIR}/plan.json"),
-        env=tool.local_env,
+        env={**tool.local_env, **secrets},
         input_digest=digest,
     )
-    tag_sets = {i.name.tags for i in pending}
-    shared_tags = next(iter(tag_sets)) if len(tag_sets) == 1 else ()
-    description = f"tags: {', '.join(shared_tags)}" if shared_tags else None
-    if all(i.name.is_local for i in pending):  # Pants says "published to <description>"
+    tag_sets = {d.tags for _, dests in pending for d in dests}
+    tags = next(iter(tag_sets)) if len(tag_sets) == 1 else ()
+    description = f"tags: {', '.join(tags)}" if tags else None
+    if all(i.name.is_local for i, _ in pending):  # Pants says "published to <description>"
         description = "the Docker daemon" + (f" with {description}" if description else "")
     return PublishProcesses(
         [
             PublishPackages(
-                # Every pending image has a repository (the batch's checks are by repository).
-                names=tuple(filter(None, (published_reference(i) for i in pending))),
+                names=tuple(destination_reference(i, d) for i, dests in pending for d in dests),
                 process=process,
                 description=description,
-                data=PublishOutputData({"publisher": "ko", "images": tuple(image_output(i) for i in pending)}),
-            )
+                data=PublishOutputData(
+                    {"publisher": "ko", "images": tuple(image_output(i, d) for i, dests in pending for d in dests)}
+                ),
+            ),
+            *skipped,
         ]
     )
 

@@ -97,7 +97,15 @@ def test_ko_local_loads_the_goos_goarch_image_of_an_index(rule_runner: RuleRunne
     assert published.description == "the Docker daemon with tags: latest"  # Pants: "published to ..."
     # One entry of the one push plan: the daemon gets the arm64 image, with no SBOMs (ko attaches none there).
     assert plan_of(rule_runner, published).images == (
-        ImagePush(layout="images/0", repository=repository, tags=("latest",), kind=DAEMON, image=arm64),
+        ImagePush(
+            layout="images/0",
+            repository=repository,
+            tags=("latest",),
+            kind=DAEMON,
+            image=arm64,
+            target="pub/multi:img",
+            digest=metadata["digest"],
+        ),
     )
     # Bad input is one line: a platform the index lacks (publish; package still works) ...
     set_ko_options(rule_runner, env={"KO_DOCKER_REPO": "ko.local", "GOARCH": "s390x"})
@@ -115,7 +123,7 @@ def test_ko_local_loads_the_goos_goarch_image_of_an_index(rule_runner: RuleRunne
     target = rule_runner.get_target(MULTI)
     built = rule_runner.request(BuiltKoImage, [KoImageRequest(KoImageFieldSet.create(target))])
     with pytest.raises(KoError) as error:
-        daemon_load(dataclasses.replace(built, loadable=False), "images/0")
+        daemon_load(dataclasses.replace(built, loadable=False), "images/0", built.name.destinations[0])
     assert str(error.value) == (
         "pub/multi:img: ko.local loads whole images into the Docker daemon, but `[ko].shallow_base_images = "
         "true` leaves the base image's layers out of this one; publish to ko.local without `shallow_base_images` "
@@ -143,7 +151,15 @@ def test_publish_pushes_the_packaged_layout(rule_runner: RuleRunner) -> None:
         fc.path: fc.content for fc in rule_runner.request(DigestContents, [published.process.process.input_digest])
     }
     assert decode(PushPlan, files["ko-publish/plan.json"], "plan.json") == PushPlan(
-        images=(ImagePush(layout="images/0", repository=repository, tags=("v2", "latest")),),
+        images=(
+            ImagePush(
+                layout="images/0",
+                repository=repository,
+                tags=("v2", "latest"),
+                target="pub/cmd/api:img",  # for messages, and the tag-collision check
+                digest=image["digest"],  # the tool refuses a layout that does not hold it
+            ),
+        ),
         jobs=4,
         insecure_registries=("reg.internal:5000",),
         transport=TransportLimits(timeout=7.5, min_speed=10240),  # [ko].registry_* reach the push
@@ -219,7 +235,15 @@ def test_deploy_plan_pushes_then_applies(rule_runner: RuleRunner) -> None:
         manifest="rendered.yaml",
         kubectl_args=("-n", "demo"),
         push=PushPlan(
-            images=(ImagePush(layout="images/0", repository=image.name.repository, tags=("v2", "latest")),),
+            images=(
+                ImagePush(
+                    layout="images/0",
+                    repository=image.name.repository,
+                    tags=("v2", "latest"),
+                    target="pub/cmd/api:img",
+                    digest=image.digest,
+                ),
+            ),
             transport=TransportLimits(timeout=60.0, min_speed=10240),  # the defaults reach the deploy's push
         ),
     )
@@ -250,7 +274,13 @@ def test_ko_local_deploy_loads_then_applies_yaml_naming_the_loaded_image(rule_ru
     assert files["ko-deploy/rendered.yaml"].decode().endswith(f"- image: {reference}\n")
     assert plan.push.images == (
         ImagePush(
-            layout="images/0", repository=image.name.repository, tags=("v2", "latest"), kind=DAEMON, image=image.digest
+            layout="images/0",
+            repository=image.name.repository,
+            tags=("v2", "latest"),
+            kind=DAEMON,
+            image=image.digest,
+            target=str(image.settings.address),
+            digest=image.digest,
         ),
     )
 

@@ -119,28 +119,38 @@ def git_info(repo_root: str, run: Runner = subprocess.run, timeout: float = GIT_
     return git_info_from_results(repo_root, results)
 
 
-def _check_repo(repo_root: str, results: Mapping[str, tuple[int, Any, Any]]) -> None:
+# Who asks for git data, and what it is called there: errors say "but <who> uses <what>".
+FLAGS_TEMPLATES = ("a flags/ldflags template", ".Git")
+
+
+def _check_repo(
+    repo_root: str, results: Mapping[str, tuple[int, Any, Any]], used_by: tuple[str, str] = FLAGS_TEMPLATES
+) -> None:
     code, out, _ = results["is_repo"]
+    who, what = used_by
     if code != 0 or _text(out).strip() != "true":
         raise GitInfoError(
-            f"{repo_root} is not inside a git work tree, but a flags/ldflags template uses .Git; "
-            f"run in a git checkout or remove .Git from the templates"
+            f"{repo_root} is not inside a git work tree, but {who} uses {what}; "
+            f"run in a git checkout or remove {what} from the templates"
         )
 
 
-def git_info_from_results(repo_root: str, results: Mapping[str, tuple[int, Any, Any]]) -> GitInfo:
-    """ko's interpretation of the `GIT_COMMANDS` results: name -> (exit code, stdout, stderr)."""
+def git_info_from_results(
+    repo_root: str, results: Mapping[str, tuple[int, Any, Any]], used_by: tuple[str, str] = FLAGS_TEMPLATES
+) -> GitInfo:
+    """ko's interpretation of the `GIT_COMMANDS` results: name -> (exit code, stdout, stderr).
+    `used_by` says in errors who needed the data (`FLAGS_TEMPLATES` by default)."""
     missing = [name for name, _ in GIT_COMMANDS if name not in results]
     if missing:
         raise ValueError(f"git results lack {', '.join(missing)}")  # a caller bug, not bad input
-    _check_repo(repo_root, results)
+    _check_repo(repo_root, results, used_by)
 
     def first_line(name: str, what: str) -> str:
         code, out, err = results[name]
         if code != 0:
             raise GitInfoError(
                 f"cannot get the {what} of the git repository at {repo_root}: {_one_line(err)}; "
-                f"a template uses .Git, so commit at least once (or remove .Git from the templates)"
+                f"a template uses {used_by[1]}, so commit at least once (or remove {used_by[1]} from the templates)"
             )
         # ko's `clean`: the first line, with single quotes removed.
         return _text(out).split("\n")[0].replace("'", "")

@@ -9,7 +9,7 @@ import hashlib
 import re
 from typing import Any
 
-__all__ = ["digest_of", "digest_hex", "check_digest"]
+__all__ = ["digest_of", "digest_hex", "check_digest", "is_digest"]
 
 _DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -22,6 +22,11 @@ def digest_of(data: bytes) -> str:
 def digest_hex(digest: str) -> str:
     """The hex part of `sha256:<hex>`: a blob's file name in a layout, a cosign tag's stem."""
     return digest.split(":", 1)[1]
+
+
+def is_digest(value: Any) -> bool:
+    """Whether `value` is `sha256:<64 lower-case hex>`."""
+    return isinstance(value, str) and bool(_DIGEST_RE.fullmatch(value))
 
 
 def check_digest(value: Any, where: str) -> str:

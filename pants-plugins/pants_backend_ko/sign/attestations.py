@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pants_backend_ko.oci.digest import check_digest, digest_hex, digest_of
-from pants_backend_ko.sign.artifacts import ArtifactStore
+from pants_backend_ko.oci.remote.artifacts import ArtifactStore
 from pants_backend_ko.sign.images import TagImage, push_layer, read_tag_image
 from pants_backend_ko.sign.keys import SigningKey, VerifyingKey
 from pants_backend_ko.sign.payloads import (

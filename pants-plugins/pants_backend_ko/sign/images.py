@@ -20,7 +20,7 @@ from pants_backend_ko.oci.configfile import ConfigFile, History, RootFS
 from pants_backend_ko.oci.digest import digest_of
 from pants_backend_ko.oci.manifest import Descriptor, ImageManifest
 from pants_backend_ko.oci.mediatypes import OCI_CONFIG, OCI_MANIFEST
-from pants_backend_ko.sign.artifacts import ArtifactStore
+from pants_backend_ko.oci.remote.artifacts import ArtifactStore
 
 __all__ = ["TagImage", "append_layer", "read_tag_image", "push_layer"]
 

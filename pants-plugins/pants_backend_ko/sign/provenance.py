@@ -2,7 +2,7 @@
 
 ``ProvenanceInputs`` is what the Pants rules fill (they know the target, the Go toolchain, each
 binary's flags and build info, the base image and the git revision) and what crosses into the
-publish process, with its JSON codec. ``slsa_predicate`` turns it into the predicate of
+publish process: a typed message (`codec.Message`) in each `ImagePush` of the plan. ``slsa_predicate`` turns it into the predicate of
 ``https://slsa.dev/provenance/v1`` (in-toto-golang ``in_toto/slsa_provenance/v1/provenance.go``)
 with the bytes ``cosign attest --type slsaprovenance1 --predicate <file>`` would sign for the
 same file: cosign decodes the file into that Go struct and marshals it again, so struct fields
@@ -35,9 +35,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pants_backend_ko import VERSION
+from pants_backend_ko.codec import Message, MessageError
 from pants_backend_ko.golang import gojson
 from pants_backend_ko.golang.gobuildinfo import GoBuildInfo, GoModule
-from pants_backend_ko.oci.digest import check_digest, digest_hex
+from pants_backend_ko.oci.digest import digest_hex, is_digest
 from pants_backend_ko.oci.spdx import _go_purl, h1_to_sha256
 
 __all__ = [
@@ -69,45 +70,19 @@ def strip_url_credentials(url: str) -> str:
     return url
 
 
-def _strings(value: Any, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{where}: expected a list of strings")
-    return tuple(value)
-
-
-def _string(value: Any, where: str, *, optional: bool = False) -> str:
-    if value is None and optional:
-        return ""
-    if not isinstance(value, str):
-        raise ValueError(f"{where}: expected a string")
-    return value
-
-
-def _object(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise ValueError(f"{where}: expected a JSON object")
-    return value
+def _check(condition: bool, what: str) -> None:
+    # A KoError, so that the codec says which file and field it came from.
+    if not condition:
+        raise MessageError(what)
 
 
 @dataclass(frozen=True)
-class ModuleInput:
+class ModuleInput(Message):
     """A Go module compiled into a binary: path, version and go.sum ``h1:`` hash ("" when none)."""
 
     path: str
     version: str
     sum: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "version": self.version, "sum": self.sum}
-
-    @classmethod
-    def from_json(cls, value: Any, where: str) -> ModuleInput:
-        doc = _object(value, where)
-        return cls(
-            _string(doc.get("path"), f"{where}.path"),
-            _string(doc.get("version"), f"{where}.version"),
-            _string(doc.get("sum"), f"{where}.sum", optional=True),
-        )
 
     @classmethod
     def from_go_module(cls, module: GoModule) -> ModuleInput:
@@ -117,7 +92,7 @@ class ModuleInput:
 
 
 @dataclass(frozen=True)
-class BinaryInput:
+class BinaryInput(Message):
     """One ``go build`` of the image: a main package for one platform."""
 
     import_path: str
@@ -126,36 +101,6 @@ class BinaryInput:
     ldflags: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()  # the build environment the backend set (GOOS, GOARCH, CGO_ENABLED...)
     modules: tuple[ModuleInput, ...] = ()  # the modules compiled in (from the binary's build info)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "import_path": self.import_path,
-            "platform": self.platform,
-            "flags": list(self.flags),
-            "ldflags": list(self.ldflags),
-            "env": [list(kv) for kv in self.env],
-            "modules": [m.to_json() for m in self.modules],
-        }
-
-    @classmethod
-    def from_json(cls, value: Any, where: str) -> BinaryInput:
-        doc = _object(value, where)
-        env = doc.get("env") or []
-        if not isinstance(env, list) or not all(
-            isinstance(kv, list) and len(kv) == 2 and all(isinstance(x, str) for x in kv) for kv in env
-        ):
-            raise ValueError(f"{where}.env: expected a list of [name, value] pairs")
-        modules = doc.get("modules") or []
-        if not isinstance(modules, list):
-            raise ValueError(f"{where}.modules: expected a list")
-        return cls(
-            import_path=_string(doc.get("import_path"), f"{where}.import_path"),
-            platform=_string(doc.get("platform"), f"{where}.platform"),
-            flags=_strings(doc.get("flags") or [], f"{where}.flags"),
-            ldflags=_strings(doc.get("ldflags") or [], f"{where}.ldflags"),
-            env=tuple((k, v) for k, v in env),
-            modules=tuple(ModuleInput.from_json(m, f"{where}.modules[{i}]") for i, m in enumerate(modules)),
-        )
 
     @classmethod
     def from_build_info(
@@ -174,7 +119,7 @@ class BinaryInput:
 
 
 @dataclass(frozen=True)
-class BaseImageInput:
+class BaseImageInput(Message):
     """The base image as written (reference, ``scratch`` excluded, or ``./layout``) and the
     digest of the manifest or index the build used."""
 
@@ -182,19 +127,11 @@ class BaseImageInput:
     digest: str
 
     def __post_init__(self) -> None:
-        check_digest(self.digest, f"base image {self.reference}")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"reference": self.reference, "digest": self.digest}
-
-    @classmethod
-    def from_json(cls, value: Any, where: str) -> BaseImageInput:
-        doc = _object(value, where)
-        return cls(_string(doc.get("reference"), f"{where}.reference"), _string(doc.get("digest"), f"{where}.digest"))
+        _check(is_digest(self.digest), f"base image {self.reference}: {self.digest!r} is not a sha256 digest")
 
 
 @dataclass(frozen=True)
-class SourceInput:
+class SourceInput(Message):
     """The git checkout the image was built from: remote URL ("" when none), commit, and whether
     the work tree had uncommitted changes."""
 
@@ -204,27 +141,14 @@ class SourceInput:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "repository", strip_url_credentials(self.repository))
-        if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", self.revision):
-            raise ValueError(f"source revision {self.revision!r} is not a full git commit hash")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"repository": self.repository, "revision": self.revision, "dirty": self.dirty}
-
-    @classmethod
-    def from_json(cls, value: Any, where: str) -> SourceInput:
-        doc = _object(value, where)
-        dirty = doc.get("dirty", False)
-        if not isinstance(dirty, bool):
-            raise ValueError(f"{where}.dirty: expected true or false")
-        return cls(
-            _string(doc.get("repository"), f"{where}.repository", optional=True),
-            _string(doc.get("revision"), f"{where}.revision"),
-            dirty,
+        _check(
+            bool(re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", self.revision)),
+            f"source revision {self.revision!r} is not a full git commit hash",
         )
 
 
 @dataclass(frozen=True)
-class ProvenanceInputs:
+class ProvenanceInputs(Message):
     """Everything the provenance of one ``ko_image`` says; filled by the Pants rules."""
 
     target: str  # the Pants address, e.g. "src/go/cmd/server:server"
@@ -234,31 +158,8 @@ class ProvenanceInputs:
     source: SourceInput | None = None  # None outside git
     pants_version: str = ""
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "go_version": self.go_version,
-            "binaries": [b.to_json() for b in self.binaries],
-            "base_image": self.base_image.to_json() if self.base_image else None,
-            "source": self.source.to_json() if self.source else None,
-            "pants_version": self.pants_version,
-        }
-
-    @classmethod
-    def from_json(cls, value: Any, where: str = "provenance inputs") -> ProvenanceInputs:
-        doc = _object(value, where)
-        binaries = doc.get("binaries")
-        if not isinstance(binaries, list) or not binaries:
-            raise ValueError(f"{where}.binaries: expected a non-empty list")
-        base, source = doc.get("base_image"), doc.get("source")
-        return cls(
-            target=_string(doc.get("target"), f"{where}.target"),
-            go_version=_string(doc.get("go_version"), f"{where}.go_version"),
-            binaries=tuple(BinaryInput.from_json(b, f"{where}.binaries[{i}]") for i, b in enumerate(binaries)),
-            base_image=BaseImageInput.from_json(base, f"{where}.base_image") if base is not None else None,
-            source=SourceInput.from_json(source, f"{where}.source") if source is not None else None,
-            pants_version=_string(doc.get("pants_version"), f"{where}.pants_version", optional=True),
-        )
+    def __post_init__(self) -> None:
+        _check(bool(self.binaries), "binaries: a provenance names at least one binary")
 
 
 def _sorted_deep(value: Any) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pants_backend_ko import VERSION
+from pants_backend_ko.codec import MessageError, decode, encode
 from pants_backend_ko.golang import gojson
 from pants_backend_ko.golang.gobuildinfo import parse_go_version_m
 from pants_backend_ko.sign.provenance import (
@@ -67,18 +68,18 @@ def test_binary_input_from_build_info() -> None:
 
 def test_json_codec_round_trip_and_errors() -> None:
     inputs = _inputs()
-    assert ProvenanceInputs.from_json(json.loads(json.dumps(inputs.to_json()))) == inputs
+    assert decode(ProvenanceInputs, encode(inputs), "plan") == inputs
     bare = _inputs(base_image=None, source=None, pants_version="")
-    assert ProvenanceInputs.from_json(json.loads(json.dumps(bare.to_json()))) == bare
+    assert decode(ProvenanceInputs, encode(bare), "plan") == bare
     broken = inputs.to_json()
     broken["binaries"][0]["flags"] = "-trimpath"
-    with pytest.raises(ValueError, match=r"^provenance inputs.binaries\[0\].flags: expected a list of strings$"):
-        ProvenanceInputs.from_json(broken)
-    with pytest.raises(ValueError, match=r"binaries: expected a non-empty list"):
-        ProvenanceInputs.from_json({**inputs.to_json(), "binaries": []})
-    with pytest.raises(ValueError, match="is not a full git commit hash"):
+    with pytest.raises(MessageError, match=r"^plan: binaries\[0\]: flags must be a list, got '-trimpath'$"):
+        decode(ProvenanceInputs, json.dumps(broken).encode(), "plan")
+    with pytest.raises(MessageError, match=r"^plan: binaries: a provenance names at least one binary$"):
+        decode(ProvenanceInputs, json.dumps({**inputs.to_json(), "binaries": []}).encode(), "plan")
+    with pytest.raises(MessageError, match="is not a full git commit hash"):
         SourceInput("", "abc123")
-    with pytest.raises(ValueError, match="base image x"):
+    with pytest.raises(MessageError, match="base image x: 'sha256:nope' is not a sha256 digest"):
         BaseImageInput("x", "sha256:nope")
 
 

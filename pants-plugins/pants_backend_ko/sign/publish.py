@@ -12,9 +12,9 @@ registry:
 
 Nothing already signed by the same key is signed again, and :func:`signing_missing` answers the
 same question read-only (for the registry check that lets `publish` skip finished images).
-``SigningOptions`` and ``SignRequest`` are the typed messages that cross into the publish
-process, with their JSON codecs; the key crosses as its reference (a path or ``env://NAME``),
-never as bytes, and its password as ``$COSIGN_PASSWORD`` in the process environment.
+``SigningOptions`` (``options.py``) is the typed message that crosses into the publish process;
+the key crosses as its reference (a path or ``env://NAME``), never as bytes, and its password as
+``$COSIGN_PASSWORD`` in the process environment.
 
 No transparency log: signatures are not uploaded to Rekor (none is reachable from where this
 runs); verify with ``cosign verify --key cosign.pub --insecure-ignore-tlog``. No Pants imports.
@@ -22,61 +22,24 @@ runs); verify with ``cosign verify --key cosign.pub --insecure-ignore-tlog``. No
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from pants_backend_ko.oci.digest import check_digest
 from pants_backend_ko.oci.manifest import Descriptor
 from pants_backend_ko.oci.mediatypes import INDEX_TYPES
 from pants_backend_ko.oci.reference import parse_repository
+from pants_backend_ko.oci.remote.artifacts import ArtifactStore
 from pants_backend_ko.oci.remote.attach import SPDX_ARTIFACT_TYPE, cosign_sbom_tag
 from pants_backend_ko.oci.remote.descriptors import descriptor_from_json
 from pants_backend_ko.oci.remote.transport import RegistryClient
-from pants_backend_ko.sign.artifacts import ArtifactStore
 from pants_backend_ko.sign.attestations import AttestResult, attest, attestation_missing
 from pants_backend_ko.sign.keys import SigningKey, VerifyingKey
+from pants_backend_ko.sign.options import SigningOptions
 from pants_backend_ko.sign.payloads import intoto_statement
 from pants_backend_ko.sign.provenance import SLSA_PROVENANCE_V1, ProvenanceInputs, slsa_predicate
 from pants_backend_ko.sign.signatures import SignResult, sign_digest, signature_missing
 
 __all__ = ["SigningOptions", "SignRequest", "SignReport", "sign_published", "signing_missing"]
-
-
-@dataclass(frozen=True)
-class SigningOptions:
-    """How to sign (the ``[ko]`` signing options), the same for every image of a publish."""
-
-    key: str  # a cosign.key path or env://NAME; never the key itself
-    sign_sboms: bool = True
-    provenance: bool = True
-    annotations: tuple[tuple[str, str], ...] = ()  # cosign sign -a key=value, in every signature payload
-
-    @property
-    def annotation_map(self) -> Mapping[str, str] | None:
-        return dict(self.annotations) or None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "sign_sboms": self.sign_sboms,
-            "provenance": self.provenance,
-            "annotations": [list(kv) for kv in self.annotations],
-        }
-
-    @classmethod
-    def from_json(cls, value: Any, where: str = "signing options") -> SigningOptions:
-        if not isinstance(value, dict) or not isinstance(value.get("key"), str):
-            raise ValueError(f"{where}: expected an object with a 'key' string")
-        flags = {name: value.get(name, True) for name in ("sign_sboms", "provenance")}
-        if not all(isinstance(v, bool) for v in flags.values()):
-            raise ValueError(f"{where}: sign_sboms and provenance must be true or false")
-        annotations = value.get("annotations") or []
-        if not isinstance(annotations, list) or not all(
-            isinstance(kv, list) and len(kv) == 2 and all(isinstance(x, str) for x in kv) for kv in annotations
-        ):
-            raise ValueError(f"{where}.annotations: expected a list of [key, value] pairs")
-        return cls(value["key"], flags["sign_sboms"], flags["provenance"], tuple((k, v) for k, v in annotations))
 
 
 @dataclass(frozen=True)
@@ -89,24 +52,6 @@ class SignRequest:
 
     def __post_init__(self) -> None:
         check_digest(self.digest, f"sign request for {self.repository}")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "repository": self.repository,
-            "digest": self.digest,
-            "provenance": self.provenance.to_json() if self.provenance else None,
-        }
-
-    @classmethod
-    def from_json(cls, value: Any, where: str = "sign request") -> SignRequest:
-        if not isinstance(value, dict) or not isinstance(value.get("repository"), str):
-            raise ValueError(f"{where}: expected an object with 'repository' and 'digest'")
-        provenance = value.get("provenance")
-        return cls(
-            value["repository"],
-            value.get("digest"),  # type: ignore[arg-type]  # checked in __post_init__
-            ProvenanceInputs.from_json(provenance, f"{where}.provenance") if provenance is not None else None,
-        )
 
 
 @dataclass(frozen=True)

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
+from pants_backend_ko.codec import MessageError, decode, encode
+from pants_backend_ko.sign.options import SigningOptions
 from pants_backend_ko.sign.provenance import BinaryInput, ProvenanceInputs
-from pants_backend_ko.sign.publish import SigningOptions, SignRequest
+from pants_backend_ko.sign.publish import SignRequest
 
 DIGEST = "sha256:" + "ab" * 32
 
 
 def test_round_trips() -> None:
-    options = SigningOptions(key="env://COSIGN_KEY", sign_sboms=False, annotations=(("team", "a"),))
-    assert SigningOptions.from_json(json.loads(json.dumps(options.to_json()))) == options
+    options = SigningOptions(key="env://COSIGN_KEY", public_key="PEM", sign_sboms=False, annotations=(("team", "a"),))
+    assert decode(SigningOptions, encode(options), "plan") == options
     provenance = ProvenanceInputs("src:app", "go1.26.8", (BinaryInput("example.com/app", "linux/amd64"),))
-    for request in (SignRequest("ghcr.io/acme/app", DIGEST, provenance), SignRequest("ghcr.io/acme/app", DIGEST)):
-        assert SignRequest.from_json(json.loads(json.dumps(request.to_json()))) == request
+    assert decode(ProvenanceInputs, encode(provenance), "plan") == provenance
 
 
 def test_errors_name_the_field() -> None:
-    with pytest.raises(ValueError, match="^signing options: expected an object with a 'key' string$"):
-        SigningOptions.from_json({"key": None})
-    with pytest.raises(ValueError, match="sign_sboms and provenance must be true or false"):
-        SigningOptions.from_json({"key": "k", "provenance": "yes"})
-    with pytest.raises(ValueError, match=r"annotations: expected a list of \[key, value\] pairs"):
-        SigningOptions.from_json({"key": "k", "annotations": {"a": "b"}})
+    with pytest.raises(MessageError, match="^plan: key must be a string, got None$"):
+        decode(SigningOptions, b'{"key": null}', "plan")
+    with pytest.raises(MessageError, match="^plan: provenance must be true or false, got 'yes'$"):
+        decode(SigningOptions, b'{"key": "k", "provenance": "yes"}', "plan")
+    with pytest.raises(MessageError, match=r"^plan: annotations must be a list"):
+        decode(SigningOptions, b'{"key": "k", "annotations": {"a": "b"}}', "plan")
     with pytest.raises(ValueError, match="sign request for r/a: 'latest' is not a sha256 digest"):
-        SignRequest.from_json({"repository": "r/a", "digest": "latest"})
+        SignRequest("r/a", "latest")

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from pants_backend_ko.oci.digest import check_digest, digest_hex, digest_of
 from pants_backend_ko.oci.manifest import Descriptor, ImageManifest
-from pants_backend_ko.sign.artifacts import ArtifactStore
+from pants_backend_ko.oci.remote.artifacts import ArtifactStore
 from pants_backend_ko.sign.images import push_layer, read_tag_image
 from pants_backend_ko.sign.keys import SigningKey, VerifyingKey
 from pants_backend_ko.sign.payloads import SIMPLE_SIGNING_MEDIA_TYPE, simple_signing_payload
@@ -116,7 +116,7 @@ def sign_digest(
         assert existing is not None
         image = existing
     referrer = signature_referrer(image.data, subject)
-    referrer_digest = store.put_referrer(referrer, image.media_type, digest, SIGNATURE_ARTIFACT_TYPE)
+    referrer_digest = store.put_referrer(referrer, image.media_type, digest, SIGNATURE_ARTIFACT_TYPE).digest
     return SignResult(digest, tag, image.digest, referrer_digest, signed)
 
 

@@ -2,12 +2,14 @@
 own code, behind one error wrapper. Requests and answers are the messages of `tool/messages.py`.
 
 ``push-plan --plan FILE`` pushes every image of a `PushPlan` in parallel, each skipping what
-the registry already has, then attaches its SBOMs; one ``REPO@sha256:<hex>`` line per pushed
-image on stdout, one ``error: REPO: ...`` line per failed image on stderr, exit 1 if any failed.
-Entries of kind ``daemon`` (ko.local) are loaded into the Docker daemon at ``DOCKER_HOST``
-instead: ``ko.local/<name>:<hex>`` on stdout, what was done on stderr (loaded, or already
-there); when no daemon answers, one line and exit 1 before anything is pushed or loaded.
-`pants publish` runs it.
+the registry already has, then attaches its SBOMs and, when the plan signs, signs it; one
+``REPO@sha256:<hex>`` line per pushed image on stdout, one ``error: REPO: ...`` line per failed
+image on stderr, exit 1 if any failed. Entries of kind ``daemon`` (ko.local) are loaded into the
+Docker daemon at ``DOCKER_HOST`` instead (never signed): ``ko.local/<name>:<hex>`` on stdout,
+what was done on stderr (loaded, or already there); when no daemon answers, one line and exit 1
+before anything is pushed or loaded. `pants publish` runs it. A plan that signs names the key
+(a path or ``env://NAME``); its password is ``$COSIGN_PASSWORD``. The key is loaded before
+anything is pushed, so a wrong password pushes nothing.
 
 ``deploy --plan FILE [-- KUBECTL ARGS]`` pushes the images of a `DeployPlan`, then runs
 ``kubectl <verb> -f -`` with the rendered YAML on stdin (nothing is applied unless every push
@@ -15,7 +17,9 @@ succeeded); the exit code is kubectl's. `pants run`/`experimental-deploy` of ko_
 
 ``status --query FILE`` answers a `StatusQuery` with a `RegistryState` (JSON) on stdout: what
 the registries hold and, for ko.local repositories, which tags the Docker daemon holds. It only
-reads, and exits 0 when a registry or the daemon cannot answer (those tags are then absent).
+reads, and exits 0 when a registry or the daemon cannot answer (those tags are then absent). A
+query that signs counts a registry image as complete only when it is signed by the query's
+public key.
 
 ``base --request FILE --out DIR`` fetches the base image a `BaseFetch` names (from a registry,
 a layout folder or the Docker daemon) into DIR: the `BaseDescription` as ``base.json`` and every
@@ -65,7 +69,8 @@ from pants_backend_ko.oci.remote.limits import TransportLimits
 from pants_backend_ko.oci.remote.pull import get_manifest
 from pants_backend_ko.oci.remote.push import push_layout
 from pants_backend_ko.oci.remote.status import registry_state
-from pants_backend_ko.oci.remote.transport import ClientPool
+from pants_backend_ko.oci.remote.transport import ClientPool, RegistryClient
+from pants_backend_ko.sign.provenance import ProvenanceInputs
 from pants_backend_ko.tool.base_fetch import fetch_base
 from pants_backend_ko.tool.kubectl import deploy
 from pants_backend_ko.tool.messages import (
@@ -75,10 +80,11 @@ from pants_backend_ko.tool.messages import (
     BaseFetch,
     DeployPlan,
     PushPlan,
+    SigningOptions,
     StatusQuery,
     error_line,
 )
-from pants_backend_ko.tool.publish_plan import Destinations, attach, push_images
+from pants_backend_ko.tool.publish_plan import Destinations, Signer, attach, push_images
 
 logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=Message)
@@ -141,18 +147,72 @@ def _digest_pairs(values: Sequence[str], flag: str) -> list[tuple[str, str]]:
     return pairs
 
 
+# --------------------------------------------------------------------------- signing
+#
+# cryptography and PyNaCl are imported here, only when a message signs: the tool's other verbs
+# (the `base` fetch on a remote worker) run without them.
+
+
+def signer_for(options: SigningOptions | None, environ: Mapping[str, str]) -> Signer | None:
+    """The plan's key, loaded now (before anything is pushed: a wrong password pushes nothing),
+    as a function that signs one pushed image; None when the plan does not sign."""
+    if options is None:
+        return None
+    from pants_backend_ko.sign.keys import load_signing_key
+    from pants_backend_ko.sign.publish import SignRequest, sign_published
+
+    key = load_signing_key(options.key, environ=environ)
+    if options.public_key and key.verifying_key.pem.decode() != options.public_key:
+        raise KoError(
+            f"the signing key {options.key} is not the one this publish checked the registry with "
+            "(it changed during the run)",
+            fix="run the command again",
+        )
+
+    signing: SigningOptions = options  # for the closure: not None here
+
+    def sign(client: RegistryClient, repository: str, digest: str, provenance: ProvenanceInputs | None) -> str:
+        report = sign_published(client, key, signing, SignRequest(repository, digest, provenance))
+        new = sum(1 for s in report.signatures if s.signed)
+        attested = report.attestation is not None and any(now for _, _, now in report.attestation.tags)
+        done = f"{new} new signature{'s' if new != 1 else ''}" + (", provenance attested" if attested else "")
+        return done if report.changed else "already signed"
+
+    return sign
+
+
+def signing_check(options: SigningOptions | None) -> Callable[[RegistryClient, str, str], str | None] | None:
+    """For the read-only check: what signing would still add to an image, from the public key."""
+    if options is None:
+        return None
+    from pants_backend_ko.sign.keys import load_verifying_key
+    from pants_backend_ko.sign.publish import signing_missing
+
+    if not options.public_key:
+        return lambda client, repository, digest: "signatures (no public key to check them with)"
+    key = load_verifying_key(options.public_key.encode(), f"the public half of {options.key}")
+    signing: SigningOptions = options  # for the closure: not None here
+    return lambda client, repository, digest: signing_missing(
+        client, key, signing, repository, digest, provenance=signing.provenance
+    )
+
+
 # --------------------------------------------------------------------------- verbs
 
 
 def run_push_plan(args: argparse.Namespace, env: _Environment) -> int:
     plan = _message(PushPlan, args.plan)
+    signer = signer_for(plan.signing, env.environ)
     with env.destinations(plan) as to:
-        outcomes = push_images(plan, Path(args.plan).parent, to)
+        outcomes = push_images(plan, Path(args.plan).parent, to, signer)
     for outcome in outcomes:
         if outcome.reference:
             print(outcome.reference)
             if outcome.kind == DAEMON:  # a registry push says nothing more unless -v
                 print(f"{outcome.reference} {outcome.summary}", file=sys.stderr)
+    for outcome in outcomes:
+        if outcome.reference and outcome.signed:
+            print(f"{outcome.reference}: {outcome.signed}", file=sys.stderr)
     for outcome in outcomes:
         if outcome.error:
             print(error_line(outcome.error), file=sys.stderr)
@@ -161,8 +221,9 @@ def run_push_plan(args: argparse.Namespace, env: _Environment) -> int:
 
 def run_deploy(args: argparse.Namespace, env: _Environment) -> int:
     plan = _message(DeployPlan, args.plan)
+    signer = signer_for(plan.push.signing, env.environ)
     with env.destinations(plan.push) as to:
-        return deploy(plan, Path(args.plan).parent, to, args.kubectl_args, env.environ)
+        return deploy(plan, Path(args.plan).parent, to, args.kubectl_args, env.environ, signer)
 
 
 def run_status(args: argparse.Namespace, env: _Environment) -> int:
@@ -175,6 +236,7 @@ def run_status(args: argparse.Namespace, env: _Environment) -> int:
         ca_bundle=env.ca_bundle,
         jobs=query.jobs,
         limits=query.transport,
+        extra_check=signing_check(query.signing),
     )
     if query.daemon_repositories:
         try:

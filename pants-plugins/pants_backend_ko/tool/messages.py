@@ -19,7 +19,11 @@ them, so a message and its files can be placed anywhere (a sandbox, a remote wor
 The messages are written to grow: a `PushPlan` entry names what kind of destination it
 publishes to (`ImagePush.kind`: `registry`, or `daemon` for ko's `ko.local`, a load into the
 Docker daemon at `DOCKER_HOST`) and lists typed attachments (`Attachment.kind`, only `sbom`
-today); the tool rejects a kind it does not know with one line instead of ignoring it.
+today); the tool rejects a kind it does not know with one line instead of ignoring it. A plan
+that signs carries `SigningOptions` (`sign/options.py`: the key's reference and public half,
+never the key or its password, which reach the push process through its environment) and, per
+registry image, the `ProvenanceInputs` of its SLSA attestation (`sign/provenance.py`); a daemon
+load is never signed.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ from dataclasses import dataclass
 
 from pants_backend_ko.codec import Message, MessageError, check_kind
 from pants_backend_ko.errors import one_line
-from pants_backend_ko.oci.digest import check_digest, digest_hex
+from pants_backend_ko.oci.digest import check_digest, digest_hex, is_digest
 from pants_backend_ko.oci.remote.limits import TransportLimits
 from pants_backend_ko.oci.remote.state import RepositoryQuery
+from pants_backend_ko.sign.options import SigningOptions
+from pants_backend_ko.sign.provenance import ProvenanceInputs
 
 ERROR_PREFIX = "error: "
 
@@ -73,7 +79,8 @@ class Attachment(Message):
 
 @dataclass(frozen=True)
 class ImagePush(Message):
-    """One image of a push plan: an OCI layout and where it goes."""
+    """One image of a push plan, to one destination: an OCI layout and where it goes. An image
+    published to several registries is one entry per registry (the same layout folder)."""
 
     layout: str  # the OCI image layout folder, relative to the plan's folder
     repository: str  # registry/path
@@ -83,20 +90,25 @@ class ImagePush(Message):
     blob_sources: tuple[tuple[str, str], ...] = ()
     attachments: tuple[Attachment, ...] = ()
     kind: str = REGISTRY  # one of PUSH_KINDS
+    target: str = ""  # the ko_image address, for messages
+    digest: str = ""  # the layout's top manifest or index; the tool refuses a layout that is not it
+    provenance: ProvenanceInputs | None = None  # attested when the plan signs
     # For `daemon`: the digest of the image manifest to load (an index's GOOS/GOARCH image,
     # chosen by the rules, which name it `<repository>:<hex>` in rendered YAML, as ko does).
     image: str = ""
 
     def __post_init__(self) -> None:
         check_kind(self.kind, PUSH_KINDS)
+        if self.digest and not is_digest(self.digest):
+            raise MessageError(f"digest {self.digest!r} is not a sha256 digest")
         if self.kind == DAEMON:
             try:
                 check_digest(self.image, "image")
             except ValueError as e:
                 raise MessageError(str(e)) from None
-            if self.blob_sources or self.attachments:
-                # A daemon holds every layer of what it loads, and ko attaches nothing there.
-                raise MessageError("a daemon load has no blob sources and no attachments")
+            if self.blob_sources or self.attachments or self.provenance is not None:
+                # A daemon holds every layer of what it loads, and ko attaches and signs nothing there.
+                raise MessageError("a daemon load has no blob sources, attachments or provenance")
         elif self.image:
             raise MessageError("only a daemon load names one `image` of the layout")
 
@@ -109,6 +121,10 @@ class PushPlan(Message):
     jobs: int = 4  # blob uploads in parallel per image
     insecure_registries: tuple[str, ...] = ()
     transport: TransportLimits = TransportLimits()  # [ko].registry_timeout/registry_min_speed
+    signing: SigningOptions | None = None  # [ko].signing_key: sign every pushed image and its SBOMs
+    # ko's --tag-only: references name the tag alone, so a tag that already names another digest
+    # is not moved (nothing of the plan is pushed).
+    tag_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,6 +149,7 @@ class StatusQuery(Message):
     sbom: bool  # an image counts as published only with its SBOM attachments
     # ko.local repositories: the tags the Docker daemon at DOCKER_HOST holds in them (`RegistryState.daemon`).
     daemon_repositories: tuple[str, ...] = ()
+    signing: SigningOptions | None = None  # ... and, when set, signed (checked with its public_key)
     insecure_registries: tuple[str, ...] = ()
     jobs: int = 8  # registry requests in parallel
     transport: TransportLimits = TransportLimits()

@@ -144,7 +144,9 @@ def test_a_daemon_load_names_the_image_it_loads_and_nothing_else() -> None:
         decode(PushPlan, json.dumps(doc).encode(), "plan.json")
     doc["images"][2]["image"] = D2
     doc["images"][2]["attachments"] = doc["images"][0]["attachments"]
-    with pytest.raises(MessageError, match=r"^plan.json: images\[2\]: a daemon load has no blob sources and no"):
+    with pytest.raises(
+        MessageError, match=r"^plan.json: images\[2\]: a daemon load has no blob sources, attachments or provenance"
+    ):
         decode(PushPlan, json.dumps(doc).encode(), "plan.json")
     doc["images"][1]["image"] = D2
     with pytest.raises(MessageError, match=r"^plan.json: images\[1\]: only a daemon load names one `image`"):

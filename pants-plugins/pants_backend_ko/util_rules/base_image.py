@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pants.engine.fs import (
     EMPTY_DIGEST,
@@ -51,6 +52,9 @@ from pants_backend_ko.tool.messages import (
 )
 from pants_backend_ko.util_rules.tool import KoToolRequest
 
+if TYPE_CHECKING:
+    from pants_backend_ko.util_rules.image import KoImageSettings
+
 
 @dataclass(frozen=True)
 class BaseImageRequest:
@@ -59,6 +63,17 @@ class BaseImageRequest:
     owner: str  # the target address, for messages
     spec_path: str  # the BUILD file's folder: layout paths starting with ./ are relative to it
     all_platforms: bool = False  # every platform of the base index (ko's `all`)
+
+    @classmethod
+    def of(cls, settings: KoImageSettings) -> BaseImageRequest:
+        """The base of a `ko_image`, as its build asks for it (the same request: resolved once)."""
+        return cls(
+            settings.base_image,
+            settings.platforms,
+            str(settings.address),
+            settings.address.spec_path,
+            all_platforms=settings.all_platforms,
+        )
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,7 @@ class ResolvedBaseImage:
     shallow: bool = False  # base layers are referenced, not held (`[ko].shallow_base_images`)
     index_manifest: bytes | None = None  # the base index's bytes (a registry base index only)
     name: str | None = None  # the base's fully qualified name (a registry base only)
+    digest: str | None = None  # what the reference resolved to (manifest or index); None for scratch
 
     def index_annotations(self, user_annotations: dict[str, str]) -> dict[str, str]:
         """The annotations of an index built on this base index, as ko's `buildAll` writes them."""
@@ -232,6 +248,7 @@ async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem) -> Reso
         shallow=from_registry and ko.shallow_base_images,
         index_manifest=files.get(blob_path(described.digest)) if described.is_index else None,
         name=described.name if from_registry else None,
+        digest=described.digest,
     )
 
 

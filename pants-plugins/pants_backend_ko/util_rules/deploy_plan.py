@@ -12,11 +12,11 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from pants_backend_ko.codec import encode
-from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.target_types import KoManifestsFieldSet
 from pants_backend_ko.tool.messages import DeployPlan
 from pants_backend_ko.util_rules.manifests import RenderedManifests, RenderManifestsRequest
-from pants_backend_ko.util_rules.registry import PlanFolderRequest, push_plan
+from pants_backend_ko.util_rules.naming import claims_of, refuse_shared_tags
+from pants_backend_ko.util_rules.registry import PlanFolderRequest, PreparedPush, PushPlanRequest
 from pants_backend_ko.util_rules.tool import KoTool
 
 PLAN_DIR = "ko-deploy"
@@ -43,22 +43,27 @@ class PreparedDeploy:
 
 
 @rule(desc="Plan a ko_manifests deploy", level=LogLevel.DEBUG)
-async def deploy_plan(request: DeployPlanRequest, ko: KoSubsystem) -> PreparedDeploy:
+async def deploy_plan(request: DeployPlanRequest) -> PreparedDeploy:
     field_set = request.field_set
     verb = field_set.verb.value or "apply"
     # ko delete builds nothing: kubectl deletes by kind and name, `ko://` strings and all.
     rendered = await Get(RenderedManifests, RenderManifestsRequest(field_set, resolve_images=verb != "delete"))
     push = request.push_images and verb != "delete"
-    pushes, placements = push_plan(rendered.images if push else (), ko)
+    # The plan checks that no two of these images claim one repository:tag, pushed here or not.
+    prepared = await Get(PreparedPush, PushPlanRequest(rendered.images if push else ()))
+    if not push:
+        refuse_shared_tags(
+            claim for image in rendered.images for claim in claims_of(str(image.settings.address), image.name)
+        )
     plan = DeployPlan(
         target=str(field_set.address),
         verb=verb,
         manifest="rendered.yaml",
         kubectl_args=tuple(field_set.kubectl_args.value or ()),
-        push=pushes,
+        push=prepared.plan,
     )
     files = FrozenDict({"plan.json": encode(plan), plan.manifest: rendered.combined.encode("utf-8")})
-    digest = await Get(Digest, PlanFolderRequest(PLAN_DIR, files, placements))
+    digest = await Get(Digest, PlanFolderRequest(PLAN_DIR, files, prepared.placements))
     return PreparedDeploy(plan, digest, rendered)
 
 

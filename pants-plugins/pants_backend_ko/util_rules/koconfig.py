@@ -19,7 +19,7 @@ from pants.engine.process import FallibleProcessResult, Process, ProcessCacheSco
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
-from pants_backend_ko.errors import KoError
+from pants_backend_ko.errors import KoError, located
 from pants_backend_ko.koconfig.config import (
     KO_ENV_VARS,
     KoConfig,
@@ -29,7 +29,7 @@ from pants_backend_ko.koconfig.config import (
     ko_config_candidate_paths,
     load_ko_config,
 )
-from pants_backend_ko.koconfig.gitinfo import GIT_COMMANDS, git_argv, git_info_from_results
+from pants_backend_ko.koconfig.gitinfo import FLAGS_TEMPLATES, GIT_COMMANDS, GitInfo, git_argv, git_info_from_results
 from pants_backend_ko.koconfig.templates import (
     parse_go_env,
     render_templates,
@@ -98,7 +98,36 @@ async def _go_env(request: RenderBuildFlagsRequest, go: GoToolchain) -> dict[str
     return parse_go_env(result.stdout.decode("utf-8", "replace"))
 
 
-async def _git(buildroot: BuildRoot, owner: str) -> dict:
+@dataclass(frozen=True)
+class GitRequest:
+    """ko's git data of the checkout Pants runs in (one set of `git` runs per run)."""
+
+
+@dataclass(frozen=True)
+class GitResults:
+    """What ko's `git` commands answered in the build root (`GIT_COMMANDS`), and origin's URL;
+    `info` turns them into ko's data, or an error naming who needed it."""
+
+    root: str
+    results: tuple[tuple[str, int, bytes, bytes], ...]  # (name, exit code, stdout, stderr); empty: no git
+    remote: str = ""  # `git config --get remote.origin.url`, "" when none
+
+    def info(self, owner: str, used_by: tuple[str, str] = FLAGS_TEMPLATES) -> GitInfo:
+        if not self.results:
+            raise KoError(
+                f"{used_by[0]} uses {used_by[1]}, but `git` is not installed",
+                where=owner,
+                fix=f"install git or remove {used_by[1]}",
+            )
+        by_name = {name: (code, out, err) for name, code, out, err in self.results}
+        try:
+            return git_info_from_results(self.root, by_name, used_by)
+        except KoError as e:
+            raise located(e, owner) from None
+
+
+@rule(desc="Read the git checkout", level=LogLevel.DEBUG)
+async def git_results(_: GitRequest, buildroot: BuildRoot) -> GitResults:
     paths = await Get(
         BinaryPaths,
         BinaryPathRequest(
@@ -106,31 +135,31 @@ async def _git(buildroot: BuildRoot, owner: str) -> dict:
         ),
     )
     if paths.first_path is None:
-        raise KoError(
-            f"{owner}: a flags/ldflags template uses .Git, but `git` is not installed; install git or remove .Git."
-        )
+        return GitResults(buildroot.path, ())
     git = paths.first_path.path
+    commands = (*GIT_COMMANDS, ("remote", ("config", "--get", "remote.origin.url")))
     # The work tree is outside any sandbox: ask once per run (the answer changes with each commit).
     results = await MultiGet(
         Get(
             FallibleProcessResult,
             Process(
                 argv=(git, "-C", buildroot.path, *git_argv(args)[1:]),
-                description=f"git {' '.join(args)} for {owner}'s templates",
+                description=f"git {' '.join(args)}",
                 cache_scope=ProcessCacheScope.PER_SESSION,
                 level=LogLevel.DEBUG,
             ),
         )
-        for _, args in GIT_COMMANDS
+        for _, args in commands
     )
-    by_name = {name: (r.exit_code, r.stdout, r.stderr) for (name, _), r in zip(GIT_COMMANDS, results)}
-    return git_info_from_results(buildroot.path, by_name).template_value()
+    answers = tuple((name, r.exit_code, r.stdout, r.stderr) for (name, _), r in zip(commands, results))
+    remote = answers[-1]
+    return GitResults(
+        buildroot.path, answers[:-1], remote[2].decode(errors="replace").strip() if remote[1] == 0 else ""
+    )
 
 
 @rule(desc="Render ko build templates", level=LogLevel.DEBUG)
-async def render_build_flags(
-    request: RenderBuildFlagsRequest, go: GoToolchain, buildroot: BuildRoot
-) -> RenderedBuildFlags:
+async def render_build_flags(request: RenderBuildFlagsRequest, go: GoToolchain) -> RenderedBuildFlags:
     templates = (*request.flags, *request.ldflags)
     if not any("{{" in t for t in templates):
         return RenderedBuildFlags(request.flags, request.ldflags)
@@ -144,7 +173,9 @@ async def render_build_flags(
         *request.build_env,
     ]
     go_env = await _go_env(request, go) if "GoEnv" in needs else None
-    git = await _git(buildroot, request.owner) if "Git" in needs else None
+    git = None
+    if "Git" in needs:
+        git = (await Get(GitResults, GitRequest())).info(request.owner).template_value()
     date = None
     if "Date" in needs:
         epoch = await Get(EnvironmentVars, EnvironmentVarsRequest(["SOURCE_DATE_EPOCH"]))

@@ -32,7 +32,6 @@ from pants_backend_ko.k8s.resolve import references_in
 from pants_backend_ko.k8s.scan import ParsedStream, parse_stream
 from pants_backend_ko.k8s.selector import parse_selector
 from pants_backend_ko.oci.naming import ko_reference
-from pants_backend_ko.oci.reference import digest_reference
 from pants_backend_ko.target_types import (
     KoImageFieldSet,
     KoImageTarget,
@@ -201,17 +200,12 @@ class RenderedManifests:
 
 
 def image_reference(image: BuiltKoImage) -> str:
-    """ko's returned reference: `repo@sha256:…`, or `repo:tag@sha256:…` for one non-latest tag;
-    for ko.local `ko.local/<name>:<hex>`, the name the daemon gets (no daemon asked)."""
-    if image.name.is_local:
-        reference = published_reference(image)
-        assert reference is not None, "a ko.local image has a repository"
-        return reference
-    tags = image.name.tags
-    shown = tags[0] if len(tags) == 1 and tags[0] != "latest" else None
-    repository = image.name.repository
-    assert repository is not None, "resolve_images refuses an image without a repository first"
-    return digest_reference(repository, image.digest, shown)
+    """ko's returned reference (`published_reference`): `repo@sha256:…`, `repo:tag@sha256:…` for
+    one non-latest tag, `repo:tag` with `[ko].tag_only`; for ko.local `ko.local/<name>:<hex>`, the
+    name the daemon gets (no daemon asked)."""
+    reference = published_reference(image)
+    assert reference is not None, "the caller reports an image without a repository"
+    return reference
 
 
 @rule(desc="Render ko_manifests", level=LogLevel.DEBUG)

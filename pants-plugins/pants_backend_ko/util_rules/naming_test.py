@@ -8,9 +8,11 @@ from pants.engine.addresses import Address
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner
 
+from pants_backend_ko.errors import KoError
 from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.testutil import ko_error_message, ko_rule_runner, set_ko_options
-from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest
+from pants_backend_ko.tool.messages import DAEMON, REGISTRY
+from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest, TagClaim, claims_of, refuse_shared_tags
 
 # ko's namer_test.go vector.
 KO_BASE = "registry.example.org/foo/bar"
@@ -106,7 +108,7 @@ def test_no_repository_anywhere_gives_a_local_name(rule_runner: RuleRunner) -> N
 def test_ko_docker_repo_with_upper_case(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, env={"KO_DOCKER_REPO": "ghcr.io/Acme"})
     assert naming_error(rule_runner, "svc", "plain") == (
-        "invalid KO_DOCKER_REPO 'ghcr.io/Acme': it contains upper-case letters; registry and "
+        "svc:plain: invalid KO_DOCKER_REPO 'ghcr.io/Acme': it contains upper-case letters; registry and "
         "repository names must be lower-case"
     )
 
@@ -114,7 +116,7 @@ def test_ko_docker_repo_with_upper_case(rule_runner: RuleRunner) -> None:
 def test_ko_docker_repo_with_a_tag(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, env={"KO_DOCKER_REPO": "ghcr.io/acme:v1"})
     assert naming_error(rule_runner, "svc", "plain") == (
-        "invalid KO_DOCKER_REPO 'ghcr.io/acme:v1': it contains a tag; name only the registry and "
+        "svc:plain: invalid KO_DOCKER_REPO 'ghcr.io/acme:v1': it contains a tag; name only the registry and "
         "repository; tags are set separately"
     )
 
@@ -122,35 +124,37 @@ def test_ko_docker_repo_with_a_tag(rule_runner: RuleRunner) -> None:
 def test_docker_repo_option_invalid_names_the_option(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, ["--ko-docker-repo=https://ghcr.io/acme"])
     assert naming_error(rule_runner, "svc", "plain") == (
-        "invalid [ko].docker_repo 'https://ghcr.io/acme': it contains a URL scheme; drop 'http://' " "or 'https://'"
+        "svc:plain: invalid [ko].docker_repo 'https://ghcr.io/acme': it contains a URL scheme; drop 'http://' "
+        "or 'https://'"
     )
 
 
-def test_repository_field_with_upper_case(rule_runner: RuleRunner) -> None:
+def test_repository_field_is_lower_cased_as_pants_docker_does(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner)
-    message = naming_error(rule_runner, "svc/badrepo", "img")
-    assert message.startswith("svc/badrepo:img: invalid `repository` 'ghcr.io/Acme/App': "), message
-    assert "lower" in message and "\n" not in message
+    assert name_of(rule_runner, "svc/badrepo", "img").repository == "ghcr.io/acme/app"
 
 
 def test_repository_field_with_a_tag(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner)
     message = naming_error(rule_runner, "svc/tagrepo", "img")
-    assert message.startswith("svc/tagrepo:img: invalid `repository` 'ghcr.io/acme/app:v1': "), message
+    assert message.startswith(
+        "svc/tagrepo:img: `repository` gives the repository 'ghcr.io/acme/app:v1', which is not valid: "
+    ), message
     assert "\n" not in message
 
 
 def test_invalid_tag(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner)
     assert naming_error(rule_runner, "svc/badtag", "img") == (
-        "svc/badtag:img: invalid tag '-bad': tags are up to 128 of [A-Za-z0-9_.-], not starting " "with . or -."
+        "svc/badtag:img: `tags`: '-bad' is not a valid tag: tags are up to 128 of [A-Za-z0-9_.-], not starting "
+        "with . or -."
     )
 
 
 def test_invalid_default_tag(rule_runner: RuleRunner) -> None:
     set_ko_options(rule_runner, ["--ko-default-tags=['a b']"])
     message = naming_error(rule_runner, "svc", "plain")
-    assert message.startswith("svc:plain: invalid tag 'a b': "), message
+    assert message.startswith("svc:plain: [ko].default_tags: 'a b' is not a valid tag: "), message
 
 
 @pytest.mark.parametrize(
@@ -171,7 +175,10 @@ def test_debug_images_get_debug_tags(rule_runner: RuleRunner) -> None:
     assert name_of(rule_runner, "svc/debug", "img").tags == ("v1-debug", "stable-debug")
     assert name_of(rule_runner, "svc", "plain").tags == ("latest-debug",)  # from [ko].debug
     assert name_of(rule_runner, "svc/debug", "off").tags == ("latest",)  # the field wins
-    assert naming_error(rule_runner, "svc/debug", "long").startswith(f"svc/debug:long: invalid tag '{'x' * 125}-debug'")
+    # The suffix goes after the expanded tag, and the result is checked as a tag.
+    assert naming_error(rule_runner, "svc/debug", "long").startswith(
+        f"svc/debug:long: `tags`: '{'x' * 125}' gives '{'x' * 125}-debug', which is not a valid tag"
+    )
 
 
 def test_ko_local_names_images_for_the_docker_daemon(rule_runner: RuleRunner) -> None:
@@ -194,3 +201,38 @@ def test_ko_local_names_images_for_the_docker_daemon(rule_runner: RuleRunner) ->
     # A registry whose name merely starts with ko.local is a registry.
     set_ko_options(rule_runner, env={"KO_DOCKER_REPO": "ko.localhost:5000/acme"})
     assert name_of(rule_runner, "svc", "plain").is_local is False
+
+
+def test_ko_local_is_a_destination_like_any_registry(rule_runner: RuleRunner) -> None:
+    # A [ko].registries address under ko.local is the daemon too, named as KO_DOCKER_REPO=ko.local names.
+    set_ko_options(rule_runner, ["--ko-registries={'lab': {'address': 'ko.local', 'default': True}}"])
+    name = name_of(rule_runner, "svc", "plain")
+    assert (name.repository, name.is_local) == ("ko.local/example-51d74b7127c5f7495a338df33ecdeb19", True)
+    # Its loads are claims in the daemon, checked as registry tags are.
+    claims = list(claims_of("svc:plain", name))
+    assert claims == [TagClaim(DAEMON, "ko.local/example-51d74b7127c5f7495a338df33ecdeb19", "latest", "svc:plain")]
+    with pytest.raises(KoError, match="^svc:a and svc:b both publish ko.local/x:latest;"):
+        refuse_shared_tags([TagClaim(DAEMON, "ko.local/x", "latest", o) for o in ("svc:b", "svc:a")])
+    refuse_shared_tags(
+        [TagClaim(DAEMON, "ko.local/x", "latest", "svc:a"), TagClaim(REGISTRY, "ko.local/x", "latest", "b")]
+    )
+    # One image goes to the daemon or to registries, not both: one line naming the target.
+    set_ko_options(
+        rule_runner,
+        [
+            "--ko-registries={'lab': {'address': 'ko.local', 'default': True}, 'prod': {'address': 'ghcr.io/acme', 'default': True}}"
+        ],
+    )
+    message = naming_error(rule_runner, "svc", "plain")
+    assert message.startswith("svc:plain: the image goes both to the Docker daemon (ko.local/example-"), message
+    assert "\n" not in message
+    # A debug image's `-debug` suffix goes on a registry's extra tags too.
+    set_ko_options(
+        rule_runner,
+        [
+            "--ko-debug",
+            "--ko-registries={'prod': {'address': 'ghcr.io/acme', 'default': True, 'extra_image_tags': ['stable']}}",
+        ],
+    )
+    (destination,) = name_of(rule_runner, "svc", "plain").destinations
+    assert destination.tags == ("latest-debug", "stable-debug")

@@ -1,6 +1,12 @@
 """Pushing: the push plan for built images, and the read-only check of which images a registry
 already has.
 
+A plan has one entry per (image, destination): an image published to several registries shares
+one layout folder. Every plan goes through `refuse_shared_tags` (two targets, one
+`repository:tag` in a registry or in the daemon: an error before anything is pushed) and, with
+`[ko].signing_key` and an image for a registry, carries the signing options and each registry
+image's provenance inputs.
+
 Pushes run only in publish, run and deploy (`InteractiveProcess`es, never cached): the tool's
 `push-plan` or `deploy` verb (`tool/main.py`) with a `PushPlan`, with Pants' own interpreter,
 so the exact bytes `pants package` computed are what is pushed. The check (the `status` verb,
@@ -10,15 +16,14 @@ run only: a registry changes between runs.
 ko.local images are entries of the same plan, of kind `daemon`: loaded into the Docker daemon
 at `DOCKER_HOST` (the image ko loads: an index's GOOS/GOARCH image, named by the plan), and the
 same check asks the daemon which tags it holds, so a publish that has nothing to load runs no
-process at all.
+process at all. Nothing is signed or attested in the daemon (ko signs registry images only), so
+a plan or check that only loads needs no signing key.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.process import FallibleProcessResult, ProcessCacheScope
@@ -30,48 +35,84 @@ from pants_backend_ko.codec import MessageError, decode, encode
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci.daemon.local import is_local_docker_repo
 from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
+from pants_backend_ko.sign.provenance import ProvenanceInputs
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.tool.messages import DAEMON, SBOM, Attachment, ImagePush, PushPlan, StatusQuery
-from pants_backend_ko.util_rules.naming import loaded_image_digest
+from pants_backend_ko.util_rules.image import BuiltKoImage
+from pants_backend_ko.util_rules.naming import Destination, TagClaim, loaded_image_digest, refuse_shared_tags
+from pants_backend_ko.util_rules.provenance import ProvenanceRequest
+from pants_backend_ko.util_rules.signing import SigningSetup, SigningSetupRequest
 from pants_backend_ko.util_rules.tool import KoToolRequest
-
-if TYPE_CHECKING:
-    from pants_backend_ko.util_rules.image import BuiltKoImage
 
 logger = logging.getLogger(__name__)
 
 
-def push_plan(images: Sequence[BuiltKoImage], ko: KoSubsystem) -> tuple[PushPlan, tuple[tuple[Digest, str], ...]]:
-    """A plan that pushes `images` in parallel, and where each image's layout and SBOMs go,
-    relative to the plan's folder."""
-    entries = []
+@dataclass(frozen=True)
+class PushPlanRequest:
+    """Push `images`: each to the destinations `publish` pushes it to (`ImageName.pushed`), or to
+    those of `destinations` (one tuple per image: what a registry check found missing)."""
+
+    images: tuple[BuiltKoImage, ...]
+    destinations: tuple[tuple[Destination, ...], ...] | None = None
+
+
+@dataclass(frozen=True)
+class PreparedPush:
+    """A `PushPlan` and where its files go, relative to the plan's folder."""
+
+    plan: PushPlan
+    placements: tuple[tuple[Digest, str], ...]
+    # Environment variables the pushing process needs (COSIGN_PASSWORD and an env:// key): the
+    # caller passes them to the process, never into a file.
+    env_names: tuple[str, ...] = ()
+
+
+@rule(desc="Plan a push", level=LogLevel.DEBUG)
+async def prepare_push(request: PushPlanRequest, ko: KoSubsystem) -> PreparedPush:
+    images = request.images
+    destinations = request.destinations or tuple(image.name.pushed for image in images)
+    pushed = [image for image in images if not image.name.is_local]  # signed and attested; loads never
+    signing = await Get(SigningSetup, SigningSetupRequest()) if pushed else SigningSetup(None)
+    attest = signing.options is not None and signing.options.provenance
+    inputs = await MultiGet(
+        Get(ProvenanceInputs, ProvenanceRequest(image.settings)) for image in (pushed if attest else ())
+    )
+    provenance = {image.settings.address: found for image, found in zip(pushed, inputs)}
+    entries: list[ImagePush] = []
     placements: list[tuple[Digest, str]] = []
-    for i, image in enumerate(images):
-        assert image.name.repository is not None, "callers report an image without a repository"
+    for i, (image, targets) in enumerate(zip(images, destinations)):
         if image.name.is_local:
-            entries.append(daemon_load(image, f"images/{i}"))
+            entries.extend(daemon_load(image, f"images/{i}", destination) for destination in targets)
             placements.append((image.layout, f"images/{i}"))
             continue
-        entries.append(
-            ImagePush(
-                layout=f"images/{i}",
-                repository=image.name.repository,
-                tags=image.name.tags,
-                blob_sources=image.base_blob_sources,
-                attachments=tuple(Attachment(SBOM, digest, f"sboms/{i}/{path}") for digest, path in image.sbom_files),
+        attachments = tuple(Attachment(SBOM, digest, f"sboms/{i}/{path}") for digest, path in image.sbom_files)
+        for destination in targets:
+            entries.append(
+                ImagePush(
+                    layout=f"images/{i}",
+                    repository=destination.repository,
+                    tags=destination.tags,
+                    blob_sources=image.base_blob_sources,
+                    attachments=attachments,
+                    target=str(image.settings.address),
+                    digest=image.digest,
+                    provenance=provenance[image.settings.address] if attest else None,
+                )
             )
-        )
         placements.extend(((image.layout, f"images/{i}"), (image.sboms, f"sboms/{i}")))
+    refuse_shared_tags(TagClaim(e.kind, e.repository, tag, e.target) for e in entries for tag in e.tags)
     plan = PushPlan(
         tuple(entries),
         jobs=ko.publish_jobs,
         insecure_registries=tuple(ko.insecure_registries),
         transport=ko.transport_limits,
+        signing=signing.options,
+        tag_only=ko.tag_only,
     )
-    return plan, tuple(placements)
+    return PreparedPush(plan, tuple(placements), signing.env_names)
 
 
-def daemon_load(image: BuiltKoImage, layout: str) -> ImagePush:
+def daemon_load(image: BuiltKoImage, layout: str, destination: Destination) -> ImagePush:
     """ko.local: the plan entry that loads the image ko would load into the Docker daemon."""
     if not image.loadable:
         raise KoError(
@@ -80,13 +121,14 @@ def daemon_load(image: BuiltKoImage, layout: str) -> ImagePush:
             where=str(image.settings.address),
             fix="publish to ko.local without `shallow_base_images` (e.g. `--no-ko-shallow-base-images`)",
         )
-    assert image.name.repository is not None
     return ImagePush(
         layout=layout,
-        repository=image.name.repository,
-        tags=image.name.tags,
+        repository=destination.repository,
+        tags=destination.tags,
         kind=DAEMON,
         image=loaded_image_digest(image),
+        target=str(image.settings.address),
+        digest=image.digest,
     )
 
 
@@ -131,10 +173,12 @@ async def registry_status(request: RegistryStatusRequest, ko: KoSubsystem) -> Re
     if not request.checks:
         return RegistryState({}, {})
     local = [check for check in request.checks if is_local_docker_repo(check.repository)]
+    signing = await Get(SigningSetup, SigningSetupRequest()) if len(local) < len(request.checks) else SigningSetup(None)
     query = StatusQuery(
         tuple(check for check in request.checks if check not in local),
         daemon_repositories=tuple(sorted({check.repository for check in local})),
         sbom=ko.sbom,
+        signing=signing.options,
         insecure_registries=tuple(ko.insecure_registries),
         transport=ko.transport_limits,
     )

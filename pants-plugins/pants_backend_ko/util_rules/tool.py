@@ -3,8 +3,8 @@
 Its sources and its command are made here and nowhere else:
 
 * `KoToolSources` is exactly the modules the tool runs (`tool_source_files`:
-  `pants_backend_ko/{__init__,codec,errors}.py`, `golang/`, `oci/`, `tool/`, tests left out), under
-  `__ko_tool/`.
+  `pants_backend_ko/{__init__,codec,errors}.py`, `golang/`, `oci/`, `tool/`, the messages of
+  `sign/`, tests left out), under `__ko_tool/`.
   `tool/shipped_test.py` runs that tree alone, so it cannot import anything it lacks.
 * `KoToolRequest` -> `Process` (`ko_tool_process`) is the one place that builds a sandboxed run:
   argv, environment, the sources in the input digest. Cached runs (the base fetch) carry the
@@ -71,7 +71,16 @@ _PACKAGE = Path(pants_backend_ko.__file__).resolve().parent
 # The folder that holds `pants_backend_ko` where Pants loaded it (local runs import it from there).
 PLUGIN_PYTHONPATH = str(_PACKAGE.parent)
 # The shipped tree, relative to the package: everything the tool imports, nothing else.
-SHIPPED_MODULES = ("__init__.py", "codec.py", "errors.py")
+# From sign/, only the crypto-free messages (what the tool's messages import): signing itself needs
+# cryptography and PyNaCl, and runs only on this machine (publish, run; see tool/main.py).
+SHIPPED_MODULES = (
+    "__init__.py",
+    "codec.py",
+    "errors.py",
+    "sign/__init__.py",
+    "sign/options.py",
+    "sign/provenance.py",
+)
 SHIPPED_PACKAGES = ("golang", "oci", "tool")  # golang: the Go behaviours the image model uses
 
 

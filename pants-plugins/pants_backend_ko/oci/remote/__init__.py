@@ -8,6 +8,8 @@
 * :mod:`.push` -- ``push_layout(layout_dir, repository, tags, client=...) -> PushResult``;
   ``push_blob_bytes``, ``put_manifest_bytes`` for small writes
 * :mod:`.attach` -- ``attach_sbom`` (ko's ``.sbom`` tag and an OCI 1.1 referrer), ``sbom_missing``
+* :mod:`.artifacts` -- ``ArtifactStore``: blobs, tagged manifests and OCI 1.1 referrers of one
+  repository (what the SBOM attachments and the signatures are written with), ``list_referrers``
 * :mod:`.status` -- ``registry_state(queries, sbom=...)``: what a registry has, read-only
 * :mod:`.state` -- ``RegistryState``, the check's answer (plain data with its JSON codec)
 * :mod:`.errors` -- ``RegistryError`` (one line, never a secret)

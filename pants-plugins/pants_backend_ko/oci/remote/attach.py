@@ -31,13 +31,12 @@ from pants_backend_ko.golang import gojson
 from pants_backend_ko.oci.configfile import ConfigFile, History, RootFS
 from pants_backend_ko.oci.digest import check_digest, digest_hex, digest_of
 from pants_backend_ko.oci.manifest import Descriptor, ImageManifest
-from pants_backend_ko.oci.mediatypes import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST
-from pants_backend_ko.oci.reference import digest_reference, looks_like_registry, parse_repository
-from pants_backend_ko.oci.remote.descriptors import MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES
-from pants_backend_ko.oci.remote.errors import RegistryError
-from pants_backend_ko.oci.remote.limits import read_body
-from pants_backend_ko.oci.remote.pull import get_manifest, manifest_digest_at
-from pants_backend_ko.oci.remote.push import push_blob_bytes, put_manifest_bytes
+from pants_backend_ko.oci.mediatypes import OCI_CONFIG, OCI_MANIFEST
+from pants_backend_ko.oci.reference import digest_reference
+from pants_backend_ko.oci.remote.artifacts import ArtifactStore, Referrer, list_referrers, repository_path
+from pants_backend_ko.oci.remote.artifacts import referrers_fallback_tag as referrers_fallback_tag
+from pants_backend_ko.oci.remote.descriptors import MANIFEST_MEDIA_TYPES
+from pants_backend_ko.oci.remote.pull import manifest_digest_at
 from pants_backend_ko.oci.remote.transport import RegistryClient
 
 logger = logging.getLogger(__name__)
@@ -69,12 +68,6 @@ def cosign_sbom_tag(subject_digest: str) -> str:
     """cosign's ``SBOMTag``: ``sha256:<hex>`` -> ``sha256-<hex>.sbom``."""
     check_digest(subject_digest, "subject digest")
     return f"sha256-{digest_hex(subject_digest)}.sbom"
-
-
-def referrers_fallback_tag(subject_digest: str) -> str:
-    """The OCI 1.1 referrers tag schema: ``sha256:<hex>`` -> ``sha256-<hex>``."""
-    check_digest(subject_digest, "subject digest")
-    return f"sha256-{digest_hex(subject_digest)}"
 
 
 def _descriptor(media_type: str, content: bytes, **fields: Any) -> Descriptor:
@@ -117,17 +110,6 @@ def referrer_manifest(sbom: bytes, subject_digest: str, subject_media_type: str,
 
 
 @dataclass(frozen=True)
-class Referrer:
-    """One entry of a referrers list: the referring manifest and its artifact type."""
-
-    digest: str
-    media_type: str
-    size: int
-    artifact_type: str
-    annotations: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
 class AttachResult:
     """What :func:`attach_sbom` did; ``changed`` is False when everything was already there."""
 
@@ -149,125 +131,6 @@ class AttachResult:
     @property
     def cosign_reference(self) -> str | None:
         return f"{self.repository}:{self.cosign_tag}" if self.cosign_tag else None
-
-
-def _split_repository(client: RegistryClient, repository: str) -> str:
-    """``registry/path`` (on the client's registry) or ``path`` -> the repository path."""
-    first = repository.split("/", 1)[0]
-    if "/" in repository and looks_like_registry(first):
-        parsed = parse_repository(repository)
-        if parsed.registry != client.registry:
-            raise ValueError(
-                f"repository {repository!r} is on {parsed.registry}, but the client talks to {client.registry}; "
-                "use a client for that registry"
-            )
-        return parsed.repository
-    return parse_repository(f"{client.registry}/{repository.strip('/')}").repository
-
-
-class _Attacher:
-    """Blob and manifest writes on one repository, counted, through push.py's checked writes."""
-
-    def __init__(self, client: RegistryClient, repo: str) -> None:
-        self.client = client
-        self.repo = repo
-        self.scopes = (f"repository:{repo}:pull,push",)
-        self.blobs_uploaded = 0
-        self.manifests_pushed = 0
-
-    def ensure_blob(self, data: bytes, media_type: str) -> None:
-        """Upload ``data`` unless the repository has it."""
-        self.blobs_uploaded += push_blob_bytes(self.client, self.repo, data, media_type, scopes=self.scopes)
-
-    def put_manifest(self, data: bytes, media_type: str, reference: str) -> Any:
-        """PUT a manifest; returns the response headers (for ``OCI-Subject``)."""
-        headers = put_manifest_bytes(self.client, self.repo, data, media_type, reference, scopes=self.scopes)
-        self.manifests_pushed += 1
-        return headers
-
-    def digest_at(self, reference: str) -> str | None:
-        return manifest_digest_at(self.client, self.repo, reference, scopes=self.scopes)
-
-
-def _subject_size(attacher: _Attacher, subject_digest: str, subject_media_type: str) -> int:
-    """The subject's size, from a HEAD (the referrer's ``subject`` descriptor needs it)."""
-    resp = attacher.client.request(
-        "HEAD",
-        f"/v2/{attacher.repo}/manifests/{subject_digest}",
-        scopes=attacher.scopes,
-        headers={"Accept": ", ".join(MANIFEST_ACCEPT)},  # distribution hides indexes otherwise
-        expected=(200, 404),
-    )
-    resp.close()
-    length = resp.headers.get("Content-Length", "")
-    if resp.status_code == 404:
-        raise RegistryError(
-            f"registry {attacher.client.registry}: {digest_reference(attacher.repo, subject_digest)} is not in the repository; "
-            "push the image before attaching its SBOM",
-            registry=attacher.client.registry,
-            method="HEAD",
-            status=404,
-        )
-    if not length.isdigit():
-        raise RegistryError(
-            f"registry {attacher.client.registry}: HEAD of {digest_reference(attacher.repo, subject_digest)} answered without a "
-            "Content-Length; the registry does not follow the distribution spec",
-            registry=attacher.client.registry,
-            method="HEAD",
-            status=resp.status_code,
-        )
-    served = resp.headers.get("Content-Type", "").split(";", 1)[0].strip()
-    if served in MANIFEST_MEDIA_TYPES and served != subject_media_type:
-        raise ValueError(
-            f"{digest_reference(attacher.repo, subject_digest)} is a {served}, not a {subject_media_type}; "
-            "pass the subject's real media type (the referrer's subject descriptor must match it)"
-        )
-    return int(length)
-
-
-def _read_index(attacher: _Attacher, tag: str) -> dict[str, Any] | None:
-    """The index at ``tag``, or None when the tag does not exist."""
-    try:
-        fetched = get_manifest(attacher.client, f"{attacher.repo}", tag)
-    except RegistryError as e:
-        if e.is_not_found:
-            return None
-        raise
-    if fetched.media_type != OCI_INDEX:
-        raise RegistryError(
-            f"registry {attacher.client.registry}: {attacher.repo}:{tag} is a {fetched.media_type}, not an OCI "
-            "image index; it cannot be the referrers fallback tag — delete or rename that tag",
-            registry=attacher.client.registry,
-        )
-    doc = fetched.json()
-    if not isinstance(doc.get("manifests", []), list):
-        raise RegistryError(
-            f"registry {attacher.client.registry}: {attacher.repo}:{tag} has no 'manifests' list; "
-            "the referrers fallback index is corrupt",
-            registry=attacher.client.registry,
-        )
-    return doc
-
-
-def _add_to_fallback(attacher: _Attacher, subject_digest: str, entry: dict[str, Any]) -> None:
-    """Add ``entry`` to the ``sha256-<hex>`` index unless a descriptor of that digest is there."""
-    tag = referrers_fallback_tag(subject_digest)
-    doc = _read_index(attacher, tag)
-    manifests: list[Any] = list(doc.get("manifests") or []) if doc is not None else []
-    if any(isinstance(m, dict) and m.get("digest") == entry["digest"] for m in manifests):
-        return
-    manifests.append(entry)
-    if doc is None:
-        doc = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
-    else:
-        doc = dict(doc, manifests=manifests)  # keep whatever else the index carries, in its order
-    attacher.put_manifest(gojson.dumps(doc), OCI_INDEX, tag)
-
-
-def _referrers_api_lists(attacher: _Attacher, subject_digest: str, digest: str) -> bool:
-    """Whether the registry's referrers API answers and already lists ``digest``."""
-    listed = _referrers_from_api(attacher.client, attacher.repo, subject_digest, attacher.scopes)
-    return listed is not None and any(r.digest == digest for r in listed)
 
 
 def attach_sbom(
@@ -304,9 +167,14 @@ def attach_sbom(
     if not (cosign_tag or referrer):
         raise ValueError("attach_sbom: nothing to do; enable cosign_tag, referrer or both")
     sbom = bytes(sbom)
-    repo = _split_repository(client, repository)
-    attacher = _Attacher(client, repo)
-    subject_size = _subject_size(attacher, subject_digest, subject_media_type)
+    store = ArtifactStore(client, repository_path(client, repository))
+    subject = store.descriptor(subject_digest, purpose="attaching its SBOM")
+    assert subject is not None
+    if subject.media_type in MANIFEST_MEDIA_TYPES and subject.media_type != subject_media_type:
+        raise ValueError(
+            f"{digest_reference(store.repo, subject_digest)} is a {subject.media_type}, not a {subject_media_type}; "
+            "pass the subject's real media type (the referrer's subject descriptor must match it)"
+        )
 
     tag_name = cosign_digest = referrer_digest = fallback = None
     referrers_api: bool | None = None
@@ -314,29 +182,24 @@ def attach_sbom(
         tag_name = cosign_sbom_tag(subject_digest)
         config, manifest = cosign_sbom_image(sbom)
         cosign_digest = digest_of(manifest)
-        if attacher.digest_at(tag_name) != cosign_digest:
-            attacher.ensure_blob(config, OCI_CONFIG)
-            attacher.ensure_blob(sbom, COSIGN_SBOM_MEDIA_TYPE)
-            attacher.put_manifest(manifest, OCI_MANIFEST, tag_name)
+        if store.digest_at(tag_name) != cosign_digest:
+            store.ensure_blob(config, OCI_CONFIG)
+            store.ensure_blob(sbom, COSIGN_SBOM_MEDIA_TYPE)
+            store.put_manifest(manifest, OCI_MANIFEST, tag_name)
 
     if referrer:
-        manifest = referrer_manifest(sbom, subject_digest, subject_media_type, subject_size)
-        referrer_digest = digest_of(manifest)
-        entry = _descriptor(OCI_MANIFEST, manifest, artifact_type=SPDX_ARTIFACT_TYPE).to_json()
-        if attacher.digest_at(referrer_digest) != referrer_digest:
-            attacher.ensure_blob(EMPTY_CONFIG, EMPTY_CONFIG_MEDIA_TYPE)
-            attacher.ensure_blob(sbom, SPDX_ARTIFACT_TYPE)
-            headers = attacher.put_manifest(manifest, OCI_MANIFEST, referrer_digest)
-            referrers_api = headers.get("OCI-Subject", "") == subject_digest
-        else:
-            # Already pushed: the registry's referrers API (if any) says whether it indexed it.
-            referrers_api = _referrers_api_lists(attacher, subject_digest, referrer_digest)
-        if not referrers_api:
-            fallback = referrers_fallback_tag(subject_digest)
-            _add_to_fallback(attacher, subject_digest, entry)
+        manifest = referrer_manifest(sbom, subject_digest, subject_media_type, subject.size)
+        written = store.put_referrer(
+            manifest,
+            OCI_MANIFEST,
+            subject_digest,
+            SPDX_ARTIFACT_TYPE,
+            blobs=((EMPTY_CONFIG, EMPTY_CONFIG_MEDIA_TYPE), (sbom, SPDX_ARTIFACT_TYPE)),
+        )
+        referrer_digest, referrers_api, fallback = written.digest, written.indexed_by_registry, written.fallback_tag
 
     return AttachResult(
-        repository=f"{client.registry}/{repo}",
+        repository=f"{client.registry}/{store.repo}",
         subject_digest=subject_digest,
         sbom_digest=digest_of(sbom),
         cosign_tag=tag_name,
@@ -344,8 +207,8 @@ def attach_sbom(
         referrer_digest=referrer_digest,
         referrers_api=referrers_api,
         fallback_tag=fallback,
-        blobs_uploaded=attacher.blobs_uploaded,
-        manifests_pushed=attacher.manifests_pushed,
+        blobs_uploaded=store.blobs_uploaded,
+        manifests_pushed=store.manifests_pushed,
     )
 
 
@@ -355,86 +218,10 @@ def sbom_missing(client: RegistryClient, repository: str, subject_digest: str) -
     ko's ``sha256-<hex>.sbom`` tag and an SPDX referrer (in the referrers API or the fallback
     tag). The SBOM's content is not compared: ours is a function of the image, so an image
     with the same digest has the same SBOM."""
-    repo = _split_repository(client, repository)
+    repo = repository_path(client, repository)
     tag = cosign_sbom_tag(subject_digest)
     if manifest_digest_at(client, repo, tag) is None:
         return f"SBOM tag {tag}"
     if not list_referrers(client, repository, subject_digest, artifact_type=SPDX_ARTIFACT_TYPE):
         return f"SBOM referrer of {subject_digest}"
     return None
-
-
-# ------------------------------------------------------------------- listing
-
-
-def _referrers(doc: dict[str, Any], where: str) -> list[Referrer]:
-    out: list[Referrer] = []
-    for i, entry in enumerate(doc.get("manifests") or []):
-        if not isinstance(entry, dict):
-            raise ValueError(f"{where}: manifests[{i}] is not a descriptor object")
-        digest = check_digest(entry.get("digest"), f"{where}: manifests[{i}].digest")
-        annotations = entry.get("annotations") or {}
-        out.append(
-            Referrer(
-                digest=digest,
-                media_type=str(entry.get("mediaType") or ""),
-                size=int(entry.get("size") or 0),
-                artifact_type=str(entry.get("artifactType") or ""),
-                annotations=tuple(sorted((str(k), str(v)) for k, v in annotations.items()))
-                if isinstance(annotations, dict)
-                else (),
-            )
-        )
-    return out
-
-
-def _referrers_from_api(client: RegistryClient, repo: str, digest: str, scopes: Any) -> list[Referrer] | None:
-    """The referrers API's list, or None when the registry has no referrers API (404)."""
-    resp = client.request(
-        "GET",
-        f"/v2/{repo}/referrers/{digest}",
-        scopes=scopes,
-        headers={"Accept": OCI_INDEX},
-        expected=(200, 404),
-    )
-    with resp:
-        if resp.status_code != 200 or "json" not in resp.headers.get("Content-Type", ""):
-            return None  # distribution 2.8: a plain-text "404 page not found"
-        body = read_body(
-            resp, MAX_MANIFEST_BYTES, where=f"registry {client.registry}: referrers of {digest_reference(repo, digest)}"
-        )
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(doc, dict):
-        return None
-    return _referrers(doc, f"registry {client.registry}: referrers of {digest_reference(repo, digest)}")
-
-
-def list_referrers(
-    client: RegistryClient, repository: str, digest: str, *, artifact_type: str | None = None
-) -> tuple[Referrer, ...]:
-    """The manifests referring to ``repository@digest``: from the referrers API, else the
-    ``sha256-<hex>`` fallback tag (empty when neither exists). ``artifact_type`` filters."""
-    check_digest(digest, "subject digest")
-    repo = _split_repository(client, repository)
-    scopes = [f"repository:{repo}:pull"]
-    found = _referrers_from_api(client, repo, digest, scopes)
-    if found is None:
-        try:
-            fetched = get_manifest(client, repo, referrers_fallback_tag(digest))
-        except RegistryError as e:
-            if e.is_not_found:
-                return ()
-            raise
-        if fetched.media_type != OCI_INDEX:
-            raise RegistryError(
-                f"registry {client.registry}: {repo}:{referrers_fallback_tag(digest)} is a {fetched.media_type}, "
-                "not an OCI image index; it is not a referrers fallback tag",
-                registry=client.registry,
-            )
-        found = _referrers(fetched.json(), f"registry {client.registry}: {repo}:{referrers_fallback_tag(digest)}")
-    if artifact_type is not None:
-        found = [r for r in found if r.artifact_type == artifact_type]
-    return tuple(found)

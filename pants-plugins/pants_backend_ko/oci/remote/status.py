@@ -3,7 +3,8 @@
 For each repository: the digest every tag points at, and for each of those digests (plus any
 digest asked about directly) whether it is complete: the manifest is there and, when SBOMs are
 published, ko's ``sha256-<hex>.sbom`` tag and an SPDX referrer are attached to it and to every
-platform manifest of an index — the state a successful ``push`` + SBOM attach leaves.
+platform manifest of an index — the state a successful ``push`` + SBOM attach leaves — and
+whatever the caller's ``extra_check`` asks (the tool's ``status`` verb: signed by our key).
 
 It needs only names and tags, not the images being built, so `pants publish` runs it while the
 edited binaries compile; the publish rule then compares the tags' digests with its own. All
@@ -31,7 +32,17 @@ T = TypeVar("T")
 _ERRORS = (RegistryError, CredentialError, OSError, ValueError)
 
 
-def _completeness(client: RegistryClient, repository: str, digest: str, sbom: bool) -> str:
+# What else an image needs to count as complete (signatures): (client, registry/path, digest) ->
+# what is missing in a few words, or None.
+ExtraCheck = Callable[[RegistryClient, str, str], "str | None"]
+
+
+def _completeness(client: RegistryClient, repository: str, digest: str, sbom: bool, extra: ExtraCheck | None) -> str:
+    missing = _pushed_completeness(client, repository, digest, sbom)
+    return missing or (extra(client, repository, digest) if extra else None) or ""
+
+
+def _pushed_completeness(client: RegistryClient, repository: str, digest: str, sbom: bool) -> str:
     repo = parse_repository(repository).repository
     if not sbom:
         present = manifest_digest_at(client, repo, digest) == digest
@@ -71,8 +82,9 @@ def registry_state(
     ca_bundle: str | None = None,
     jobs: int = 8,
     limits: TransportLimits | None = None,
+    extra_check: ExtraCheck | None = None,
 ) -> RegistryState:
-    """Ask every registry about ``queries``. A question the registry cannot answer (down,
+    """Ask every registry about ``queries``; ``extra_check`` adds to what "complete" means. A question the registry cannot answer (down,
     refusing the credentials) leaves that tag absent or that digest incomplete with the reason:
     the push that follows then reports the problem itself."""
     clients: dict[str, RegistryClient] = {}
@@ -101,7 +113,7 @@ def registry_state(
 
     def complete(repository: str, digest: str) -> str:
         try:
-            return _completeness(client_of(repository), repository, digest, sbom)
+            return _completeness(client_of(repository), repository, digest, sbom, extra_check)
         except _ERRORS as e:
             return f"unknown: {' '.join(str(e).split())[:200]}"
 
