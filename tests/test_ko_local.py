@@ -317,6 +317,30 @@ def test_experimental_deploy_tags_what_the_daemon_has_then_applies(dockerd: Cont
     assert actions.count("tag") == 2 and "load" not in actions
 
 
+def test_a_ko_local_registry_alias_loads_with_templated_tags_and_never_signs(
+    dockerd: ContainerEngine, published: Published
+) -> None:
+    # Release's naming and ko.local together: a `[ko].registries` address under ko.local is the
+    # daemon (named by `[ko].naming`), tags are templates, and a load is never signed, so a
+    # signing key that does not exist is never read (a registry push would stop on it).
+    repo = published.repo
+    name = repository_for("ko.local", "example.com/app/cmd/worker", "md5")
+    result = repo.pants(
+        "--ko-registries={'lab': {'address': 'ko.local', 'default': True}}",
+        "--ko-default-tags=['{name}-{parent_directory}']",
+        "--ko-signing-key=/nonexistent/cosign.key",
+        "publish",
+        "src/go/cmd/worker:worker",
+        env={"DOCKER_HOST": dockerd.docker_host},
+    )
+    ((reference, status),) = PUBLISHED.findall(result.stderr)
+    assert (reference.rpartition(":")[0], status) == (name, "published"), result.stderr[-3000:]
+    inspect = dockerd.inspect(f"{name}:worker-cmd")
+    assert inspect["Id"] == dockerd.inspect(reference)["Id"]
+    assert set(inspect["Config"]["ExposedPorts"]) == {"8080/tcp", "53/udp"}  # the worker's `ports`
+    assert "signing_key" not in result.stderr
+
+
 def test_publish_into_podmans_docker_api(podman_service: ContainerEngine, dockerd: ContainerEngine, published: Published) -> None:
     # The same publish with DOCKER_HOST at podman's Docker-compatible socket: the same image
     # (podman's image ID is the config digest too), tagged, and it runs there.
