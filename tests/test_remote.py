@@ -188,8 +188,8 @@ class RemoteRequest:
     def go_build(self) -> tuple[str, str] | None:
         """(import path, platform) when this is a `go build` of a binary."""
         args = self.arguments
-        if "build" not in args or "-o" not in args:
-            return None
+        if "build" not in args or "-o" not in args or args[args.index("-o") + 1] == "golayer":
+            return None  # not a binary of the repository (the layer writer's compile: see below)
         return args[-1], f"{self.env.get('GOOS')}/{self.env.get('GOARCH')}"
 
 
@@ -274,6 +274,10 @@ def test_every_go_process_runs_on_the_worker_and_none_here(remote_build, local_d
     go = [r for r in requests if wrapper_of(r.arguments) == "go"]
     assert {r.arguments[r.arguments.index("go") + 3] for r in go} == {"list", "build"}
     assert len([r for r in requests if "ko-run __ko_run/" in " ".join(r.arguments)]) == 1
+    # The layer writer is compiled there once and writes every image's layers there.
+    assert len([r for r in go if "golayer" in r.arguments]) == 1
+    writes = [r for r in requests if r.arguments[:2] == ("./__ko_golayer/golayer", "layers")]
+    assert len(writes) == len(GO_BUILDS), [r.arguments for r in requests]
     assert not any("pants_backend_ko" in " ".join(r.arguments) for r in requests)
     assert remote_build.metric_runs == len(remote_build.executed)
     assert local_go_processes(remote_build.stderr) == []
@@ -315,8 +319,10 @@ def test_a_fresh_clone_is_served_by_the_remote_action_cache(
         env={"GOPROXY": toolchain.goproxy},
         timeout=900,
     )
-    assert buildbarn.executed_actions()[before:] == []
-    assert remote_requests(result.stderr) == [] and local_go_processes(result.stderr) == []
+    (tmp_path / "clone.stderr").write_text(result.stderr)  # for a failing assertion: what Pants did
+    sent = [r.arguments[:4] for r in remote_requests(result.stderr)]
+    assert buildbarn.executed_actions()[before:] == [], sent
+    assert sent == [] and local_go_processes(result.stderr) == []
     cached = re.search(r"^\s*remote_cache_requests_cached: (\d+)\s*$", result.stderr, re.MULTILINE)
     assert cached and int(cached.group(1)) >= len(GO_BUILDS)
     assert _digests(clone) == local_digests
