@@ -26,8 +26,10 @@ def test_wheel_installs_into_a_fresh_repository_and_builds_an_image(tmp_path):
     builder = make_scratch_repo(tmp_path / "builder")
     shutil.copy2(REPO_ROOT / "pants-plugins/BUILD", builder.root / "pants-plugins/BUILD")
     shutil.copy2(REPO_ROOT / "3rdparty/python/BUILD", builder.root / "3rdparty/python/BUILD")
-    # That BUILD also owns the test requirements (for the code checks): their file must exist.
-    shutil.copy2(REPO_ROOT / "3rdparty/python/test-requirements.txt", builder.root / "3rdparty/python/")
+    # That BUILD also owns the test requirements and the type stubs (for the code checks): their
+    # files must exist.
+    for extra in ("test-requirements.txt", "type-stubs.txt"):
+        shutil.copy2(REPO_ROOT / "3rdparty/python" / extra, builder.root / "3rdparty/python/")
     builder.pants("package", "pants-plugins:dist", "src/go/cmd/worker")
     wheels = list((builder.root / "dist").glob("pants_backend_ko-*-py3-none-any.whl"))
     assert len(wheels) == 1, list((builder.root / "dist").iterdir())
