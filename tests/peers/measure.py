@@ -32,11 +32,24 @@ class Run:
         return lines[0][len("error: ") :]
 
 
+def _hwm(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def measured(argv: list[str], *, env: dict | None = None, cwd: Path | None = None, timeout: float = 120) -> Run:
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=cwd, start_new_session=True)
+        peak = 0  # the child's own high-water RSS (VmHWM of its mm after exec), sampled
         while True:
+            peak = max(peak, _hwm(proc.pid))
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
@@ -48,5 +61,7 @@ def measured(argv: list[str], *, env: dict | None = None, cwd: Path | None = Non
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Run(proc.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss * 1024,
+        # ru_maxrss also counts the pytest process's pages the child had between fork and exec,
+        # so it grows with the test session; VmHWM does not (an exec starts a new mm).
+        return Run(proc.returncode, out.read().decode(), err.read().decode(), peak or usage.ru_maxrss * 1024,
                    time.monotonic() - start)
