@@ -147,7 +147,18 @@ def is_in_place(status: RegistryState, image: BuiltKoImage, destination: Destina
 
 
 def _output(image: BuiltKoImage, destinations: Iterable[Destination]) -> PublishOutputData:
-    return PublishOutputData({"publisher": "ko", "images": tuple(image_output(image, d) for d in destinations)})
+    return _outputs([(image, tuple(destinations))])
+
+
+def _outputs(pairs: Iterable[tuple[BuiltKoImage, tuple[Destination, ...]]]) -> PublishOutputData:
+    images = tuple(image_output(i, d) for i, dests in pairs for d in dests)
+    return PublishOutputData({"publisher": "ko", "images": images})
+
+
+def _shared_tags(destinations: Iterable[Destination]) -> tuple[str, ...]:
+    """The tags every destination gets, when they all get the same ones (what Pants prints)."""
+    tag_sets = {d.tags for d in destinations}
+    return next(iter(tag_sets)) if len(tag_sets) == 1 else ()
 
 
 def _skipped(image: BuiltKoImage) -> list[PublishPackages]:
@@ -201,8 +212,7 @@ async def publish_ko_image(request: PublishKoImageRequest, tool: KoTool) -> Publ
         return tuple(d for d in i.name.pushed if not is_in_place(status, i, d))
 
     if pushed and not missing(image):
-        tag_sets = {d.tags for d in pushed}
-        tags = next(iter(tag_sets)) if len(tag_sets) == 1 else ()
+        tags = _shared_tags(pushed)
         where = "the Docker daemon" if name.is_local else "the registry"
         return PublishProcesses(
             [
@@ -221,12 +231,11 @@ async def publish_ko_image(request: PublishKoImageRequest, tool: KoTool) -> Publ
         # pushes every such image of the batch, in parallel, as `ko build` does; the others
         # add nothing (their names are listed under that one process).
         images = await MultiGet(Get(BuiltKoImage, KoImageRequest, r) for r in batch.requests)
+        checked = (
+            i for i in images if all(RepositoryQuery(d.repository, d.tags) in batch.checks for d in i.name.pushed)
+        )
         pending = sorted(
-            (
-                (i, missing(i))
-                for i in images
-                if all(RepositoryQuery(d.repository, d.tags) in batch.checks for d in i.name.pushed) and missing(i)
-            ),
+            ((i, dests) for i, dests in ((i, missing(i)) for i in checked) if dests),
             key=lambda pair: str(pair[0].settings.address),
         )
         if not pending or pending[0][0].settings.address != image.settings.address:
@@ -242,8 +251,7 @@ async def publish_ko_image(request: PublishKoImageRequest, tool: KoTool) -> Publ
         env={**tool.local_env, **secrets},
         input_digest=digest,
     )
-    tag_sets = {d.tags for _, dests in pending for d in dests}
-    tags = next(iter(tag_sets)) if len(tag_sets) == 1 else ()
+    tags = _shared_tags(d for _, dests in pending for d in dests)
     description = f"tags: {', '.join(tags)}" if tags else None
     if all(i.name.is_local for i, _ in pending):  # Pants says "published to <description>"
         description = "the Docker daemon" + (f" with {description}" if description else "")
@@ -253,9 +261,7 @@ async def publish_ko_image(request: PublishKoImageRequest, tool: KoTool) -> Publ
                 names=tuple(destination_reference(i, d) for i, dests in pending for d in dests),
                 process=process,
                 description=description,
-                data=PublishOutputData(
-                    {"publisher": "ko", "images": tuple(image_output(i, d) for i, dests in pending for d in dests)}
-                ),
+                data=_outputs(pending),
             ),
             *skipped,
         ]
