@@ -8,6 +8,7 @@ never write, and a registry that cannot answer must not count as "published".
 from __future__ import annotations
 
 import json
+from contextlib import closing
 
 import pytest
 
@@ -15,6 +16,7 @@ from pants_backend_ko.oci.remote.attach import attach_sbom, cosign_sbom_tag, ref
 from pants_backend_ko.oci.remote.credentials import Keychain
 from pants_backend_ko.oci.remote.push import push_layout
 from pants_backend_ko.oci.remote.status import RepositoryQuery, registry_state
+from pants_backend_ko.oci.remote.transport import ClientPool
 from tests.peers.registry import client_for, write_docker_config, write_test_layout
 
 pytestmark = pytest.mark.peers
@@ -31,7 +33,8 @@ def registry(request):
 
 def _state(peer, tmp_path, queries, sbom=True):
     env = peer.docker_config_env(str(tmp_path / "check-config"))
-    return registry_state(queries, sbom=sbom, keychain=Keychain(env), ca_bundle=peer.ca_bundle)
+    with closing(ClientPool(keychain=Keychain(env), ca_bundle=peer.ca_bundle, retries=1)) as pool:
+        return registry_state(queries, sbom=sbom, pool=pool)
 
 
 def _delete_manifest(client, repo: str, digest: str) -> None:
@@ -106,11 +109,13 @@ def test_a_registry_that_cannot_answer_is_not_published(registry_token, tmp_path
     # Wrong credentials for a token registry: refused, so nothing is known to be there.
     write_docker_config(str(tmp_path / "wrong"), peer.host, "nobody", "wrong-password")
     keychain = Keychain({"DOCKER_CONFIG": str(tmp_path / "wrong")})
-    state = registry_state([RepositoryQuery(repository, ("v1",), (pushed.digest,))], sbom=False, keychain=keychain, ca_bundle=peer.ca_bundle)
+    with closing(ClientPool(keychain=keychain, ca_bundle=peer.ca_bundle, retries=1)) as pool:
+        state = registry_state([RepositoryQuery(repository, ("v1",), (pushed.digest,))], sbom=False, pool=pool)
     assert state.tags == {f"{repository}:v1": None}
     assert state.complete[f"{repository}@{pushed.digest}"].startswith("unknown: ")
     assert "wrong-password" not in json.dumps(state.to_json())
     assert not state.is_published(repository, pushed.digest, ["v1"])
     # Nothing listens on this port.
-    state = registry_state([RepositoryQuery("127.0.0.1:9/x/y", ("v1",), (pushed.digest,))], sbom=False, keychain=Keychain({}))
+    with closing(ClientPool(retries=1)) as pool:
+        state = registry_state([RepositoryQuery("127.0.0.1:9/x/y", ("v1",), (pushed.digest,))], sbom=False, pool=pool)
     assert state.tags == {"127.0.0.1:9/x/y:v1": None} and not state.is_published("127.0.0.1:9/x/y", pushed.digest, ["v1"])

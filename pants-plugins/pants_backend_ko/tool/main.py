@@ -111,12 +111,13 @@ class _Environment:
         self.insecure_registries = tuple(args.insecure_registry)
         self.ca_bundle = args.ca_bundle or environ.get("REQUESTS_CA_BUNDLE") or environ.get("SSL_CERT_FILE") or None
 
-    def pool(self, limits: TransportLimits, insecure_registries: Sequence[str] = ()) -> ClientPool:
+    def pool(self, limits: TransportLimits, insecure_registries: Sequence[str] = (), **options: object) -> ClientPool:
         return ClientPool(
             keychain=self.keychain,
             insecure_registries=[*insecure_registries, *self.insecure_registries],
             ca_bundle=self.ca_bundle,
             limits=limits,
+            **options,
         )
 
     def daemon(self) -> DaemonClient:
@@ -228,21 +229,15 @@ def run_deploy(args: argparse.Namespace, env: _Environment) -> int:
 
 def run_status(args: argparse.Namespace, env: _Environment) -> int:
     query = _message(StatusQuery, args.query)
-    state = registry_state(
-        query.repositories,
-        sbom=query.sbom,
-        keychain=env.keychain,
-        insecure_registries=[*query.insecure_registries, *env.insecure_registries],
-        ca_bundle=env.ca_bundle,
-        jobs=query.jobs,
-        limits=query.transport,
-        extra_check=signing_check(query.signing),
-    )
+    # A read-only question: one retry within 10 s, so an unreachable registry costs the publish
+    # little; the push that follows reports it in its own words.
+    with closing(env.pool(query.transport, query.insecure_registries, retries=1, retry_budget=10.0)) as pool:
+        state = registry_state(
+            query.repositories, sbom=query.sbom, pool=pool, jobs=query.jobs, extra_check=signing_check(query.signing)
+        )
     if query.daemon_repositories:
         try:
-            state = dataclasses.replace(
-                state, daemon=loaded_tags(DaemonClient(daemon_address(env.environ)), query.daemon_repositories)
-            )
+            state = dataclasses.replace(state, daemon=loaded_tags(env.daemon(), query.daemon_repositories))
         except KoError as e:  # the load that follows reports it in its own one line
             logger.info("the Docker daemon cannot say which images it has: %s", e)
     sys.stdout.buffer.write(encode(state))

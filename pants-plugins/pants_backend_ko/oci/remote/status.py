@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Callable, TypeVar
 
 from pants_backend_ko.oci.reference import digest_reference, parse_repository
 from pants_backend_ko.oci.remote.attach import sbom_missing
-from pants_backend_ko.oci.remote.credentials import CredentialError, Keychain
+from pants_backend_ko.oci.remote.credentials import CredentialError
 from pants_backend_ko.oci.remote.descriptors import INDEX_TYPES
 from pants_backend_ko.oci.remote.errors import RegistryError
-from pants_backend_ko.oci.remote.limits import TransportLimits
 from pants_backend_ko.oci.remote.pull import get_manifest, manifest_digest_at
 from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
-from pants_backend_ko.oci.remote.transport import RegistryClient
+from pants_backend_ko.oci.remote.transport import ClientPool, RegistryClient
 
 T = TypeVar("T")
 _ERRORS = (RegistryError, CredentialError, OSError, ValueError)
@@ -77,32 +76,17 @@ def registry_state(
     queries: Sequence[RepositoryQuery],
     *,
     sbom: bool,
-    keychain: Keychain,
-    insecure_registries: Iterable[str] = (),
-    ca_bundle: str | None = None,
+    pool: ClientPool,
     jobs: int = 8,
-    limits: TransportLimits | None = None,
     extra_check: ExtraCheck | None = None,
 ) -> RegistryState:
-    """Ask every registry about ``queries``; ``extra_check`` adds to what "complete" means. A question the registry cannot answer (down,
-    refusing the credentials) leaves that tag absent or that digest incomplete with the reason:
-    the push that follows then reports the problem itself."""
-    clients: dict[str, RegistryClient] = {}
-    for query in queries:
-        registry = parse_repository(query.repository).registry
-        if registry not in clients:
-            clients[registry] = RegistryClient(
-                registry,
-                keychain=keychain,
-                insecure_registries=insecure_registries,
-                ca_bundle=ca_bundle,
-                retries=1,
-                retry_budget=10.0,
-                limits=limits,
-            )
+    """Ask every registry about ``queries`` through ``pool`` (the caller's, with its credentials,
+    trust and retry settings); ``extra_check`` adds to what "complete" means. A question the
+    registry cannot answer (down, refusing the credentials) leaves that tag absent or that digest
+    incomplete with the reason: the push that follows then reports the problem itself."""
 
     def client_of(repository: str) -> RegistryClient:
-        return clients[parse_repository(repository).registry]
+        return pool.get(parse_repository(repository).registry)
 
     def tag_digest(repository: str, tag: str) -> str | None:
         try:
@@ -117,16 +101,11 @@ def registry_state(
         except _ERRORS as e:
             return f"unknown: {' '.join(str(e).split())[:200]}"
 
-    try:
-        tag_keys = [(q.repository, tag) for q in queries for tag in q.tags]
-        found = _in_parallel([functools.partial(tag_digest, r, t) for r, t in tag_keys], jobs)
-        tags = {f"{r}:{t}": d for (r, t), d in zip(tag_keys, found)}
-        digest_keys = sorted(
-            {(q.repository, d) for q in queries for d in q.digests}
-            | {(r, d) for (r, _), d in zip(tag_keys, found) if d}
-        )
-        answers = _in_parallel([functools.partial(complete, r, d) for r, d in digest_keys], jobs)
-        return RegistryState(tags, {digest_reference(r, d): a for (r, d), a in zip(digest_keys, answers)})
-    finally:
-        for client in clients.values():
-            client.close()
+    tag_keys = [(q.repository, tag) for q in queries for tag in q.tags]
+    found = _in_parallel([functools.partial(tag_digest, r, t) for r, t in tag_keys], jobs)
+    tags = {f"{r}:{t}": d for (r, t), d in zip(tag_keys, found)}
+    digest_keys = sorted(
+        {(q.repository, d) for q in queries for d in q.digests} | {(r, d) for (r, _), d in zip(tag_keys, found) if d}
+    )
+    answers = _in_parallel([functools.partial(complete, r, d) for r, d in digest_keys], jobs)
+    return RegistryState(tags, {digest_reference(r, d): a for (r, d), a in zip(digest_keys, answers)})
