@@ -16,12 +16,18 @@ Container engines (session-scoped, shared by every test that loads or runs image
 * ``dockerd``: Debian's Docker Engine, private to the session (unix socket and loopback TCP).
 * ``podman_service``: podman's Docker-compatible API on a unix socket.
 * ``container_engine``: each of the two in turn.
+
+``tmp_path`` is pytest's, but removed when its test passes (pytest 7.0, which Pants 2.17's testutil
+pins, has no ``tmp_path_retention_policy``): a full run builds hundreds of scratch repositories,
+docker archives and caches, and keeps only the failures' for reading.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import uuid
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -132,3 +138,22 @@ def cosign(tmp_path_factory) -> Cosign:
 @pytest.fixture(scope="session")
 def cosign_keys(cosign, tmp_path_factory) -> CosignKeys:
     return cosign.generate_key_pair(tmp_path_factory.mktemp("cosign-keys"))
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    if outcome.get_result().failed:
+        item.stash[_FAILED] = True
+
+
+@pytest.fixture
+def tmp_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """pytest's tmp_path (same name scheme), removed at teardown unless the test failed."""
+    path = tmp_path_factory.mktemp(re.sub(r"[\W]", "_", request.node.name)[:30], numbered=True)
+    yield path
+    if not request.node.stash.get(_FAILED, False):
+        shutil.rmtree(path, ignore_errors=True)
