@@ -30,6 +30,7 @@ from pants.testutil.rule_runner import RuleRunner
 from pants_backend_ko import register
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.goals.package import KoImagePackageFieldSet, KoManifestsPackageFieldSet
+from pants_backend_ko.util_rules.destinations import ImageName, ImageNameRequest
 from pants_backend_ko.util_rules.go_build import (
     BuiltGoBinary,
     DependencySources,
@@ -41,7 +42,7 @@ from pants_backend_ko.util_rules.go_build import (
     GoToolchain,
 )
 from pants_backend_ko.util_rules.go_module import GoModule, GoModuleRequest
-from pants_backend_ko.util_rules.image import (
+from pants_backend_ko.util_rules.ko_build import (
     BuiltKoImage,
     KoImageRequest,
     KoImageSettings,
@@ -53,7 +54,6 @@ from pants_backend_ko.util_rules.manifests import (
     RenderedManifests,
     RenderManifestsRequest,
 )
-from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest
 
 # Everything a test may ask the engine for, with the input it gives.
 QUERY_RULES = (

@@ -32,14 +32,14 @@ from pants_backend_ko.oci.layout import (
 from pants_backend_ko.oci.mediatypes import INDEX_TYPES
 from pants_backend_ko.target_types import KoImageFieldSet, KoManifestsFieldSet
 from pants_backend_ko.util_rules.command_line import CommandLineGoals
-from pants_backend_ko.util_rules.image import BuiltKoImage, KoImageRequest
+from pants_backend_ko.util_rules.destinations import destination_reference
+from pants_backend_ko.util_rules.ko_build import BuiltKoImage, KoImageRequest
 from pants_backend_ko.util_rules.layer_writer import WriteArchiveRequest, WrittenArchive
 from pants_backend_ko.util_rules.manifests import (
     RenderedManifests,
     RenderManifestsRequest,
     image_reference,
 )
-from pants_backend_ko.util_rules.naming import destination_reference
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """`pants publish` for `ko_image`: push the packaged layout's exact bytes, then the tags (to every
-registry the image goes to, `util_rules/naming.py`), the SBOMs and, with `[ko].signing_key`, the
+registry the image goes to, `util_rules/destinations.py`), the SBOMs and, with `[ko].signing_key`, the
 signatures and provenance.
 
 Pants asks every publish rule for its processes at once, then runs the processes one after
@@ -46,19 +46,19 @@ from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
 from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.util_rules.command_line import CommandLineTargets
-from pants_backend_ko.util_rules.image import (
-    BuiltKoImage,
-    KoImageRequest,
-    KoImageSettings,
-    KoImageSettingsRequest,
-)
-from pants_backend_ko.util_rules.naming import (
+from pants_backend_ko.util_rules.destinations import (
     Destination,
     ImageName,
     ImageNameRequest,
     claims_of,
     destination_reference,
     refuse_shared_tags,
+)
+from pants_backend_ko.util_rules.ko_build import (
+    BuiltKoImage,
+    KoImageRequest,
+    KoImageSettings,
+    KoImageSettingsRequest,
 )
 from pants_backend_ko.util_rules.registry import (
     PlanFolderRequest,

@@ -29,7 +29,7 @@ from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.testutil import go_module_files, hello_main, ko_error_message, ko_rule_runner, set_ko_options
 from pants_backend_ko.tool.messages import DAEMON, DeployPlan, ImagePush, PushPlan
 from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlanRequest, PreparedDeploy
-from pants_backend_ko.util_rules.image import BuiltKoImage, KoImageRequest
+from pants_backend_ko.util_rules.ko_build import BuiltKoImage, KoImageRequest
 from pants_backend_ko.util_rules.registry import daemon_load
 
 IMG = Address("pub/cmd/api", target_name="img")

@@ -22,13 +22,13 @@ from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.target_types import KoImageFieldSet, KoManifestsFieldSet
 from pants_backend_ko.util_rules.deploy_plan import PLAN_FILE, DeployPlanRequest, PreparedDeploy
 from pants_backend_ko.util_rules.go_build import SHELL, BuiltGoBinary, GoBuildRequest
-from pants_backend_ko.util_rules.image import (
+from pants_backend_ko.util_rules.ko_build import (
     HOST_PLATFORMS,
     KoImageSettings,
     KoImageSettingsRequest,
     go_build_request,
 )
-from pants_backend_ko.util_rules.koconfig import RenderBuildFlagsRequest, RenderedBuildFlags
+from pants_backend_ko.util_rules.ko_yaml import RenderBuildFlagsRequest, RenderedBuildFlags
 from pants_backend_ko.util_rules.kodata import KodataContents, KodataRequest
 from pants_backend_ko.util_rules.tool import KoTool
 

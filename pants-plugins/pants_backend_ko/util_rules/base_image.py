@@ -53,7 +53,7 @@ from pants_backend_ko.tool.messages import (
 from pants_backend_ko.util_rules.tool import KoToolRequest
 
 if TYPE_CHECKING:
-    from pants_backend_ko.util_rules.image import KoImageSettings
+    from pants_backend_ko.util_rules.ko_build import KoImageSettings
 
 
 @dataclass(frozen=True)

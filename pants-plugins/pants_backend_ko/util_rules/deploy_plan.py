@@ -14,8 +14,8 @@ from pants.util.logging import LogLevel
 from pants_backend_ko.codec import encode
 from pants_backend_ko.target_types import KoManifestsFieldSet
 from pants_backend_ko.tool.messages import DeployPlan
+from pants_backend_ko.util_rules.destinations import claims_of, refuse_shared_tags
 from pants_backend_ko.util_rules.manifests import RenderedManifests, RenderManifestsRequest
-from pants_backend_ko.util_rules.naming import claims_of, refuse_shared_tags
 from pants_backend_ko.util_rules.registry import PlanFolderRequest, PreparedPush, PushPlanRequest
 from pants_backend_ko.util_rules.tool import KoTool
 

@@ -23,7 +23,7 @@ from pants.testutil.rule_runner import RuleRunner
 
 from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.testutil import ko_error_message, ko_rule_runner, with_go_targets
-from pants_backend_ko.util_rules.image import BuiltKoImage, KoImageRequest
+from pants_backend_ko.util_rules.ko_build import BuiltKoImage, KoImageRequest
 
 MAIN = 'package main\n\nimport (\n\t"fmt"\n\n{imports})\n\nfunc main() {{ fmt.Println("x") }}\n'
 

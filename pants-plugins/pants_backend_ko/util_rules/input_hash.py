@@ -33,9 +33,9 @@ from pants.util.strutil import stable_hash
 
 from pants_backend_ko import VERSION
 from pants_backend_ko.util_rules.base_image import BaseImageRequest, ResolvedBaseImage
+from pants_backend_ko.util_rules.destinations import ImageInputHash, ImageInputHashRequest
 from pants_backend_ko.util_rules.go_build import DependencySources, DependencySourcesRequest, GoToolchain
-from pants_backend_ko.util_rules.image import KoImageSettings, KoImageSettingsRequest
-from pants_backend_ko.util_rules.naming import ImageInputHash, ImageInputHashRequest
+from pants_backend_ko.util_rules.ko_build import KoImageSettings, KoImageSettingsRequest
 
 # The ko_image fields that only say where and how it is published: not inputs of the image.
 _PUBLISHING_FIELDS = {"repository", "registries", "tags", "skip_push", "output_path"}

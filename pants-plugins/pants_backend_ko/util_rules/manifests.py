@@ -38,13 +38,13 @@ from pants_backend_ko.target_types import (
     KoManifestsFieldSet,
     KoManifestsSourcesField,
 )
-from pants_backend_ko.util_rules.image import (
+from pants_backend_ko.util_rules.destinations import published_reference
+from pants_backend_ko.util_rules.ko_build import (
     BuiltKoImage,
     KoImageRequest,
     KoImageSettings,
     KoImageSettingsRequest,
 )
-from pants_backend_ko.util_rules.naming import published_reference
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from pants_backend_ko.golang.elfbuildinfo import build_info_from_binary
 from pants_backend_ko.sign.provenance import BaseImageInput, BinaryInput, ProvenanceInputs, SourceInput
 from pants_backend_ko.util_rules.base_image import BaseImageRequest, ResolvedBaseImage
 from pants_backend_ko.util_rules.go_build import BuiltGoBinary, GoBuildRequest
-from pants_backend_ko.util_rules.image import KoImageSettings, go_build_request
-from pants_backend_ko.util_rules.koconfig import GitRequest, GitResults, RenderBuildFlagsRequest, RenderedBuildFlags
+from pants_backend_ko.util_rules.ko_build import KoImageSettings, go_build_request
+from pants_backend_ko.util_rules.ko_yaml import GitRequest, GitResults, RenderBuildFlagsRequest, RenderedBuildFlags
 
 
 @dataclass(frozen=True)

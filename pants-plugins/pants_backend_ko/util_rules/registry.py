@@ -38,8 +38,8 @@ from pants_backend_ko.oci.remote.state import RegistryState, RepositoryQuery
 from pants_backend_ko.sign.provenance import ProvenanceInputs
 from pants_backend_ko.subsystems import KoSubsystem
 from pants_backend_ko.tool.messages import DAEMON, SBOM, Attachment, ImagePush, PushPlan, StatusQuery
-from pants_backend_ko.util_rules.image import BuiltKoImage
-from pants_backend_ko.util_rules.naming import Destination, TagClaim, loaded_image_digest, refuse_shared_tags
+from pants_backend_ko.util_rules.destinations import Destination, TagClaim, loaded_image_digest, refuse_shared_tags
+from pants_backend_ko.util_rules.ko_build import BuiltKoImage
 from pants_backend_ko.util_rules.provenance import ProvenanceRequest
 from pants_backend_ko.util_rules.signing import SigningSetup, SigningSetupRequest
 from pants_backend_ko.util_rules.tool import KoToolRequest

@@ -51,12 +51,13 @@ from pants_backend_ko.subsystems import DEFAULT_PLATFORM, KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet, kodata_folder
 from pants_backend_ko.util_rules.base_image import BaseImageRequest, ResolvedBaseImage
 from pants_backend_ko.util_rules.delve import DELVE_NAME, DelveRequest
+from pants_backend_ko.util_rules.destinations import ImageName, ImageNameRequest, is_debug_image
 from pants_backend_ko.util_rules.go_build import (
     BuiltGoBinary,
     GoBuildRequest,
 )
 from pants_backend_ko.util_rules.go_module import GoModule, GoModuleRequest
-from pants_backend_ko.util_rules.koconfig import LoadedKoConfig, RenderBuildFlagsRequest, RenderedBuildFlags
+from pants_backend_ko.util_rules.ko_yaml import LoadedKoConfig, RenderBuildFlagsRequest, RenderedBuildFlags
 from pants_backend_ko.util_rules.kodata import KodataContents, KodataRequest
 from pants_backend_ko.util_rules.layer_writer import (
     BLOBS_DIR,
@@ -64,7 +65,6 @@ from pants_backend_ko.util_rules.layer_writer import (
     WriteLayersRequest,
     WrittenLayers,
 )
-from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest, is_debug_image
 
 logger = logging.getLogger(__name__)
 

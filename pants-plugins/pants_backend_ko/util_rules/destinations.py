@@ -65,13 +65,13 @@ from pants_backend_ko.oci.registries import RegistryOptions
 from pants_backend_ko.subsystems import DEFAULT_TAG, KoSubsystem
 from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.tool.messages import DAEMON, REGISTRY
-from pants_backend_ko.util_rules.koconfig import GitRequest, GitResults
+from pants_backend_ko.util_rules.ko_yaml import GitRequest, GitResults
 
 # Who needs git data when a tag or repository template uses it (in errors).
 NAME_TEMPLATES = ("a tag or repository template", "git data")
 
 if TYPE_CHECKING:
-    from pants_backend_ko.util_rules.image import BuiltKoImage
+    from pants_backend_ko.util_rules.ko_build import BuiltKoImage
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pants_backend_ko.testutil import (
     with_go_targets,
 )
 from pants_backend_ko.util_rules.go_module import GoModule, GoModuleRequest
-from pants_backend_ko.util_rules.image import (
+from pants_backend_ko.util_rules.ko_build import (
     BuiltKoImage,
     KoImageRequest,
     KoImageSettings,

@@ -12,7 +12,13 @@ from pants_backend_ko.errors import KoError
 from pants_backend_ko.target_types import KoImageFieldSet
 from pants_backend_ko.testutil import ko_error_message, ko_rule_runner, set_ko_options
 from pants_backend_ko.tool.messages import DAEMON, REGISTRY
-from pants_backend_ko.util_rules.naming import ImageName, ImageNameRequest, TagClaim, claims_of, refuse_shared_tags
+from pants_backend_ko.util_rules.destinations import (
+    ImageName,
+    ImageNameRequest,
+    TagClaim,
+    claims_of,
+    refuse_shared_tags,
+)
 
 # ko's namer_test.go vector.
 KO_BASE = "registry.example.org/foo/bar"
