@@ -21,9 +21,9 @@ from pants.util.logging import LogLevel
 
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.oci.platform import Platform
+from pants_backend_ko.util_rules.environments import REMOTE_CACHE_SPECULATION_DELAY_MS
 from pants_backend_ko.util_rules.go_build import (
     GO_CACHES,
-    GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
     GO_SANDBOX_SETUP,
     SHELL,
     BuiltGoBinary,
@@ -73,7 +73,7 @@ async def build_delve(request: DelveRequest, go: GoToolchain) -> BuiltGoBinary:
                 immutable_input_digests=go.immutable_inputs,
                 env=env.env,
                 append_only_caches=GO_CACHES,
-                remote_cache_speculation_delay_millis=GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
+                remote_cache_speculation_delay_millis=REMOTE_CACHE_SPECULATION_DELAY_MS,
                 output_files=(out,),
                 level=LogLevel.DEBUG,
                 cache_scope=ProcessCacheScope.SUCCESSFUL,

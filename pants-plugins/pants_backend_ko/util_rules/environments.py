@@ -32,6 +32,13 @@ from pants.util.logging import LogLevel
 from pants_backend_ko.errors import KoError
 from pants_backend_ko.subsystems import KoSubsystem
 
+# With a remote cache, Pants races the cache lookup against local execution after this delay
+# (0 by default: a Process is spawned even on a remote hit, then killed, and a local run that
+# finishes first wins the race and is what a fresh clone runs). A lookup answers in milliseconds
+# and a miss starts local execution at once, so waiting costs nothing, and a fresh clone served
+# by the remote cache spawns no `go build`, layer write or base read at all.
+REMOTE_CACHE_SPECULATION_DELAY_MS = 2000
+
 GLOBAL_REMOTE_EXECUTION_ERROR = (
     "`--remote-execution` is on and `[environments-preview].names` is empty, so Pants would run every "
     "Process remotely, the registry tool (your registry credentials) included; define a "

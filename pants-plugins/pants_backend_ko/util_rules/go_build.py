@@ -60,7 +60,7 @@ from pants_backend_ko.errors import KoError
 from pants_backend_ko.gosrc.source import GO_SOURCE_EXTENSIONS, list_stub, read_header
 from pants_backend_ko.oci.platform import Platform
 from pants_backend_ko.subsystems import KoSubsystem
-from pants_backend_ko.util_rules.environments import KoEnvironments
+from pants_backend_ko.util_rules.environments import REMOTE_CACHE_SPECULATION_DELAY_MS, KoEnvironments
 from pants_backend_ko.util_rules.go_module import GoModule
 from pants_backend_ko.util_rules.go_packages import FileOwners, FileOwnersRequest, compiled_go_files
 from pants_backend_ko.util_rules.go_toolchain import GoToolchain
@@ -214,12 +214,6 @@ async def go_process_env(request: GoEnvRequest, go: GoToolchain, ko: KoSubsystem
 
 GO_CACHES = FrozenDict({"ko_go_build": ".cache/go-build", "ko_go_mod": ".cache/go-mod"})
 
-# With a remote cache, Pants races the cache lookup against local execution after this delay
-# (0 by default: every `go` Process is spawned even on a remote hit, then killed). A lookup
-# answers in milliseconds and a miss starts local execution at once, so waiting costs nothing
-# and a fresh clone served by the remote cache spawns no `go build` at all.
-GO_REMOTE_CACHE_SPECULATION_DELAY_MS = 2000
-
 # GOMODCACHE as the sandbox sees it (relative to its root): packages there are not the repository's.
 _GOMODCACHE_IN_SANDBOX = ".cache/go-mod/"
 
@@ -266,7 +260,7 @@ def go_process(
         immutable_input_digests=go.immutable_inputs,
         env=env.env,
         append_only_caches=GO_CACHES,
-        remote_cache_speculation_delay_millis=GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
+        remote_cache_speculation_delay_millis=REMOTE_CACHE_SPECULATION_DELAY_MS,
         output_files=output_files,
         level=LogLevel.DEBUG,
         cache_scope=ProcessCacheScope.SUCCESSFUL,

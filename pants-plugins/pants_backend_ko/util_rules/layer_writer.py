@@ -29,8 +29,8 @@ from pants_backend_ko.codec import decode, encode
 from pants_backend_ko.errors import KoError, located
 from pants_backend_ko.oci.layerwriter import ArchiveRequest, LayersRequest, LayersWritten
 from pants_backend_ko.oci.platform import Platform
+from pants_backend_ko.util_rules.environments import REMOTE_CACHE_SPECULATION_DELAY_MS
 from pants_backend_ko.util_rules.go_build import (
-    GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
     GoEnvRequest,
     GoProcess,
     GoProcessEnv,
@@ -132,7 +132,7 @@ async def run_layer_writer(run: WriterRun, writer: LayerWriter) -> FallibleProce
         cache_scope=ProcessCacheScope.SUCCESSFUL,
         # As the go Processes: with a remote cache, a hit must answer before execution starts
         # (Pants' default races them, and a fresh clone would run every layer write again).
-        remote_cache_speculation_delay_millis=GO_REMOTE_CACHE_SPECULATION_DELAY_MS,
+        remote_cache_speculation_delay_millis=REMOTE_CACHE_SPECULATION_DELAY_MS,
         level=LogLevel.DEBUG,
     )
     return await Get(FallibleProcessResult, {process: Process, writer.environment: EnvironmentName})

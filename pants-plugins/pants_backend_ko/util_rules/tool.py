@@ -44,7 +44,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 import pants_backend_ko
-from pants_backend_ko.util_rules.environments import KoEnvironments
+from pants_backend_ko.util_rules.environments import REMOTE_CACHE_SPECULATION_DELAY_MS, KoEnvironments
 
 TOOL_MODULE = "pants_backend_ko.tool"
 SOURCES_DIR = "__ko_tool"
@@ -176,6 +176,8 @@ async def ko_tool_process(request: KoToolRequest, tool: KoTool) -> Process:
         output_directories=request.output_directories,
         append_only_caches=request.append_only_caches,
         cache_scope=request.cache_scope,
+        # A cached run served by the remote cache must not race (and lose to) a local run.
+        remote_cache_speculation_delay_millis=REMOTE_CACHE_SPECULATION_DELAY_MS,
         level=LogLevel.DEBUG,
     )
 
