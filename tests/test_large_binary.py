@@ -23,7 +23,7 @@ import pytest
 from tests.peers import image_tools
 from tests.peers.pants_repo import make_scratch_repo
 from tests.peers.registry import skopeo
-from tests.peers.rss import MB, TreeSampler
+from tests.peers.rss import MB, measured_pants
 
 pytestmark = pytest.mark.peers
 
@@ -45,19 +45,6 @@ var table []byte
 
 func main() { fmt.Printf("%x\\n", sha256.Sum256(table)) }
 """
-
-
-def measured_pants(root: Path, *args: str, env: dict) -> tuple[int, str]:
-    """Peak resident memory of `./pants --no-pantsd args` and its processes, and its stdout."""
-    proc = subprocess.Popen(
-        [str(root / "pants"), "--no-pantsd", "--no-dynamic-ui", *args],
-        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    with TreeSampler(lambda: [proc.pid]) as sampler:
-        stdout, stderr = proc.communicate(timeout=1800)
-    assert proc.returncode == 0, stderr[-4000:]
-    assert sampler.samples > 10, sampler.samples
-    return sampler.peak, stdout
 
 
 def test_a_200mb_embed_binary_costs_no_more_memory_than_a_small_one(tmp_path, registry_plain, unique_repo):
@@ -87,7 +74,9 @@ def test_a_200mb_embed_binary_costs_no_more_memory_than_a_small_one(tmp_path, re
     peaks = {}
     for name in ("worker", "big"):
         (repo.root / f"src/go/cmd/{name}/kodata/stamp.txt").write_text("1\n")
-        peaks[name], stdout = measured_pants(repo.root, "package", "publish", f"src/go/cmd/{name}", env=env)
+        run = measured_pants(repo.root, "package", "publish", f"src/go/cmd/{name}", env=env)
+        assert run.returncode == 0, run.stderr[-4000:]
+        peaks[name], stdout = run.peak, run.stdout
     print(f"\nLARGE BINARY peak RSS of Pants and its processes: {peaks['worker'] // MB} MB for the small image, "
           f"{peaks['big'] // MB} MB for the {TABLE_MB} MB one")
     assert peaks["big"] - peaks["worker"] < BOUND_MB * MB, peaks

@@ -36,9 +36,11 @@ class MessageError(KoError):
     backend, so it means a file written by hand or by another version."""
 
 
-def encode(message: Message) -> bytes:
-    """A message as the bytes of its file."""
-    return (json.dumps(message.to_json(), indent=2, sort_keys=True) + "\n").encode("utf-8")
+def encode(message: Message, *, compact: bool = False) -> bytes:
+    """A message as the bytes of its file; `compact` leaves out the indentation (a message with
+    many small values, where it would be most of the file)."""
+    layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
+    return (json.dumps(message.to_json(), sort_keys=True, **layout) + "\n").encode("utf-8")
 
 
 def decode(cls: type[M], data: bytes, where: str) -> M:

@@ -10,9 +10,12 @@ allocations that matter here (hundreds of MB) last far longer than a sample inte
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 MB = 1024 * 1024
 
@@ -108,3 +111,27 @@ class TreeSampler:
                 self.peak = max(self.peak, total)
                 self.peak_single = max(self.peak_single, largest)
             self._stop.wait(self.interval)
+
+
+@dataclass(frozen=True)
+class PantsRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    peak: int  # bytes: the largest sum over Pants and the processes it ran, sampled
+    peak_single: int  # bytes: the largest single process (Pants itself, whose engine holds most)
+    seconds: float
+
+
+def measured_pants(root: Path, *args: str, env: dict, timeout: float = 1800) -> PantsRun:
+    """`./pants --no-pantsd --no-dynamic-ui args` in `root`, with the peak resident memory of
+    Pants and every process it runs (summed) and the wall time."""
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        [str(root / "pants"), "--no-pantsd", "--no-dynamic-ui", *args],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    with TreeSampler(lambda: [proc.pid]) as sampler:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    assert sampler.samples > 10, sampler.samples
+    return PantsRun(proc.returncode, stdout, stderr, sampler.peak, sampler.peak_single, time.monotonic() - start)

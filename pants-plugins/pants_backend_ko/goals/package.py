@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
@@ -12,10 +10,11 @@ from pants.engine.fs import (
     AddPrefix,
     CreateDigest,
     Digest,
+    DigestEntries,
     FileContent,
-    FileDigest,
     FileEntry,
     MergeDigests,
+    RemovePrefix,
 )
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
@@ -165,19 +164,16 @@ async def package_ko_manifests(field_set: KoManifestsPackageFieldSet) -> BuiltPa
     rendered = await Get(RenderedManifests, RenderManifestsRequest(field_set))
     output_path = field_set.output_path.value_or_default(file_ending=None)
     spec_path = field_set.address.spec_path
-    combined = rendered.combined.encode("utf-8")
-    files: list[FileContent | FileEntry] = [FileContent(f"{output_path}.yaml", combined)]
-    for path, text in rendered.files:
-        relative = os.path.relpath(path, spec_path) if spec_path else path
-        data = text.encode("utf-8")
-        if data == combined:
-            # One file: the same bytes under a second name, passed by digest. The engine holds
-            # ~10 bytes of memory per byte it is handed, which counts for large manifests.
-            file_digest = FileDigest(hashlib.sha256(data).hexdigest(), len(data))
-            files.append(FileEntry(f"{output_path}/{relative}", file_digest))
-        else:
-            files.append(FileContent(f"{output_path}/{relative}", data))
-    digest = await Get(Digest, CreateDigest(files))
+    # Files by digest only: the engine holds ~10 bytes of memory per byte handed to it as
+    # content, which counts for large manifests. A target's files lie under its folder.
+    files = await Get(Digest, RemovePrefix(rendered.files, spec_path)) if spec_path else rendered.files
+    (combined,) = await Get(DigestEntries, Digest, rendered.combined)
+    assert isinstance(combined, FileEntry), combined
+    parts = await MultiGet(
+        Get(Digest, CreateDigest([FileEntry(f"{output_path}.yaml", combined.file_digest)])),
+        Get(Digest, AddPrefix(files, output_path)),
+    )
+    digest = await Get(Digest, MergeDigests(parts))
     return BuiltPackage(
         digest,
         (

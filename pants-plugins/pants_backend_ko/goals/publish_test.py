@@ -232,7 +232,7 @@ def test_deploy_plan_pushes_then_applies(rule_runner: RuleRunner) -> None:
     assert plan == DeployPlan(
         target="pub/deploy:apply",
         verb="apply",
-        manifest="rendered.yaml",
+        manifest="rendered/combined.yaml",
         kubectl_args=("-n", "demo"),
         push=PushPlan(
             images=(
@@ -248,7 +248,11 @@ def test_deploy_plan_pushes_then_applies(rule_runner: RuleRunner) -> None:
         ),
     )
     # Two tags, one of them latest: ko's reference is repo@digest.
-    assert files["ko-deploy/rendered.yaml"].decode().endswith(f"- image: {image.name.repository}@{image.digest}\n")
+    assert (
+        files["ko-deploy/rendered/combined.yaml"]
+        .decode()
+        .endswith(f"- image: {image.name.repository}@{image.digest}\n")
+    )
     assert "ko-deploy/images/0/index.json" in files
 
     run = rule_runner.request(
@@ -271,7 +275,7 @@ def test_ko_local_deploy_loads_then_applies_yaml_naming_the_loaded_image(rule_ru
     (image,) = deploy.rendered.images
     assert image.name.repository is not None
     reference = f"{image.name.repository}:{digest_hex(image.digest)}"
-    assert files["ko-deploy/rendered.yaml"].decode().endswith(f"- image: {reference}\n")
+    assert files["ko-deploy/rendered/combined.yaml"].decode().endswith(f"- image: {reference}\n")
     assert plan.push.images == (
         ImagePush(
             layout="images/0",
@@ -298,4 +302,4 @@ def test_delete_needs_no_repository(rule_runner: RuleRunner) -> None:
     plan, files, deploy = deploy_plan(rule_runner, "delete")
     assert (plan.verb, plan.push.images, deploy.rendered.images) == ("delete", (), ())
     # The YAML goes to kubectl as written.
-    assert files["ko-deploy/rendered.yaml"].decode().endswith("- image: ko://example.com/pub/cmd/api\n")
+    assert files["ko-deploy/rendered/combined.yaml"].decode().endswith("- image: ko://example.com/pub/cmd/api\n")

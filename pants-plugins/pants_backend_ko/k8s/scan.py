@@ -174,6 +174,12 @@ class ParsedStream:
     watched: Mapping[int, tuple[str, str]] = field(default_factory=dict)  # start -> (tag, value)
     _block_entries: list[int] = field(default_factory=list, compare=False, repr=False)
 
+    @classmethod
+    def of_scalars(cls, text: str, path: str, ko_scalars: tuple[KoScalar, ...]) -> ParsedStream:
+        """What splicing (`resolve.render_ranges`) needs of a parse, kept from an earlier one:
+        the text and its `ko://` scalars; no documents or structure."""
+        return cls(text, path, (), ko_scalars, {})
+
     def item_spans(self, sequence: SequenceNode) -> tuple[Range, ...]:
         """(start, end) of each item of `sequence` as written (aliases at the `*alias`)."""
         return self.sequence_item_spans.get(id(sequence), ())

@@ -25,6 +25,12 @@ public key.
 a layout folder or the Docker daemon) into DIR: the `BaseDescription` as ``base.json`` and every
 blob as ``blobs/sha256/<hex>``, verified.
 
+``scan --request FILE --out DIR`` answers a `ManifestScan` with `ScannedManifests` (JSON) on
+stdout: the ``ko://`` import paths a ko_manifests target's files refer to; and writes the
+`SplicePlan` a render takes into DIR. ``render --request FILE --out DIR`` writes the files of a
+`ManifestRender`'s plan with every ``ko://`` string replaced into DIR, and a
+`RenderedManifestFiles` on stdout (`tool/manifests.py`). Neither reads the network.
+
 For people (checking a registry, scripts): ``inspect REF [--raw]`` prints the digest a tag or
 digest reference names (or, with ``--raw``, the manifest bytes); ``push --layout DIR
 --repository REPO [--tag T]... [--mount-from DIGEST=REPO]... [--blob-source
@@ -73,12 +79,15 @@ from pants_backend_ko.oci.remote.transport import ClientPool, RegistryClient
 from pants_backend_ko.sign.provenance import ProvenanceInputs
 from pants_backend_ko.tool.base_fetch import fetch_base
 from pants_backend_ko.tool.kubectl import deploy
+from pants_backend_ko.tool.manifests import render_manifests, scan_manifests
 from pants_backend_ko.tool.messages import (
     DAEMON,
     SBOM,
     Attachment,
     BaseFetch,
     DeployPlan,
+    ManifestRender,
+    ManifestScan,
     PushPlan,
     SigningOptions,
     StatusQuery,
@@ -252,6 +261,18 @@ def run_base(args: argparse.Namespace, env: _Environment) -> int:
     return 0
 
 
+def run_scan(args: argparse.Namespace, env: _Environment) -> int:
+    request = _message(ManifestScan, args.request)
+    sys.stdout.buffer.write(encode(scan_manifests(request, Path(args.request).parent, Path(args.out))))
+    return 0
+
+
+def run_render(args: argparse.Namespace, env: _Environment) -> int:
+    request = _message(ManifestRender, args.request)
+    sys.stdout.buffer.write(encode(render_manifests(request, Path(args.request).parent, Path(args.out))))
+    return 0
+
+
 def run_inspect(args: argparse.Namespace, env: _Environment) -> int:
     ref = parse_reference(args.reference)
     with closing(env.pool(TransportLimits.from_args(args))) as pool:
@@ -331,6 +352,14 @@ def _parser() -> argparse.ArgumentParser:
 
     p = verb("base", run_base, "fetch a base image for a build")
     p.add_argument("--request", required=True, metavar="FILE", help="a BaseFetch (JSON)")
+    p.add_argument("--out", required=True, metavar="DIR")
+
+    p = verb("scan", run_scan, "list the ko:// references of Kubernetes YAML files")
+    p.add_argument("--request", required=True, metavar="FILE", help="a ManifestScan (JSON)")
+    p.add_argument("--out", required=True, metavar="DIR", help="where the SplicePlan is written")
+
+    p = verb("render", run_render, "replace the ko:// references of Kubernetes YAML files")
+    p.add_argument("--request", required=True, metavar="FILE", help="a ManifestRender (JSON)")
     p.add_argument("--out", required=True, metavar="DIR")
 
     p = verb("inspect", run_inspect, "print the digest of an image reference")

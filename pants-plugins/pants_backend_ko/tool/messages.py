@@ -11,6 +11,8 @@ it and writes answers with it. Nothing on either side reads a message as a dict.
 | `deploy` | `DeployPlan` (file) | kubectl's output and exit code (interactive) |
 | `status` | `StatusQuery` (file) | `RegistryState` on stdout (`oci/remote/state.py`) |
 | `base` | `BaseFetch` (file) | `BaseDescription` in `<out>/base.json`, blobs in `<out>/blobs/sha256/` |
+| `scan` | `ManifestScan` (file) | `ScannedManifests` on stdout, a `SplicePlan` in `<out>/splices.json` |
+| `render` | `ManifestRender` (file) | `RenderedManifestFiles` on stdout, the YAML in `<out>/` |
 
 A failed verb prints one `error: <message>` line (`error_line`); the rules read it back with
 `error_from_stderr`. Paths inside messages are relative to the folder of the file that holds
@@ -28,6 +30,7 @@ load is never signed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pants_backend_ko.codec import Message, MessageError, check_kind
@@ -213,3 +216,85 @@ class BaseDescription(Message):
     def origin(self) -> str:
         """`registry/repository`: where the base's blobs can be mounted or streamed from."""
         return f"{self.registry}/{self.repository}"
+
+
+# --------------------------------------------------------------------------- ko_manifests
+
+# What the `scan` verb writes under its `--out` folder, and the `render` verb under its own.
+SPLICE_PLAN = "splices.json"  # a SplicePlan
+COMBINED_MANIFEST = "combined.yaml"  # every rendered document, in file order: one YAML stream
+RENDERED_FILES_DIR = "files"  # each file rendered, at its own path below this folder
+
+
+@dataclass(frozen=True)
+class ManifestProblem(Message):
+    """Why a ko_manifests target's YAML cannot be scanned or rendered, said in one line."""
+
+    what: str
+    where: str = ""  # `path:line[:col]` when the problem has a place in a file
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class ReferenceSite(Message):
+    """Where a `ko://` import path is first referred to."""
+
+    import_path: str
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class ManifestScan(Message):
+    """Which `ko://` import paths a ko_manifests target's files refer to (dependency inference,
+    and which images a render needs), and where they are (the render's `SplicePlan`)."""
+
+    files: tuple[str, ...]  # relative to the request's folder, in the target's order
+    selector: str = ""  # a label selector (already checked by the rules); "" keeps every document
+
+
+@dataclass(frozen=True)
+class ScannedManifests(Message):
+    """The `scan` verb's answer: the first site of each import path, in file order, in every
+    document and in the documents the selector keeps (the same without a selector)."""
+
+    references: tuple[ReferenceSite, ...] = ()
+    selected: tuple[ReferenceSite, ...] = ()
+    problem: ManifestProblem | None = None  # the files cannot be read; nothing else is said
+
+
+@dataclass(frozen=True)
+class FileSplices(Message):
+    """What a render needs of one file's parse: the text ranges the selector keeps, and each
+    `ko://` scalar in them as `(offset, line, column, end, style, value)` (offsets in
+    characters, line and column 0-based, style "" for plain or one of `' " | >`). A tuple per
+    scalar, not a message: a 50 MB file has 150 000 of them."""
+
+    path: str
+    kept: tuple[tuple[int, int], ...]
+    scalars: tuple[tuple[int, int, int, int, str, str], ...]
+
+
+@dataclass(frozen=True)
+class SplicePlan(Message):
+    """The `scan` verb's parse, kept for the `render` verb, which then reads no YAML."""
+
+    files: tuple[FileSplices, ...]
+
+
+@dataclass(frozen=True)
+class ManifestRender(Message):
+    """Write a ko_manifests target's kept documents with each `ko://` string's image spliced in."""
+
+    plan: str  # the scan's SplicePlan; it and the files it names are relative to the request's folder
+    resolved: Mapping[str, str]  # import path -> the image reference that replaces `ko://<it>`
+    resolve: bool = True  # False (`kubectl delete`): select only, `ko://` strings kept as written
+    known: tuple[str, ...] = ()  # every import path a ko_image builds: suggestions for a typo
+
+
+@dataclass(frozen=True)
+class RenderedManifestFiles(Message):
+    """The `render` verb's answer; the YAML itself is in its `--out` folder
+    (`COMBINED_MANIFEST`, `RENDERED_FILES_DIR`/<path>), and is not written when there is a problem."""
+
+    problem: ManifestProblem | None = None

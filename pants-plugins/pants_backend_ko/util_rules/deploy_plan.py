@@ -13,7 +13,7 @@ from pants.util.logging import LogLevel
 
 from pants_backend_ko.codec import encode
 from pants_backend_ko.target_types import KoManifestsFieldSet
-from pants_backend_ko.tool.messages import DeployPlan
+from pants_backend_ko.tool.messages import COMBINED_MANIFEST, DeployPlan
 from pants_backend_ko.util_rules.destinations import claims_of, refuse_shared_tags
 from pants_backend_ko.util_rules.manifests import RenderedManifests, RenderManifestsRequest
 from pants_backend_ko.util_rules.registry import PlanFolderRequest, PreparedPush, PushPlanRequest
@@ -21,6 +21,7 @@ from pants_backend_ko.util_rules.tool import KoTool
 
 PLAN_DIR = "ko-deploy"
 PLAN_FILE = f"{PLAN_DIR}/plan.json"
+RENDERED_DIR = "rendered"  # the rendered YAML, in the plan's folder
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,13 @@ async def deploy_plan(request: DeployPlanRequest) -> PreparedDeploy:
     plan = DeployPlan(
         target=str(field_set.address),
         verb=verb,
-        manifest="rendered.yaml",
+        manifest=f"{RENDERED_DIR}/{COMBINED_MANIFEST}",
         kubectl_args=tuple(field_set.kubectl_args.value or ()),
         push=prepared.plan,
     )
-    files = FrozenDict({"plan.json": encode(plan), plan.manifest: rendered.combined.encode("utf-8")})
-    digest = await Get(Digest, PlanFolderRequest(PLAN_DIR, files, prepared.placements))
+    files = FrozenDict({"plan.json": encode(plan)})
+    placements = (*prepared.placements, (rendered.combined, RENDERED_DIR))
+    digest = await Get(Digest, PlanFolderRequest(PLAN_DIR, files, placements))
     return PreparedDeploy(plan, digest, rendered)
 
 

@@ -1,8 +1,11 @@
 """`ko_manifests`: which `ko_image` each `ko://` string means, and the rendered YAML.
 
-Rendering needs no push and no network: every digest is known at package time. The pure
-splicing and selection live in `pants_backend_ko.k8s`; this module gathers the files, the
-images' digests and repositories, and reports problems with file, line and target address.
+Rendering needs no push and no network: every digest is known at package time. The YAML is
+read by the tool (`tool/manifests.py`, over the pure `pants_backend_ko.k8s`) in two cached
+Processes, `scan` (the import paths referred to: dependency inference, and which images to
+build) and `render` (the files with each `ko://` replaced); this module gathers the files, the
+images' digests and repositories, and reports problems with file, line and target address. The
+rendered YAML comes back as digests: a 50 MB manifest never passes through Pants' Python.
 """
 
 from __future__ import annotations
@@ -10,7 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pants.engine.addresses import Address
-from pants.engine.fs import Digest, DigestContents
+from pants.engine.fs import (
+    CreateDigest,
+    Digest,
+    DigestSubset,
+    FileContent,
+    MergeDigests,
+    PathGlobs,
+    RemovePrefix,
+)
+from pants.engine.process import FallibleProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
     AllTargets,
@@ -19,17 +31,15 @@ from pants.engine.target import (
     HydrateSourcesRequest,
     InferDependenciesRequest,
     InferredDependencies,
+    Target,
     Targets,
 )
 from pants.engine.unions import UnionRule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
-from pants_backend_ko.errors import KoError, located
-from pants_backend_ko.k8s import ManifestError
-from pants_backend_ko.k8s.documents import render_stream, select_stream, selected_ranges
-from pants_backend_ko.k8s.resolve import references_in
-from pants_backend_ko.k8s.scan import ParsedStream, parse_stream
+from pants_backend_ko.codec import decode, encode
+from pants_backend_ko.errors import KoError, format_error, located
 from pants_backend_ko.k8s.selector import parse_selector
 from pants_backend_ko.oci.naming import ko_reference
 from pants_backend_ko.target_types import (
@@ -38,6 +48,17 @@ from pants_backend_ko.target_types import (
     KoManifestsFieldSet,
     KoManifestsSourcesField,
 )
+from pants_backend_ko.tool.messages import (
+    COMBINED_MANIFEST,
+    RENDERED_FILES_DIR,
+    SPLICE_PLAN,
+    ManifestRender,
+    ManifestScan,
+    ReferenceSite,
+    RenderedManifestFiles,
+    ScannedManifests,
+    error_from_stderr,
+)
 from pants_backend_ko.util_rules.destinations import published_reference
 from pants_backend_ko.util_rules.ko_build import (
     BuiltKoImage,
@@ -45,6 +66,13 @@ from pants_backend_ko.util_rules.ko_build import (
     KoImageSettings,
     KoImageSettingsRequest,
 )
+from pants_backend_ko.util_rules.tool import KoToolRequest
+
+# The tool's files in the scan and render sandboxes, beside the target's YAML at its own paths.
+SCAN_REQUEST = "__ko_manifests_scan.json"
+RENDER_REQUEST = "__ko_manifests_render.json"
+RENDER_OUT = "__ko_rendered"
+SCAN_OUT = "__ko_scanned"
 
 
 @dataclass(frozen=True)
@@ -89,87 +117,82 @@ class InferKoManifestsDependencies(InferDependenciesRequest):
 
 
 @dataclass(frozen=True)
-class ManifestSources:
-    files: tuple[tuple[str, str], ...]  # (path, text) in document order
+class ManifestFiles:
+    """A ko_manifests target's files, as a digest: their text is read by the tool, not here."""
+
+    digest: Digest  # each file at its path in the repository
+    paths: tuple[str, ...]  # sorted: the order of documents in the rendered stream
 
 
 @rule(desc="Read ko_manifests sources", level=LogLevel.DEBUG)
-async def read_manifest_sources(field: KoManifestsSourcesField) -> ManifestSources:
+async def read_manifest_sources(field: KoManifestsSourcesField) -> ManifestFiles:
     hydrated = await Get(HydratedSources, HydrateSourcesRequest(field))
-    contents = await Get(DigestContents, Digest, hydrated.snapshot.digest)
-    by_path = {fc.path: fc.content for fc in contents}
-    files = []
-    for path in hydrated.snapshot.files:  # sorted
-        try:
-            text = by_path[path].decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise KoError(
-                f"not UTF-8 text (byte {e.start})", where=path, fix="Kubernetes YAML must be UTF-8."
-            ) from None
-        files.append((path, text))
-    return ManifestSources(tuple(files))
+    return ManifestFiles(hydrated.snapshot.digest, hydrated.snapshot.files)
 
 
 @dataclass(frozen=True)
-class ParseManifestsRequest:
-    sources: ManifestSources
-    structure: bool  # the reduced node trees a label selector reads
+class ScanManifestsRequest:
+    owner: Address  # for messages only
+    files: ManifestFiles
+    selector: str  # checked already; "" keeps every document
 
 
-@dataclass(frozen=True, eq=False)
-class ParsedManifests:
-    """Each file parsed once per run, shared by dependency inference and rendering: a 50 MB
-    file is one pass of libyaml (k8s/scan.py), not four of PyYAML's pure-Python loader."""
-
-    files: tuple[tuple[ParsedStream | None, str], ...]  # (the parse, or the one-line error)
-
-    def streams(self, owner: Address) -> tuple[ParsedStream, ...]:
-        for stream, error in self.files:
-            if stream is None:
-                raise KoError(error, where=str(owner))
-        return tuple(stream for stream, _ in self.files if stream is not None)
+@dataclass(frozen=True)
+class ScannedManifestFiles:
+    answer: ScannedManifests
+    plan: Digest  # SCAN_OUT/SPLICE_PLAN, what the render takes (empty when the answer has a problem)
 
 
-@rule(desc="Parse ko_manifests sources", level=LogLevel.DEBUG)
-async def parse_manifests(request: ParseManifestsRequest) -> ParsedManifests:
-    files: list[tuple[ParsedStream | None, str]] = []
-    for path, text in request.sources.files:
+@rule(desc="Scan ko_manifests for ko:// references", level=LogLevel.DEBUG)
+async def scan_ko_manifests(request: ScanManifestsRequest) -> ScannedManifestFiles:
+    """One cached Process per target, shared by dependency inference and rendering."""
+    scan = ManifestScan(files=request.files.paths, selector=request.selector)
+    request_file = await Get(Digest, CreateDigest([FileContent(SCAN_REQUEST, encode(scan))]))
+    result = await Get(
+        FallibleProcessResult,
+        KoToolRequest(
+            "scan",
+            ("--request", SCAN_REQUEST, "--out", SCAN_OUT),
+            description=f"Scan {request.owner}'s YAML for ko:// references",
+            input_digest=await Get(Digest, MergeDigests([request_file, request.files.digest])),
+            output_directories=(SCAN_OUT,),
+        ),
+    )
+    if result.exit_code != 0:
+        what = f"cannot scan the YAML: {error_from_stderr(result.stderr, result.exit_code)}"
+        raise KoError(what, where=str(request.owner))
+    return ScannedManifestFiles(
+        decode(ScannedManifests, result.stdout, f"the scan of {request.owner}"), result.output_digest
+    )
+
+
+def _checked_selector(field_set: KoManifestsFieldSet) -> str:
+    selector = field_set.selector.value or ""
+    if selector.strip():
         try:
-            files.append((parse_stream(text, path, structure=request.structure), ""))
-        except ManifestError as e:
-            files.append((None, str(e)))
-    return ParsedManifests(tuple(files))
-
-
-def import_paths_in(parsed: ParsedManifests, selector: str | None, owner: Address) -> dict[str, tuple[str, int]]:
-    """The import paths referenced by the documents that survive the selector, with a location."""
-    found: dict[str, tuple[str, int]] = {}
-    for stream in parsed.streams(owner):
-        try:
-            # Select ranges of the file itself, not a cut-down copy: locations stay file lines.
-            kept = selected_ranges(stream, parse_selector(selector)) if selector else [(0, len(stream.text))]
-            refs = references_in(stream, kept)
-        except ValueError as e:  # ManifestError too: its file and line follow the target's address
-            raise KoError(str(e), where=str(owner)) from None
-        for ref in refs:
-            found.setdefault(ref.import_path, (stream.path, ref.line))
-    return found
+            parse_selector(selector)
+        except ValueError as e:
+            raise KoError(f"invalid `selector`: {e}", where=str(field_set.address)) from None
+    return selector
 
 
 @rule(desc="Infer ko_manifests dependencies", level=LogLevel.DEBUG)
 async def infer_ko_manifests_dependencies(
     request: InferKoManifestsDependencies, index: KoImageIndex
 ) -> InferredDependencies:
-    sources = await Get(ManifestSources, KoManifestsSourcesField, request.field_set.sources)
-    # The same request as rendering's: the engine parses each file once for both.
-    parsed = await Get(ParsedManifests, ParseManifestsRequest(sources, bool(request.field_set.selector.value)))
+    field_set = request.field_set
     try:
-        found = import_paths_in(parsed, None, request.field_set.address)
+        selector = _checked_selector(field_set)
     except KoError:
+        selector = ""  # reported when rendering
+    sources = await Get(ManifestFiles, KoManifestsSourcesField, field_set.sources)
+    # The same request as rendering's: one scan serves both.
+    scanned = (await Get(ScannedManifestFiles, ScanManifestsRequest(field_set.address, sources, selector))).answer
+    if scanned.problem is not None:
         return InferredDependencies([])  # reported with its location when rendering
     include = []
-    for import_path in found:
-        addresses = index.by_import_path.get(import_path, ())
+    for site in scanned.references:
+        addresses = index.by_import_path.get(site.import_path, ())
         if len(addresses) == 1:
             include.append(addresses[0])
     return InferredDependencies(include)
@@ -185,18 +208,12 @@ class RenderManifestsRequest:
 
 @dataclass(frozen=True)
 class RenderedManifests:
-    files: tuple[tuple[str, str], ...]  # (source path, rendered text)
-    images: tuple[BuiltKoImage, ...]  # the images the surviving documents refer to
+    """The rendered YAML, as digests (Pants' Python never holds its text)."""
 
-    @property
-    def combined(self) -> str:
-        """Every rendered file's documents, in order, as one YAML stream."""
-        parts = []
-        for _, text in self.files:
-            if not text.strip():
-                continue
-            parts.append(text if text.endswith("\n") else text + "\n")
-        return "---\n".join(parts)
+    combined: Digest  # one file, COMBINED_MANIFEST: every rendered document, in order
+    files: Digest  # each source file rendered, at its own path
+    paths: tuple[str, ...]  # the source files, in order
+    images: tuple[BuiltKoImage, ...]  # the images the surviving documents refer to
 
 
 def image_reference(image: BuiltKoImage) -> str:
@@ -208,33 +225,24 @@ def image_reference(image: BuiltKoImage) -> str:
     return reference
 
 
-@rule(desc="Render ko_manifests", level=LogLevel.DEBUG)
-async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageIndex) -> RenderedManifests:
-    field_set = request.field_set
-    owner = field_set.address
-    selector = field_set.selector.value
-    if selector:
-        try:
-            parse_selector(selector)
-        except ValueError as e:
-            raise KoError(f"invalid `selector`: {e}", where=str(owner)) from None
-    sources, dependencies = await MultiGet(
-        Get(ManifestSources, KoManifestsSourcesField, field_set.sources),
-        Get(Targets, DependenciesRequest(field_set.dependencies)),
-    )
-    if not sources.files:
-        raise KoError("no YAML or JSON files match `sources`", where=str(owner), fix="check the globs.")
-    parsed = await Get(ParsedManifests, ParseManifestsRequest(sources, bool(selector)))
-    if not request.resolve_images:
-        selected = []
-        for stream in parsed.streams(owner):
-            try:
-                selected.append((stream.path, select_stream(stream, selector) if selector else stream.text))
-            except ValueError as e:  # ManifestError too, which keeps its file and line
-                raise located(e, str(owner)) from None
-        return RenderedManifests(tuple(selected), ())
-    wanted = import_paths_in(parsed, selector, owner)
-    image_targets = [t for t in dependencies if isinstance(t, KoImageTarget)]
+@dataclass(frozen=True)
+class ResolveImagesRequest:
+    owner: Address
+    wanted: tuple[ReferenceSite, ...]  # what the kept documents refer to
+    dependencies: tuple[Target, ...]
+
+
+@dataclass(frozen=True)
+class ResolvedImages:
+    images: tuple[BuiltKoImage, ...]
+    references: FrozenDict[str, str]  # import path -> the reference that replaces `ko://<it>`
+
+
+@rule(desc="Build the images ko_manifests refer to", level=LogLevel.DEBUG)
+async def resolve_ko_images(request: ResolveImagesRequest, index: KoImageIndex) -> ResolvedImages:
+    owner = request.owner
+    wanted = {site.import_path: (site.path, site.line) for site in request.wanted}
+    image_targets = [t for t in request.dependencies if isinstance(t, KoImageTarget)]
     settings = await MultiGet(
         Get(KoImageSettings, KoImageSettingsRequest(KoImageFieldSet.create(t))) for t in image_targets
     )
@@ -274,8 +282,8 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
     images = await MultiGet(Get(BuiltKoImage, KoImageRequest(KoImageFieldSet.create(t))) for t in chosen.values())
     resolved = {}
     for import_path, image in zip(chosen, images):
+        path, line = wanted[import_path]
         if image.name.repository is None:
-            path, line = wanted[import_path]
             raise KoError(
                 f"{ko_reference(import_path)} ({image.settings.address}) has no repository to be referred to by: "
                 "set KO_DOCKER_REPO, [ko].docker_repo or its `repository` field.",
@@ -284,17 +292,60 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
         try:
             resolved[import_path] = image_reference(image)
         except KoError as e:  # ko.local: the index lacks the GOOS/GOARCH platform
-            path, line = wanted[import_path]
             what = f"{ko_reference(import_path)} ({image.settings.address}): {e.what}"
             raise KoError(what, where=f"{path}:{line}", fix=e.fix) from None
-    known = sorted(index.by_import_path)
-    rendered = []
-    for stream in parsed.streams(owner):
-        try:
-            rendered.append((stream.path, render_stream(stream, resolved, selector, known)))
-        except ValueError as e:  # ManifestError too, which keeps its file and line
-            raise located(e, str(owner)) from None
-    return RenderedManifests(tuple(rendered), tuple(images))
+    return ResolvedImages(tuple(images), FrozenDict(resolved))
+
+
+@rule(desc="Render ko_manifests", level=LogLevel.DEBUG)
+async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageIndex) -> RenderedManifests:
+    field_set = request.field_set
+    owner = field_set.address
+    selector = _checked_selector(field_set)
+    sources, dependencies = await MultiGet(
+        Get(ManifestFiles, KoManifestsSourcesField, field_set.sources),
+        Get(Targets, DependenciesRequest(field_set.dependencies)),
+    )
+    if not sources.paths:
+        raise KoError("no YAML or JSON files match `sources`", where=str(owner), fix="check the globs.")
+    scanned = await Get(ScannedManifestFiles, ScanManifestsRequest(owner, sources, selector))
+    if scanned.answer.problem is not None:
+        problem = scanned.answer.problem
+        raise KoError(format_error(problem.what, where=problem.where, fix=problem.fix), where=str(owner))
+    resolved = ResolvedImages((), FrozenDict())
+    if request.resolve_images:
+        wanted = scanned.answer.selected
+        resolved = await Get(ResolvedImages, ResolveImagesRequest(owner, wanted, tuple(dependencies)))
+    render = ManifestRender(
+        plan=f"{SCAN_OUT}/{SPLICE_PLAN}",
+        resolved=resolved.references,
+        resolve=request.resolve_images,
+        known=tuple(sorted(index.by_import_path)) if request.resolve_images else (),
+    )
+    request_file = await Get(Digest, CreateDigest([FileContent(RENDER_REQUEST, encode(render))]))
+    result = await Get(
+        FallibleProcessResult,
+        KoToolRequest(
+            "render",
+            ("--request", RENDER_REQUEST, "--out", RENDER_OUT),
+            description=f"Render {owner}'s YAML",
+            input_digest=await Get(Digest, MergeDigests([request_file, sources.digest, scanned.plan])),
+            output_directories=(RENDER_OUT,),
+        ),
+    )
+    if result.exit_code != 0:
+        raise KoError(f"cannot render the YAML: {error_from_stderr(result.stderr, result.exit_code)}", where=str(owner))
+    answer = decode(RenderedManifestFiles, result.stdout, f"the render of {owner}")
+    if answer.problem is not None:
+        problem = answer.problem
+        raise located(KoError(problem.what, where=problem.where, fix=problem.fix), str(owner))
+    out = await Get(Digest, RemovePrefix(result.output_digest, RENDER_OUT))
+    combined, files = await MultiGet(
+        Get(Digest, DigestSubset(out, PathGlobs([COMBINED_MANIFEST]))),
+        Get(Digest, DigestSubset(out, PathGlobs([f"{RENDERED_FILES_DIR}/**"]))),
+    )
+    files = await Get(Digest, RemovePrefix(files, RENDERED_FILES_DIR))
+    return RenderedManifests(combined, files, sources.paths, resolved.images)
 
 
 def rules():

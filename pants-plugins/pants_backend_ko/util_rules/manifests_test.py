@@ -7,12 +7,14 @@ import hashlib
 
 import pytest
 from pants.engine.addresses import Address
+from pants.engine.fs import DigestContents
 from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.target import Dependencies, DependenciesRequest, InferredDependencies, Targets
 from pants.testutil.rule_runner import RuleRunner
 
 from pants_backend_ko.target_types import KoManifestsFieldSet
 from pants_backend_ko.testutil import go_module_files, hello_main, ko_error_message, ko_rule_runner, set_ko_options
+from pants_backend_ko.tool.messages import COMBINED_MANIFEST
 from pants_backend_ko.util_rules.manifests import (
     InferKoManifestsDependencies,
     KoImageIndex,
@@ -146,6 +148,19 @@ def render(rule_runner: RuleRunner, folder: str) -> RenderedManifests:
     return rule_runner.request(RenderedManifests, [RenderManifestsRequest(field_set(rule_runner, folder))])
 
 
+def files_of(rule_runner: RuleRunner, rendered: RenderedManifests) -> tuple[tuple[str, str], ...]:
+    """The rendered files as (source path, text), in the target's order."""
+    contents = {fc.path: fc.content.decode() for fc in rule_runner.request(DigestContents, [rendered.files])}
+    assert sorted(contents) == sorted(rendered.paths)
+    return tuple((path, contents[path]) for path in rendered.paths)
+
+
+def combined_of(rule_runner: RuleRunner, rendered: RenderedManifests) -> str:
+    (combined,) = rule_runner.request(DigestContents, [rendered.combined])
+    assert combined.path == COMBINED_MANIFEST
+    return combined.content.decode()
+
+
 def render_error(rule_runner: RuleRunner, folder: str) -> str:
     with pytest.raises(ExecutionError) as excinfo:
         render(rule_runner, folder)
@@ -194,8 +209,8 @@ def test_rendering_replaces_references_and_keeps_every_other_byte(rule_runner: R
     expected = INFER_YAML.replace("ko://example.com/shop/cmd/web", web_ref).replace(
         "ko://example.com/shop/cmd/api", api_ref
     )
-    assert rendered.files == (("deploy/infer/app.yaml", expected),)
-    assert rendered.combined == expected
+    assert files_of(rule_runner, rendered) == (("deploy/infer/app.yaml", expected),)
+    assert combined_of(rule_runner, rendered) == expected
 
 
 def test_explicit_dependency_picks_one_of_two_images_of_the_same_main(rule_runner: RuleRunner) -> None:
@@ -203,7 +218,7 @@ def test_explicit_dependency_picks_one_of_two_images_of_the_same_main(rule_runne
     rendered = render(rule_runner, "deploy/explicit")
     (image,) = rendered.images
     assert image.settings.address == TWIN_TWO
-    text = rendered.files[0][1]
+    text = files_of(rule_runner, rendered)[0][1]
     assert f"- image: registry.example/two@{image.digest}\n" in text
     assert "ko://" not in text
 
@@ -267,7 +282,7 @@ def test_selector_drops_documents_before_building(rule_runner: RuleRunner) -> No
     assert [image.settings.address for image in rendered.images] == [WEB_ADDRESS]
     web_ref = f"{md5_name(WEB)}@{rendered.images[0].digest}"
     second = SELECTED_YAML[SELECTED_YAML.index("---") :]  # the kept document, separator included
-    assert rendered.files == (("deploy/selected/pods.yaml", second.replace("ko://" + WEB, web_ref)),)
+    assert files_of(rule_runner, rendered) == (("deploy/selected/pods.yaml", second.replace("ko://" + WEB, web_ref)),)
 
 
 def test_no_files(rule_runner: RuleRunner) -> None:
@@ -309,7 +324,9 @@ def test_a_broken_ko_image_does_not_break_other_manifests() -> None:
     )
     assert list(inferred.include) == [WEB_ADDRESS]
     rendered = render(rule_runner, "deploy/good")
-    assert rendered.files[0][1] == (pod % WEB).replace(f"ko://{WEB}", f"{md5_name(WEB)}@{rendered.images[0].digest}")
+    assert files_of(rule_runner, rendered)[0][1] == (pod % WEB).replace(
+        f"ko://{WEB}", f"{md5_name(WEB)}@{rendered.images[0].digest}"
+    )
 
     # A reference that may mean the broken target reports that target's problem.
     assert render_error(rule_runner, "deploy/wip") == (

@@ -3,13 +3,15 @@
 Its sources and its command are made here and nowhere else:
 
 * `KoToolSources` is exactly the modules the tool runs (`tool_source_files`:
-  `pants_backend_ko/{__init__,codec,errors}.py`, `golang/`, `oci/`, `tool/`, the messages of
-  `sign/`, tests left out), under `__ko_tool/`.
+  `pants_backend_ko/{__init__,codec,errors}.py`, `golang/`, `k8s/`, `oci/`, `tool/`, the
+  messages of `sign/`, tests left out), under `__ko_tool/`.
   `tool/shipped_test.py` runs that tree alone, so it cannot import anything it lacks.
 * `KoToolRequest` -> `Process` (`ko_tool_process`) is the one place that builds a sandboxed run:
-  argv, environment, the sources in the input digest. Cached runs (the base fetch) carry the
-  sources, so their cache key holds the code they run and no path of this checkout: a fresh
-  clone elsewhere gets remote-cache hits, an upgrade re-runs them. A run that is never cached
+  argv, environment, the sources in the input digest. Cached runs (the base fetch, the
+  ko_manifests scan and render) carry the sources, so their cache key holds the code they run
+  and no path of this checkout: a fresh clone elsewhere gets remote-cache hits, an upgrade
+  re-runs them. The tool's interpreter is the one that runs Pants, which has PyYAML (a Pants
+  requirement, with libyaml) for `k8s/`. A run that is never cached
   beyond the session (the registry check) uses the plugin where Pants loaded it instead, with
   nothing to materialize.
 * Pushes, loads into the Docker daemon (ko.local) and deploys have side effects, so they are
@@ -81,7 +83,7 @@ SHIPPED_MODULES = (
     "sign/options.py",
     "sign/provenance.py",
 )
-SHIPPED_PACKAGES = ("golang", "oci", "tool")  # golang: the Go behaviours the image model uses
+SHIPPED_PACKAGES = ("golang", "k8s", "oci", "tool")  # golang: the Go behaviours the image model uses
 
 
 def tool_source_files() -> tuple[tuple[str, bytes], ...]:
