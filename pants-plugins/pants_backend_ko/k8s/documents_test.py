@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from pants_backend_ko.k8s.documents import render_file, select_documents
+from pants_backend_ko.k8s.documents import parse_selected, render_file, select_documents, selected_ranges
 from pants_backend_ko.k8s.resolve import ManifestError, find_references
 from pants_backend_ko.k8s.resolve_test import RESOLVED, assert_changed_only_within, scanner_spans
+from pants_backend_ko.k8s.scan import parse_stream
 from pants_backend_ko.k8s.selector import parse_selector
 
 WEB_DEPLOYMENT = """\
@@ -423,6 +424,11 @@ def test_random_streams_select_like_an_independent_filter(seed: int) -> None:
 
     selected = select_documents(text, "r.yaml", f"app={app}")
     assert list(yaml.safe_load_all(selected)) == _independent_filter(list(yaml.safe_load_all(text)), app)
+    # The one-pass selection that drops each document's nodes decides the same ranges.
+    selector = parse_selector(f"app={app}")
+    ranges = selected_ranges(parse_stream(text, "r.yaml", structure=True), selector)
+    stream, one_pass = parse_selected(text, "r.yaml", selector)
+    assert one_pass == ranges and all(document.root is None for document in stream.documents)
     # Every surviving non-List document is there byte-for-byte.
     for piece in pieces:
         doc = yaml.safe_load(piece)

@@ -24,7 +24,7 @@ to cut block-sequence items, come from a token scan on first use.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -314,16 +314,30 @@ def _error(path: str, text: str, e: Exception) -> ManifestError:
     )
 
 
-def parse_stream(text: str, path: str, *, structure: bool = False, watch: frozenset[int] = frozenset()) -> ParsedStream:
+# Called with the stream being read (its text, path and the current document's item spans; no
+# documents or scalars yet) and each document as soon as it is read.
+DocumentHook = Callable[["ParsedStream", ParsedDocument], None]
+
+
+def parse_stream(
+    text: str,
+    path: str,
+    *,
+    structure: bool = False,
+    watch: frozenset[int] = frozenset(),
+    on_document: DocumentHook | None = None,
+) -> ParsedStream:
     """One pass over `text` (see the module doc); malformed YAML raises a one-line ManifestError.
 
     `structure` builds the reduced node trees label selection reads; `watch` lists scalar
-    start offsets whose (tag, value) to record (to check a splice).
+    start offsets whose (tag, value) to record (to check a splice). With `on_document`, each
+    document is handed to it once read, and then kept without its nodes (`root` None): what
+    the stream holds then does not grow with the nodes of the file.
     """
     shift = 1 if LIBYAML and text.startswith("\ufeff") else 0
     loader = _EventSource(text)
     try:
-        return _scan(loader, text, path, shift, structure, watch)
+        return _scan(loader, text, path, shift, structure, watch, on_document)
     except (yaml.MarkedYAMLError, yaml.reader.ReaderError) as e:
         raise _error(path, text, e) from None
     finally:
@@ -334,12 +348,16 @@ def _mark(m: yaml.Mark, shift: int) -> Mark:
     return Mark(m.index + shift, m.line, m.column)
 
 
-def _scan(loader, text: str, path: str, shift: int, structure: bool, watch: frozenset[int]) -> ParsedStream:
+def _scan(
+    loader, text: str, path: str, shift: int, structure: bool, watch: frozenset[int], on_document: DocumentHook | None
+) -> ParsedStream:
     get_event = loader.get_event
     documents: list[ParsedDocument] = []
     ko_scalars: list[KoScalar] = []
     spans: dict[int, tuple[Range, ...]] = {}
     watched: dict[int, tuple[str, str]] = {}
+    # What a hook sees: one object for the whole pass (its block-entry index is built once).
+    reading = ParsedStream(text, path, (), (), spans, watched)
     stack: list[_Frame] = []
     anchors: dict[str, Node | None] = {}
     root: list[Node] = []  # the current document's root, once read
@@ -504,15 +522,20 @@ def _scan(loader, text: str, path: str, shift: int, structure: bool, watch: froz
             root.clear()
         elif cls is DocumentEndEvent:
             assert document_start is not None
-            documents.append(
-                ParsedDocument(
-                    root=root[0] if root else None,
-                    start=document_start.start_mark.index + shift,
-                    start_explicit=bool(document_start.explicit),
-                    end=event.end_mark.index + shift,
-                    end_explicit=bool(event.explicit),
-                )
+            document = ParsedDocument(
+                root=root[0] if root else None,
+                start=document_start.start_mark.index + shift,
+                start_explicit=bool(document_start.explicit),
+                end=event.end_mark.index + shift,
+                end_explicit=bool(event.explicit),
             )
+            if on_document is not None:
+                on_document(reading, document)
+                # Its nodes are done with. Spans are keyed by id(), which a later node may reuse;
+                # aliases never reach across documents.
+                document.root = None
+                spans.clear()
+            documents.append(document)
     return ParsedStream(text, path, tuple(documents), tuple(ko_scalars), spans, watched)
 
 

@@ -11,9 +11,10 @@ import tracemalloc
 import pytest
 import yaml
 
-from pants_backend_ko.k8s.documents import object_kind, object_labels, select_documents
+from pants_backend_ko.k8s.documents import object_kind, object_labels, parse_selected, select_documents
 from pants_backend_ko.k8s.resolve import ManifestError, find_references, resolve_text
 from pants_backend_ko.k8s.scan import LIBYAML, MappingNode, ScalarNode, SequenceNode, parse_stream
+from pants_backend_ko.k8s.selector import parse_selector
 
 REF = "reg.local/app@sha256:" + "ab" * 32
 
@@ -144,3 +145,13 @@ def test_memory_follows_what_is_kept_not_the_file():
     assert structure_peak < 10 * len(text), structure_peak
     root = with_structure.documents[0].root
     assert root is not None and isinstance(root.value[0][0], ScalarNode)
+    # Selecting while reading keeps no document's nodes: as little as the plain pass.
+    del with_structure
+    tracemalloc.start()
+    try:
+        stream, kept = parse_selected(text, "m.yaml", parse_selector("app=web"))
+        _, selected_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sum(b - a for a, b in kept) == len(text) and len(stream.ko_scalars) == 8000
+    assert selected_peak < 4 * len(text), selected_peak

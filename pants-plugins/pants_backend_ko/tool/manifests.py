@@ -15,12 +15,11 @@ verb succeeds: the problem is as deterministic as the files, and is cached with 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from pants_backend_ko.codec import decode, encode
 from pants_backend_ko.errors import KoError
-from pants_backend_ko.k8s.documents import selected_ranges
+from pants_backend_ko.k8s.documents import parse_selected
 from pants_backend_ko.k8s.resolve import references_in, render_ranges
 from pants_backend_ko.k8s.scan import KoScalar, Mark, ParsedStream, parse_stream
 from pants_backend_ko.k8s.selector import parse_selector
@@ -53,12 +52,6 @@ def _read_text(folder: Path, path: str) -> str:
         raise KoError(f"not UTF-8 text (byte {e.start})", where=path, fix="Kubernetes YAML must be UTF-8.") from None
 
 
-def _streams(folder: Path, paths: tuple[str, ...], structure: bool) -> Iterator[ParsedStream]:
-    """Each file parsed in turn; the previous one is no longer referenced when the next is read."""
-    for path in paths:
-        yield parse_stream(_read_text(folder, path), path, structure=structure)
-
-
 def scan_manifests(request: ManifestScan, folder: Path, out: Path) -> ScannedManifests:
     """The first site of each import path, in every document and in the selected ones; the
     `SplicePlan` of the selected ones in `out/SPLICE_PLAN` (not written on a problem)."""
@@ -67,16 +60,21 @@ def scan_manifests(request: ManifestScan, folder: Path, out: Path) -> ScannedMan
     selected: dict[str, ReferenceSite] = {}
     plan = []
     try:
-        for stream in _streams(folder, request.files, structure=selector is not None):
-            whole = [(0, len(stream.text))]
-            for ref in references_in(stream, whole):
-                every.setdefault(ref.import_path, ReferenceSite(ref.import_path, stream.path, ref.line))
+        for path in request.files:
+            text = _read_text(folder, path)
             # Ranges of the file itself, not a cut-down copy: lines stay the file's lines.
-            kept = whole if selector is None else selected_ranges(stream, selector)
+            if selector is None:
+                stream, kept = parse_stream(text, path), [(0, len(text))]
+            else:
+                stream, kept = parse_selected(text, path, selector)
+            del text
+            for ref in references_in(stream, [(0, len(stream.text))]):
+                every.setdefault(ref.import_path, ReferenceSite(ref.import_path, stream.path, ref.line))
             if selector is not None:
                 for ref in references_in(stream, kept):
                     selected.setdefault(ref.import_path, ReferenceSite(ref.import_path, stream.path, ref.line))
             plan.append(FileSplices(stream.path, tuple(kept), _scalars_in(stream, kept)))
+            del stream  # before the next file is parsed
     except (KoError, ValueError) as e:
         return ScannedManifests(problem=_problem(e))
     out.mkdir(parents=True, exist_ok=True)
