@@ -19,12 +19,10 @@ from typing import TYPE_CHECKING
 
 from pants.engine.fs import (
     EMPTY_DIGEST,
-    CreateDigest,
     Digest,
     DigestContents,
     DigestSubset,
     FileContent,
-    MergeDigests,
     PathGlobs,
     RemovePrefix,
     Snapshot,
@@ -179,15 +177,14 @@ async def resolve_base_image(request: BaseImageRequest, ko: KoSubsystem) -> Reso
         by_digest = "@sha256:" in request.reference
         scope = ProcessCacheScope.SUCCESSFUL if by_digest else ProcessCacheScope.PER_SESSION
         description = f"Fetch base image {request.reference} for {owner}"
-    request_file = await Get(Digest, CreateDigest([FileContent(REQUEST_FILE, encode(fetch))]))
-    input_digest = await Get(Digest, MergeDigests([request_file, inputs]))
     result = await Get(
         FallibleProcessResult,
         KoToolRequest(
             "base",
             ("--request", REQUEST_FILE, "--out", BASE_DIR),
             description=description,
-            input_digest=input_digest,
+            input_digest=inputs,
+            request_file=FileContent(REQUEST_FILE, encode(fetch)),
             output_directories=(BASE_DIR,),
             append_only_caches=FrozenDict({"ko_base_blobs": ".cache/ko-base"}),
             cache_scope=scope,

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from pants.engine.addresses import Address
 from pants.engine.fs import (
-    CreateDigest,
     Digest,
     DigestSubset,
     FileContent,
@@ -147,14 +146,14 @@ class ScannedManifestFiles:
 async def scan_ko_manifests(request: ScanManifestsRequest) -> ScannedManifestFiles:
     """One cached Process per target, shared by dependency inference and rendering."""
     scan = ManifestScan(files=request.files.paths, selector=request.selector)
-    request_file = await Get(Digest, CreateDigest([FileContent(SCAN_REQUEST, encode(scan))]))
     result = await Get(
         FallibleProcessResult,
         KoToolRequest(
             "scan",
             ("--request", SCAN_REQUEST, "--out", SCAN_OUT),
             description=f"Scan {request.owner}'s YAML for ko:// references",
-            input_digest=await Get(Digest, MergeDigests([request_file, request.files.digest])),
+            input_digest=request.files.digest,
+            request_file=FileContent(SCAN_REQUEST, encode(scan)),
             output_directories=(SCAN_OUT,),
         ),
     )
@@ -322,14 +321,14 @@ async def render_ko_manifests(request: RenderManifestsRequest, index: KoImageInd
         resolve=request.resolve_images,
         known=tuple(sorted(index.by_import_path)) if request.resolve_images else (),
     )
-    request_file = await Get(Digest, CreateDigest([FileContent(RENDER_REQUEST, encode(render))]))
     result = await Get(
         FallibleProcessResult,
         KoToolRequest(
             "render",
             ("--request", RENDER_REQUEST, "--out", RENDER_OUT),
             description=f"Render {owner}'s YAML",
-            input_digest=await Get(Digest, MergeDigests([request_file, sources.digest, scanned.plan])),
+            input_digest=await Get(Digest, MergeDigests([sources.digest, scanned.plan])),
+            request_file=FileContent(RENDER_REQUEST, encode(render)),
             output_directories=(RENDER_OUT,),
         ),
     )

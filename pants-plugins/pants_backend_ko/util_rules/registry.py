@@ -182,14 +182,13 @@ async def registry_status(request: RegistryStatusRequest, ko: KoSubsystem) -> Re
         insecure_registries=tuple(ko.insecure_registries),
         transport=ko.transport_limits,
     )
-    input_digest = await Get(Digest, CreateDigest([FileContent(STATUS_FILE, encode(query))]))
     result = await Get(
         FallibleProcessResult,
         KoToolRequest(
             "status",
             ("--query", STATUS_FILE),
             description=f"Check {_destinations(query)} for {request.description}",
-            input_digest=input_digest,
+            request_file=FileContent(STATUS_FILE, encode(query)),
             # Read-only, but the registry changes between runs: never trust an older answer.
             cache_scope=ProcessCacheScope.PER_SESSION,
             ship_sources=False,

@@ -156,6 +156,7 @@ class KoToolRequest:
     args: tuple[str, ...]
     description: str
     input_digest: Digest = EMPTY_DIGEST
+    request_file: FileContent | None = None  # the verb's request message, added to the input
     output_directories: tuple[str, ...] = ()
     append_only_caches: FrozenDict[str, str] = FrozenDict()
     cache_scope: ProcessCacheScope = ProcessCacheScope.SUCCESSFUL
@@ -165,11 +166,15 @@ class KoToolRequest:
 
 @rule(desc="Prepare a ko tool process", level=LogLevel.DEBUG)
 async def ko_tool_process(request: KoToolRequest, tool: KoTool) -> Process:
+    parts = [request.input_digest]
+    if request.request_file is not None:
+        parts.append(await Get(Digest, CreateDigest([request.request_file])))
     if request.ship_sources:
-        input_digest = await Get(Digest, MergeDigests([tool.sources, request.input_digest]))
+        parts.append(tool.sources)
         env = {**tool.env, "PYTHONPATH": "{chroot}/" + SOURCES_DIR}
     else:
-        input_digest, env = request.input_digest, tool.local_env
+        env = tool.local_env
+    input_digest = await Get(Digest, MergeDigests(parts))
     return Process(
         argv=(tool.python, "-m", TOOL_MODULE, request.verb, *request.args),
         description=request.description,
